@@ -1,0 +1,87 @@
+"""AINotebookApp: the Jupyter Server extension, its configuration and its handlers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from jupyter_core.paths import jupyter_data_dir
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Int, Set, Unicode, default, validate
+
+from ._version import __version__
+from .handlers.routes import handlers
+from .services import Services
+from .store import Database
+
+
+class AINotebookApp(ExtensionApp):
+    """Projects of code blocks run in Jupyter kernels, with datasets and an AI agent."""
+
+    name = "ai_notebook_ext"
+    description = "AI notebook: projects, blocks, DAG pipelines, datasets and AI agents."
+    load_other_extensions = True
+
+    data_dir = Unicode(
+        help=(
+            "Folder for the extension's own files: the default SQLite database, artifacts "
+            "and dataset blobs. Default: <jupyter data dir>/ai_notebook_ext."
+        ),
+    ).tag(config=True)
+
+    database_url = Unicode(
+        help=(
+            "SQLAlchemy URL of the database. Default: a SQLite file ai_notebook.db in "
+            "data_dir. For shared use give PostgreSQL, e.g. "
+            "postgresql://user:password@host:5432/dbname (psycopg 3 is used; install the "
+            "'postgres' extra). Migrations are applied at startup."
+        ),
+    ).tag(config=True)
+
+    admin_users = Set(
+        Unicode(),
+        help="Usernames with the admin role: they see and manage every project.",
+    ).tag(config=True)
+
+    max_request_bytes = Int(
+        16 * 1024 * 1024,
+        help="Largest JSON request body accepted by the REST API, in bytes (413 above it).",
+    ).tag(config=True)
+
+    @default("data_dir")
+    def _default_data_dir(self) -> str:
+        return os.path.join(jupyter_data_dir(), "ai_notebook_ext")
+
+    @default("database_url")
+    def _default_database_url(self) -> str:
+        return "sqlite:///" + str(Path(self.data_dir) / "ai_notebook.db")
+
+    @validate("max_request_bytes")
+    def _check_max_request_bytes(self, proposal: dict) -> int:
+        if proposal["value"] < 1024:
+            raise ValueError("max_request_bytes must be at least 1024")
+        return int(proposal["value"])
+
+    services: Services
+
+    def initialize_settings(self) -> None:
+        """Open the database, migrate it to the current schema and build the services."""
+        Path(self.data_dir).mkdir(parents=True, exist_ok=True)
+        db = Database(self.database_url)
+        db.migrate()
+        self.services = Services.build(
+            db,
+            admin_users=frozenset(self.admin_users),
+            max_request_bytes=self.max_request_bytes,
+            version=__version__,
+        )
+        self.log.info("ai_notebook_ext %s: database %s", __version__, db.display_url)
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(handlers())
+
+    async def stop_extension(self) -> None:
+        """Close database connections when the server stops."""
+        services = getattr(self, "services", None)
+        if services is not None:
+            await services.close()

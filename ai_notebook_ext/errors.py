@@ -1,0 +1,60 @@
+"""Errors a service raises for the caller to see; handlers turn them into JSON 4xx bodies.
+
+Every error has an HTTP status, a stable machine-readable ``code``, a message a person
+can act on, and optional ``details``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    """Base of all errors shown to API clients."""
+
+    status: int = 400
+    code: str = "bad_request"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+    def to_json(self) -> dict[str, Any]:
+        """The body ``{"error": {"code", "message", "details"}}``."""
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class BadRequest(ApiError):
+    """Malformed or invalid input."""
+
+    status = 400
+    code = "invalid_request"
+
+
+class Forbidden(ApiError):
+    """The caller may see the resource but lacks the role for this action."""
+
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(ApiError):
+    """No such resource, or the caller may not know it exists."""
+
+    status = 404
+    code = "not_found"
+
+
+class Conflict(ApiError):
+    """The request conflicts with the current state (stale version, duplicate, cycle)."""
+
+    status = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(ApiError):
+    """The request body exceeds a configured limit."""
+
+    status = 413
+    code = "payload_too_large"

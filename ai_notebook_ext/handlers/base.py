@@ -1,0 +1,225 @@
+"""Base of the REST handlers: JSON in and out, the error format, identity, pagination.
+
+Handlers stay thin: parse and validate the request, call a service, write JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.client import responses
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import tornado.web
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from pydantic import BaseModel, ValidationError
+from tornado.web import HTTPError
+
+from ..errors import ApiError, BadRequest, NotFound, PayloadTooLarge
+from ..projects.schemas import PAGE_MAX
+from ..projects.users import Actor, actor_for
+
+if TYPE_CHECKING:
+    from ..services import Services
+
+M = TypeVar("M", bound=BaseModel)
+F = TypeVar("F", bound=Callable[..., Any])
+
+MAX_ID = 2**31 - 1
+DEFAULT_LIMIT = 50
+
+
+@dataclass
+class Operation:
+    """OpenAPI metadata of one handler method."""
+
+    summary: str
+    body: type[BaseModel] | None = None
+    response: Any = None
+    status: int = 200
+    query: dict[str, str] = field(default_factory=dict)
+    errors: tuple[int, ...] = ()
+
+
+def operation(summary: str, **kwargs: Any) -> Callable[[F], F]:
+    """Attach OpenAPI metadata to a handler method (the document is built from it)."""
+
+    def attach(method: F) -> F:
+        method._operation = Operation(summary, **kwargs)  # type: ignore[attr-defined]
+        return method
+
+    return attach
+
+
+def _field_name(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "body"
+
+
+def validation_error(exc: ValidationError) -> BadRequest:
+    """A 400 whose message names the first offending field."""
+    errors = []
+    for err in exc.errors(include_url=False, include_input=False):
+        name = _field_name(err["loc"])
+        if err["type"] == "extra_forbidden":
+            message = f"unknown field {name!r}"
+        elif err["type"] == "missing":
+            message = f"field {name!r} is required"
+        else:
+            message = f"field {name!r}: {err['msg']}"
+        errors.append({"field": name, "type": err["type"], "message": message})
+    return BadRequest(errors[0]["message"], details={"errors": errors})
+
+
+def error_code(status: int) -> str:
+    """A snake_case code for an HTTP status, e.g. 405 -> method_not_allowed."""
+    return responses.get(status, "error").lower().replace(" ", "_").replace("-", "_")
+
+
+class ApiHandler(ExtensionHandlerMixin, APIHandler):
+    """Base of every ai_notebook_ext REST handler."""
+
+    @property
+    def services(self) -> Services:
+        return self.extensionapp.services  # type: ignore[attr-defined,no-any-return]
+
+    async def actor(self) -> Actor:
+        """The caller as a user row of our store (created on first sight)."""
+        cached: Actor | None = getattr(self, "_actor", None)
+        if cached is not None:
+            return cached
+        identity = self.current_user
+        username = identity.username
+        display = getattr(identity, "display_name", "") or getattr(identity, "name", "") or ""
+        async with self.services.db.session() as session:
+            actor = await actor_for(
+                session, username, display, is_admin=username in self.services.admin_users
+            )
+        self._actor = actor
+        return actor
+
+    def body(self, model: type[M]) -> M:
+        """The JSON request body validated against ``model`` (400 otherwise)."""
+        raw = self.request.body or b""
+        if len(raw) > self.services.max_request_bytes:
+            raise PayloadTooLarge(
+                f"request body is {len(raw)} bytes; the limit is "
+                f"{self.services.max_request_bytes} (AINotebookApp.max_request_bytes)"
+            )
+        if not raw.strip():
+            raise BadRequest("request body is empty; send a JSON object")
+        try:
+            data = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BadRequest(f"request body is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise BadRequest("request body must be a JSON object")
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            raise validation_error(exc) from None
+
+    def int_query(self, name: str, default: int | None, lo: int, hi: int) -> int:
+        """An integer query argument within [lo, hi] (400 otherwise)."""
+        raw = self.get_query_argument(name, None)
+        if raw is None:
+            if default is None:
+                raise BadRequest(f"query parameter {name!r} is required", details={"field": name})
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise BadRequest(
+                f"query parameter {name!r} must be an integer, got {raw!r}",
+                details={"field": name},
+            ) from None
+        if not lo <= value <= hi:
+            raise BadRequest(
+                f"query parameter {name!r} must be between {lo} and {hi}, got {value}",
+                details={"field": name},
+            )
+        return value
+
+    def page(self) -> tuple[int, int]:
+        """``limit`` and ``offset`` query arguments."""
+        return (
+            self.int_query("limit", DEFAULT_LIMIT, 1, PAGE_MAX),
+            self.int_query("offset", 0, 0, MAX_ID),
+        )
+
+    @staticmethod
+    def path_id(raw: str, what: str) -> int:
+        """A numeric id from the URL; anything else names no resource (404)."""
+        if raw.isdigit() and 0 < int(raw) <= MAX_ID:
+            return int(raw)
+        raise NotFound(f"{what} {raw!r} not found")
+
+    def reply(self, payload: Any, status: int = 200) -> None:
+        """Write a pydantic model (or list of them, or plain JSON) as the response."""
+        self.set_status(status)
+        if isinstance(payload, BaseModel):
+            payload = payload.model_dump(mode="json")
+        elif isinstance(payload, list):
+            payload = [
+                p.model_dump(mode="json") if isinstance(p, BaseModel) else p for p in payload
+            ]
+        self.finish(json.dumps(payload))
+
+    def no_content(self) -> None:
+        self.set_status(204)
+        self.finish()
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Every error body is ``{"error": {"code", "message", "details"}}``."""
+        self.set_header("Content-Type", "application/json")
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, ApiError):
+            self.set_status(exc.status)
+            body = exc.to_json()
+        elif isinstance(exc, HTTPError) and status_code == 403 and not self.current_user:
+            body = ApiError(
+                "not authenticated: log in, or send the header 'Authorization: token <token>'"
+            ).to_json()
+            body["error"]["code"] = "unauthenticated"
+        elif isinstance(exc, HTTPError):
+            message = exc.log_message % exc.args if exc.log_message else exc.reason
+            body = ApiError(message or responses.get(status_code, "error")).to_json()
+            body["error"]["code"] = error_code(status_code)
+        else:
+            body = ApiError("internal server error; the server log has the details").to_json()
+            body["error"]["code"] = "internal_error"
+        self.finish(json.dumps(body))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        """Client errors are expected: log them briefly, not as tracebacks."""
+        if isinstance(value, ApiError):
+            self.log.info(
+                "%s %s -> %d %s",
+                self.request.method,
+                self.request.path,
+                value.status,
+                value.message,
+            )
+        else:
+            super().log_exception(typ, value, tb)
+
+
+class NotFoundHandler(ApiHandler):
+    """JSON 404 for any unknown path under the API prefix (after authentication)."""
+
+    auth_resource = "ai_notebook_ext:api"
+
+    def _unknown(self) -> None:
+        raise NotFound(
+            f"no API route {self.request.method} {self.request.path}; "
+            "see the OpenAPI document at ai-notebook/api/openapi.json"
+        )
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, *args: str) -> None:
+        self._unknown()
+
+    post = put = patch = delete = get

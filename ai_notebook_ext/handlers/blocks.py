@@ -1,0 +1,121 @@
+"""REST handlers of blocks."""
+
+from __future__ import annotations
+
+import tornado.web
+from jupyter_server.auth.decorator import authorized
+
+from ..projects.schemas import (
+    BlockBulkCreate,
+    BlockCreate,
+    BlockList,
+    BlockMove,
+    BlockMoved,
+    BlockOut,
+    BlockUpdate,
+    Page,
+)
+from .base import MAX_ID, ApiHandler, operation
+from .projects import PAGING
+
+
+class BlocksHandler(ApiHandler):
+    auth_resource = "ai_notebook_ext:blocks"
+
+    @operation(
+        "List a project's blocks in order.", response=Page[BlockOut], query=PAGING, errors=(404,)
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, project_id: str) -> None:
+        pid = self.path_id(project_id, "project")
+        limit, offset = self.page()
+        self.reply(await self.services.blocks.list(await self.actor(), pid, limit, offset))
+
+    @operation(
+        "Create a block, appended or inserted at a position (editor).",
+        body=BlockCreate,
+        response=BlockOut,
+        status=201,
+        errors=(403, 404),
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, project_id: str) -> None:
+        pid = self.path_id(project_id, "project")
+        data = self.body(BlockCreate)
+        self.reply(await self.services.blocks.create(await self.actor(), pid, data), 201)
+
+
+class BlocksBulkHandler(ApiHandler):
+    auth_resource = "ai_notebook_ext:blocks"
+
+    @operation(
+        "Create up to 1000 blocks at once, in order (editor).",
+        body=BlockBulkCreate,
+        response=BlockList,
+        status=201,
+        errors=(403, 404),
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, project_id: str) -> None:
+        pid = self.path_id(project_id, "project")
+        data = self.body(BlockBulkCreate)
+        items = await self.services.blocks.create_many(await self.actor(), pid, data)
+        self.reply(BlockList(items=items), 201)
+
+
+class BlockHandler(ApiHandler):
+    auth_resource = "ai_notebook_ext:blocks"
+
+    @operation("Get a block.", response=BlockOut, errors=(404,))
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, project_id: str, block_id: str) -> None:
+        pid, bid = self.path_id(project_id, "project"), self.path_id(block_id, "block")
+        self.reply(await self.services.blocks.get(await self.actor(), pid, bid))
+
+    @operation(
+        "Change a block's source or kind (editor); a stale version gets 409 with the current.",
+        body=BlockUpdate,
+        response=BlockOut,
+        errors=(403, 404, 409),
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def patch(self, project_id: str, block_id: str) -> None:
+        pid, bid = self.path_id(project_id, "project"), self.path_id(block_id, "block")
+        data = self.body(BlockUpdate)
+        self.reply(await self.services.blocks.update(await self.actor(), pid, bid, data))
+
+    @operation(
+        "Delete a block (editor); needs ?version=, a stale one gets 409 with the current block.",
+        status=204,
+        query={"version": "The block version the client last saw (required)."},
+        errors=(403, 404, 409),
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def delete(self, project_id: str, block_id: str) -> None:
+        pid, bid = self.path_id(project_id, "project"), self.path_id(block_id, "block")
+        version = self.int_query("version", None, 1, MAX_ID)
+        await self.services.blocks.delete(await self.actor(), pid, bid, version)
+        self.no_content()
+
+
+class BlockMoveHandler(ApiHandler):
+    auth_resource = "ai_notebook_ext:blocks"
+
+    @operation(
+        "Move a block to a 0-based position (editor); returns the new order.",
+        body=BlockMove,
+        response=BlockMoved,
+        errors=(403, 404),
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, project_id: str, block_id: str) -> None:
+        pid, bid = self.path_id(project_id, "project"), self.path_id(block_id, "block")
+        data = self.body(BlockMove)
+        self.reply(await self.services.blocks.move(await self.actor(), pid, bid, data))

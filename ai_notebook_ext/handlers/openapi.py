@@ -1,0 +1,138 @@
+"""Builds the OpenAPI 3.1 document from the route table and the handlers' metadata."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from http.client import responses
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from .base import ApiHandler, Operation
+
+METHODS = ("get", "post", "put", "patch", "delete")
+REF = "#/components/schemas/{model}"
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "details"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {"type": "object"},
+            },
+        }
+    },
+}
+
+
+def operations(handler: type[ApiHandler]) -> dict[str, Operation]:
+    """The documented HTTP methods a handler implements."""
+    ops = {}
+    for method in METHODS:
+        func = handler.__dict__.get(method)
+        op = getattr(func, "_operation", None)
+        if op is not None:
+            ops[method] = op
+    return ops
+
+
+def _models(routes: list[tuple[str, type[ApiHandler]]]) -> list[tuple[type[BaseModel], Any]]:
+    found: dict[type[BaseModel], Any] = {}
+    for _, handler in routes:
+        for op in operations(handler).values():
+            if op.body is not None:
+                found.setdefault(op.body, "validation")
+            if isinstance(op.response, type) and issubclass(op.response, BaseModel):
+                found.setdefault(op.response, "serialization")
+    return list(found.items())
+
+
+def _operation_id(method: str, template: str) -> str:
+    words = [w.strip("{}") for w in template.strip("/").replace(".", "_").split("/")]
+    return method + "_" + "_".join(words)
+
+
+def openapi_document(routes: list[tuple[str, type[ApiHandler]]], version: str) -> dict[str, Any]:
+    """The whole document; cached since routes and models are fixed at import time."""
+    return _document(tuple(routes), version)
+
+
+@cache
+def _document(routes: tuple[tuple[str, type[ApiHandler]], ...], version: str) -> dict[str, Any]:
+    models = _models(list(routes))
+    keyed, defs = models_json_schema(models, ref_template=REF)
+    schemas: dict[str, Any] = dict(defs.get("$defs", {}))
+    schemas["Error"] = ERROR_SCHEMA
+    paths: dict[str, Any] = {}
+    for template, handler in routes:
+        params = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in re.findall(r"\{([a-z_]+)\}", template)
+        ]
+        item: dict[str, Any] = {}
+        for method, op in operations(handler).items():
+            spec: dict[str, Any] = {
+                "operationId": _operation_id(method, template),
+                "summary": op.summary,
+                "tags": [template.strip("/").split("/")[0].split(".")[0]],
+                "parameters": params
+                + [
+                    {
+                        "name": q,
+                        "in": "query",
+                        "required": "required" in d,
+                        "description": d,
+                        "schema": {"type": "integer"},
+                    }
+                    for q, d in op.query.items()
+                ],
+                "responses": {},
+            }
+            if op.body is not None:
+                spec["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": keyed[(op.body, "validation")]}},
+                }
+            ok: dict[str, Any] = {"description": responses.get(op.status, "OK")}
+            if op.status != 204:
+                schema = (
+                    keyed[(op.response, "serialization")]
+                    if op.response is not None
+                    else {"type": "object"}
+                )
+                ok["content"] = {"application/json": {"schema": schema}}
+            spec["responses"][str(op.status)] = ok
+            codes = {400, 401, 403, *op.errors}
+            for code in sorted(codes):
+                spec["responses"][str(code)] = {
+                    "description": responses.get(code, "Error"),
+                    "content": {
+                        "application/json": {"schema": {"$ref": REF.format(model="Error")}}
+                    },
+                }
+            item[method] = spec
+        paths["/ai-notebook/api" + template] = item
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "ai_notebook_ext REST API",
+            "version": version,
+            "description": "Projects, blocks and members of the AI notebook. Every error is "
+            '{"error": {"code", "message", "details"}}. Authenticate as for any Jupyter '
+            "Server API (token header or cookie with XSRF).",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "token": {"type": "apiKey", "in": "header", "name": "Authorization"}
+            },
+        },
+        "security": [{"token": []}],
+    }

@@ -1,0 +1,44 @@
+"""The API's route table: OpenAPI path templates mapped to handlers.
+
+The tornado patterns are derived from the templates, so the served routes and the
+OpenAPI document cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+
+from jupyter_server.utils import url_path_join
+
+from .base import ApiHandler, NotFoundHandler
+from .blocks import BlockHandler, BlockMoveHandler, BlocksBulkHandler, BlocksHandler
+from .members import MemberHandler, MembersHandler
+from .meta import MeHandler, OpenAPIHandler
+from .projects import ProjectHandler, ProjectsHandler
+
+API_PREFIX = "/ai-notebook/api"
+
+ROUTES: list[tuple[str, type[ApiHandler]]] = [
+    ("/me", MeHandler),
+    ("/openapi.json", OpenAPIHandler),
+    ("/projects", ProjectsHandler),
+    ("/projects/{project_id}", ProjectHandler),
+    ("/projects/{project_id}/members", MembersHandler),
+    ("/projects/{project_id}/members/{username}", MemberHandler),
+    ("/projects/{project_id}/blocks", BlocksHandler),
+    ("/projects/{project_id}/blocks/bulk", BlocksBulkHandler),
+    ("/projects/{project_id}/blocks/{block_id}", BlockHandler),
+    ("/projects/{project_id}/blocks/{block_id}/move", BlockMoveHandler),
+]
+
+
+def tornado_pattern(template: str) -> str:
+    """``/projects/{project_id}`` -> ``/ai-notebook/api/projects/([^/]+)``."""
+    return url_path_join(API_PREFIX, re.sub(r"\{[a-z_]+\}", "([^/]+)", template)) + "/?"
+
+
+def handlers() -> list[tuple[str, type[ApiHandler]]]:
+    """The tornado handler list, with a JSON 404 for unknown API paths last."""
+    table = [(tornado_pattern(t), h) for t, h in ROUTES]
+    table.append((url_path_join(API_PREFIX, "(.*)"), NotFoundHandler))
+    return table

@@ -1,0 +1,1 @@
+"""Projects, memberships and blocks: business rules and authorization."""

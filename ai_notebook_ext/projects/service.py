@@ -1,0 +1,104 @@
+"""Projects: create, list, read, update, delete, with role checks."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..store import Database
+from ..store.models import Membership, Project, User
+from ..store.types import utcnow
+from .access import authorize
+from .schemas import Page, ProjectCreate, ProjectOut, ProjectUpdate
+from .users import Actor
+
+
+async def _owner_names(session: AsyncSession, owner_ids: set[int]) -> dict[int, str]:
+    if not owner_ids:
+        return {}
+    rows = await session.execute(select(User.id, User.username).where(User.id.in_(owner_ids)))
+    return dict(rows.tuples().all())
+
+
+def _out(project: Project, owner: str, role: str) -> ProjectOut:
+    return ProjectOut(
+        id=project.id,
+        name=project.name,
+        description=project.description,
+        owner=owner,
+        role=role,  # type: ignore[arg-type]
+        created_at=project.created_at,
+        updated_at=project.updated_at,
+    )
+
+
+class ProjectService:
+    """Business rules of projects; every method checks the caller's role."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(self, actor: Actor, data: ProjectCreate) -> ProjectOut:
+        async with self.db.session() as session:
+            now = utcnow()
+            project = Project(
+                name=data.name,
+                description=data.description,
+                owner_id=actor.id,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(project)
+            await session.flush()
+            session.add(Membership(project_id=project.id, user_id=actor.id, role="owner"))
+            return _out(project, actor.username, "owner")
+
+    async def list(self, actor: Actor, limit: int, offset: int) -> Page[ProjectOut]:
+        """Projects the caller is a member of (all projects for admins), newest first."""
+        async with self.db.session() as session:
+            if actor.is_admin:
+                query = select(Project, func.coalesce(Membership.role, "owner")).outerjoin(
+                    Membership,
+                    (Membership.project_id == Project.id) & (Membership.user_id == actor.id),
+                )
+            else:
+                query = select(Project, Membership.role).join(
+                    Membership,
+                    (Membership.project_id == Project.id) & (Membership.user_id == actor.id),
+                )
+            total = await session.scalar(select(func.count()).select_from(query.subquery()))
+            rows = (
+                await session.execute(
+                    query.order_by(Project.updated_at.desc(), Project.id.desc())
+                    .limit(limit)
+                    .offset(offset)
+                )
+            ).all()
+            owners = await _owner_names(session, {p.owner_id for p, _ in rows})
+            items = [_out(p, owners.get(p.owner_id, ""), role) for p, role in rows]
+            return Page[ProjectOut](items=items, total=total or 0, limit=limit, offset=offset)
+
+    async def get(self, actor: Actor, project_id: int) -> ProjectOut:
+        async with self.db.session() as session:
+            project, role = await authorize(session, actor, project_id, "viewer", "reading")
+            owners = await _owner_names(session, {project.owner_id})
+            return _out(project, owners.get(project.owner_id, ""), role)
+
+    async def update(self, actor: Actor, project_id: int, data: ProjectUpdate) -> ProjectOut:
+        async with self.db.session() as session:
+            project, role = await authorize(
+                session, actor, project_id, "editor", "changing the project"
+            )
+            if data.name is not None:
+                project.name = data.name
+            if data.description is not None:
+                project.description = data.description
+            project.updated_at = utcnow()
+            owners = await _owner_names(session, {project.owner_id})
+            return _out(project, owners.get(project.owner_id, ""), role)
+
+    async def delete(self, actor: Actor, project_id: int) -> None:
+        async with self.db.session() as session:
+            await authorize(session, actor, project_id, "owner", "deleting the project")
+            # Memberships and blocks go with it (ON DELETE CASCADE on both backends).
+            await session.execute(delete(Project).where(Project.id == project_id))

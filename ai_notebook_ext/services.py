@@ -1,0 +1,42 @@
+"""The service container the app builds once and the handlers use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .projects.blocks import BlockService
+from .projects.locks import KeyedLocks
+from .projects.members import MemberService
+from .projects.service import ProjectService
+from .store import Database
+
+
+@dataclass
+class Services:
+    """Everything a request may need, wired together from configuration."""
+
+    db: Database
+    projects: ProjectService
+    members: MemberService
+    blocks: BlockService
+    admin_users: frozenset[str]
+    max_request_bytes: int
+    version: str
+
+    @classmethod
+    def build(
+        cls, db: Database, *, admin_users: frozenset[str], max_request_bytes: int, version: str
+    ) -> Services:
+        locks = KeyedLocks()
+        return cls(
+            db=db,
+            projects=ProjectService(db),
+            members=MemberService(db, locks),
+            blocks=BlockService(db, locks),
+            admin_users=admin_users,
+            max_request_bytes=max_request_bytes,
+            version=version,
+        )
+
+    async def close(self) -> None:
+        await self.db.dispose()

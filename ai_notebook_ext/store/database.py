@@ -1,0 +1,137 @@
+"""Async engine, sessions and schema migrations for the store.
+
+SQLite (via aiosqlite, WAL mode) is the default; PostgreSQL goes through psycopg 3.
+Migrations run synchronously at startup, before the server takes requests, so a
+database that cannot be brought to the current schema stops the server with a clear
+message instead of failing later on some request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = "ai_notebook_ext.store:migrations"
+
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
+_SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
+
+
+class DatabaseConfigError(ValueError):
+    """The configured database URL names a backend or driver we do not support."""
+
+
+def _backend(url: URL) -> str:
+    backend = url.get_backend_name()
+    if backend not in _ASYNC_DRIVERS:
+        raise DatabaseConfigError(
+            f"unsupported database URL {url.render_as_string(hide_password=True)!r}: "
+            "use sqlite:///path/to/file.db or postgresql://user@host/dbname"
+        )
+    return backend
+
+
+def async_url(url: str | URL) -> URL:
+    """The URL with the async driver we use for its backend."""
+    parsed = make_url(url)
+    return parsed.set(drivername=_ASYNC_DRIVERS[_backend(parsed)])
+
+
+def sync_url(url: str | URL) -> URL:
+    """The URL with the sync driver used for migrations."""
+    parsed = make_url(url)
+    return parsed.set(drivername=_SYNC_DRIVERS[_backend(parsed)])
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _prepare_sqlite_file(url: URL) -> None:
+    if url.database and url.database != ":memory:":
+        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def alembic_config(connection: Any = None) -> AlembicConfig:
+    """An Alembic configuration pointing at our migrations (no alembic.ini needed)."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", MIGRATIONS)
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def make_sync_engine(url: str | URL) -> Engine:
+    """A short-lived sync engine (migrations, tests, CLI)."""
+    parsed = sync_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        _prepare_sqlite_file(parsed)
+    engine = create_engine(parsed)
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def upgrade(url: str | URL, revision: str = "head") -> None:
+    """Bring the database at ``url`` to ``revision`` (default: the newest schema)."""
+    engine = make_sync_engine(url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), revision)
+    finally:
+        engine.dispose()
+
+
+class Database:
+    """The async engine and session factory of one configured database."""
+
+    def __init__(self, url: str | URL, *, echo: bool = False) -> None:
+        self.url = async_url(url)
+        self.backend = self.url.get_backend_name()
+        if self.backend == "sqlite":
+            _prepare_sqlite_file(self.url)
+        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, pool_pre_ping=True)
+        if self.backend == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def display_url(self) -> str:
+        """The URL with any password hidden, for logs."""
+        return self.url.render_as_string(hide_password=True)
+
+    def migrate(self) -> None:
+        """Apply pending migrations (sync; called once at startup)."""
+        log.info("ai_notebook_ext: migrating database %s to head", self.display_url)
+        upgrade(self.url)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction: committed on success, rolled back on error."""
+        async with self.sessionmaker() as session, session.begin():
+            yield session
+
+    async def dispose(self) -> None:
+        """Close all pooled connections."""
+        await self.engine.dispose()

@@ -1,0 +1,122 @@
+"""Fixtures: a Jupyter server with the extension on SQLite or a real PostgreSQL server.
+
+Every test that uses ``api`` runs twice: against a SQLite file and against a database
+on a throwaway PostgreSQL server that this test session starts and stops itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from identity import RecordingAuthorizer, TokenUsers, auth
+from pg_server import PostgresServer, find_pg_bin
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+REQUIRE_POSTGRES = os.environ.get("AINB_REQUIRE_POSTGRES") == "1"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for the whole session (skipped if PostgreSQL is not installed,
+    unless AINB_REQUIRE_POSTGRES=1 as in CI)."""
+    if find_pg_bin() is None:
+        if REQUIRE_POSTGRES:
+            pytest.fail("PostgreSQL binaries not found and AINB_REQUIRE_POSTGRES=1")
+        pytest.skip("PostgreSQL binaries not found (install postgresql or set AINB_PG_BIN)")
+    server = PostgresServer().start()
+    print(f"\nPostgreSQL test server: {server.url}")  # noqa: T201
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """A fresh, empty database URL on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ainb.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    name = "t_" + uuid.uuid4().hex[:16]
+    url = server.create_database(name)
+    yield url
+    server.drop_database(name)
+
+
+@pytest.fixture
+def extension_config() -> dict[str, Any]:
+    """Extra AINotebookApp settings; override in a test module to change them."""
+    return {}
+
+
+@pytest.fixture
+def jp_server_config(db_url: str, tmp_path: Any, extension_config: dict[str, Any]) -> dict:
+    return {
+        "ServerApp": {
+            "jpserver_extensions": {"ai_notebook_ext": True},
+            "identity_provider_class": TokenUsers,
+            "authorizer_class": RecordingAuthorizer,
+        },
+        "AINotebookApp": {
+            "database_url": db_url,
+            "data_dir": str(tmp_path / "ainb-data"),
+            "admin_users": ["root"],
+            **extension_config,
+        },
+    }
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any
+    headers: Any
+
+    @property
+    def error(self) -> dict[str, Any]:
+        assert isinstance(self.body, dict) and "error" in self.body, self.body
+        return self.body["error"]
+
+
+Api = Callable[..., Awaitable[Response]]
+
+
+@pytest.fixture
+def api(jp_fetch: Any, jp_serverapp: Any) -> Api:
+    """``await api("POST", "projects", user="alice", json={...})`` -> Response."""
+
+    async def call(
+        method: str,
+        path: str,
+        *,
+        user: str | None = "alice",
+        json_body: Any = None,
+        raw: bytes | str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Response:
+        body = (
+            raw if raw is not None else (json.dumps(json_body) if json_body is not None else None)
+        )
+        if body is None and method in ("POST", "PATCH", "PUT"):
+            body = ""
+        resp = await jp_fetch(
+            "ai-notebook",
+            "api",
+            *path.strip("/").split("/"),
+            method=method,
+            body=body,
+            headers={**auth(user), "Content-Type": "application/json"},
+            params=params,
+            raise_error=False,
+            allow_nonstandard_methods=True,
+        )
+        text = resp.body.decode() if resp.body else ""
+        return Response(resp.code, json.loads(text) if text else None, resp.headers)
+
+    return call
