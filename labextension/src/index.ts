@@ -1,0 +1,52 @@
+import {
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
+
+import { AiNotebookAPI } from './api';
+import { AiNotebookPanel, PANEL_ID, aiNotebookIcon } from './panel';
+
+export namespace CommandIDs {
+  export const open = 'ai-notebook:open';
+}
+
+/** Rank of the panel in the left sidebar (file browser is 100, running 200). */
+const SIDEBAR_RANK = 600;
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: 'ai-notebook-ext:plugin',
+  description: 'AI Notebook sidebar panel: projects and their blocks.',
+  autoStart: true,
+  optional: [ICommandPalette, ILayoutRestorer],
+  activate: (
+    app: JupyterFrontEnd,
+    palette: ICommandPalette | null,
+    restorer: ILayoutRestorer | null
+  ): void => {
+    const api = new AiNotebookAPI(app.serviceManager.serverSettings);
+    const panel = new AiNotebookPanel({ api });
+
+    app.shell.add(panel, 'left', { rank: SIDEBAR_RANK });
+    if (restorer) {
+      // Remembers whether the panel was the open sidebar tab.
+      restorer.add(panel, PANEL_ID);
+    }
+
+    app.commands.addCommand(CommandIDs.open, {
+      label: 'Open AI Notebook panel',
+      caption: 'Show the AI Notebook sidebar panel',
+      icon: aiNotebookIcon,
+      execute: () => {
+        app.shell.activateById(panel.id);
+      }
+    });
+
+    if (palette) {
+      palette.addItem({ command: CommandIDs.open, category: 'AI Notebook' });
+    }
+  }
+};
+
+export default plugin;
