@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 from pathlib import Path
 
 from jupyter_core.paths import jupyter_data_dir
+from jupyter_server.auth.identity import (
+    IdentityProvider,
+    LegacyIdentityProvider,
+    PasswordIdentityProvider,
+)
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Int, Set, Unicode, default, validate
+from traitlets import Bool, Int, Set, Unicode, default, validate
 
 from ._version import __version__
 from .handlers.routes import handlers
@@ -48,6 +54,35 @@ class AINotebookApp(ExtensionApp):
         help="Largest JSON request body accepted by the REST API, in bytes (413 above it).",
     ).tag(config=True)
 
+    single_user = Bool(
+        None,
+        allow_none=True,
+        help=(
+            "Treat every authenticated caller as one local user (local_username). Jupyter's "
+            "default token/password identity gives each browser session a random anonymous "
+            "name, so without this a project would belong to a session, not a person. "
+            "Default (None): on with Jupyter's default identity providers, off with any "
+            "other (e.g. JupyterHub's), whose usernames are used as they are."
+        ),
+    ).tag(config=True)
+
+    local_username = Unicode(
+        help="The username of the single local user (single_user mode). Default: the OS user.",
+    ).tag(config=True)
+
+    @default("local_username")
+    def _default_local_username(self) -> str:
+        try:
+            return getpass.getuser()
+        except (KeyError, OSError):  # no passwd entry, e.g. in some containers
+            return "local"
+
+    def _single_user(self) -> bool:
+        if self.single_user is not None:
+            return bool(self.single_user)
+        provider = type(self.serverapp.identity_provider)
+        return provider in (IdentityProvider, PasswordIdentityProvider, LegacyIdentityProvider)
+
     @default("data_dir")
     def _default_data_dir(self) -> str:
         return os.path.join(jupyter_data_dir(), "ai_notebook_ext")
@@ -74,8 +109,14 @@ class AINotebookApp(ExtensionApp):
             admin_users=frozenset(self.admin_users),
             max_request_bytes=self.max_request_bytes,
             version=__version__,
+            local_username=self.local_username if self._single_user() else None,
         )
         self.log.info("ai_notebook_ext %s: database %s", __version__, db.display_url)
+        if self.services.local_username:
+            self.log.info(
+                "ai_notebook_ext: single-user mode, every caller acts as %r",
+                self.services.local_username,
+            )
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(handlers())
@@ -85,3 +126,6 @@ class AINotebookApp(ExtensionApp):
         services = getattr(self, "services", None)
         if services is not None:
             await services.close()
+
+
+main = launch_new_instance = AINotebookApp.launch_instance

@@ -22,10 +22,17 @@ class Services:
     admin_users: frozenset[str]
     max_request_bytes: int
     version: str
+    local_username: str | None = None
 
     @classmethod
     def build(
-        cls, db: Database, *, admin_users: frozenset[str], max_request_bytes: int, version: str
+        cls,
+        db: Database,
+        *,
+        admin_users: frozenset[str],
+        max_request_bytes: int,
+        version: str,
+        local_username: str | None = None,
     ) -> Services:
         locks = KeyedLocks()
         return cls(
@@ -36,6 +43,7 @@ class Services:
             admin_users=admin_users,
             max_request_bytes=max_request_bytes,
             version=version,
+            local_username=local_username,
         )
 
     async def close(self) -> None:

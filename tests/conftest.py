@@ -31,7 +31,7 @@ def pg_server() -> Iterator[PostgresServer]:
             pytest.fail("PostgreSQL binaries not found and AINB_REQUIRE_POSTGRES=1")
         pytest.skip("PostgreSQL binaries not found (install postgresql or set AINB_PG_BIN)")
     server = PostgresServer().start()
-    print(f"\nPostgreSQL test server: {server.url}")  # noqa: T201
+    print(f"\nPostgreSQL test server: {server.url}")
     yield server
     server.stop()
 
@@ -80,11 +80,33 @@ class Response:
 
     @property
     def error(self) -> dict[str, Any]:
-        assert isinstance(self.body, dict) and "error" in self.body, self.body
-        return self.body["error"]
+        """The error object, after checking the body has exactly the documented shape."""
+        assert isinstance(self.body, dict), self.body
+        assert set(self.body) == {"error"}, self.body
+        error = self.body["error"]
+        assert set(error) == {"code", "message", "details"}, error
+        assert isinstance(error["message"], str)
+        assert error["message"]
+        return error
 
 
 Api = Callable[..., Awaitable[Response]]
+
+
+async def make_project(api: Api, name: str = "demo", user: str = "alice", **members: str) -> int:
+    """Create a project as ``user`` and add ``members`` (username=role); return its id."""
+    r = await api("POST", "projects", user=user, json_body={"name": name})
+    assert r.status == 201, r.body
+    pid = r.body["id"]
+    for username, role in members.items():
+        r = await api(
+            "POST",
+            f"projects/{pid}/members",
+            user=user,
+            json_body={"username": username, "role": role},
+        )
+        assert r.status == 201, r.body
+    return int(pid)
 
 
 @pytest.fixture

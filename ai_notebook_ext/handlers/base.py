@@ -93,6 +93,8 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
         identity = self.current_user
         username = identity.username
         display = getattr(identity, "display_name", "") or getattr(identity, "name", "") or ""
+        if self.services.local_username:  # single-user server: the token holder is its user
+            username = display = self.services.local_username
         async with self.services.db.session() as session:
             actor = await actor_for(
                 session, username, display, is_admin=username in self.services.admin_users

@@ -76,7 +76,7 @@ class MemberService:
             rows = await session.execute(
                 query.order_by(Membership.created_at, User.username).limit(limit).offset(offset)
             )
-            items = [_out(u, m) for u, m in rows.tuples()]
+            items = [_out(u, m) for u, m in rows]
             return Page[MemberOut](items=items, total=total or 0, limit=limit, offset=offset)
 
     async def add(self, actor: Actor, project_id: int, data: MemberAdd) -> MemberOut:

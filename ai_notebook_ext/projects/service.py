@@ -17,7 +17,7 @@ async def _owner_names(session: AsyncSession, owner_ids: set[int]) -> dict[int, 
     if not owner_ids:
         return {}
     rows = await session.execute(select(User.id, User.username).where(User.id.in_(owner_ids)))
-    return dict(rows.tuples().all())
+    return {uid: name for uid, name in rows}
 
 
 def _out(project: Project, owner: str, role: str) -> ProjectOut:
