@@ -41,10 +41,8 @@ async def test_every_route_asks_the_authorizer_for_its_resource(api):
         assert r.error["code"] == "forbidden"
         assert handler.auth_resource.startswith("ai_notebook_ext:")
         expected_action = {"GET": "read"}.get(method, "write")
-        assert identity.CHECKS == [("denied", expected_action, handler.auth_resource)], (
-            method,
-            path,
-        )
+        checks = list(identity.CHECKS)
+        assert checks == [("denied", expected_action, handler.auth_resource)], (method, path)
 
 
 async def test_unknown_routes_and_methods_get_json_errors(api):

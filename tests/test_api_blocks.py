@@ -119,7 +119,7 @@ async def test_update_needs_version_and_a_change(api):
 
 async def test_delete_with_version(api):
     pid = await make_project(api)
-    a, b, c = [await add(api, pid, s) for s in "abc"]
+    _, b, _ = [await add(api, pid, s) for s in "abc"]
     r = await api("DELETE", f"projects/{pid}/blocks/{b['id']}")
     assert r.status == 400
     assert r.error["details"] == {"field": "version"}

@@ -33,7 +33,7 @@ async def test_document_is_valid_and_complete(api):
 
 def test_every_handler_method_is_documented_and_served():
     served = {h for _, h in handlers()}
-    for template, handler in ROUTES:
+    for _, handler in ROUTES:
         assert handler in served
         for method in METHODS:
             func = handler.__dict__.get(method)
