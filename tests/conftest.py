@@ -20,6 +20,7 @@ from pg_server import PostgresServer, find_pg_bin
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 REQUIRE_POSTGRES = os.environ.get("AINB_REQUIRE_POSTGRES") == "1"
+PG_VERSION: list[str] = []  # filled when the session's PostgreSQL server starts
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +32,11 @@ def pg_server() -> Iterator[PostgresServer]:
             pytest.fail("PostgreSQL binaries not found and AINB_REQUIRE_POSTGRES=1")
         pytest.skip("PostgreSQL binaries not found (install postgresql or set AINB_PG_BIN)")
     server = PostgresServer().start()
-    print(f"\nPostgreSQL test server: {server.url}")
+    import psycopg
+
+    with psycopg.connect(server.conninfo()) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+        PG_VERSION.append(str(row[0]) if row else "?")
     yield server
     server.stop()
 
@@ -142,3 +147,25 @@ def api(jp_fetch: Any, jp_serverapp: Any) -> Api:
         return Response(resp.code, json.loads(text) if text else None, resp.headers)
 
     return call
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say how many tests ran on each database backend, so CI output shows the PostgreSQL run."""
+    counts: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if report.when not in ("call", "setup") or (
+                outcome == "passed" and report.when != "call"
+            ):
+                continue
+            for backend in ("sqlite", "postgresql"):
+                if f"[{backend}" in report.nodeid or f"-{backend}]" in report.nodeid:
+                    per = counts.setdefault(backend, {})
+                    per[outcome] = per.get(outcome, 0) + 1
+    if counts:
+        terminalreporter.section("database backends")
+        if PG_VERSION:
+            terminalreporter.write_line(f"PostgreSQL server {PG_VERSION[0]} (started by this run)")
+        for backend, per in sorted(counts.items()):
+            summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(per.items()))
+            terminalreporter.write_line(f"{backend}: {summary}")
