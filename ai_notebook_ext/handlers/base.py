@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from tornado.web import HTTPError
 
 from ..errors import ApiError, BadRequest, NotFound, PayloadTooLarge
-from ..projects.schemas import PAGE_MAX
+from ..projects.schemas import INT_MAX, PAGE_MAX
 from ..projects.users import Actor, actor_for
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 M = TypeVar("M", bound=BaseModel)
 F = TypeVar("F", bound=Callable[..., Any])
 
-MAX_ID = 2**31 - 1
+MAX_ID = INT_MAX
 DEFAULT_LIMIT = 50
 
 
@@ -116,6 +116,8 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
             data = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise BadRequest(f"request body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise BadRequest("request body is nested too deeply") from None
         if not isinstance(data, dict):
             raise BadRequest("request body must be a JSON object")
         try:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 
-from ..projects.schemas import MemberAdd, MemberOut, MemberUpdate, Page
+from ..errors import NotFound
+from ..projects.schemas import USERNAME_MAX, MemberAdd, MemberOut, MemberUpdate, Page, storable_text
 from .base import ApiHandler, operation
 from .projects import PAGING
 
@@ -39,6 +40,16 @@ class MembersHandler(ApiHandler):
 class MemberHandler(ApiHandler):
     auth_resource = "ai_notebook_ext:members"
 
+    @staticmethod
+    def username(raw: str) -> str:
+        """A username from the URL; one that cannot exist names no member (404)."""
+        try:
+            if 0 < len(raw) <= USERNAME_MAX:
+                return storable_text(raw)
+        except ValueError:
+            pass
+        raise NotFound(f"no member {raw[:USERNAME_MAX]!r}")
+
     @operation(
         "Change a member's role (owner); the last owner cannot be demoted.",
         body=MemberUpdate,
@@ -50,7 +61,11 @@ class MemberHandler(ApiHandler):
     async def patch(self, project_id: str, username: str) -> None:
         pid = self.path_id(project_id, "project")
         data = self.body(MemberUpdate)
-        self.reply(await self.services.members.update(await self.actor(), pid, username, data))
+        self.reply(
+            await self.services.members.update(
+                await self.actor(), pid, self.username(username), data
+            )
+        )
 
     @operation(
         "Remove a member (owner, or members removing themselves); the last owner stays.",
@@ -61,5 +76,5 @@ class MemberHandler(ApiHandler):
     @authorized
     async def delete(self, project_id: str, username: str) -> None:
         pid = self.path_id(project_id, "project")
-        await self.services.members.remove(await self.actor(), pid, username)
+        await self.services.members.remove(await self.actor(), pid, self.username(username))
         self.no_content()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 NAME_MAX = 200
 DESCRIPTION_MAX = 10_000
@@ -20,14 +20,31 @@ PAGE_MAX = 500
 
 ProjectRole = Literal["owner", "editor", "viewer"]
 BlockKind = Literal["code", "markdown"]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)]
-Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX)]
-Source = Annotated[str, StringConstraints(max_length=SOURCE_MAX)]
-Username = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=USERNAME_MAX)
+
+
+def storable_text(value: str) -> str:
+    """Refuse text no database can store: NUL characters and lone surrogates."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL (\\u0000) characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (it has a lone surrogate)") from None
+    return value
+
+
+Text = AfterValidator(storable_text)
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX), Text
 ]
-Position = Annotated[int, Field(ge=0)]
-Version = Annotated[int, Field(ge=1)]
+Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX), Text]
+Source = Annotated[str, StringConstraints(max_length=SOURCE_MAX), Text]
+Username = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=USERNAME_MAX), Text
+]
+INT_MAX = 2**31 - 1
+Position = Annotated[int, Field(ge=0, le=INT_MAX)]
+Version = Annotated[int, Field(ge=1, le=INT_MAX)]
 
 
 class Input(BaseModel):
