@@ -111,7 +111,10 @@ class Database:
         self.backend = self.url.get_backend_name()
         if self.backend == "sqlite":
             _prepare_sqlite_file(self.url)
-        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, pool_pre_ping=True)
+        # A server restart or failover drops PostgreSQL connections; a local file does not.
+        self.engine: AsyncEngine = create_async_engine(
+            self.url, echo=echo, pool_pre_ping=self.backend == "postgresql"
+        )
         if self.backend == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
