@@ -25,7 +25,12 @@ class ServerProcess:
     """A Jupyter server subprocess on a free loopback port with a known token."""
 
     def __init__(
-        self, workdir: Path, db_url: str, app: str = "server", token: str = "secret-token"
+        self,
+        workdir: Path,
+        db_url: str,
+        app: str = "server",
+        token: str = "secret-token",
+        extra_config: dict[str, dict[str, Any]] | None = None,
     ):
         self.workdir = workdir
         self.port = free_port()
@@ -50,6 +55,9 @@ class ServerProcess:
                 "check_for_updates_class": "jupyterlab.NeverCheckForUpdate",
             },
         }
+        # Merged per section: {"LabApp": {...}} adds to (or overrides) LabApp's settings.
+        for section, values in (extra_config or {}).items():
+            config.setdefault(section, {}).update(values)
         self.config_path = workdir / "jupyter_config.json"
         self.config_path.write_text(json.dumps(config))
         self.command = [sys.executable, "-m", f"jupyter{'lab' if app == 'lab' else '_server'}"]
