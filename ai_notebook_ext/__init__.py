@@ -20,4 +20,17 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
     return [{"src": "labextension", "dest": "ai-notebook-ext"}]
 
 
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext ai_notebook_ext`` in any IPython: loads the kernel-side extension."""
+    from .kernel import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from .kernel import unload_ipython_extension as unload
+
+    unload(ipython)
+
+
 __all__ = ["__version__"]

@@ -13,12 +13,17 @@ from jupyter_server.auth.identity import (
     PasswordIdentityProvider,
 )
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Int, Set, Unicode, default, validate
+from traitlets import Bool, Float, Int, Set, Unicode, default, validate
 
 from ._version import __version__
+from .events import Events
+from .execution.recovery import recover
+from .execution.service import RunService
 from .handlers.routes import handlers
 from .services import Services
 from .store import Database
+
+KERNELSPEC_DIR = Path(__file__).parent / "kernelspec"
 
 
 class AINotebookApp(ExtensionApp):
@@ -70,6 +75,30 @@ class AINotebookApp(ExtensionApp):
         help="The username of the single local user (single_user mode). Default: the OS user.",
     ).tag(config=True)
 
+    kernel_name = Unicode(
+        "ai-notebook-python",
+        help=(
+            "Kernelspec of project kernels. The default, installed with the package, is "
+            "Python 3 with the kernel-side extension (ai_notebook_ext.kernel) preloaded."
+        ),
+    ).tag(config=True)
+
+    default_timeout = Float(
+        0.0,
+        help=(
+            "Seconds a block may run before it is interrupted and its run fails with "
+            "'timed out after N s'; a block's own timeout_seconds wins. 0: no limit."
+        ),
+    ).tag(config=True)
+
+    output_text_limit = Int(
+        100_000,
+        help=(
+            "Text outputs longer than this many characters are stored as artifacts on disk "
+            "(the run keeps a reference); binary outputs (images, PDFs) always are."
+        ),
+    ).tag(config=True)
+
     @default("local_username")
     def _default_local_username(self) -> str:
         try:
@@ -104,11 +133,28 @@ class AINotebookApp(ExtensionApp):
         Path(self.data_dir).mkdir(parents=True, exist_ok=True)
         db = Database(self.database_url)
         db.migrate()
+        interrupted = recover(db.url)
+        if interrupted:
+            self.log.warning(
+                "ai_notebook_ext: %d run(s) left unfinished by the last server are interrupted",
+                interrupted,
+            )
+        self._ensure_kernelspec()
+        runs = RunService(
+            db,
+            self.serverapp,
+            Events(getattr(self.serverapp, "event_logger", None)),
+            kernel_name=self.kernel_name,
+            artifact_dir=Path(self.data_dir) / "artifacts",
+            text_limit=self.output_text_limit,
+            default_timeout=self.default_timeout or None,
+        )
         self.services = Services.build(
             db,
             admin_users=frozenset(self.admin_users),
             max_request_bytes=self.max_request_bytes,
             version=__version__,
+            runs=runs,
             local_username=self.local_username if self._single_user() else None,
         )
         self.log.info("ai_notebook_ext %s: database %s", __version__, db.display_url)
@@ -118,11 +164,23 @@ class AINotebookApp(ExtensionApp):
                 self.services.local_username,
             )
 
+    def _ensure_kernelspec(self) -> None:
+        """Make the packaged kernelspec findable even where the data files are not on the
+        Jupyter path (editable installs, test environments)."""
+        ksm = getattr(self.serverapp, "kernel_spec_manager", None)
+        if ksm is None or not hasattr(ksm, "kernel_dirs"):
+            return
+        if (
+            self.kernel_name not in ksm.find_kernel_specs()
+            and str(KERNELSPEC_DIR) not in ksm.kernel_dirs
+        ):
+            ksm.kernel_dirs.append(str(KERNELSPEC_DIR))
+
     def initialize_handlers(self) -> None:
         self.handlers.extend(handlers())
 
     async def stop_extension(self) -> None:
-        """Close database connections when the server stops."""
+        """Stop runs and project kernels and close the database when the server stops."""
         services = getattr(self, "services", None)
         if services is not None:
             await services.close()

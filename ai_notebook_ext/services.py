@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .execution.service import RunService
 from .projects.blocks import BlockService
 from .projects.locks import KeyedLocks
 from .projects.members import MemberService
@@ -22,6 +23,7 @@ class Services:
     admin_users: frozenset[str]
     max_request_bytes: int
     version: str
+    runs: RunService
     local_username: str | None = None
 
     @classmethod
@@ -32,6 +34,7 @@ class Services:
         admin_users: frozenset[str],
         max_request_bytes: int,
         version: str,
+        runs: RunService,
         local_username: str | None = None,
     ) -> Services:
         locks = KeyedLocks()
@@ -43,8 +46,11 @@ class Services:
             admin_users=admin_users,
             max_request_bytes=max_request_bytes,
             version=version,
+            runs=runs,
             local_username=local_username,
         )
 
     async def close(self) -> None:
+        """Stop runs and kernels, then close database connections."""
+        await self.runs.stop()
         await self.db.dispose()

@@ -146,6 +146,16 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
             )
         return value
 
+    def bool_query(self, name: str) -> bool:
+        """A true/false query argument (absent: false)."""
+        raw = (self.get_query_argument(name, None) or "false").lower()
+        if raw not in ("true", "false", "1", "0"):
+            raise BadRequest(
+                f"query parameter {name!r} must be true or false, got {raw!r}",
+                details={"field": name},
+            )
+        return raw in ("true", "1")
+
     def page(self) -> tuple[int, int]:
         """``limit`` and ``offset`` query arguments."""
         return (

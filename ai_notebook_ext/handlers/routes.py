@@ -10,11 +10,14 @@ import re
 
 from jupyter_server.utils import url_path_join
 
+from .artifacts import ArtifactHandler
 from .base import ApiHandler, NotFoundHandler
 from .blocks import BlockHandler, BlockMoveHandler, BlocksBulkHandler, BlocksHandler
+from .kernels import KernelHandler, KernelInterruptHandler, KernelRestartHandler
 from .members import MemberHandler, MembersHandler
 from .meta import MeHandler, OpenAPIHandler
 from .projects import ProjectHandler, ProjectsHandler
+from .runs import ExecuteHandler, RunCancelHandler, RunHandler, RunsHandler
 
 API_PREFIX = "/ai-notebook/api"
 
@@ -29,6 +32,14 @@ ROUTES: list[tuple[str, type[ApiHandler]]] = [
     ("/projects/{project_id}/blocks/bulk", BlocksBulkHandler),
     ("/projects/{project_id}/blocks/{block_id}", BlockHandler),
     ("/projects/{project_id}/blocks/{block_id}/move", BlockMoveHandler),
+    ("/projects/{project_id}/blocks/{block_id}/execute", ExecuteHandler),
+    ("/projects/{project_id}/runs", RunsHandler),
+    ("/projects/{project_id}/runs/{run_id}", RunHandler),
+    ("/projects/{project_id}/runs/{run_id}/cancel", RunCancelHandler),
+    ("/projects/{project_id}/kernel", KernelHandler),
+    ("/projects/{project_id}/kernel/interrupt", KernelInterruptHandler),
+    ("/projects/{project_id}/kernel/restart", KernelRestartHandler),
+    ("/projects/{project_id}/artifacts/{artifact_id}", ArtifactHandler),
 ]
 
 

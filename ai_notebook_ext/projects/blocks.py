@@ -41,7 +41,7 @@ async def _count(session: AsyncSession, project_id: int) -> int:
     return n or 0
 
 
-async def _block(session: AsyncSession, project_id: int, block_id: int) -> Block:
+async def get_block(session: AsyncSession, project_id: int, block_id: int) -> Block:
     block = await session.scalar(
         _blocks_of(project_id).where(Block.id == block_id).execution_options(populate_existing=True)
     )
@@ -108,10 +108,10 @@ class BlockService:
     async def get(self, actor: Actor, project_id: int, block_id: int) -> BlockOut:
         async with self.db.session() as session:
             await authorize(session, actor, project_id, "viewer", "reading blocks")
-            return BlockOut.model_validate(await _block(session, project_id, block_id))
+            return BlockOut.model_validate(await get_block(session, project_id, block_id))
 
     async def create(self, actor: Actor, project_id: int, data: BlockCreate) -> BlockOut:
-        spec = BlockSpec(kind=data.kind, source=data.source)
+        spec = BlockSpec(kind=data.kind, source=data.source, timeout_seconds=data.timeout_seconds)
         return (await self._insert(actor, project_id, [spec], data.position))[0]
 
     async def create_many(
@@ -138,6 +138,7 @@ class BlockService:
                     position=position + i,
                     kind=spec.kind,
                     source=spec.source,
+                    timeout_seconds=spec.timeout_seconds,
                     version=1,
                     created_at=now,
                     updated_at=now,
@@ -153,14 +154,17 @@ class BlockService:
         self, actor: Actor, project_id: int, block_id: int, data: BlockUpdate
     ) -> BlockOut:
         changes = data.model_dump(exclude_unset=True, exclude={"version"})
-        changes = {k: v for k, v in changes.items() if v is not None}
+        for name in ("kind", "source"):
+            if name in changes and changes[name] is None:
+                raise BadRequest(f"field {name!r} must not be null", details={"field": name})
         if not changes:
             raise BadRequest(
-                "nothing to change: give 'source' and/or 'kind'", details={"field": "source"}
+                "nothing to change: give 'source', 'kind' and/or 'timeout_seconds'",
+                details={"field": "source"},
             )
         async with self.db.session() as session:
             project, _ = await authorize(session, actor, project_id, "editor", "editing blocks")
-            block = await _block(session, project_id, block_id)
+            block = await get_block(session, project_id, block_id)
             _check_version(block, data.version)
             if all(getattr(block, k) == v for k, v in changes.items()):
                 return BlockOut.model_validate(block)
@@ -170,7 +174,7 @@ class BlockService:
                 .values(**changes, version=Block.version + 1, updated_at=utcnow()),
                 execution_options={"synchronize_session": False},
             )
-            block = await _block(session, project_id, block_id)
+            block = await get_block(session, project_id, block_id)
             if result.rowcount == 0:  # another writer got in between the read and the update
                 _check_version(block, data.version)
             _touch(project)
@@ -181,14 +185,14 @@ class BlockService:
             project, _ = await authorize(
                 session, actor, project_id, "editor", "deleting blocks", lock=True
             )
-            block = await _block(session, project_id, block_id)
+            block = await get_block(session, project_id, block_id)
             _check_version(block, version)
             result = await session.execute(
                 delete(Block).where(Block.id == block_id, Block.version == version),
                 execution_options={"synchronize_session": False},
             )
             if result.rowcount == 0:
-                _check_version(await _block(session, project_id, block_id), version)
+                _check_version(await get_block(session, project_id, block_id), version)
             await _shift(session, project_id, block.position + 1, None, -1)
             _touch(project)
 
@@ -199,7 +203,7 @@ class BlockService:
             project, _ = await authorize(
                 session, actor, project_id, "editor", "moving blocks", lock=True
             )
-            block = await _block(session, project_id, block_id)
+            block = await get_block(session, project_id, block_id)
             _check_position(data.position, await _count(session, project_id), inserting=False)
             old, new = block.position, data.position
             if new != old:
@@ -217,5 +221,5 @@ class BlockService:
                     select(Block.id).where(Block.project_id == project_id).order_by(Block.position)
                 )
             )
-            block = await _block(session, project_id, block_id)
+            block = await get_block(session, project_id, block_id)
             return BlockMoved(block=BlockOut.model_validate(block), order=order)

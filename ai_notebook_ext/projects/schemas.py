@@ -43,7 +43,25 @@ Username = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=USERNAME_MAX), Text
 ]
 INT_MAX = 2**31 - 1
+TIMEOUT_MAX = 7 * 24 * 3600
+WORKDIR_MAX = 1024
 Position = Annotated[int, Field(ge=0, le=INT_MAX)]
+Timeout = Annotated[
+    float, Field(gt=0, le=TIMEOUT_MAX, description="Seconds before the run is interrupted.")
+]
+
+
+def relative_dir(value: str) -> str:
+    """A folder below the server's root dir: relative, no '..', no backslashes."""
+    parts = [p for p in value.strip().split("/") if p not in ("", ".")]
+    if value.startswith("/") or "\\" in value or ".." in parts or not parts:
+        raise ValueError("must be a relative folder below the server's root dir, without '..'")
+    return "/".join(parts)
+
+
+WorkingDir = Annotated[
+    str, StringConstraints(max_length=WORKDIR_MAX), Text, AfterValidator(relative_dir)
+]
 Version = Annotated[int, Field(ge=1, le=INT_MAX)]
 
 
@@ -62,11 +80,16 @@ class Output(BaseModel):
 class ProjectCreate(Input):
     name: Name
     description: Description = ""
+    working_dir: WorkingDir | None = Field(
+        default=None,
+        description="Kernel folder below the server root; default ai-notebook/project-<id>.",
+    )
 
 
 class ProjectUpdate(Input):
     name: Name | None = None
     description: Description | None = None
+    working_dir: WorkingDir | None = None
 
 
 class ProjectOut(Output):
@@ -75,6 +98,7 @@ class ProjectOut(Output):
     description: str
     owner: str = Field(description="Username of the user who created the project.")
     role: ProjectRole = Field(description="The caller's role in the project.")
+    working_dir: str = Field(description="The kernel's working folder below the server root.")
     created_at: datetime
     updated_at: datetime
 
@@ -98,6 +122,7 @@ class MemberOut(Output):
 class BlockCreate(Input):
     kind: BlockKind = "code"
     source: Source = ""
+    timeout_seconds: Timeout | None = None
     position: Position | None = Field(
         default=None, description="Insert at this 0-based position; default: append."
     )
@@ -106,6 +131,7 @@ class BlockCreate(Input):
 class BlockSpec(Input):
     kind: BlockKind = "code"
     source: Source = ""
+    timeout_seconds: Timeout | None = None
 
 
 class BlockBulkCreate(Input):
@@ -119,6 +145,9 @@ class BlockUpdate(Input):
     version: Version = Field(description="The version the client last saw.")
     kind: BlockKind | None = None
     source: Source | None = None
+    timeout_seconds: Timeout | None = Field(
+        default=None, description="Seconds before a run is interrupted; null: the default."
+    )
 
 
 class BlockMove(Input):
@@ -132,6 +161,8 @@ class BlockOut(Output):
     kind: BlockKind
     source: str
     version: int
+    timeout_seconds: float | None
+    last_run_id: int | None
     created_at: datetime
     updated_at: datetime
 

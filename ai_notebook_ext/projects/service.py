@@ -20,6 +20,11 @@ async def _owner_names(session: AsyncSession, owner_ids: set[int]) -> dict[int, 
     return {uid: name for uid, name in rows}
 
 
+def working_dir(project: Project) -> str:
+    """The project's kernel working folder, relative to the server's root dir."""
+    return project.working_dir or f"ai-notebook/project-{project.id}"
+
+
 def _out(project: Project, owner: str, role: str) -> ProjectOut:
     return ProjectOut(
         id=project.id,
@@ -27,6 +32,7 @@ def _out(project: Project, owner: str, role: str) -> ProjectOut:
         description=project.description,
         owner=owner,
         role=role,  # type: ignore[arg-type]
+        working_dir=working_dir(project),
         created_at=project.created_at,
         updated_at=project.updated_at,
     )
@@ -44,6 +50,7 @@ class ProjectService:
             project = Project(
                 name=data.name,
                 description=data.description,
+                working_dir=data.working_dir,
                 owner_id=actor.id,
                 created_at=now,
                 updated_at=now,
@@ -93,6 +100,8 @@ class ProjectService:
                 project.name = data.name
             if data.description is not None:
                 project.description = data.description
+            if data.working_dir is not None:
+                project.working_dir = data.working_dir
             project.updated_at = utcnow()
             owners = await _owner_names(session, {project.owner_id})
             return _out(project, owners.get(project.owner_id, ""), role)

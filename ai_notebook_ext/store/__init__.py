@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 from .database import Database
-from .models import Base, Block, Membership, Project, User
+from .models import Artifact, Base, Block, Membership, Project, ProjectKernel, Run, User
 
-__all__ = ["Base", "Block", "Database", "Membership", "Project", "User"]
+__all__ = [
+    "Artifact",
+    "Base",
+    "Block",
+    "Database",
+    "Membership",
+    "Project",
+    "ProjectKernel",
+    "Run",
+    "User",
+]

@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from .types import UTCDateTime, utcnow
@@ -21,6 +32,8 @@ NAMING = {
 USER_ROLES = ("admin", "member")
 PROJECT_ROLES = ("owner", "editor", "viewer")
 BLOCK_KINDS = ("code", "markdown")
+RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
+RUN_FINAL = ("succeeded", "failed", "cancelled", "interrupted")
 
 
 class Base(DeclarativeBase):
@@ -51,6 +64,7 @@ class Project(Base):
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    working_dir: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -90,5 +104,82 @@ class Block(Base):
     kind: Mapped[str] = mapped_column(String(16), default="code")
     source: Mapped[str] = mapped_column(Text, default="")
     version: Mapped[int] = mapped_column(Integer, default=1)
+    timeout_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="SET NULL", use_alter=True), nullable=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Run(Base):
+    """One execution of a block's code in its project's kernel, with its outputs.
+
+    Status moves queued -> running -> succeeded | failed | cancelled | interrupted.
+    ``source`` is the code as it was run; ``outputs`` are nbformat outputs whose large or
+    binary data live in artifacts.
+    """
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted')",
+            name="status",
+        ),
+        Index("ix_runs_project_status", "project_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    block_id: Mapped[int | None] = mapped_column(
+        ForeignKey("blocks.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    source: Mapped[str] = mapped_column(Text, default="")
+    block_version: Mapped[int] = mapped_column(Integer, default=1)
+    timeout_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    execution_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    outputs: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    kernel_generation: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ProjectKernel(Base):
+    """The execution state of a project: its kernel and when its state was last lost.
+
+    ``generation`` counts kernel starts (including restarts after a crash); a run records
+    the generation it ran in, so later code can tell which results the kernel still holds.
+    """
+
+    __tablename__ = "project_kernels"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    kernel_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    kernel_name: Mapped[str] = mapped_column(String(255), default="")
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    reset_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    reset_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class Artifact(Base):
+    """A content-addressed file (image, PDF, large text) that a project's outputs reference."""
+
+    __tablename__ = "artifacts"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mime: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

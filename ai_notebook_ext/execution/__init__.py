@@ -1,0 +1,1 @@
+"""Execution: project kernels, block runs, the per-project queue, artifacts, recovery."""

@@ -1,0 +1,315 @@
+"""One Jupyter kernel per project, through the server's own kernel and session managers.
+
+Kernels start lazily on first use, show up in JupyterLab's running kernels and sessions
+(a console can attach), and keep one long-lived client each. A kernel that dies (crash,
+SIGKILL, the out-of-memory killer) is restarted by jupyter_client's restarter; we notice
+through its restart callback, count a new *generation* and record that the project's
+state was lost, so the runner can fail the run that was executing and later code can
+tell that earlier results are gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jupyter_core.utils import ensure_async
+
+from ..projects.locks import KeyedLocks
+from ..store import Database
+from ..store.models import ProjectKernel
+from ..store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+StateListener = Callable[[int, str, int, str], Awaitable[None]]
+
+
+class KernelStartError(RuntimeError):
+    """The project's kernel could not be started or reached."""
+
+
+@dataclass
+class KernelHandle:
+    """A running project kernel and our client to it."""
+
+    project_id: int
+    kernel_id: str
+    session_id: str | None
+    kernel_name: str
+    client: Any
+    generation: int
+    started_at: datetime
+    died: asyncio.Event = field(default_factory=asyncio.Event)
+    death_reason: str = ""
+    callback: Callable[[], None] | None = None
+
+
+def describe_exit(returncode: int | None) -> str:
+    """A person-readable reason for a kernel process ending."""
+    if returncode is None:
+        return "the kernel process ended"
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        hint = " (for example by the out-of-memory killer)" if name == "SIGKILL" else ""
+        return f"the kernel process was killed by {name}{hint}"
+    return f"the kernel process exited with code {returncode}"
+
+
+class ProjectKernels:
+    """Starts, tracks, restarts and stops the kernels of projects."""
+
+    def __init__(
+        self,
+        serverapp: Any,
+        db: Database,
+        kernel_name: str,
+        on_state: StateListener,
+        startup_timeout: float = 60.0,
+    ) -> None:
+        self.serverapp = serverapp
+        self.km = serverapp.kernel_manager
+        self.sessions = getattr(serverapp, "session_manager", None)
+        self.db = db
+        self.kernel_name = kernel_name
+        self.on_state = on_state
+        self.startup_timeout = startup_timeout
+        self._handles: dict[int, KernelHandle] = {}
+        self._locks = KeyedLocks()
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    def handle(self, project_id: int) -> KernelHandle | None:
+        return self._handles.get(project_id)
+
+    async def ensure(self, project_id: int, name: str, cwd: str) -> KernelHandle:
+        """The project's kernel, started (or reconnected after a crash) if needed."""
+        async with self._locks.hold(project_id):
+            handle = self._handles.get(project_id)
+            if handle is not None and handle.kernel_id not in self.km:
+                self._forget(handle)
+                handle = None
+            if handle is not None and handle.died.is_set():
+                handle = await self._reconnect(handle)
+            if handle is None:
+                handle = await self._start(project_id, name, cwd)
+            return handle
+
+    async def _start(self, project_id: int, name: str, cwd: str) -> KernelHandle:
+        root = Path(self.serverapp.root_dir)
+        try:
+            (root / cwd).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise KernelStartError(f"cannot create the working directory {cwd!r}: {exc}") from exc
+        try:
+            if self.sessions is not None:
+                model = await self.sessions.create_session(
+                    path=cwd, name=name, type="ai-notebook", kernel_name=self.kernel_name
+                )
+                kernel_id, session_id = model["kernel"]["id"], model["id"]
+            else:
+                kernel_id = await self.km.start_kernel(kernel_name=self.kernel_name, path=cwd)
+                session_id = None
+        except Exception as exc:
+            raise KernelStartError(
+                f"could not start kernel {self.kernel_name!r} for project {project_id}: {exc}"
+            ) from exc
+        generation = await self._record_start(project_id, kernel_id, "")
+        handle = KernelHandle(
+            project_id=project_id,
+            kernel_id=kernel_id,
+            session_id=session_id,
+            kernel_name=self.kernel_name,
+            client=None,
+            generation=generation,
+            started_at=utcnow(),
+        )
+        await self._connect(handle)
+        self._watch(handle)
+        self._handles[project_id] = handle
+        await self.on_state(project_id, "started", generation, "")
+        return handle
+
+    async def _connect(self, handle: KernelHandle) -> None:
+        kernel = self.km.get_kernel(handle.kernel_id)
+        client = kernel.client()
+        client.start_channels()
+        try:
+            await client.wait_for_ready(timeout=self.startup_timeout)
+        except Exception as exc:
+            client.stop_channels()
+            raise KernelStartError(
+                f"kernel {handle.kernel_id} did not become ready: {exc}"
+            ) from exc
+        handle.client = client
+
+    def _watch(self, handle: KernelHandle) -> None:
+        """Hear from jupyter_client's restarter when the kernel dies."""
+        kernel = self.km.get_kernel(handle.kernel_id)
+
+        def on_restart() -> None:
+            process = getattr(getattr(kernel, "provisioner", None), "process", None)
+            self.mark_dead(handle, describe_exit(getattr(process, "returncode", None)))
+
+        handle.callback = on_restart
+        if hasattr(kernel, "add_restart_callback"):
+            kernel.add_restart_callback(on_restart, "restart")
+            kernel.add_restart_callback(on_restart, "dead")
+
+    def mark_dead(self, handle: KernelHandle, reason: str) -> None:
+        """Record that the kernel died (idempotent until it is reconnected)."""
+        if handle.died.is_set():
+            return
+        handle.death_reason = reason
+        handle.died.set()
+        log.warning("ai_notebook_ext: kernel of project %s died: %s", handle.project_id, reason)
+        task = asyncio.ensure_future(
+            self.on_state(handle.project_id, "dead", handle.generation, reason)
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def is_alive(self, handle: KernelHandle) -> bool:
+        if handle.died.is_set() or handle.kernel_id not in self.km:
+            return False
+        kernel = self.km.get_kernel(handle.kernel_id)
+        return bool(await ensure_async(kernel.is_alive()))
+
+    async def _reconnect(self, handle: KernelHandle) -> KernelHandle | None:
+        """After a death: wait for the restarter's new process, or start afresh."""
+        if handle.client is not None:
+            handle.client.stop_channels()
+            handle.client = None
+        deadline = asyncio.get_running_loop().time() + self.startup_timeout
+        while asyncio.get_running_loop().time() < deadline:
+            if handle.kernel_id not in self.km:
+                self._forget(handle)
+                return None
+            kernel = self.km.get_kernel(handle.kernel_id)
+            if await ensure_async(kernel.is_alive()):
+                break
+            await asyncio.sleep(0.2)
+        else:
+            await self._shutdown_handle(handle)
+            return None
+        handle.generation = await self._record_start(
+            handle.project_id, handle.kernel_id, handle.death_reason or "kernel restarted"
+        )
+        handle.started_at = utcnow()
+        await self._connect(handle)
+        handle.died.clear()
+        await self.on_state(handle.project_id, "restarted", handle.generation, handle.death_reason)
+        handle.death_reason = ""
+        return handle
+
+    async def interrupt(self, project_id: int) -> bool:
+        handle = self._handles.get(project_id)
+        if handle is None or handle.kernel_id not in self.km:
+            return False
+        await ensure_async(self.km.interrupt_kernel(handle.kernel_id))
+        return True
+
+    async def restart(self, project_id: int, reason: str = "restarted on request") -> bool:
+        """Restart the kernel (state lost); False if the project has no kernel."""
+        async with self._locks.hold(project_id):
+            handle = self._handles.get(project_id)
+            if handle is None or handle.kernel_id not in self.km:
+                return False
+            handle.death_reason = reason  # a run in progress reports this
+            handle.died.set()  # the restart callback must not count this as a crash
+            if handle.client is not None:
+                handle.client.stop_channels()
+                handle.client = None
+            await ensure_async(self.km.restart_kernel(handle.kernel_id, now=True))
+            handle.generation = await self._record_start(project_id, handle.kernel_id, reason)
+            handle.started_at = utcnow()
+            await self._connect(handle)
+            handle.died.clear()
+            handle.death_reason = ""
+        await self.on_state(project_id, "restarted", handle.generation, reason)
+        return True
+
+    async def shutdown(self, project_id: int, reason: str = "shut down on request") -> bool:
+        async with self._locks.hold(project_id):
+            handle = self._handles.get(project_id)
+            if handle is None:
+                return False
+            await self._shutdown_handle(handle)
+            await self._record_stop(project_id, reason)
+        await self.on_state(project_id, "shutdown", handle.generation, reason)
+        return True
+
+    async def shutdown_all(self) -> None:
+        for project_id in list(self._handles):
+            try:
+                await self.shutdown(project_id, "server stopped")
+            except Exception:  # keep stopping the others
+                log.exception("ai_notebook_ext: stopping the kernel of project %s", project_id)
+
+    async def _shutdown_handle(self, handle: KernelHandle) -> None:
+        handle.died.set()
+        if handle.client is not None:
+            handle.client.stop_channels()
+            handle.client = None
+        try:
+            if handle.session_id and self.sessions is not None:
+                await ensure_async(self.sessions.delete_session(handle.session_id))
+            elif handle.kernel_id in self.km:
+                await ensure_async(self.km.shutdown_kernel(handle.kernel_id, now=True))
+        except Exception as exc:  # already gone: nothing left to stop
+            log.info("ai_notebook_ext: kernel %s already gone: %s", handle.kernel_id, exc)
+        self._forget(handle)
+
+    def _forget(self, handle: KernelHandle) -> None:
+        if handle.kernel_id in self.km and handle.callback is not None:
+            kernel = self.km.get_kernel(handle.kernel_id)
+            if hasattr(kernel, "remove_restart_callback"):
+                kernel.remove_restart_callback(handle.callback, "restart")
+                kernel.remove_restart_callback(handle.callback, "dead")
+        if self._handles.get(handle.project_id) is handle:
+            del self._handles[handle.project_id]
+
+    async def _record_start(self, project_id: int, kernel_id: str, reason: str) -> int:
+        """Persist a new generation; a non-empty reason means earlier state was lost."""
+        async with self.db.session() as session:
+            row = await session.get(ProjectKernel, project_id)
+            now = utcnow()
+            if row is None:
+                row = ProjectKernel(project_id=project_id, generation=0, reset_reason="")
+                session.add(row)
+            row.generation = (row.generation or 0) + 1
+            row.kernel_id = kernel_id
+            row.kernel_name = self.kernel_name
+            row.started_at = now
+            row.reset_at = now
+            row.reset_reason = reason or "kernel started"
+            return row.generation
+
+    async def _record_stop(self, project_id: int, reason: str) -> None:
+        async with self.db.session() as session:
+            row = await session.get(ProjectKernel, project_id)
+            if row is not None:
+                row.kernel_id = None
+                row.reset_at = utcnow()
+                row.reset_reason = reason
+
+    def state(self, project_id: int) -> dict[str, Any]:
+        """Live state of the project's kernel, from the kernel manager."""
+        handle = self._handles.get(project_id)
+        if handle is None or handle.kernel_id not in self.km:
+            return {"state": "not_started", "last_activity": None}
+        if handle.died.is_set():
+            return {"state": "restarting", "last_activity": None}
+        kernel = self.km.get_kernel(handle.kernel_id)
+        return {
+            "state": getattr(kernel, "execution_state", "idle") or "idle",
+            "last_activity": getattr(kernel, "last_activity", None),
+        }

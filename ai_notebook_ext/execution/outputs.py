@@ -1,0 +1,172 @@
+"""Turn iopub messages into nbformat outputs, and move binary or large data to artifacts.
+
+Pure data handling (no I/O besides the artifact store handed in), so it is unit-tested
+message by message.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+OUTPUT_MSG_TYPES = {"stream", "display_data", "execute_result", "error", "update_display_data"}
+TEXT_MIMES_PREFIX = ("text/",)
+TEXT_MIMES = {"application/json", "application/javascript", "image/svg+xml"}
+
+
+def is_binary_mime(mime: str) -> bool:
+    """Mime bundles carry these as base64 strings (nbformat's rule)."""
+    return not (mime.startswith(TEXT_MIMES_PREFIX) or mime in TEXT_MIMES or mime.endswith("+json"))
+
+
+@dataclass
+class OutputCollector:
+    """Accumulates the outputs of one execution, honouring clear_output and display ids."""
+
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    execution_count: int | None = None
+    error: dict[str, Any] | None = None
+    _clear_pending: bool = False
+    _display_ids: dict[str, list[int]] = field(default_factory=dict)
+
+    def apply(self, msg_type: str, content: dict[str, Any]) -> bool:
+        """Apply one iopub message; True if the outputs changed."""
+        if msg_type == "clear_output":
+            if content.get("wait"):
+                self._clear_pending = True
+            else:
+                self._clear()
+            return True
+        if msg_type == "execute_input":
+            self.execution_count = content.get("execution_count", self.execution_count)
+            return False
+        if msg_type not in OUTPUT_MSG_TYPES:
+            return False
+        if msg_type == "update_display_data":
+            return self._update_display(content)
+        if self._clear_pending:
+            self._clear()
+        if msg_type == "stream":
+            self._stream(content.get("name", "stdout"), content.get("text", ""))
+            return True
+        if msg_type == "error":
+            out = {
+                "output_type": "error",
+                "ename": content.get("ename", ""),
+                "evalue": content.get("evalue", ""),
+                "traceback": list(content.get("traceback", [])),
+            }
+            self.error = dict(out)
+            self.outputs.append(out)
+            return True
+        out = {
+            "output_type": msg_type,
+            "data": dict(content.get("data", {})),
+            "metadata": dict(content.get("metadata", {})),
+        }
+        if msg_type == "execute_result":
+            out["execution_count"] = content.get("execution_count")
+            self.execution_count = content.get("execution_count", self.execution_count)
+        display_id = (content.get("transient") or {}).get("display_id")
+        if display_id:
+            self._display_ids.setdefault(display_id, []).append(len(self.outputs))
+        self.outputs.append(out)
+        return True
+
+    def _clear(self) -> None:
+        self.outputs.clear()
+        self._display_ids.clear()
+        self._clear_pending = False
+
+    def _stream(self, name: str, text: str) -> None:
+        last = self.outputs[-1] if self.outputs else None
+        if last and last["output_type"] == "stream" and last["name"] == name:
+            last["text"] += text
+        else:
+            self.outputs.append({"output_type": "stream", "name": name, "text": text})
+
+    def _update_display(self, content: dict[str, Any]) -> bool:
+        display_id = (content.get("transient") or {}).get("display_id")
+        changed = False
+        for index in self._display_ids.get(display_id or "", []):
+            self.outputs[index]["data"] = dict(content.get("data", {}))
+            self.outputs[index]["metadata"] = dict(content.get("metadata", {}))
+            changed = True
+        return changed
+
+
+@dataclass(frozen=True)
+class StoredArtifact:
+    sha256: str
+    mime: str
+    size: int
+
+
+def _mime_bytes(mime: str, value: Any) -> bytes:
+    if is_binary_mime(mime) and isinstance(value, str):
+        try:
+            return base64.b64decode(value, validate=False)
+        except ValueError:
+            return value.encode()
+    if isinstance(value, str):
+        return value.encode()
+    return json.dumps(value).encode()
+
+
+def externalize(
+    outputs: list[dict[str, Any]],
+    put: Callable[[bytes], str],
+    text_limit: int,
+) -> tuple[list[dict[str, Any]], list[StoredArtifact]]:
+    """Copies of ``outputs`` whose binary data and oversize text live in artifacts.
+
+    A moved entry leaves ``data[mime]`` and appears in ``output["artifacts"][mime]`` as
+    ``{"id": sha256, "size": bytes}``; the text/plain of a stream over the limit keeps its
+    first ``text_limit`` characters and names the artifact holding all of it.
+    """
+    stored: list[StoredArtifact] = []
+    result: list[dict[str, Any]] = []
+    for output in outputs:
+        out = json.loads(json.dumps(output))
+        if out["output_type"] == "stream" and len(out["text"]) > text_limit:
+            raw = out["text"].encode()
+            sha = put(raw)
+            stored.append(StoredArtifact(sha, "text/plain", len(raw)))
+            out["text"] = out["text"][:text_limit]
+            out["artifacts"] = {"text/plain": {"id": sha, "size": len(raw), "truncated": True}}
+        for mime in list(out.get("data", {})):
+            value = out["data"][mime]
+            size = len(value) if isinstance(value, str) else len(json.dumps(value))
+            if is_binary_mime(mime) or size > text_limit:
+                raw = _mime_bytes(mime, value)
+                sha = put(raw)
+                stored.append(StoredArtifact(sha, mime, len(raw)))
+                del out["data"][mime]
+                out.setdefault("artifacts", {})[mime] = {"id": sha, "size": len(raw)}
+        result.append(out)
+    return result, stored
+
+
+def without_binary(outputs: list[dict[str, Any]], cap: int) -> tuple[list[dict[str, Any]], int]:
+    """Outputs fit for an event: binary data dropped, text capped; returns bytes omitted."""
+    omitted = 0
+    result = []
+    for output in outputs:
+        out = dict(output)
+        if out.get("output_type") == "stream" and len(out.get("text", "")) > cap:
+            omitted += len(out["text"]) - cap
+            out["text"] = out["text"][-cap:]
+        if "data" in out:
+            data = {}
+            for mime, value in out["data"].items():
+                size = len(value) if isinstance(value, str) else len(json.dumps(value))
+                if is_binary_mime(mime) or size > cap:
+                    omitted += size
+                else:
+                    data[mime] = value
+            out["data"] = data
+        result.append(out)
+    return result, omitted

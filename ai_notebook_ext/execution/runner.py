@@ -1,0 +1,169 @@
+"""Execute code in a project kernel: a manual iopub/shell loop keyed on the request's msg_id.
+
+No ``execute_interactive``: this loop works the same with local and Gateway kernels. It
+ends when the kernel goes idle for our request and the shell reply has arrived, or with a
+clear outcome on timeout, cancellation or kernel death.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .kernels import KernelHandle, ProjectKernels
+from .outputs import OutputCollector
+
+POLL = 0.5  # seconds between liveness checks while the kernel is quiet
+INTERRUPT_GRACE = 5.0  # seconds an interrupted request gets to finish before a restart
+REPLY_WAIT = 10.0
+
+OnOutput = Callable[[OutputCollector], Awaitable[None]]
+
+
+@dataclass
+class ExecResult:
+    """How an execution ended and what it produced."""
+
+    status: str  # succeeded | failed | cancelled
+    outputs: list[dict[str, Any]]
+    execution_count: int | None
+    error: dict[str, Any] | None = None
+    message: str = ""
+    kernel_died: bool = False
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+async def _shell_reply(client: Any, msg_id: str, wait: float) -> dict[str, Any] | None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while loop.time() < deadline:
+        try:
+            msg = await client.get_shell_msg(timeout=max(0.05, deadline - loop.time()))
+        except queue.Empty:
+            return None
+        if msg.get("parent_header", {}).get("msg_id") == msg_id:
+            return msg
+    return None
+
+
+async def execute(
+    kernels: ProjectKernels,
+    handle: KernelHandle,
+    code: str,
+    *,
+    time_limit: float | None,
+    cancel: asyncio.Event,
+    on_output: OnOutput,
+) -> ExecResult:
+    """Run ``code`` and collect its outputs; never raises for kernel-side problems."""
+    client = handle.client
+    collector = OutputCollector()
+    msg_id = client.execute(code, store_history=True, allow_stdin=False, stop_on_error=True)
+    loop = asyncio.get_running_loop()
+    deadline = None if not time_limit else loop.time() + time_limit
+    interrupted_at: float | None = None
+    why_interrupted = ""
+    generation = handle.generation
+    while True:
+        if handle.died.is_set() or handle.generation != generation:
+            return _died(collector, handle.death_reason or "the kernel was restarted")
+        now = loop.time()
+        if interrupted_at is None:
+            if cancel.is_set():
+                why_interrupted = "cancelled"
+            elif deadline is not None and now >= deadline:
+                why_interrupted = "timeout"
+            if why_interrupted:
+                interrupted_at = now
+                await kernels.interrupt(handle.project_id)
+        elif now - interrupted_at > INTERRUPT_GRACE:
+            # The code ignores SIGINT: only a restart stops it, and the state goes with it.
+            await kernels.restart(handle.project_id, reason=f"{why_interrupted}: interrupt ignored")
+            return _stopped(collector, why_interrupted, time_limit, restarted=True)
+        wait = POLL
+        if deadline is not None and interrupted_at is None:
+            wait = max(0.01, min(POLL, deadline - now))
+        try:
+            msg = await client.get_iopub_msg(timeout=wait)
+        except queue.Empty:
+            if not await kernels.is_alive(handle):
+                kernels.mark_dead(handle, handle.death_reason or "the kernel process ended")
+            continue
+        except Exception as exc:  # our channel was closed under us: a restart or shutdown
+            if handle.died.is_set() or handle.generation != generation:
+                continue
+            kernels.mark_dead(handle, f"lost the connection to the kernel ({exc})")
+            continue
+        if msg.get("parent_header", {}).get("msg_id") != msg_id:
+            continue
+        msg_type = msg["header"]["msg_type"]
+        content = msg.get("content", {})
+        if msg_type == "status" and content.get("execution_state") == "idle":
+            break
+        if collector.apply(msg_type, content):
+            await on_output(collector)
+    reply = await _shell_reply(client, msg_id, REPLY_WAIT)
+    reply_content = (reply or {}).get("content", {})
+    if reply_content.get("execution_count") is not None:
+        collector.execution_count = reply_content["execution_count"]
+    if why_interrupted:
+        return _stopped(collector, why_interrupted, time_limit, restarted=False)
+    if reply_content.get("status") == "error" or collector.error is not None:
+        error = collector.error or {
+            "ename": reply_content.get("ename", "Error"),
+            "evalue": reply_content.get("evalue", ""),
+            "traceback": reply_content.get("traceback", []),
+        }
+        error = {**error, "reason": "error"}
+        return ExecResult(
+            "failed",
+            collector.outputs,
+            collector.execution_count,
+            error=error,
+            message=f"{error['ename']}: {error['evalue']}",
+        )
+    return ExecResult("succeeded", collector.outputs, collector.execution_count)
+
+
+def _died(collector: OutputCollector, reason: str) -> ExecResult:
+    message = (
+        f"kernel died while running this block ({reason or 'no reason given'}); "
+        "its state was lost and it is being restarted"
+    )
+    return ExecResult(
+        "failed",
+        collector.outputs,
+        collector.execution_count,
+        error={"ename": "KernelDied", "evalue": message, "traceback": [], "reason": "kernel_died"},
+        message=message,
+        kernel_died=True,
+    )
+
+
+def _stopped(
+    collector: OutputCollector, why: str, time_limit: float | None, *, restarted: bool
+) -> ExecResult:
+    tail = "; the kernel ignored the interrupt and was restarted (state lost)" if restarted else ""
+    if why == "timeout":
+        message = f"timed out after {time_limit or 0:g} s{tail}"
+        return ExecResult(
+            "failed",
+            collector.outputs,
+            collector.execution_count,
+            error={
+                "ename": "TimeoutError",
+                "evalue": message,
+                "traceback": [],
+                "reason": "timeout",
+            },
+            message=message,
+        )
+    return ExecResult(
+        "cancelled",
+        collector.outputs,
+        collector.execution_count,
+        message=f"cancelled while running{tail}",
+    )

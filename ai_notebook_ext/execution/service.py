@@ -1,0 +1,393 @@
+"""Runs of blocks: submit to the project's queue, execute, store outputs, control kernels.
+
+Role rules: viewers read runs, kernel state and artifacts; editors run, cancel and control
+the kernel. Every status change is persisted first, then announced as an event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from ..errors import BadRequest, Conflict, NotFound
+from ..events import KERNEL_STATUS, RUN_OUTPUT, RUN_STATUS, Events
+from ..projects.access import authorize
+from ..projects.blocks import get_block
+from ..projects.schemas import Page
+from ..projects.service import working_dir
+from ..projects.users import Actor
+from ..store import Database
+from ..store.models import RUN_FINAL, Artifact, Block, Project, ProjectKernel, Run
+from ..store.types import utcnow
+from . import runner
+from .artifacts import ArtifactStore
+from .kernels import KernelStartError, ProjectKernels
+from .outputs import OutputCollector, externalize, without_binary
+from .queue import ProjectQueues
+from .recovery import INTERRUPTED
+from .schemas import KernelOut, RunOut
+
+log = logging.getLogger(__name__)
+
+EVENT_TEXT_CAP = 16_384
+EVENT_MAX_OUTPUTS = 50
+EVENT_INTERVAL = 0.1
+
+
+class OutputEvents:
+    """Coalesces output events of one run: at most one every EVENT_INTERVAL seconds."""
+
+    def __init__(self, events: Events, run: Run) -> None:
+        self.events = events
+        self.project_id, self.run_id, self.block_id = run.project_id, run.id, run.block_id
+        self.seq = 0
+        self.pending: list[dict[str, Any]] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+
+    async def update(self, collector: OutputCollector) -> None:
+        self.pending = [dict(o) for o in collector.outputs[-EVENT_MAX_OUTPUTS:]]
+        if self.timer is None:
+            self.timer = asyncio.get_running_loop().call_later(EVENT_INTERVAL, self.flush)
+
+    def flush(self) -> None:
+        self.timer = None
+        if self.pending is None:
+            return
+        outputs, omitted = without_binary(self.pending, EVENT_TEXT_CAP)
+        self.pending = None
+        self.seq += 1
+        self.events.emit(
+            RUN_OUTPUT,
+            {
+                "project_id": self.project_id,
+                "run_id": self.run_id,
+                "block_id": self.block_id,
+                "seq": self.seq,
+                "outputs": outputs,
+                "omitted_bytes": omitted,
+            },
+        )
+
+    def close(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.flush()
+
+
+class RunService:
+    """Executes blocks in project kernels and keeps every run on record."""
+
+    def __init__(
+        self,
+        db: Database,
+        serverapp: Any,
+        events: Events,
+        *,
+        kernel_name: str,
+        artifact_dir: Path,
+        text_limit: int,
+        default_timeout: float | None,
+    ) -> None:
+        self.db = db
+        self.events = events
+        self.kernels = ProjectKernels(serverapp, db, kernel_name, self._kernel_state)
+        self.queues = ProjectQueues(self._process)
+        self.artifacts = ArtifactStore(artifact_dir)
+        self.text_limit = text_limit
+        self.default_timeout = default_timeout
+        self._cancel: dict[int, asyncio.Event] = {}
+        self._done: dict[int, asyncio.Event] = {}
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    # --- API -------------------------------------------------------------------------
+
+    async def submit(self, actor: Actor, project_id: int, block_id: int, wait: bool) -> RunOut:
+        """Queue a run of the block's current code; with ``wait``, return when it ended."""
+        async with self.db.session() as session:
+            await authorize(session, actor, project_id, "editor", "running blocks")
+            block = await get_block(session, project_id, block_id)
+            if block.kind != "code":
+                raise BadRequest(
+                    f"block {block_id} is a {block.kind} block; only code blocks run",
+                    details={"block_id": block_id, "kind": block.kind},
+                )
+            run = Run(
+                project_id=project_id,
+                block_id=block_id,
+                user_id=actor.id,
+                status="queued",
+                source=block.source,
+                block_version=block.version,
+                timeout_seconds=block.timeout_seconds or self.default_timeout,
+                outputs=[],
+                message="",
+                queued_at=utcnow(),
+            )
+            session.add(run)
+            await session.flush()
+            out = RunOut.model_validate(run)
+        done = self._done[out.id] = asyncio.Event()
+        self._status_event(out.project_id, out.id, out.block_id, "queued")
+        self.queues.submit(project_id, out.id)
+        if not wait:
+            return out
+        await done.wait()
+        return await self._run_out(out.id)
+
+    async def get(self, actor: Actor, project_id: int, run_id: int) -> RunOut:
+        async with self.db.session() as session:
+            await authorize(session, actor, project_id, "viewer", "reading runs")
+            run = await session.get(Run, run_id)
+            if run is None or run.project_id != project_id:
+                raise NotFound(f"run {run_id} not found in project {project_id}")
+            return RunOut.model_validate(run)
+
+    async def list(
+        self,
+        actor: Actor,
+        project_id: int,
+        limit: int,
+        offset: int,
+        block_id: int | None = None,
+        status: str | None = None,
+    ) -> Page[RunOut]:
+        async with self.db.session() as session:
+            await authorize(session, actor, project_id, "viewer", "reading runs")
+            query = select(Run).where(Run.project_id == project_id)
+            if block_id is not None:
+                query = query.where(Run.block_id == block_id)
+            if status is not None:
+                query = query.where(Run.status == status)
+            total = await session.scalar(select(func.count()).select_from(query.subquery()))
+            rows = await session.scalars(query.order_by(Run.id.desc()).limit(limit).offset(offset))
+            items = [RunOut.model_validate(r) for r in rows]
+            return Page[RunOut](items=items, total=total or 0, limit=limit, offset=offset)
+
+    async def cancel(self, actor: Actor, project_id: int, run_id: int) -> RunOut:
+        """Cancel a queued run at once, or interrupt a running one."""
+        async with self.db.session() as session:
+            await authorize(session, actor, project_id, "editor", "cancelling runs")
+            run = await session.get(Run, run_id)
+            if run is None or run.project_id != project_id:
+                raise NotFound(f"run {run_id} not found in project {project_id}")
+            if run.status in RUN_FINAL:
+                raise Conflict(
+                    f"run {run_id} already ended ({run.status})",
+                    details={"current": RunOut.model_validate(run).model_dump(mode="json")},
+                )
+        if self.queues.remove(project_id, run_id):
+            await self._finish(run_id, "cancelled", message="cancelled before it started")
+            self._release(run_id)
+        elif run_id in self._cancel:
+            self._cancel[run_id].set()
+        return await self._run_out(run_id)
+
+    async def kernel(self, actor: Actor, project_id: int, minimum: str = "viewer") -> KernelOut:
+        async with self.db.session() as session:
+            await authorize(session, actor, project_id, minimum, "reading the kernel state")
+            row = await session.get(ProjectKernel, project_id)
+        live = self.kernels.state(project_id)
+        handle = self.kernels.handle(project_id)
+        queued = self.queues.queued(project_id)
+        return KernelOut(
+            state=live["state"],
+            kernel_id=handle.kernel_id if handle else None,
+            kernel_name=handle.kernel_name if handle else self.kernels.kernel_name,
+            generation=row.generation if row else 0,
+            started_at=row.started_at if row and handle else None,
+            last_activity=live["last_activity"],
+            reset_at=row.reset_at if row else None,
+            reset_reason=row.reset_reason if row else "",
+            queued_run_ids=queued,
+        )
+
+    async def control(self, actor: Actor, project_id: int, action: str) -> KernelOut:
+        """interrupt, restart or shutdown the project's kernel (editor)."""
+        async with self.db.session() as session:
+            await authorize(session, actor, project_id, "editor", f"{action} of the kernel")
+        done = False
+        if action == "interrupt":
+            done = await self.kernels.interrupt(project_id)
+        elif action == "restart":
+            done = await self.kernels.restart(project_id)
+        elif action == "shutdown":
+            done = await self.kernels.shutdown(project_id)
+        if not done:
+            raise Conflict(
+                f"project {project_id} has no running kernel to {action}",
+                details={"state": "not_started"},
+            )
+        return await self.kernel(actor, project_id)
+
+    async def artifact(self, actor: Actor, project_id: int, sha256: str) -> tuple[Path, str]:
+        """The file and mime type of an artifact the project's outputs reference."""
+        async with self.db.session() as session:
+            await authorize(session, actor, project_id, "viewer", "reading artifacts")
+            row = await session.get(Artifact, (project_id, sha256)) if len(sha256) == 64 else None
+        if row is None or not self.artifacts.exists(sha256):
+            raise NotFound(f"artifact {sha256[:64]!r} not found in project {project_id}")
+        return self.artifacts.path(sha256), row.mime
+
+    async def stop(self) -> None:
+        """Server shutdown: stop the queues, record unfinished runs, stop kernels."""
+        pending = await self.queues.close()
+        for run_id in pending:
+            await self._finish(run_id, "interrupted", message=INTERRUPTED)
+        await self.kernels.shutdown_all()
+
+    # --- worker ----------------------------------------------------------------------
+
+    async def _process(self, project_id: int, run_id: int) -> None:
+        cancel = self._cancel[run_id] = asyncio.Event()
+        try:
+            async with self.db.session() as session:
+                run = await session.get(Run, run_id)
+                project = await session.get(Project, project_id)
+                if run is None or project is None or run.status != "queued":
+                    return
+                name, cwd = project.name, working_dir(project)
+            try:
+                handle = await self.kernels.ensure(project_id, name, cwd)
+            except KernelStartError as exc:
+                await self._finish(
+                    run_id,
+                    "failed",
+                    message=str(exc),
+                    error={"ename": "KernelStartError", "evalue": str(exc), "reason": "kernel"},
+                )
+                return
+            async with self.db.session() as session:
+                run = await session.get(Run, run_id)
+                if run is None:
+                    return
+                run.status = "running"
+                run.started_at = utcnow()
+                run.kernel_generation = handle.generation
+                block_id, timeout = run.block_id, run.timeout_seconds
+                source = run.source
+                emitter = OutputEvents(self.events, run)
+            self._status_event(project_id, run_id, block_id, "running")
+            try:
+                result = await runner.execute(
+                    self.kernels,
+                    handle,
+                    source,
+                    time_limit=timeout,
+                    cancel=cancel,
+                    on_output=emitter.update,
+                )
+            finally:
+                emitter.close()
+            outputs, stored = await asyncio.to_thread(
+                externalize, result.outputs, self.artifacts.put, self.text_limit
+            )
+            await self._finish(
+                run_id,
+                result.status,
+                outputs=outputs,
+                error=result.error,
+                message=result.message,
+                execution_count=result.execution_count,
+                artifacts=stored,
+            )
+            if result.kernel_died:
+                task = asyncio.ensure_future(self._revive(project_id, name, cwd))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        finally:
+            self._cancel.pop(run_id, None)
+            self._release(run_id)
+
+    async def _revive(self, project_id: int, name: str, cwd: str) -> None:
+        """Bring a crashed project kernel back right away, not at the next run."""
+        try:
+            await self.kernels.ensure(project_id, name, cwd)
+        except Exception:
+            log.exception("ai_notebook_ext: restarting the kernel of project %s", project_id)
+
+    async def _finish(
+        self,
+        run_id: int,
+        status: str,
+        *,
+        outputs: list[dict[str, Any]] | None = None,
+        error: dict[str, Any] | None = None,
+        message: str = "",
+        execution_count: int | None = None,
+        artifacts: list[Any] = (),  # type: ignore[assignment]
+    ) -> None:
+        """Persist the end of a run (outputs, artifacts, the block's last run), then announce."""
+        async with self.db.session() as session:
+            run = await session.get(Run, run_id)
+            if run is None or run.status in RUN_FINAL:
+                return
+            run.status = status
+            run.finished_at = utcnow()
+            run.message = message
+            run.error = error
+            run.execution_count = execution_count
+            if outputs is not None:
+                run.outputs = outputs
+            for art in {a.sha256: a for a in artifacts}.values():
+                if await session.get(Artifact, (run.project_id, art.sha256)) is None:
+                    session.add(
+                        Artifact(
+                            project_id=run.project_id,
+                            sha256=art.sha256,
+                            mime=art.mime,
+                            size=art.size,
+                            created_at=utcnow(),
+                        )
+                    )
+            if run.block_id is not None:
+                await session.execute(
+                    update(Block).where(Block.id == run.block_id).values(last_run_id=run.id),
+                    execution_options={"synchronize_session": False},
+                )
+            project_id, block_id = run.project_id, run.block_id
+        self._status_event(project_id, run_id, block_id, status, execution_count, message)
+
+    def _release(self, run_id: int) -> None:
+        done = self._done.pop(run_id, None)
+        if done is not None:
+            done.set()
+
+    async def _run_out(self, run_id: int) -> RunOut:
+        async with self.db.session() as session:
+            run = await session.get(Run, run_id)
+            if run is None:
+                raise NotFound(f"run {run_id} not found")
+            return RunOut.model_validate(run)
+
+    def _status_event(
+        self,
+        project_id: int,
+        run_id: int,
+        block_id: int | None,
+        status: str,
+        execution_count: int | None = None,
+        message: str = "",
+    ) -> None:
+        self.events.emit(
+            RUN_STATUS,
+            {
+                "project_id": project_id,
+                "run_id": run_id,
+                "block_id": block_id,
+                "status": status,
+                "execution_count": execution_count,
+                "message": message[:500],
+            },
+        )
+
+    async def _kernel_state(
+        self, project_id: int, state: str, generation: int, reason: str
+    ) -> None:
+        self.events.emit(
+            KERNEL_STATUS,
+            {"project_id": project_id, "state": state, "generation": generation, "reason": reason},
+        )

@@ -1,0 +1,93 @@
+"""REST handlers of block runs: execute, list, get, cancel."""
+
+from __future__ import annotations
+
+import tornado.web
+from jupyter_server.auth.decorator import authorized
+
+from ..errors import BadRequest
+from ..execution.schemas import RunOut
+from ..projects.schemas import Page
+from ..store.models import RUN_STATUSES
+from .base import MAX_ID, ApiHandler, operation
+from .projects import PAGING
+
+
+class ExecuteHandler(ApiHandler):
+    auth_resource = "ai_notebook_ext:runs"
+
+    @operation(
+        "Run a code block in the project's kernel (editor): 202 with the queued run, or with "
+        "?wait=true 200 with the finished run. Runs of a project execute one at a time.",
+        response=RunOut,
+        status=202,
+        query={"wait": "true: answer when the run has ended (default false)."},
+        errors=(403, 404),
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, project_id: str, block_id: str) -> None:
+        pid, bid = self.path_id(project_id, "project"), self.path_id(block_id, "block")
+        if self.request.body.strip() not in (b"", b"{}"):
+            raise BadRequest("execute takes no request body (or an empty object)")
+        wait = self.bool_query("wait")
+        run = await self.services.runs.submit(await self.actor(), pid, bid, wait)
+        self.reply(run, 200 if wait else 202)
+
+
+class RunsHandler(ApiHandler):
+    auth_resource = "ai_notebook_ext:runs"
+
+    @operation(
+        "List a project's runs, newest first.",
+        response=Page[RunOut],
+        query={
+            **PAGING,
+            "block_id": "Only runs of this block.",
+            "status": "Only runs with this status.",
+        },
+        errors=(404,),
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, project_id: str) -> None:
+        pid = self.path_id(project_id, "project")
+        limit, offset = self.page()
+        block = self.get_query_argument("block_id", None)
+        block_id = self.int_query("block_id", 0, 1, MAX_ID) if block is not None else None
+        status = self.get_query_argument("status", None)
+        if status is not None and status not in RUN_STATUSES:
+            raise BadRequest(
+                f"query parameter 'status' must be one of {', '.join(RUN_STATUSES)}",
+                details={"field": "status"},
+            )
+        page = await self.services.runs.list(
+            await self.actor(), pid, limit, offset, block_id=block_id, status=status
+        )
+        self.reply(page)
+
+
+class RunHandler(ApiHandler):
+    auth_resource = "ai_notebook_ext:runs"
+
+    @operation("Get a run with its outputs.", response=RunOut, errors=(404,))
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, project_id: str, run_id: str) -> None:
+        pid, rid = self.path_id(project_id, "project"), self.path_id(run_id, "run")
+        self.reply(await self.services.runs.get(await self.actor(), pid, rid))
+
+
+class RunCancelHandler(ApiHandler):
+    auth_resource = "ai_notebook_ext:runs"
+
+    @operation(
+        "Cancel a queued run, or interrupt a running one (editor); 409 if it already ended.",
+        response=RunOut,
+        errors=(403, 404, 409),
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, project_id: str, run_id: str) -> None:
+        pid, rid = self.path_id(project_id, "project"), self.path_id(run_id, "run")
+        self.reply(await self.services.runs.cancel(await self.actor(), pid, rid))
