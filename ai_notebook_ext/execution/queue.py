@@ -1,5 +1,10 @@
 """Per-project FIFO queues: runs of one project execute one at a time in arrival order,
-different projects run concurrently. Workers exist only while their queue has work."""
+different projects run concurrently. Workers exist only while their queue has work.
+
+Arrival order is the order of ``reserve`` calls, made before a request awaits anything
+(authorization, database); the run id is filled into its ticket later. The worker waits
+for the ticket at the head, so a slow early request is not overtaken by a fast later one.
+"""
 
 from __future__ import annotations
 
@@ -7,54 +12,78 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(eq=False)
+class Ticket:
+    """A place in a project's queue, holding a run id once the run exists."""
+
+    project_id: int
+    run_id: int | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 class ProjectQueues:
-    """Feeds run ids to ``process`` one at a time per project."""
+    """Feeds run ids to ``process`` one at a time per project, in ticket order."""
 
     def __init__(self, process: Callable[[int, int], Awaitable[None]]) -> None:
         self._process = process
-        self._queues: dict[int, deque[int]] = {}
+        self._queues: dict[int, deque[Ticket]] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._current: dict[int, int] = {}
         self.closed = False
 
-    def submit(self, project_id: int, run_id: int) -> None:
+    def reserve(self, project_id: int) -> Ticket:
+        """Take the next place in the project's queue (call before any await)."""
         if self.closed:
             raise RuntimeError("the server is stopping")
-        self._queues.setdefault(project_id, deque()).append(run_id)
+        ticket = Ticket(project_id)
+        self._queues.setdefault(project_id, deque()).append(ticket)
         if project_id not in self._workers:
             self._workers[project_id] = asyncio.ensure_future(self._work(project_id))
+        return ticket
+
+    @staticmethod
+    def fill(ticket: Ticket, run_id: int | None) -> None:
+        """Give the ticket its run (None: the request failed; the place is skipped)."""
+        ticket.run_id = run_id
+        ticket.ready.set()
 
     def queued(self, project_id: int) -> list[int]:
         """Run ids waiting (not the one running), in order."""
-        return list(self._queues.get(project_id, ()))
+        return [t.run_id for t in self._queues.get(project_id, ()) if t.run_id is not None]
 
     def current(self, project_id: int) -> int | None:
         return self._current.get(project_id)
 
     def remove(self, project_id: int, run_id: int) -> bool:
         """Take a queued run out of the queue; False if it is not waiting."""
-        queue = self._queues.get(project_id)
-        if queue and run_id in queue:
-            queue.remove(run_id)
-            return True
+        for ticket in self._queues.get(project_id, ()):
+            if ticket.run_id == run_id:
+                self._queues[project_id].remove(ticket)
+                return True
         return False
 
     async def _work(self, project_id: int) -> None:
         queue = self._queues[project_id]
         try:
             while queue:
-                run_id = queue.popleft()
-                self._current[project_id] = run_id
+                ticket = queue[0]
+                await ticket.ready.wait()
+                if queue and queue[0] is ticket:
+                    queue.popleft()
+                if ticket.run_id is None:
+                    continue
+                self._current[project_id] = ticket.run_id
                 try:
-                    await self._process(project_id, run_id)
+                    await self._process(project_id, ticket.run_id)
                 except asyncio.CancelledError:
                     raise
                 except Exception:
-                    log.exception("ai_notebook_ext: run %s failed unexpectedly", run_id)
+                    log.exception("ai_notebook_ext: run %s failed unexpectedly", ticket.run_id)
                 finally:
                     self._current.pop(project_id, None)
         finally:
@@ -65,7 +94,8 @@ class ProjectQueues:
     async def close(self) -> list[int]:
         """Stop all workers; returns the run ids that were running or waiting."""
         self.closed = True
-        pending = [rid for q in self._queues.values() for rid in q] + list(self._current.values())
+        pending = [t.run_id for q in self._queues.values() for t in q if t.run_id is not None]
+        pending += list(self._current.values())
         for task in list(self._workers.values()):
             task.cancel()
         await asyncio.gather(*self._workers.values(), return_exceptions=True)

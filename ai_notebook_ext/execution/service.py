@@ -27,7 +27,7 @@ from . import runner
 from .artifacts import ArtifactStore
 from .kernels import KernelStartError, ProjectKernels
 from .outputs import OutputCollector, externalize, without_binary
-from .queue import ProjectQueues
+from .queue import ProjectQueues, Ticket
 from .recovery import INTERRUPTED
 from .schemas import KernelOut, RunOut
 
@@ -105,8 +105,29 @@ class RunService:
 
     # --- API -------------------------------------------------------------------------
 
-    async def submit(self, actor: Actor, project_id: int, block_id: int, wait: bool) -> RunOut:
+    def reserve(self, project_id: int) -> Ticket:
+        """A place in the project's queue, taken when the request arrives."""
+        return self.queues.reserve(project_id)
+
+    async def submit(
+        self, actor: Actor, project_id: int, block_id: int, wait: bool, ticket: Ticket | None = None
+    ) -> RunOut:
         """Queue a run of the block's current code; with ``wait``, return when it ended."""
+        ticket = ticket or self.queues.reserve(project_id)
+        try:
+            out = await self._create_run(actor, project_id, block_id)
+        except BaseException:
+            self.queues.fill(ticket, None)
+            raise
+        done = self._done[out.id] = asyncio.Event()
+        self._status_event(out.project_id, out.id, out.block_id, "queued")
+        self.queues.fill(ticket, out.id)
+        if not wait:
+            return out
+        await done.wait()
+        return await self._run_out(out.id)
+
+    async def _create_run(self, actor: Actor, project_id: int, block_id: int) -> RunOut:
         async with self.db.session() as session:
             await authorize(session, actor, project_id, "editor", "running blocks")
             block = await get_block(session, project_id, block_id)
@@ -129,14 +150,7 @@ class RunService:
             )
             session.add(run)
             await session.flush()
-            out = RunOut.model_validate(run)
-        done = self._done[out.id] = asyncio.Event()
-        self._status_event(out.project_id, out.id, out.block_id, "queued")
-        self.queues.submit(project_id, out.id)
-        if not wait:
-            return out
-        await done.wait()
-        return await self._run_out(out.id)
+            return RunOut.model_validate(run)
 
     async def get(self, actor: Actor, project_id: int, run_id: int) -> RunOut:
         async with self.db.session() as session:

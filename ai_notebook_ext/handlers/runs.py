@@ -31,7 +31,14 @@ class ExecuteHandler(ApiHandler):
         if self.request.body.strip() not in (b"", b"{}"):
             raise BadRequest("execute takes no request body (or an empty object)")
         wait = self.bool_query("wait")
-        run = await self.services.runs.submit(await self.actor(), pid, bid, wait)
+        # The queue place is taken now, before any await, so runs keep arrival order.
+        ticket = self.services.runs.reserve(pid)
+        try:
+            actor = await self.actor()
+        except BaseException:
+            self.services.runs.queues.fill(ticket, None)
+            raise
+        run = await self.services.runs.submit(actor, pid, bid, wait, ticket)
         self.reply(run, 200 if wait else 202)
 
 

@@ -1,0 +1,301 @@
+"""Block execution in real project kernels: outputs, artifacts, queue order, roles, events."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import json
+import re
+import time
+
+import pytest
+from conftest import make_project
+
+pytestmark = pytest.mark.parametrize("extension_config", [{"output_text_limit": 200}])
+
+PNG = base64.b64encode(
+    bytes.fromhex(
+        "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+        "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
+    )
+).decode()
+
+
+async def blocks(api, pid, *sources, user="alice"):
+    specs = [{"source": s} for s in sources]
+    r = await api("POST", f"projects/{pid}/blocks/bulk", user=user, json_body={"blocks": specs})
+    assert r.status == 201, r.body
+    return [b["id"] for b in r.body["items"]]
+
+
+async def run(api, pid, bid, user="alice"):
+    r = await api(
+        "POST", f"projects/{pid}/blocks/{bid}/execute", user=user, params={"wait": "true"}
+    )
+    assert r.status == 200, r.body
+    return r.body
+
+
+async def test_state_persists_between_blocks_and_kernel_is_listed(api, jp_fetch):
+    pid = await make_project(api)
+    a, b, c = await blocks(
+        api, pid, "x = 41", "print(x + 1)", "get_ipython()._ai_notebook_ext_loaded"
+    )
+    first = await run(api, pid, a)
+    assert first["status"] == "succeeded"
+    assert first["outputs"] == []
+    second = await run(api, pid, b)
+    assert second["status"] == "succeeded"
+    assert second["outputs"] == [{"output_type": "stream", "name": "stdout", "text": "42\n"}]
+    assert second["execution_count"] == first["execution_count"] + 1
+    assert second["kernel_generation"] == first["kernel_generation"] == 1
+    assert second["started_at"] <= second["finished_at"]
+    ext = await run(api, pid, c)  # the kernel-side extension is preloaded
+    assert ext["outputs"][0]["data"]["text/plain"] == "True"
+
+    kernel = (await api("GET", f"projects/{pid}/kernel")).body
+    assert kernel["state"] in ("idle", "busy")
+    assert kernel["kernel_name"] == "ai-notebook-python"
+    r = await jp_fetch("api", "kernels", headers={"Authorization": "token token-alice"})
+    assert kernel["kernel_id"] in [k["id"] for k in json.loads(r.body)]
+    r = await jp_fetch("api", "sessions", headers={"Authorization": "token token-alice"})
+    sessions = [s for s in json.loads(r.body) if s["kernel"]["id"] == kernel["kernel_id"]]
+    assert [s["type"] for s in sessions] == ["ai-notebook"]
+
+    block = (await api("GET", f"projects/{pid}/blocks/{b}")).body
+    assert block["last_run_id"] == second["id"]
+    page = (await api("GET", f"projects/{pid}/runs")).body
+    assert [r["id"] for r in page["items"]] == [ext["id"], second["id"], first["id"]]
+    only_b = (await api("GET", f"projects/{pid}/runs", params={"block_id": b})).body
+    assert [r["id"] for r in only_b["items"]] == [second["id"]]
+
+
+async def test_kernel_runs_in_the_project_working_dir(api, jp_serverapp):
+    r = await api("POST", "projects", json_body={"name": "wd", "working_dir": "teams/data/wd"})
+    pid = r.body["id"]
+    assert r.body["working_dir"] == "teams/data/wd"
+    (bid,) = await blocks(api, pid, "import os; print(os.getcwd())")
+    out = await run(api, pid, bid)
+    expected = (jp_serverapp.root_dir.rstrip("/") + "/teams/data/wd").replace("//", "/")
+    assert out["outputs"][0]["text"].strip() == expected
+    for bad in ["../outside", "/etc", "a/../../b"]:
+        r = await api("POST", "projects", json_body={"name": "x", "working_dir": bad})
+        assert r.status == 400, bad
+        assert r.error["details"]["errors"][0]["field"] == "working_dir"
+
+
+async def test_output_kinds_and_artifacts(api, jp_fetch):
+    pid = await make_project(api)
+    code = f"""
+from IPython.display import display, Image, HTML, clear_output, update_display
+import base64, sys
+print("to be cleared")
+clear_output()
+print("out")
+print("err", file=sys.stderr)
+display(HTML("<b>bold</b>"))
+h = display({{"text/plain": "v1"}}, raw=True, display_id=True)
+h.update({{"text/plain": "v2"}}, raw=True)
+display(Image(data=base64.b64decode("{PNG}"), format="png"))
+print("x" * 300)
+7 * 6
+"""
+    (bid,) = await blocks(api, pid, code)
+    out = await run(api, pid, bid)
+    assert out["status"] == "succeeded", out
+    outputs = out["outputs"]
+    kinds = [(o["output_type"], o.get("name")) for o in outputs]
+    assert kinds == [
+        ("stream", "stdout"),
+        ("stream", "stderr"),
+        ("display_data", None),
+        ("display_data", None),
+        ("display_data", None),
+        ("stream", "stdout"),
+        ("execute_result", None),
+    ]
+    assert outputs[0]["text"] == "out\n"  # "to be cleared" is gone
+    assert outputs[2]["data"]["text/html"] == "<b>bold</b>"
+    assert outputs[3]["data"] == {"text/plain": "v2"}  # update_display_data honoured
+    image = outputs[4]
+    assert "image/png" not in image["data"]
+    ref = image["artifacts"]["image/png"]
+    assert ref["size"] == len(base64.b64decode(PNG))
+    long_text = outputs[5]  # over the configured output_text_limit (200 in this module)
+    assert len(long_text["text"]) == 200
+    assert long_text["artifacts"]["text/plain"]["truncated"] is True
+    assert outputs[6]["data"]["text/plain"] == "42"
+    assert outputs[6]["execution_count"] == out["execution_count"]
+
+    r = await jp_fetch(
+        "ai-notebook",
+        "api",
+        "projects",
+        str(pid),
+        "artifacts",
+        ref["id"],
+        headers={"Authorization": "token token-alice"},
+    )
+    assert r.headers["Content-Type"] == "image/png"
+    assert r.body == base64.b64decode(PNG)
+    text_ref = long_text["artifacts"]["text/plain"]["id"]
+    r = await jp_fetch(
+        "ai-notebook",
+        "api",
+        "projects",
+        str(pid),
+        "artifacts",
+        text_ref,
+        headers={"Authorization": "token token-alice"},
+    )
+    assert r.body.decode() == "x" * 300 + "\n"
+    # another project cannot read it, and unknown ids are 404
+    other = await make_project(api, "other", user="bob")
+    r = await api("GET", f"projects/{other}/artifacts/{ref['id']}", user="bob")
+    assert r.status == 404
+    r = await api("GET", f"projects/{pid}/artifacts/{'0' * 64}")
+    assert r.status == 404
+    r = await api("GET", f"projects/{pid}/artifacts/..%2F..%2Fetc")
+    assert r.status == 404
+
+
+async def test_error_run(api):
+    pid = await make_project(api)
+    (bid,) = await blocks(api, pid, "1/0")
+    out = await run(api, pid, bid)
+    assert out["status"] == "failed"
+    assert out["error"]["ename"] == "ZeroDivisionError"
+    assert out["error"]["reason"] == "error"
+    assert out["message"] == "ZeroDivisionError: division by zero"
+    assert out["outputs"][-1]["output_type"] == "error"
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(out["outputs"][-1]["traceback"]))
+    assert "1/0" in plain
+
+
+async def test_markdown_roles_and_missing_blocks(api):
+    pid = await make_project(api, bob="viewer", carol="editor")
+    r = await api("POST", f"projects/{pid}/blocks", json_body={"kind": "markdown", "source": "# t"})
+    md = r.body["id"]
+    r = await api("POST", f"projects/{pid}/blocks/{md}/execute")
+    assert r.status == 400
+    assert "markdown" in r.error["message"]
+    (code,) = await blocks(api, pid, "1")
+    assert (await api("POST", f"projects/{pid}/blocks/{code}/execute", user="bob")).status == 403
+    assert (await api("POST", f"projects/{pid}/blocks/{code}/execute", user="dave")).status == 404
+    assert (await api("POST", f"projects/{pid}/blocks/999/execute")).status == 404
+    r = await api("POST", f"projects/{pid}/blocks/{code}/execute", json_body={"x": 1})
+    assert r.status == 400
+    r = await api("POST", f"projects/{pid}/blocks/{code}/execute", params={"wait": "maybe"})
+    assert r.status == 400
+    assert (await api("GET", f"projects/{pid}/runs")).body["total"] == 0
+    out = await run(api, pid, code, user="carol")
+    assert out["status"] == "succeeded"
+    assert (await api("GET", f"projects/{pid}/runs/{out['id']}", user="bob")).status == 200
+    assert (await api("POST", f"projects/{pid}/kernel/restart", user="bob")).status == 403
+    assert (await api("GET", f"projects/{pid}/runs", params={"status": "odd"})).status == 400
+
+
+async def test_twenty_concurrent_executes_run_in_order_without_interleaving(api):
+    pid = await make_project(api)
+    code = (
+        "import time\n"
+        "for i in range(5):\n"
+        "    print(f'{TAG}-{i}', flush=True)\n"
+        "    time.sleep(0.01)\n"
+        "order.append(TAG)"
+    )
+    (init,) = await blocks(api, pid, "order = []")
+    await run(api, pid, init)
+    ids = await blocks(api, pid, *[f"TAG = {n}\n" + code for n in range(20)])
+    responses = [
+        api("POST", f"projects/{pid}/blocks/{bid}/execute", params={"wait": "true"}) for bid in ids
+    ]
+    # fire them all at once; the queue keeps arrival order
+    results = []
+    tasks = []
+    for coro in responses:
+        tasks.append(asyncio.ensure_future(coro))
+        await asyncio.sleep(0.005)
+    results = await asyncio.gather(*tasks)
+    runs = [r.body for r in results]
+    assert all(r["status"] == "succeeded" for r in runs), [r["message"] for r in runs]
+    assert [r["execution_count"] for r in runs] == sorted(r["execution_count"] for r in runs)
+    for n, r in enumerate(runs):
+        assert r["outputs"] == [
+            {
+                "output_type": "stream",
+                "name": "stdout",
+                "text": "".join(f"{n}-{i}\n" for i in range(5)),
+            }
+        ]
+    for earlier, later in itertools.pairwise(runs):
+        assert earlier["finished_at"] <= later["started_at"]
+    (check,) = await blocks(api, pid, "print(order)")
+    assert (await run(api, pid, check))["outputs"][0]["text"].strip() == str(list(range(20)))
+
+
+async def test_two_projects_run_at_the_same_time(api):
+    p1 = await make_project(api, "one")
+    p2 = await make_project(api, "two")
+    (b1,) = await blocks(api, p1, "import time; time.sleep(1.5)")
+    (b2,) = await blocks(api, p2, "import time; time.sleep(1.5)")
+    await run(api, p1, (await blocks(api, p1, "pass"))[0])  # kernels warm
+    await run(api, p2, (await blocks(api, p2, "pass"))[0])
+    start = time.monotonic()
+    r1, r2 = await asyncio.gather(run(api, p1, b1), run(api, p2, b2))
+    assert r1["status"] == r2["status"] == "succeeded"
+    assert r1["started_at"] < r2["finished_at"]
+    assert r2["started_at"] < r1["finished_at"]  # the two runs overlapped
+    assert time.monotonic() - start < 2.9
+
+
+async def test_kernel_control_endpoints(api):
+    pid = await make_project(api)
+    r = await api("GET", f"projects/{pid}/kernel")
+    assert r.body["state"] == "not_started"
+    assert r.body["generation"] == 0
+    assert (await api("POST", f"projects/{pid}/kernel/restart")).status == 409
+    a, b = await blocks(api, pid, "y = 1", "print(y)")
+    await run(api, pid, a)
+    r = await api("POST", f"projects/{pid}/kernel/restart")
+    assert r.status == 200
+    assert r.body["generation"] == 2
+    assert r.body["reset_reason"] == "restarted on request"
+    out = await run(api, pid, b)
+    assert out["status"] == "failed"
+    assert out["error"]["ename"] == "NameError"  # state was lost
+    assert (await api("POST", f"projects/{pid}/kernel/interrupt")).status == 200
+    assert (await api("DELETE", f"projects/{pid}/kernel")).status == 204
+    r = await api("GET", f"projects/{pid}/kernel")
+    assert r.body["state"] == "not_started"
+    assert r.body["reset_reason"] == "shut down on request"
+    assert (await run(api, pid, a))["kernel_generation"] == 3  # started again on demand
+
+
+async def test_run_events_arrive_on_the_event_stream(api, jp_ws_fetch):
+    ws = await jp_ws_fetch(
+        "api", "events", "subscribe", headers={"Authorization": "token token-alice"}
+    )
+    pid = await make_project(api)
+    (bid,) = await blocks(
+        api, pid, "import time\nprint('tick', flush=True)\ntime.sleep(0.4)\nprint('tock')"
+    )
+    out = await run(api, pid, bid)
+    seen = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        msg = await asyncio.wait_for(ws.read_message(), timeout=10)
+        event = json.loads(msg)
+        if event.get("project_id") == pid and "ai_notebook_ext" in event.get("schema_id", ""):
+            seen.append(event)
+            if event.get("status") in ("succeeded", "failed"):
+                break
+    ws.close()
+    statuses = [e["status"] for e in seen if e["schema_id"].endswith("run-status/v1")]
+    assert statuses == ["queued", "running", "succeeded"]
+    chunks = [e for e in seen if e["schema_id"].endswith("run-output/v1")]
+    assert chunks, seen
+    assert chunks[0]["run_id"] == out["id"]
+    assert "tick" in chunks[0]["outputs"][0]["text"]
+    assert [c["seq"] for c in chunks] == list(range(1, len(chunks) + 1))
