@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .execution.service import RunService
 from .projects.blocks import BlockService
 from .projects.locks import KeyedLocks
 from .projects.members import MemberService
 from .projects.service import ProjectService
+from .projects.users import ActorCache
 from .store import Database
 
 
@@ -25,6 +26,7 @@ class Services:
     version: str
     runs: RunService
     local_username: str | None = None
+    actors: ActorCache = field(default_factory=ActorCache)
 
     @classmethod
     def build(

@@ -101,6 +101,8 @@ class RunService:
         self.default_timeout = default_timeout
         self._cancel: dict[int, asyncio.Event] = {}
         self._done: dict[int, asyncio.Event] = {}
+        self._results: dict[int, RunOut] = {}  # finished runs a waiting request takes
+        self._waiting: set[int] = set()
         self._tasks: set[asyncio.Future[None]] = set()
 
     # --- API -------------------------------------------------------------------------
@@ -120,12 +122,18 @@ class RunService:
             self.queues.fill(ticket, None)
             raise
         done = self._done[out.id] = asyncio.Event()
+        if wait:
+            self._waiting.add(out.id)
         self._status_event(out.project_id, out.id, out.block_id, "queued")
         self.queues.fill(ticket, out.id)
         if not wait:
             return out
-        await done.wait()
-        return await self._run_out(out.id)
+        try:
+            await done.wait()
+        finally:
+            self._waiting.discard(out.id)
+        result = self._results.pop(out.id, None)
+        return result if result is not None else await self._run_out(out.id)
 
     async def _create_run(self, actor: Actor, project_id: int, block_id: int) -> RunOut:
         async with self.db.session() as session:
@@ -264,6 +272,11 @@ class RunService:
                 if run is None or project is None or run.status != "queued":
                     return
                 name, cwd = project.name, working_dir(project)
+                run.status = "running"
+                run.started_at = utcnow()
+                block_id, timeout, source = run.block_id, run.timeout_seconds, run.source
+                emitter = OutputEvents(self.events, run)
+            self._status_event(project_id, run_id, block_id, "running")
             try:
                 handle = await self.kernels.ensure(project_id, name, cwd)
             except KernelStartError as exc:
@@ -274,17 +287,7 @@ class RunService:
                     error={"ename": "KernelStartError", "evalue": str(exc), "reason": "kernel"},
                 )
                 return
-            async with self.db.session() as session:
-                run = await session.get(Run, run_id)
-                if run is None:
-                    return
-                run.status = "running"
-                run.started_at = utcnow()
-                run.kernel_generation = handle.generation
-                block_id, timeout = run.block_id, run.timeout_seconds
-                source = run.source
-                emitter = OutputEvents(self.events, run)
-            self._status_event(project_id, run_id, block_id, "running")
+            generation = handle.generation
             try:
                 result = await runner.execute(
                     self.kernels,
@@ -296,9 +299,11 @@ class RunService:
                 )
             finally:
                 emitter.close()
-            outputs, stored = await asyncio.to_thread(
-                externalize, result.outputs, self.artifacts.put, self.text_limit
-            )
+            outputs, stored = result.outputs, []
+            if outputs:
+                outputs, stored = await asyncio.to_thread(
+                    externalize, result.outputs, self.artifacts.put, self.text_limit
+                )
             await self._finish(
                 run_id,
                 result.status,
@@ -307,6 +312,7 @@ class RunService:
                 message=result.message,
                 execution_count=result.execution_count,
                 artifacts=stored,
+                generation=generation,
             )
             if result.kernel_died:
                 task = asyncio.ensure_future(self._revive(project_id, name, cwd))
@@ -333,6 +339,7 @@ class RunService:
         message: str = "",
         execution_count: int | None = None,
         artifacts: list[Any] = (),  # type: ignore[assignment]
+        generation: int | None = None,
     ) -> None:
         """Persist the end of a run (outputs, artifacts, the block's last run), then announce."""
         async with self.db.session() as session:
@@ -344,6 +351,8 @@ class RunService:
             run.message = message
             run.error = error
             run.execution_count = execution_count
+            if generation is not None:
+                run.kernel_generation = generation
             if outputs is not None:
                 run.outputs = outputs
             for art in {a.sha256: a for a in artifacts}.values():
@@ -363,6 +372,8 @@ class RunService:
                     execution_options={"synchronize_session": False},
                 )
             project_id, block_id = run.project_id, run.block_id
+            if run_id in self._waiting:
+                self._results[run_id] = RunOut.model_validate(run)
         self._status_event(project_id, run_id, block_id, status, execution_count, message)
 
     def _release(self, run_id: int) -> None:

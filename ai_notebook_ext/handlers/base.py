@@ -95,10 +95,13 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
         display = getattr(identity, "display_name", "") or getattr(identity, "name", "") or ""
         if self.services.local_username:  # single-user server: the token holder is its user
             username = display = self.services.local_username
-        async with self.services.db.session() as session:
-            actor = await actor_for(
-                session, username, display, is_admin=username in self.services.admin_users
-            )
+        actor = self.services.actors.get(username, display)
+        if actor is None:
+            async with self.services.db.session() as session:
+                actor = await actor_for(
+                    session, username, display, is_admin=username in self.services.admin_users
+                )
+            self.services.actors.put(actor)
         self._actor = actor
         return actor
 

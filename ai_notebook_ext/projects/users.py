@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -58,3 +59,30 @@ async def actor_for(
     )
     await session.flush()
     return Actor(user.id, user.username, user.display_name, user.role == "admin")
+
+
+@dataclass
+class ActorCache:
+    """Recently seen callers, so most requests need no user lookup in the database.
+
+    An entry is used only while the identity's display name is unchanged and for ``ttl``
+    seconds; the user row is refreshed after that.
+    """
+
+    ttl: float = 60.0
+    _entries: dict[str, tuple[Actor, float]] = field(default_factory=dict)
+
+    def get(self, username: str, display_name: str) -> Actor | None:
+        entry = self._entries.get(username)
+        if entry is None:
+            return None
+        actor, expires = entry
+        if expires < time.monotonic() or (display_name and display_name != actor.display_name):
+            del self._entries[username]
+            return None
+        return actor
+
+    def put(self, actor: Actor) -> None:
+        if len(self._entries) > 10_000:  # a bound, not an LRU: big servers just refill
+            self._entries.clear()
+        self._entries[actor.username] = (actor, time.monotonic() + self.ttl)
