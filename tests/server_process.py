@@ -99,6 +99,12 @@ class ServerProcess:
                 self.proc.wait()
         return self.proc.returncode
 
+    def kill(self) -> int:
+        """SIGKILL and wait: a crash, nothing is cleaned up."""
+        assert self.proc is not None
+        self.proc.kill()
+        return self.proc.wait()
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 

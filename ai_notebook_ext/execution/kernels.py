@@ -156,8 +156,7 @@ class ProjectKernels:
         kernel = self.km.get_kernel(handle.kernel_id)
 
         def on_restart() -> None:
-            process = getattr(getattr(kernel, "provisioner", None), "process", None)
-            self.mark_dead(handle, describe_exit(getattr(process, "returncode", None)))
+            self.mark_dead(handle, self.exit_reason(handle))
 
         handle.callback = on_restart
         if hasattr(kernel, "add_restart_callback"):
@@ -176,6 +175,12 @@ class ProjectKernels:
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def exit_reason(self, handle: KernelHandle) -> str:
+        """Why the kernel process ended: its exit code or signal, when the manager has it."""
+        kernel = self.km.get_kernel(handle.kernel_id) if handle.kernel_id in self.km else None
+        process = getattr(getattr(kernel, "provisioner", None), "process", None)
+        return describe_exit(getattr(process, "returncode", None))
 
     async def is_alive(self, handle: KernelHandle) -> bool:
         if handle.died.is_set() or handle.kernel_id not in self.km:

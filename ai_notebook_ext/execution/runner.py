@@ -61,6 +61,8 @@ async def execute(
     """Run ``code`` and collect its outputs; never raises for kernel-side problems."""
     client = handle.client
     collector = OutputCollector()
+    if cancel.is_set():  # cancelled while the kernel was starting: never send the code
+        return ExecResult("cancelled", [], None, message="cancelled before it started")
     msg_id = client.execute(code, store_history=True, allow_stdin=False, stop_on_error=True)
     loop = asyncio.get_running_loop()
     deadline = None if not time_limit else loop.time() + time_limit
@@ -90,7 +92,7 @@ async def execute(
             msg = await client.get_iopub_msg(timeout=wait)
         except queue.Empty:
             if not await kernels.is_alive(handle):
-                kernels.mark_dead(handle, handle.death_reason or "the kernel process ended")
+                kernels.mark_dead(handle, handle.death_reason or kernels.exit_reason(handle))
             continue
         except Exception as exc:  # our channel was closed under us: a restart or shutdown
             if handle.died.is_set() or handle.generation != generation:
