@@ -516,6 +516,8 @@ def test_server_crash_and_stop_during_runs(tmp_path, db_url):
         assert after["status"] == "interrupted", after
         assert after["message"] == "the server stopped before this run finished"
         assert after["finished_at"] is not None
+        crashed_block = server_call(server, "GET", f"projects/{pid}/blocks/{block['id']}")
+        assert crashed_block["last_run_id"] == run["id"]  # recovery points the block at it
         k = server_call(server, "GET", f"projects/{pid}/kernel")
         assert k["state"] == "not_started", k
         assert k["kernel_id"] is None
@@ -538,7 +540,7 @@ def test_server_crash_and_stop_during_runs(tmp_path, db_url):
             if not process_gone(kpid):
                 os.kill(kpid, signal.SIGKILL)
         server.stop()
-    # The stopping server recorded the run itself (startup recovery would not set last_run_id).
+    # The stopping server recorded the run itself.
     row, last = read_run_row(db_url, run["id"], block["id"])
     assert row.status == "interrupted", row
     assert row.message == "the server stopped before this run finished"

@@ -260,6 +260,13 @@ class ProjectKernels:
                 log.exception("ai_notebook_ext: stopping the kernel of project %s", project_id)
 
     async def _shutdown_handle(self, handle: KernelHandle) -> None:
+        if self.state(handle.project_id)["state"] == "busy":
+            # Interrupt first: a kernel shut down mid-request logs socket errors on exit.
+            await self.interrupt(handle.project_id)
+            for _ in range(10):
+                await asyncio.sleep(0.1)
+                if self.state(handle.project_id)["state"] != "busy":
+                    break
         handle.died.set()
         if handle.client is not None:
             handle.client.stop_channels()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.engine import URL
 
 from ..store.database import make_sync_engine
-from ..store.models import ProjectKernel, Run
+from ..store.models import Block, ProjectKernel, Run
 from ..store.types import utcnow
 
 INTERRUPTED = "the server stopped before this run finished"
@@ -18,11 +18,22 @@ def recover(url: str | URL) -> int:
     now = utcnow()
     try:
         with engine.begin() as conn:
+            unfinished = Run.status.in_(("queued", "running"))
+            latest = conn.execute(
+                select(Run.block_id, Run.id).where(unfinished, Run.block_id.is_not(None))
+            ).all()
             result = conn.execute(
                 update(Run)
-                .where(Run.status.in_(("queued", "running")))
+                .where(unfinished)
                 .values(status="interrupted", finished_at=now, message=INTERRUPTED)
             )
+            for block_id, run_id in sorted(latest, key=lambda row: row[1]):
+                conn.execute(  # the block points at its newest run, as after a clean stop
+                    update(Block)
+                    .where(Block.id == block_id)
+                    .where((Block.last_run_id.is_(None)) | (Block.last_run_id < run_id))
+                    .values(last_run_id=run_id)
+                )
             conn.execute(
                 update(ProjectKernel)
                 .where(ProjectKernel.kernel_id.is_not(None))
