@@ -38,8 +38,87 @@ export interface IBlock {
   kind: BlockKind;
   source: string;
   version: number;
+  /** The block's most recent run, if it was ever run. */
+  last_run_id?: number | null;
+  /** Per-block execution time limit (null: the project's default). */
+  timeout_seconds?: number | null;
   created_at: string;
   updated_at: string;
+}
+
+export type RunStatus =
+  | 'queued'
+  | 'running'
+  | 'succeeded'
+  | 'failed'
+  | 'cancelled'
+  | 'interrupted';
+
+/** Where an output's mime data moved to when it was binary or large. */
+export interface IArtifactRef {
+  /** sha256 of the bytes; `GET projects/{pid}/artifacts/{id}`. */
+  id: string;
+  size: number;
+  /** Streams only: `text` holds the first part of the stored text. */
+  truncated?: boolean;
+}
+
+export interface IRunError {
+  ename: string;
+  evalue: string;
+  traceback: string[];
+  reason?: string | null;
+}
+
+/**
+ * One execution of a block. `outputs` are nbformat v4 outputs, except that an
+ * output may carry `artifacts: {mime: IArtifactRef}` for data moved out.
+ */
+export interface IRun {
+  id: number;
+  project_id: number;
+  /** null once the block was deleted. */
+  block_id: number | null;
+  status: RunStatus;
+  source: string;
+  block_version: number;
+  timeout_seconds: number | null;
+  execution_count: number | null;
+  outputs: IStoredOutput[];
+  error: IRunError | null;
+  /** Human summary, e.g. "timed out after 5 s". */
+  message: string;
+  kernel_generation: number | null;
+  queued_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+/** An nbformat output as stored by the server (JSON object). */
+export interface IStoredOutput {
+  output_type: string;
+  artifacts?: Record<string, IArtifactRef>;
+  [key: string]: unknown;
+}
+
+/**
+ * A kernel's execution state: not_started, starting, idle, busy, restarting
+ * (after it died, until it is back), or what the kernel manager reports.
+ */
+export type KernelState = string;
+
+export interface IKernelStatus {
+  state: KernelState;
+  kernel_id: string | null;
+  kernel_name: string;
+  /** Kernel starts so far, restarts included. */
+  generation: number;
+  started_at: string | null;
+  last_activity: string | null;
+  /** When the kernel's variables were last lost, and why. */
+  reset_at: string | null;
+  reset_reason: string;
+  queued_run_ids: number[];
 }
 
 export interface IPage<T> {
@@ -96,72 +175,111 @@ export interface IRequestOptions {
  * status (with the API's `error.message` when present) and on a body that is
  * not JSON.
  */
-export async function requestAPI<T>(
+function apiUrl(
   settings: ServerConnection.ISettings,
   path: Array<string | number>,
-  options: IRequestOptions = {}
-): Promise<T> {
+  query?: Query
+): string {
   let url = URLExt.join(
     settings.baseUrl,
     API_PREFIX,
     ...path.map(p => encodeURIComponent(String(p)))
   );
-  if (options.query) {
-    const query: Record<string, string> = {};
-    for (const [key, value] of Object.entries(options.query)) {
+  if (query) {
+    const params: Record<string, string> = {};
+    for (const [key, value] of Object.entries(query)) {
       if (value !== undefined) {
-        query[key] = String(value);
+        params[key] = String(value);
       }
     }
-    url += URLExt.objectToQueryString(query);
+    url += URLExt.objectToQueryString(params);
   }
+  return url;
+}
 
+async function send(
+  settings: ServerConnection.ISettings,
+  url: string,
+  init: RequestInit
+): Promise<Response> {
+  try {
+    return await ServerConnection.makeRequest(url, init, settings);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new ApiError(`Could not reach the server: ${reason}`, 0, 'network_error');
+  }
+}
+
+function errorFromBody(response: Response, text: string): ApiError {
+  let error: IErrorBody['error'] = undefined;
+  try {
+    error = (JSON.parse(text) as IErrorBody | null)?.error;
+  } catch {
+    // not JSON: fall back to the status line
+  }
+  const message =
+    error?.message ||
+    `Request failed: ${response.status} ${response.statusText}`.trim();
+  return new ApiError(
+    message,
+    response.status,
+    error?.code ?? 'http_error',
+    error?.details ?? {}
+  );
+}
+
+/**
+ * Make a request to `<baseUrl>/ai-notebook/api/<path...>` and return the
+ * parsed JSON body. Throws `ApiError` on network failure, on any non-2xx
+ * status (with the API's `error.message` when present) and on a body that is
+ * not JSON.
+ */
+export async function requestAPI<T>(
+  settings: ServerConnection.ISettings,
+  path: Array<string | number>,
+  options: IRequestOptions = {}
+): Promise<T> {
+  const url = apiUrl(settings, path, options.query);
   const init: RequestInit = { method: options.method ?? 'GET' };
   if (options.body !== undefined) {
     init.body = JSON.stringify(options.body);
     init.headers = { 'Content-Type': 'application/json' };
   }
 
-  let response: Response;
-  try {
-    response = await ServerConnection.makeRequest(url, init, settings);
-  } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    throw new ApiError(`Could not reach the server: ${reason}`, 0, 'network_error');
-  }
-
+  const response = await send(settings, url, init);
   const text = await response.text();
-  let data: unknown = undefined;
-  let parsed = false;
-  if (text.length > 0) {
-    try {
-      data = JSON.parse(text);
-      parsed = true;
-    } catch {
-      // handled below
-    }
-  }
-
   if (!response.ok) {
-    const error = parsed ? (data as IErrorBody | null)?.error : undefined;
-    const message =
-      error?.message ||
-      `Request failed: ${response.status} ${response.statusText}`.trim();
-    throw new ApiError(
-      message,
-      response.status,
-      error?.code ?? 'http_error',
-      error?.details ?? {}
-    );
+    throw errorFromBody(response, text);
   }
-  if (text.length > 0 && !parsed) {
+  if (text.length === 0) {
+    return undefined as T;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
     throw new ApiError(
       `Invalid JSON in response from ${url}`,
       response.status,
       'invalid_response'
     );
   }
-  return data as T;
+}
+
+/**
+ * GET a non-JSON resource under the API (artifacts) and return the raw
+ * response; non-2xx statuses throw `ApiError` like `requestAPI`.
+ */
+export async function requestRaw(
+  settings: ServerConnection.ISettings,
+  path: Array<string | number>
+): Promise<Response> {
+  const response = await send(settings, apiUrl(settings, path), {
+    method: 'GET'
+  });
+  if (!response.ok) {
+    throw errorFromBody(response, await response.text());
+  }
+  return response;
 }
 
 /** Thin typed wrapper over the endpoints the panel uses. */
@@ -198,6 +316,88 @@ export class AiNotebookAPI {
       this.settings,
       ['projects', projectId, 'blocks'],
       { query: { limit, offset } }
+    );
+  }
+
+  // ------------------------------------------------------------ runs
+
+  /** Queue a run of a code block (202: the run, queued or running). */
+  executeBlock(projectId: number, blockId: number): Promise<IRun> {
+    return requestAPI<IRun>(
+      this.settings,
+      ['projects', projectId, 'blocks', blockId, 'execute'],
+      { method: 'POST' }
+    );
+  }
+
+  getRun(projectId: number, runId: number): Promise<IRun> {
+    return requestAPI<IRun>(this.settings, [
+      'projects',
+      projectId,
+      'runs',
+      runId
+    ]);
+  }
+
+  /** Runs of a project (newest first), optionally of one block. */
+  listRuns(
+    projectId: number,
+    options: { blockId?: number; status?: RunStatus; limit?: number } = {}
+  ): Promise<IPage<IRun>> {
+    return requestAPI<IPage<IRun>>(
+      this.settings,
+      ['projects', projectId, 'runs'],
+      {
+        query: {
+          block_id: options.blockId,
+          status: options.status,
+          limit: options.limit
+        }
+      }
+    );
+  }
+
+  cancelRun(projectId: number, runId: number): Promise<IRun> {
+    return requestAPI<IRun>(
+      this.settings,
+      ['projects', projectId, 'runs', runId, 'cancel'],
+      { method: 'POST' }
+    );
+  }
+
+  /** The bytes of an output moved out of a run (Content-Type = its mime). */
+  fetchArtifact(projectId: number, sha256: string): Promise<Response> {
+    return requestRaw(this.settings, [
+      'projects',
+      projectId,
+      'artifacts',
+      sha256
+    ]);
+  }
+
+  // ------------------------------------------------------------ kernel
+
+  getKernel(projectId: number): Promise<IKernelStatus> {
+    return requestAPI<IKernelStatus>(this.settings, [
+      'projects',
+      projectId,
+      'kernel'
+    ]);
+  }
+
+  interruptKernel(projectId: number): Promise<IKernelStatus> {
+    return requestAPI<IKernelStatus>(
+      this.settings,
+      ['projects', projectId, 'kernel', 'interrupt'],
+      { method: 'POST' }
+    );
+  }
+
+  restartKernel(projectId: number): Promise<IKernelStatus> {
+    return requestAPI<IKernelStatus>(
+      this.settings,
+      ['projects', projectId, 'kernel', 'restart'],
+      { method: 'POST' }
     );
   }
 }

@@ -4,6 +4,7 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 
 import { AiNotebookAPI } from './api';
 import { AiNotebookPanel, PANEL_ID, aiNotebookIcon } from './panel';
@@ -17,16 +18,23 @@ const SIDEBAR_RANK = 600;
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'ai-notebook-ext:plugin',
-  description: 'AI Notebook sidebar panel: projects and their blocks.',
+  description:
+    'AI Notebook sidebar panel: projects, their blocks, runs and outputs.',
   autoStart: true,
+  requires: [IRenderMimeRegistry],
   optional: [ICommandPalette, ILayoutRestorer],
   activate: (
     app: JupyterFrontEnd,
+    rendermime: IRenderMimeRegistry,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null
   ): void => {
     const api = new AiNotebookAPI(app.serviceManager.serverSettings);
-    const panel = new AiNotebookPanel({ api });
+    const panel = new AiNotebookPanel({
+      api,
+      rendermime,
+      events: app.serviceManager.events
+    });
 
     app.shell.add(panel, 'left', { rank: SIDEBAR_RANK });
     if (restorer) {

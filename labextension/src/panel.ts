@@ -1,22 +1,35 @@
 /**
- * The "AI Notebook" left-sidebar panel: project list, project creation and a
- * read-only view of the selected project's blocks. Plain DOM in a Lumino
- * widget; all text is set with `textContent` (never innerHTML).
+ * The "AI Notebook" left-sidebar panel: project list, project creation, the
+ * selected project's kernel bar and its blocks, whose code blocks can be run
+ * (outputs rendered by JupyterLab's rendermime, live from Jupyter events).
+ * Plain DOM in a Lumino widget; our own text is set with `textContent`
+ * (never innerHTML); outputs go through the untrusted rendermime path.
  *
  * Stable selectors (relied on by browser tests):
  *   input.ainb-new-project-name, button.ainb-create-project, button.ainb-refresh,
  *   ul.ainb-project-list > li.ainb-project-item(.ainb-selected) > .ainb-project-name,
- *   div.ainb-block-list > div.ainb-block[data-kind] > pre.ainb-block-source,
+ *   div.ainb-kernel (see kernelbar.ts),
+ *   div.ainb-block-list > div.ainb-block[data-kind] > pre.ainb-block-source
+ *   (and the run controls and outputs listed in blockview.ts),
  *   .ainb-error (error line), .ainb-empty (empty states).
  */
+import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import type { Event } from '@jupyterlab/services';
 import { LabIcon, refreshIcon } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import { AiNotebookAPI, IBlock, IProject, IUser } from './api';
+import { BlockView } from './blockview';
+import { el, errorMessage } from './dom';
+import { parseEvent } from './events';
+import { KernelBar } from './kernelbar';
+import { ArtifactLoader } from './outputs';
 
 const PROJECT_PAGE_SIZE = 50;
 const BLOCK_PAGE_SIZE = 500;
+/** Queued or running runs fetched when a project's blocks are shown. */
+const ACTIVE_RUNS_LIMIT = 500;
 
 export const PANEL_ID = 'ai-notebook-panel';
 
@@ -34,35 +47,21 @@ export const aiNotebookIcon = new LabIcon({
 export namespace AiNotebookPanel {
   export interface IOptions {
     api: AiNotebookAPI;
+    /** Renders run outputs (JupyterLab's registry). */
+    rendermime: IRenderMimeRegistry;
+    /** The server's event stream (run status, output chunks, kernel state). */
+    events?: Event.IManager | null;
   }
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className?: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (className) {
-    node.className = className;
-  }
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
-}
-
-function errorMessage(err: unknown): string {
-  if (err instanceof Error) {
-    return err.message;
-  }
-  return String(err);
 }
 
 export class AiNotebookPanel extends Widget {
   constructor(options: AiNotebookPanel.IOptions) {
     super();
     this._api = options.api;
+    this._rendermime = options.rendermime;
+    this._artifacts = new ArtifactLoader(options.api);
+    this._events = options.events ?? null;
+    this._events?.stream.connect(this._onEvent, this);
     this.id = PANEL_ID;
     this.addClass('ainb-panel');
     this.title.icon = aiNotebookIcon;
@@ -77,6 +76,19 @@ export class AiNotebookPanel extends Widget {
     return this._projects.find(p => p.id === this._selectedId) ?? null;
   }
 
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._events?.stream.disconnect(this._onEvent, this);
+    for (const view of this._views.values()) {
+      view.dispose();
+    }
+    this._views.clear();
+    this._kernelBar.dispose();
+    super.dispose();
+  }
+
   /** Reload the user, the project list and the selected project's blocks. */
   async refresh(): Promise<void> {
     this._loaded = true;
@@ -86,10 +98,14 @@ export class AiNotebookPanel extends Widget {
       await Promise.all([this._loadUser(), this._loadProjects()]);
       if (this._selectedId !== null) {
         if (this.selectedProject) {
+          this._kernelBar.setProject(this.selectedProject);
+          void this._kernelBar.refresh();
           await this._loadBlocks(this._selectedId);
         } else {
           // The selected project is gone (deleted, or access revoked).
           this._selectedId = null;
+          this._blocks = [];
+          this._kernelBar.setProject(null);
           this._renderProjects();
           this._renderBlocks();
         }
@@ -105,6 +121,9 @@ export class AiNotebookPanel extends Widget {
     this._selectedId = id;
     this._blocks = [];
     this._blocksTotal = 0;
+    // Views of the previous selection go (selecting again reloads the runs).
+    this._renderBlocks();
+    this._kernelBar.setProject(this.selectedProject);
     this._renderProjects();
     await this._loadBlocks(id);
   }
@@ -230,6 +249,35 @@ export class AiNotebookPanel extends Widget {
         this._renderBlocks();
       }
     }
+    if (token === this._blocksToken && !this._blocksFailed) {
+      await this._loadActiveRuns(projectId, token);
+    }
+  }
+
+  /**
+   * Show the runs queued or running now: a block's `last_run_id` only names
+   * its last finished run.
+   */
+  private async _loadActiveRuns(projectId: number, token: number): Promise<void> {
+    try {
+      const pages = await Promise.all(
+        (['running', 'queued'] as const).map(status =>
+          this._api.listRuns(projectId, { status, limit: ACTIVE_RUNS_LIMIT })
+        )
+      );
+      if (token !== this._blocksToken) {
+        return;
+      }
+      for (const run of pages.flatMap(page => page.items)) {
+        const view =
+          run.block_id === null ? undefined : this._views.get(run.block_id);
+        view?.showRun(run);
+      }
+    } catch (err) {
+      if (token === this._blocksToken) {
+        this._showError(errorMessage(err));
+      }
+    }
   }
 
   // ---------------------------------------------------------------- errors
@@ -328,6 +376,10 @@ export class AiNotebookPanel extends Widget {
     const blocksSection = el('div', 'ainb-section ainb-blocks');
     this._blocksTitle = el('h3', 'ainb-section-title', 'Blocks');
     blocksSection.appendChild(this._blocksTitle);
+    this._kernelBar = new KernelBar(this._api, message =>
+      this._showError(message)
+    );
+    blocksSection.appendChild(this._kernelBar.node);
     this._blocksStatus = el('div', 'ainb-status');
     blocksSection.appendChild(this._blocksStatus);
     this._blockList = el('div', 'ainb-block-list');
@@ -411,11 +463,7 @@ export class AiNotebookPanel extends Widget {
       ? `Blocks \u2014 ${project.name}`
       : 'Blocks';
 
-    const list = this._blockList;
-    list.textContent = '';
-    for (const block of this._blocks) {
-      list.appendChild(this._renderBlock(block));
-    }
+    this._reconcileBlockViews(project);
 
     const status = this._blocksStatus;
     status.textContent = '';
@@ -437,32 +485,82 @@ export class AiNotebookPanel extends Widget {
     status.hidden = status.textContent === '';
   }
 
-  private _renderBlock(block: IBlock): HTMLDivElement {
-    const node = el('div', 'ainb-block');
-    node.dataset.kind = block.kind;
-    node.dataset.blockId = String(block.id);
-    node.dataset.position = String(block.position);
+  /**
+   * Show one view per block, in order, keeping the views (and their live
+   * run state) of blocks that are still there.
+   */
+  private _reconcileBlockViews(project: IProject | null): void {
+    const canRun = project !== null && project.role !== 'viewer';
+    const wanted = new Map<number, IBlock>(this._blocks.map(b => [b.id, b]));
+    for (const [id, view] of this._views) {
+      const block = wanted.get(id);
+      if (
+        !block ||
+        block.project_id !== view.block.project_id ||
+        block.kind !== view.block.kind // code and markdown views differ
+      ) {
+        view.dispose();
+        view.node.remove();
+        this._views.delete(id);
+      }
+    }
+    const list = this._blockList;
+    let previous: Element | null = null;
+    for (const block of this._blocks) {
+      let view = this._views.get(block.id);
+      if (!view) {
+        view = new BlockView({
+          block,
+          api: this._api,
+          rendermime: this._rendermime,
+          artifacts: this._artifacts,
+          onError: message => this._showError(message),
+          onRunStatus: status => this._kernelBar.noteRunStatus(status)
+        });
+        this._views.set(block.id, view);
+      }
+      // Move only nodes out of place: moving a node restarts its iframes
+      // and loses its scroll position.
+      const expected: Element | null = previous
+        ? previous.nextElementSibling
+        : list.firstElementChild;
+      if (expected !== view.node) {
+        list.insertBefore(view.node, expected);
+      }
+      view.update(block, canRun);
+      previous = view.node;
+    }
+  }
 
-    const header = el('div', 'ainb-block-header');
-    header.appendChild(el('span', 'ainb-block-kind', block.kind));
-    header.appendChild(
-      el('span', 'ainb-block-meta', `#${block.position} \u00b7 v${block.version}`)
-    );
-    node.appendChild(header);
-
-    // Markdown is shown as plain text for now.
-    const source = el(
-      'pre',
-      block.kind === 'markdown'
-        ? 'ainb-block-source ainb-block-markdown'
-        : 'ainb-block-source'
-    );
-    source.textContent = block.source;
-    node.appendChild(source);
-    return node;
+  /** Route our server events to the selected project's views. */
+  private _onEvent(_sender: Event.IManager, emission: Event.Emission): void {
+    const event = parseEvent(emission);
+    const project = this.selectedProject;
+    if (!event || !project || event.project_id !== project.id) {
+      return;
+    }
+    if (event.kind === 'kernel-status') {
+      this._kernelBar.onEvent(event);
+      return;
+    }
+    const view =
+      event.block_id === null ? undefined : this._views.get(event.block_id);
+    if (!view) {
+      return;
+    }
+    if (event.kind === 'run-status') {
+      view.onStatusEvent(event);
+    } else {
+      view.onOutputEvent(event);
+    }
   }
 
   private _api: AiNotebookAPI;
+  private _rendermime: IRenderMimeRegistry;
+  private _artifacts: ArtifactLoader;
+  private _events: Event.IManager | null;
+  private _views = new Map<number, BlockView>();
+  private _kernelBar!: KernelBar;
   private _user: IUser | null = null;
   private _projects: IProject[] = [];
   private _projectsTotal = 0;
