@@ -99,6 +99,17 @@ class AINotebookApp(ExtensionApp):
         ),
     ).tag(config=True)
 
+    event_outputs = Bool(
+        None,
+        allow_none=True,
+        help=(
+            "Send the outputs of running blocks as run-output events. Jupyter's event bus "
+            "(/api/events/subscribe) reaches every user allowed to subscribe, not only a "
+            "project's members. Default (None): on in single-user mode, off otherwise (status "
+            "events still flow; clients fetch outputs from the run)."
+        ),
+    ).tag(config=True)
+
     @default("local_username")
     def _default_local_username(self) -> str:
         try:
@@ -148,6 +159,7 @@ class AINotebookApp(ExtensionApp):
             artifact_dir=Path(self.data_dir) / "artifacts",
             text_limit=self.output_text_limit,
             default_timeout=self.default_timeout or None,
+            output_events=self._single_user() if self.event_outputs is None else self.event_outputs,
         )
         self.services = Services.build(
             db,

@@ -12,7 +12,11 @@ import time
 import pytest
 from conftest import make_project
 
-pytestmark = pytest.mark.parametrize("extension_config", [{"output_text_limit": 200}])
+
+@pytest.fixture
+def extension_config():
+    return {"output_text_limit": 200}
+
 
 PNG = base64.b64encode(
     bytes.fromhex(
@@ -273,7 +277,36 @@ async def test_kernel_control_endpoints(api):
     assert (await run(api, pid, a))["kernel_generation"] == 3  # started again on demand
 
 
-async def test_run_events_arrive_on_the_event_stream(api, jp_ws_fetch):
+async def read_events(ws, pid):
+    """Our events for project ``pid`` until its run reaches a final status."""
+    seen = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        event = json.loads(await asyncio.wait_for(ws.read_message(), timeout=10))
+        if event.get("project_id") == pid and "ai_notebook_ext" in event.get("schema_id", ""):
+            seen.append(event)
+            if event.get("status") in ("succeeded", "failed"):
+                break
+    ws.close()
+    return seen
+
+
+async def test_output_events_are_off_by_default_on_a_multi_user_server(api, jp_ws_fetch):
+    ws = await jp_ws_fetch(
+        "api", "events", "subscribe", headers={"Authorization": "token token-bob"}
+    )
+    pid = await make_project(api)
+    (bid,) = await blocks(api, pid, "print('secret output')")
+    await run(api, pid, bid)
+    seen = await read_events(ws, pid)
+    statuses = [e["status"] for e in seen if e["schema_id"].endswith("run-status/v1")]
+    assert statuses == ["queued", "running", "succeeded"]
+    assert not [e for e in seen if e["schema_id"].endswith("run-output/v1")]
+    assert "secret output" not in json.dumps(seen)
+
+
+@pytest.mark.parametrize("extension_config", [{"event_outputs": True}])
+async def test_run_events_arrive_on_the_event_stream(api, jp_ws_fetch, extension_config):
     ws = await jp_ws_fetch(
         "api", "events", "subscribe", headers={"Authorization": "token token-alice"}
     )
@@ -282,16 +315,7 @@ async def test_run_events_arrive_on_the_event_stream(api, jp_ws_fetch):
         api, pid, "import time\nprint('tick', flush=True)\ntime.sleep(0.4)\nprint('tock')"
     )
     out = await run(api, pid, bid)
-    seen = []
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        msg = await asyncio.wait_for(ws.read_message(), timeout=10)
-        event = json.loads(msg)
-        if event.get("project_id") == pid and "ai_notebook_ext" in event.get("schema_id", ""):
-            seen.append(event)
-            if event.get("status") in ("succeeded", "failed"):
-                break
-    ws.close()
+    seen = await read_events(ws, pid)
     statuses = [e["status"] for e in seen if e["schema_id"].endswith("run-status/v1")]
     assert statuses == ["queued", "running", "succeeded"]
     chunks = [e for e in seen if e["schema_id"].endswith("run-output/v1")]

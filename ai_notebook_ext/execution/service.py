@@ -41,14 +41,17 @@ EVENT_INTERVAL = 0.1
 class OutputEvents:
     """Coalesces output events of one run: at most one every EVENT_INTERVAL seconds."""
 
-    def __init__(self, events: Events, run: Run) -> None:
+    def __init__(self, events: Events, run: Run, enabled: bool = True) -> None:
         self.events = events
+        self.enabled = enabled
         self.project_id, self.run_id, self.block_id = run.project_id, run.id, run.block_id
         self.seq = 0
         self.pending: list[dict[str, Any]] | None = None
         self.timer: asyncio.TimerHandle | None = None
 
     async def update(self, collector: OutputCollector) -> None:
+        if not self.enabled:
+            return
         self.pending = [dict(o) for o in collector.outputs[-EVENT_MAX_OUTPUTS:]]
         if self.timer is None:
             self.timer = asyncio.get_running_loop().call_later(EVENT_INTERVAL, self.flush)
@@ -91,6 +94,7 @@ class RunService:
         artifact_dir: Path,
         text_limit: int,
         default_timeout: float | None,
+        output_events: bool = True,
     ) -> None:
         self.db = db
         self.events = events
@@ -99,6 +103,7 @@ class RunService:
         self.artifacts = ArtifactStore(artifact_dir)
         self.text_limit = text_limit
         self.default_timeout = default_timeout
+        self.output_events = output_events
         self._cancel: dict[int, asyncio.Event] = {}
         self._done: dict[int, asyncio.Event] = {}
         self._results: dict[int, RunOut] = {}  # finished runs a waiting request takes
@@ -275,7 +280,7 @@ class RunService:
                 run.status = "running"
                 run.started_at = utcnow()
                 block_id, timeout, source = run.block_id, run.timeout_seconds, run.source
-                emitter = OutputEvents(self.events, run)
+                emitter = OutputEvents(self.events, run, self.output_events)
             self._status_event(project_id, run_id, block_id, "running")
             try:
                 handle = await self.kernels.ensure(project_id, name, cwd)
