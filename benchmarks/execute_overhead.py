@@ -1,0 +1,354 @@
+"""Execute overhead: a raw jupyter_client round trip vs. our REST execute through a server.
+
+Both sides run the trivial code ``pass`` in the same kernelspec (``ai-notebook-python``,
+shipped in ``ai_notebook_ext/kernelspec``) and wait for the same things: the shell reply
+for the request and the iopub ``idle`` status for it.
+
+- raw: one ``AsyncKernelClient`` on a kernel started by ``AsyncKernelManager``;
+  ``client.execute("pass")``, then read iopub until idle for that msg_id and the shell
+  reply for it (what ``ai_notebook_ext.execution.runner`` does).
+- server: a real ``jupyter server`` subprocess with the extension (temp dir, SQLite in it
+  unless ``--database-url``, token auth, free loopback port); one project, one block, then
+  ``POST ai-notebook/api/projects/{pid}/blocks/{bid}/execute?wait=true`` over one kept-alive
+  ``http.client.HTTPConnection``.
+
+After warm-up on both, the timed executes are interleaved in chunks (raw chunk, server
+chunk, ...) so drift of the machine affects both sides alike.
+
+    .venv/bin/python benchmarks/execute_overhead.py [--n 500] [--warmup 20] [--chunk 50]
+        [--database-url postgresql://user@host:5432/db]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+
+from server_process import ServerProcess  # noqa: E402
+
+KERNEL_NAME = "ai-notebook-python"
+KERNELSPEC_DIR = REPO / "ai_notebook_ext" / "kernelspec"
+CODE = "pass"
+TARGET = 1.5
+
+
+class BenchServer(ServerProcess):
+    """ServerProcess in its own session with stdin closed: a Ctrl-C in the terminal reaches
+    only this script, which then stops the server with SIGTERM (no interactive prompt)."""
+
+    def start(self, timeout: float = 60) -> BenchServer:
+        env = {**os.environ, "JUPYTER_PLATFORM_DIRS": "1"}
+        env["JUPYTER_RUNTIME_DIR"] = str(self.workdir / "runtime")
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [*self.command, f"--config={self.config_path}"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.workdir,
+            env=env,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                status, _ = self.request("GET", "api/status")
+                if status == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"server did not start in {timeout} s:\n{self.log()}")
+
+
+# --- raw jupyter_client ------------------------------------------------------------------
+
+
+class RawKernel:
+    """The kernelspec started by jupyter_client directly, with one async client."""
+
+    def __init__(self, workdir: Path) -> None:
+        ksm = KernelSpecManager()
+        if KERNEL_NAME not in ksm.find_kernel_specs():
+            ksm.kernel_dirs.append(str(KERNELSPEC_DIR))
+        self.km = AsyncKernelManager(
+            kernel_name=KERNEL_NAME,
+            kernel_spec_manager=ksm,
+            connection_file=str(workdir / "raw-kernel.json"),
+        )
+        self.workdir = workdir
+        self.client: Any = None
+
+    async def start(self) -> None:
+        # Like the server's kernel, whose output goes to the server log.
+        with (self.workdir / "raw-kernel.log").open("ab") as log:
+            await self.km.start_kernel(cwd=str(self.workdir), stdout=log, stderr=log)
+        self.client = self.km.client()
+        self.client.start_channels()
+        await self.client.wait_for_ready(timeout=60)
+
+    async def execute(self) -> float:
+        """One round trip in seconds: execute, iopub idle for it, then its shell reply."""
+        client = self.client
+        start = time.perf_counter()
+        msg_id = client.execute(CODE, store_history=True, allow_stdin=False, stop_on_error=True)
+        while True:
+            msg = await client.get_iopub_msg(timeout=30)
+            if (
+                msg["parent_header"].get("msg_id") == msg_id
+                and msg["msg_type"] == "status"
+                and msg["content"]["execution_state"] == "idle"
+            ):
+                break
+        while True:
+            reply = await client.get_shell_msg(timeout=30)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        elapsed = time.perf_counter() - start
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"raw execute failed: {reply['content']}")
+        return elapsed
+
+    async def stop(self) -> None:
+        if self.client is not None:
+            self.client.stop_channels()
+            self.client = None
+        if await self.km.is_alive():
+            await self.km.shutdown_kernel(now=True)
+
+
+# --- through the server ------------------------------------------------------------------
+
+
+class ServerSide:
+    """Project + code block on a running server, executed over one keep-alive connection."""
+
+    def __init__(self, server: ServerProcess) -> None:
+        self.server = server
+        self.headers = {"Authorization": f"token {server.token}", "Content-Length": "0"}
+        self.conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        self.path = ""
+
+    def setup(self) -> None:
+        status, project = self.server.request(
+            "POST", "ai-notebook/api/projects", {"name": "execute-overhead"}
+        )
+        if status != 201:
+            raise RuntimeError(f"creating the project: {status} {project}")
+        pid = project["id"]
+        status, block = self.server.request(
+            "POST", f"ai-notebook/api/projects/{pid}/blocks", {"kind": "code", "source": CODE}
+        )
+        if status != 201:
+            raise RuntimeError(f"creating the block: {status} {block}")
+        self.path = f"/ai-notebook/api/projects/{pid}/blocks/{block['id']}/execute?wait=true"
+
+    def execute(self) -> float:
+        """One round trip in seconds: POST ...execute?wait=true until the response is read."""
+        start = time.perf_counter()
+        self.conn.request("POST", self.path, headers=self.headers)
+        resp = self.conn.getresponse()
+        body = resp.read()
+        elapsed = time.perf_counter() - start
+        if resp.status != 200:
+            raise RuntimeError(f"execute: {resp.status} {body[:500]!r}")
+        run = json.loads(body)
+        if run["status"] != "succeeded":
+            raise RuntimeError(f"execute: run {run['id']} {run['status']}: {run['message']}")
+        return elapsed
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+# --- measurement -------------------------------------------------------------------------
+
+
+def percentiles(samples: list[float]) -> tuple[float, float, float]:
+    """p50, p95 and mean in milliseconds."""
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return cuts[49] * 1000, cuts[94] * 1000, statistics.fmean(samples) * 1000
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process (Linux /proc; 0 where unavailable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def child_pids(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
+class CpuMeter:
+    """CPU seconds spent by this process (the client) and by other processes, per side."""
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.pids = pids
+        self.totals = dict.fromkeys(["client", *pids], 0.0)
+        self._start: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        return {"client": time.process_time()} | {k: cpu_seconds(p) for k, p in self.pids.items()}
+
+    def __enter__(self) -> CpuMeter:
+        self._start = self._now()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for key, value in self._now().items():
+            self.totals[key] += value - self._start[key]
+
+
+async def measure(args: argparse.Namespace, workdir: Path, server: ServerProcess) -> None:
+    side = ServerSide(server)
+    raw = RawKernel(workdir)
+    try:
+        side.setup()
+        t0 = time.perf_counter()
+        side.execute()  # starts the project's kernel
+        print(f"server: first execute (kernel start) {time.perf_counter() - t0:.2f} s")
+        t0 = time.perf_counter()
+        await raw.start()
+        print(f"raw: kernel start {time.perf_counter() - t0:.2f} s")
+        for _ in range(args.warmup):
+            await raw.execute()
+            side.execute()
+
+        assert server.proc is not None
+        server_kernels = child_pids(server.proc.pid)
+        raw_cpu = CpuMeter({"kernel": getattr(raw.km.provisioner, "pid", None)})
+        server_cpu = CpuMeter(
+            {"server": server.proc.pid, "kernel": server_kernels[0] if server_kernels else None}
+        )
+        raw_times: list[float] = []
+        server_times: list[float] = []
+        remaining = args.n
+        while remaining > 0:
+            chunk = min(args.chunk, remaining)
+            with raw_cpu:
+                for _ in range(chunk):
+                    raw_times.append(await raw.execute())
+            with server_cpu:
+                for _ in range(chunk):
+                    server_times.append(side.execute())
+            remaining -= chunk
+    finally:
+        side.close()
+        await raw.stop()
+    report(args, raw_times, server_times, raw_cpu.totals, server_cpu.totals)
+
+
+def report(
+    args: argparse.Namespace,
+    raw_times: list[float],
+    server_times: list[float],
+    raw_cpu: dict[str, float],
+    server_cpu: dict[str, float],
+) -> None:
+    r50, r95, rmean = percentiles(raw_times)
+    s50, s95, smean = percentiles(server_times)
+    print()
+    print(
+        f"execute round trip of {CODE!r}, kernel {KERNEL_NAME}, n={args.n} each after "
+        f"{args.warmup} warm-up, interleaved in chunks of {args.chunk}"
+    )
+    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}")
+    print("HTTP client: http.client.HTTPConnection, one kept-alive connection")
+    print()
+    print(f"{'side':<34}{'p50 ms':>10}{'p95 ms':>10}{'mean ms':>10}")
+    print(f"{'raw jupyter_client':<34}{r50:>10.2f}{r95:>10.2f}{rmean:>10.2f}")
+    print(f"{'server POST execute?wait=true':<34}{s50:>10.2f}{s95:>10.2f}{smean:>10.2f}")
+    print(f"{'ratio (server / raw)':<34}{s50 / r50:>9.2f}x{s95 / r95:>9.2f}x{smean / rmean:>9.2f}x")
+    d50, d95, dmean = s50 - r50, s95 - r95, smean - rmean
+    print(f"{'overhead (server - raw)':<34}{d50:>10.2f}{d95:>10.2f}{dmean:>10.2f}")
+    cpu_report(args.n, raw_cpu, server_cpu)
+    print()
+    print(f"ratio p95 = {s95 / r95:.2f}x")
+    verdict = "met" if s50 / r50 <= TARGET else "NOT met"
+    print(f"ratio p50 = {s50 / r50:.2f}x (target <= {TARGET}x: {verdict})")
+
+
+def cpu_report(n: int, raw: dict[str, float], server: dict[str, float]) -> None:
+    """CPU per execute: unlike wall time, barely affected by other load on the machine."""
+    if not Path("/proc/self/stat").exists():
+        return
+    print()
+    print(f"{'CPU ms per execute':<34}{'client':>10}{'server':>10}{'kernel':>10}{'total':>10}")
+    for name, cpu in (("raw jupyter_client", raw), ("server POST execute?wait=true", server)):
+        cells = [cpu.get(k) for k in ("client", "server", "kernel")]
+        text = "".join("-".rjust(10) if c is None else f"{c / n * 1000:>10.2f}" for c in cells)
+        print(f"{name:<34}{text}{sum(cpu.values()) / n * 1000:>10.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--n", type=int, default=500, help="timed executes per side")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed executes per side")
+    parser.add_argument(
+        "--chunk", type=int, default=50, help="timed executes per side before switching side"
+    )
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="the server's database (default: a SQLite file in the temp dir)",
+    )
+    parser.add_argument(
+        "--keep-log", action="store_true", help="print the server log path and keep the temp dir"
+    )
+    args = parser.parse_args()
+    if args.n < 2 or args.warmup < 0 or args.chunk < 1:
+        parser.error("--n must be >= 2, --warmup >= 0, --chunk >= 1")
+
+    # SIGTERM unwinds like Ctrl-C, so the finally blocks stop the server and the kernels.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    workdir = Path(tempfile.mkdtemp(prefix="ai-notebook-bench-"))
+    db_url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
+    server = BenchServer(workdir, db_url)
+    try:
+        t0 = time.perf_counter()
+        server.start()
+        print(f"server: started in {time.perf_counter() - t0:.2f} s on port {server.port}")
+        print(f"server database: {db_url.split('@')[-1]}")
+        asyncio.run(measure(args, workdir, server))
+    except KeyboardInterrupt:
+        print("\ninterrupted; stopping the server and kernels", file=sys.stderr)
+        sys.exit(130)
+    finally:
+        if server.proc is not None:
+            server.stop()
+        if args.keep_log:
+            print(f"server log: {server.log_path}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
