@@ -21,6 +21,7 @@ INTERRUPT_GRACE = 5.0  # seconds an interrupted request gets to finish before a 
 REPLY_WAIT = 10.0
 
 OnOutput = Callable[[OutputCollector], Awaitable[None]]
+OnSent = Callable[[], Awaitable[None]]
 
 
 @dataclass
@@ -57,6 +58,7 @@ async def execute(
     time_limit: float | None,
     cancel: asyncio.Event,
     on_output: OnOutput,
+    on_sent: OnSent | None = None,
 ) -> ExecResult:
     """Run ``code`` and collect its outputs; never raises for kernel-side problems."""
     client = handle.client
@@ -64,6 +66,8 @@ async def execute(
     if cancel.is_set():  # cancelled while the kernel was starting: never send the code
         return ExecResult("cancelled", [], None, message="cancelled before it started")
     msg_id = client.execute(code, store_history=True, allow_stdin=False, stop_on_error=True)
+    if on_sent is not None:
+        await on_sent()
     loop = asyncio.get_running_loop()
     deadline = None if not time_limit else loop.time() + time_limit
     interrupted_at: float | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from ..projects.schemas import Page
 from ..projects.service import working_dir
 from ..projects.users import Actor
 from ..store import Database
-from ..store.models import RUN_FINAL, Artifact, Block, Project, ProjectKernel, Run
+from ..store.models import RUN_FINAL, Artifact, Block, ProjectKernel, Run
 from ..store.types import utcnow
 from . import runner
 from .artifacts import ArtifactStore
@@ -41,7 +42,7 @@ EVENT_INTERVAL = 0.1
 class OutputEvents:
     """Coalesces output events of one run: at most one every EVENT_INTERVAL seconds."""
 
-    def __init__(self, events: Events, run: Run, enabled: bool = True) -> None:
+    def __init__(self, events: Events, run: Run | RunOut, enabled: bool = True) -> None:
         self.events = events
         self.enabled = enabled
         self.project_id, self.run_id, self.block_id = run.project_id, run.id, run.block_id
@@ -81,6 +82,15 @@ class OutputEvents:
         self.flush()
 
 
+@dataclass
+class Job:
+    """What the worker needs to execute a submitted run, so it need not read it back."""
+
+    run: RunOut
+    project_name: str
+    working_dir: str
+
+
 class RunService:
     """Executes blocks in project kernels and keeps every run on record."""
 
@@ -108,6 +118,7 @@ class RunService:
         self._done: dict[int, asyncio.Event] = {}
         self._results: dict[int, RunOut] = {}  # finished runs a waiting request takes
         self._waiting: set[int] = set()
+        self._jobs: dict[int, Job] = {}
         self._tasks: set[asyncio.Future[None]] = set()
 
     # --- API -------------------------------------------------------------------------
@@ -122,10 +133,12 @@ class RunService:
         """Queue a run of the block's current code; with ``wait``, return when it ended."""
         ticket = ticket or self.queues.reserve(project_id)
         try:
-            out = await self._create_run(actor, project_id, block_id)
+            job = await self._create_run(actor, project_id, block_id)
         except BaseException:
             self.queues.fill(ticket, None)
             raise
+        out = job.run
+        self._jobs[out.id] = job
         done = self._done[out.id] = asyncio.Event()
         if wait:
             self._waiting.add(out.id)
@@ -140,9 +153,9 @@ class RunService:
         result = self._results.pop(out.id, None)
         return result if result is not None else await self._run_out(out.id)
 
-    async def _create_run(self, actor: Actor, project_id: int, block_id: int) -> RunOut:
+    async def _create_run(self, actor: Actor, project_id: int, block_id: int) -> Job:
         async with self.db.session() as session:
-            await authorize(session, actor, project_id, "editor", "running blocks")
+            project, _ = await authorize(session, actor, project_id, "editor", "running blocks")
             block = await get_block(session, project_id, block_id)
             if block.kind != "code":
                 raise BadRequest(
@@ -163,7 +176,7 @@ class RunService:
             )
             session.add(run)
             await session.flush()
-            return RunOut.model_validate(run)
+            return Job(RunOut.model_validate(run), project.name, working_dir(project))
 
     async def get(self, actor: Actor, project_id: int, run_id: int) -> RunOut:
         async with self.db.session() as session:
@@ -207,6 +220,7 @@ class RunService:
                     details={"current": RunOut.model_validate(run).model_dump(mode="json")},
                 )
         if self.queues.remove(project_id, run_id):
+            self._jobs.pop(run_id, None)
             await self._finish(run_id, "cancelled", message="cancelled before it started")
             self._release(run_id)
         elif run_id in self._cancel:
@@ -262,6 +276,7 @@ class RunService:
     async def stop(self) -> None:
         """Server shutdown: stop the queues, record unfinished runs, stop kernels."""
         pending = await self.queues.close()
+        self._jobs.clear()
         for run_id in pending:
             await self._finish(run_id, "interrupted", message=INTERRUPTED)
         await self.kernels.shutdown_all()
@@ -271,19 +286,13 @@ class RunService:
     async def _process(self, project_id: int, run_id: int) -> None:
         cancel = self._cancel[run_id] = asyncio.Event()
         try:
-            async with self.db.session() as session:
-                run = await session.get(Run, run_id)
-                project = await session.get(Project, project_id)
-                if run is None or project is None or run.status != "queued":
-                    return
-                name, cwd = project.name, working_dir(project)
-                run.status = "running"
-                run.started_at = utcnow()
-                block_id, timeout, source = run.block_id, run.timeout_seconds, run.source
-                emitter = OutputEvents(self.events, run, self.output_events)
-            self._status_event(project_id, run_id, block_id, "running")
+            job = self._jobs.pop(run_id, None)
+            if job is None:
+                return
+            run = job.run
+            started = utcnow()
             try:
-                handle = await self.kernels.ensure(project_id, name, cwd)
+                handle = await self.kernels.ensure(project_id, job.project_name, job.working_dir)
             except KernelStartError as exc:
                 await self._finish(
                     run_id,
@@ -293,14 +302,30 @@ class RunService:
                 )
                 return
             generation = handle.generation
+            emitter = OutputEvents(self.events, run, self.output_events)
+            sent: dict[str, Any] = {}
+
+            async def mark_running() -> None:
+                # Runs while the kernel already works on the request: the write overlaps it.
+                async with self.db.session() as session:
+                    await session.execute(
+                        update(Run)
+                        .where(Run.id == run_id, Run.status == "queued")
+                        .values(status="running", started_at=started, kernel_generation=generation),
+                        execution_options={"synchronize_session": False},
+                    )
+                sent["started_at"] = started
+                self._status_event(project_id, run_id, run.block_id, "running")
+
             try:
                 result = await runner.execute(
                     self.kernels,
                     handle,
-                    source,
-                    time_limit=timeout,
+                    run.source,
+                    time_limit=run.timeout_seconds,
                     cancel=cancel,
                     on_output=emitter.update,
+                    on_sent=mark_running,
                 )
             finally:
                 emitter.close()
@@ -318,9 +343,12 @@ class RunService:
                 execution_count=result.execution_count,
                 artifacts=stored,
                 generation=generation,
+                known=run.model_copy(update=sent),
             )
             if result.kernel_died:
-                task = asyncio.ensure_future(self._revive(project_id, name, cwd))
+                task = asyncio.ensure_future(
+                    self._revive(project_id, job.project_name, job.working_dir)
+                )
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
         finally:
@@ -345,41 +373,59 @@ class RunService:
         execution_count: int | None = None,
         artifacts: list[Any] = (),  # type: ignore[assignment]
         generation: int | None = None,
+        known: RunOut | None = None,
     ) -> None:
-        """Persist the end of a run (outputs, artifacts, the block's last run), then announce."""
+        """Persist the end of a run (outputs, artifacts, the block's last run), then announce.
+
+        ``known`` is the run as the worker already has it: then no row is read back.
+        """
+        values: dict[str, Any] = {
+            "status": status,
+            "finished_at": utcnow(),
+            "message": message,
+            "error": error,
+            "execution_count": execution_count,
+        }
+        if generation is not None:
+            values["kernel_generation"] = generation
+        if outputs is not None:
+            values["outputs"] = outputs
         async with self.db.session() as session:
-            run = await session.get(Run, run_id)
-            if run is None or run.status in RUN_FINAL:
-                return
-            run.status = status
-            run.finished_at = utcnow()
-            run.message = message
-            run.error = error
-            run.execution_count = execution_count
-            if generation is not None:
-                run.kernel_generation = generation
-            if outputs is not None:
-                run.outputs = outputs
+            if known is None:
+                row = await session.get(Run, run_id)
+                if row is None:
+                    return
+                known = RunOut.model_validate(row)
+            result = await session.execute(
+                update(Run)
+                .where(Run.id == run_id, Run.status.in_(("queued", "running")))
+                .values(**values),
+                execution_options={"synchronize_session": False},
+            )
+            if not result.rowcount:
+                return  # already ended (e.g. cancelled while stopping)
             for art in {a.sha256: a for a in artifacts}.values():
-                if await session.get(Artifact, (run.project_id, art.sha256)) is None:
+                if await session.get(Artifact, (known.project_id, art.sha256)) is None:
                     session.add(
                         Artifact(
-                            project_id=run.project_id,
+                            project_id=known.project_id,
                             sha256=art.sha256,
                             mime=art.mime,
                             size=art.size,
                             created_at=utcnow(),
                         )
                     )
-            if run.block_id is not None:
+            if known.block_id is not None:
                 await session.execute(
-                    update(Block).where(Block.id == run.block_id).values(last_run_id=run.id),
+                    update(Block).where(Block.id == known.block_id).values(last_run_id=run_id),
                     execution_options={"synchronize_session": False},
                 )
-            project_id, block_id = run.project_id, run.block_id
-            if run_id in self._waiting:
-                self._results[run_id] = RunOut.model_validate(run)
-        self._status_event(project_id, run_id, block_id, status, execution_count, message)
+        if run_id in self._waiting:
+            final = {**values, "outputs": outputs if outputs is not None else known.outputs}
+            self._results[run_id] = known.model_copy(update=final)
+        self._status_event(
+            known.project_id, run_id, known.block_id, status, execution_count, message
+        )
 
     def _release(self, run_id: int) -> None:
         done = self._done.pop(run_id, None)

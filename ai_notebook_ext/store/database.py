@@ -1,6 +1,7 @@
 """Async engine, sessions and schema migrations for the store.
 
-SQLite (via aiosqlite, WAL mode) is the default; PostgreSQL goes through psycopg 3.
+SQLite (WAL mode) is the default and runs inline on the event loop (see ``inline.py``);
+PostgreSQL goes through psycopg 3's asyncio support.
 Migrations run synchronously at startup, before the server takes requests, so a
 database that cannot be brought to the current schema stops the server with a clear
 message instead of failing later on some request.
@@ -24,12 +25,14 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import sessionmaker
+
+from .inline import InlineSession
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = "ai_notebook_ext.store:migrations"
 
-_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
 _SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
 
 
@@ -39,7 +42,7 @@ class DatabaseConfigError(ValueError):
 
 def _backend(url: URL) -> str:
     backend = url.get_backend_name()
-    if backend not in _ASYNC_DRIVERS:
+    if backend not in _SYNC_DRIVERS:
         raise DatabaseConfigError(
             f"unsupported database URL {url.render_as_string(hide_password=True)!r}: "
             "use sqlite:///path/to/file.db or postgresql://user@host/dbname"
@@ -48,9 +51,9 @@ def _backend(url: URL) -> str:
 
 
 def async_url(url: str | URL) -> URL:
-    """The URL with the async driver we use for its backend."""
+    """The URL with the driver we use for its backend (psycopg's asyncio mode for PostgreSQL)."""
     parsed = make_url(url)
-    return parsed.set(drivername=_ASYNC_DRIVERS[_backend(parsed)])
+    return parsed.set(drivername=_SYNC_DRIVERS[_backend(parsed)])
 
 
 def sync_url(url: str | URL) -> URL:
@@ -104,20 +107,24 @@ def upgrade(url: str | URL, revision: str = "head") -> None:
 
 
 class Database:
-    """The async engine and session factory of one configured database."""
+    """The engine and session factory of one configured database.
+
+    ``session()`` yields an AsyncSession (PostgreSQL) or an InlineSession with the same
+    interface (SQLite); services do not need to know which.
+    """
 
     def __init__(self, url: str | URL, *, echo: bool = False) -> None:
         self.url = async_url(url)
         self.backend = self.url.get_backend_name()
+        self.engine: AsyncEngine | None = None
         if self.backend == "sqlite":
-            _prepare_sqlite_file(self.url)
-        # A server restart or failover drops PostgreSQL connections; a local file does not.
-        self.engine: AsyncEngine = create_async_engine(
-            self.url, echo=echo, pool_pre_ping=self.backend == "postgresql"
-        )
-        if self.backend == "sqlite":
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+            self.sync_engine: Engine | None = make_sync_engine(self.url)
+            self._sync_sessions = sessionmaker(self.sync_engine, expire_on_commit=False)
+        else:
+            # A server restart or failover drops PostgreSQL connections; ping before use.
+            self.sync_engine = None
+            self.engine = create_async_engine(self.url, echo=echo, pool_pre_ping=True)
+            self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
     def display_url(self) -> str:
@@ -132,9 +139,16 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session in a transaction: committed on success, rolled back on error."""
+        if self.sync_engine is not None:
+            with self._sync_sessions() as sync, sync.begin():
+                yield InlineSession(sync)  # type: ignore[misc]
+            return
         async with self.sessionmaker() as session, session.begin():
             yield session
 
     async def dispose(self) -> None:
         """Close all pooled connections."""
-        await self.engine.dispose()
+        if self.engine is not None:
+            await self.engine.dispose()
+        if self.sync_engine is not None:
+            self.sync_engine.dispose()
