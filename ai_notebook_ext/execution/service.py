@@ -12,19 +12,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from ..errors import BadRequest, Conflict, NotFound
 from ..events import KERNEL_STATUS, RUN_OUTPUT, RUN_STATUS, Events
-from ..projects.access import authorize
+from ..projects.access import authorize, require
 from ..projects.blocks import get_block
 from ..projects.schemas import Page
-from ..projects.service import working_dir
+from ..projects.service import working_dir_for
 from ..projects.users import Actor
 from ..store import Database
-from ..store.models import RUN_FINAL, Artifact, Block, ProjectKernel, Run
+from ..store.models import RUN_FINAL, Artifact, ProjectKernel, Run
 from ..store.types import utcnow
 from . import runner
+from . import statements as sql
 from .artifacts import ArtifactStore
 from .kernels import KernelStartError, ProjectKernels
 from .outputs import OutputCollector, externalize, without_binary
@@ -154,29 +155,46 @@ class RunService:
         return result if result is not None else await self._run_out(out.id)
 
     async def _create_run(self, actor: Actor, project_id: int, block_id: int) -> Job:
+        now = utcnow()
         async with self.db.session() as session:
-            project, _ = await authorize(session, actor, project_id, "editor", "running blocks")
-            block = await get_block(session, project_id, block_id)
-            if block.kind != "code":
+            conn = await session.connection()
+            ids = {"block_id": block_id, "project_id": project_id, "user_id": actor.id}
+            row = (await conn.execute(sql.BLOCK_FOR_RUN, ids)).first()
+            role = (row.role or ("owner" if actor.is_admin else None)) if row else None
+            if row is None or role is None:
+                # Not visible, or no such block: the slow path gives the precise 404.
+                await authorize(session, actor, project_id, "viewer", "running blocks")
+                await get_block(session, project_id, block_id)
+                raise NotFound(f"block {block_id} not found in project {project_id}")
+            require(role, "editor", "running blocks")
+            if row.kind != "code":
                 raise BadRequest(
-                    f"block {block_id} is a {block.kind} block; only code blocks run",
-                    details={"block_id": block_id, "kind": block.kind},
+                    f"block {block_id} is a {row.kind} block; only code blocks run",
+                    details={"block_id": block_id, "kind": row.kind},
                 )
-            run = Run(
-                project_id=project_id,
-                block_id=block_id,
-                user_id=actor.id,
-                status="queued",
-                source=block.source,
-                block_version=block.version,
-                timeout_seconds=block.timeout_seconds or self.default_timeout,
-                outputs=[],
-                message="",
-                queued_at=utcnow(),
-            )
-            session.add(run)
-            await session.flush()
-            return Job(RunOut.model_validate(run), project.name, working_dir(project))
+            values = {
+                "project_id": project_id,
+                "block_id": block_id,
+                "user_id": actor.id,
+                "status": "queued",
+                "source": row.source,
+                "block_version": row.version,
+                "timeout_seconds": row.timeout_seconds or self.default_timeout,
+                "outputs": [],
+                "message": "",
+                "queued_at": now,
+            }
+            run_id = (await conn.execute(sql.INSERT_RUN, values)).scalar_one()
+        out = RunOut(
+            id=run_id,
+            execution_count=None,
+            error=None,
+            kernel_generation=None,
+            started_at=None,
+            finished_at=None,
+            **values,  # type: ignore[arg-type]
+        )
+        return Job(out, row.name, working_dir_for(project_id, row.working_dir))
 
     async def get(self, actor: Actor, project_id: int, run_id: int) -> RunOut:
         async with self.db.session() as session:
@@ -308,12 +326,9 @@ class RunService:
             async def mark_running() -> None:
                 # Runs while the kernel already works on the request: the write overlaps it.
                 async with self.db.session() as session:
-                    await session.execute(
-                        update(Run)
-                        .where(Run.id == run_id, Run.status == "queued")
-                        .values(status="running", started_at=started, kernel_generation=generation),
-                        execution_options={"synchronize_session": False},
-                    )
+                    conn = await session.connection()
+                    params = {"run_id": run_id, "started_at": started, "generation": generation}
+                    await conn.execute(sql.MARK_RUNNING, params)
                 sent["started_at"] = started
                 self._status_event(project_id, run_id, run.block_id, "running")
 
@@ -379,30 +394,24 @@ class RunService:
 
         ``known`` is the run as the worker already has it: then no row is read back.
         """
-        values: dict[str, Any] = {
+        params: dict[str, Any] = {
+            "run_id": run_id,
             "status": status,
             "finished_at": utcnow(),
             "message": message,
             "error": error,
             "execution_count": execution_count,
+            "generation": generation,
         }
-        if generation is not None:
-            values["kernel_generation"] = generation
-        if outputs is not None:
-            values["outputs"] = outputs
         async with self.db.session() as session:
             if known is None:
                 row = await session.get(Run, run_id)
                 if row is None:
                     return
                 known = RunOut.model_validate(row)
-            result = await session.execute(
-                update(Run)
-                .where(Run.id == run_id, Run.status.in_(("queued", "running")))
-                .values(**values),
-                execution_options={"synchronize_session": False},
-            )
-            if not result.rowcount:
+            params["outputs"] = outputs if outputs is not None else known.outputs
+            conn = await session.connection()
+            if not (await conn.execute(sql.FINISH_RUN, params)).rowcount:
                 return  # already ended (e.g. cancelled while stopping)
             for art in {a.sha256: a for a in artifacts}.values():
                 if await session.get(Artifact, (known.project_id, art.sha256)) is None:
@@ -416,12 +425,11 @@ class RunService:
                         )
                     )
             if known.block_id is not None:
-                await session.execute(
-                    update(Block).where(Block.id == known.block_id).values(last_run_id=run_id),
-                    execution_options={"synchronize_session": False},
-                )
+                await conn.execute(sql.SET_LAST_RUN, {"block_id": known.block_id, "run_id": run_id})
         if run_id in self._waiting:
-            final = {**values, "outputs": outputs if outputs is not None else known.outputs}
+            final = {k: v for k, v in params.items() if k not in ("run_id", "generation")}
+            if generation is not None:
+                final["kernel_generation"] = generation
             self._results[run_id] = known.model_copy(update=final)
         self._status_event(
             known.project_id, run_id, known.block_id, status, execution_count, message

@@ -177,8 +177,9 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
         """Write a pydantic model (or list of them, or plain JSON) as the response."""
         self.set_status(status)
         if isinstance(payload, BaseModel):
-            payload = payload.model_dump(mode="json")
-        elif isinstance(payload, list):
+            self.finish(payload.model_dump_json())
+            return
+        if isinstance(payload, list):
             payload = [
                 p.model_dump(mode="json") if isinstance(p, BaseModel) else p for p in payload
             ]

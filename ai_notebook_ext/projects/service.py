@@ -20,9 +20,13 @@ async def _owner_names(session: AsyncSession, owner_ids: set[int]) -> dict[int, 
     return {uid: name for uid, name in rows}
 
 
+def working_dir_for(project_id: int, stored: str | None) -> str:
+    """A project's kernel working folder, relative to the server's root dir."""
+    return stored or f"ai-notebook/project-{project_id}"
+
+
 def working_dir(project: Project) -> str:
-    """The project's kernel working folder, relative to the server's root dir."""
-    return project.working_dir or f"ai-notebook/project-{project.id}"
+    return working_dir_for(project.id, project.working_dir)
 
 
 def _out(project: Project, owner: str, role: str) -> ProjectOut:
