@@ -134,7 +134,7 @@ class RunService:
         """Queue a run of the block's current code; with ``wait``, return when it ended."""
         ticket = ticket or self.queues.reserve(project_id)
         try:
-            job = await self._create_run(actor, project_id, block_id)
+            job = await self._create_run(actor, project_id, block_id, self.queues.is_next(ticket))
         except BaseException:
             self.queues.fill(ticket, None)
             raise
@@ -144,6 +144,8 @@ class RunService:
         if wait:
             self._waiting.add(out.id)
         self._status_event(out.project_id, out.id, out.block_id, "queued")
+        if out.status == "running":
+            self._status_event(out.project_id, out.id, out.block_id, "running")
         self.queues.fill(ticket, out.id)
         if not wait:
             return out
@@ -154,43 +156,50 @@ class RunService:
         result = self._results.pop(out.id, None)
         return result if result is not None else await self._run_out(out.id)
 
-    async def _create_run(self, actor: Actor, project_id: int, block_id: int) -> Job:
+    async def _create_run(
+        self, actor: Actor, project_id: int, block_id: int, dispatch_now: bool
+    ) -> Job:
+        """Check the caller and block and insert the run in one transaction.
+
+        ``dispatch_now``: nothing is ahead of it in the queue, so it is recorded as running
+        at once (saving a write per execution in the common case).
+        """
         now = utcnow()
-        async with self.db.session() as session:
-            conn = await session.connection()
+        async with self.db.connection() as conn:
             ids = {"block_id": block_id, "project_id": project_id, "user_id": actor.id}
             row = (await conn.execute(sql.BLOCK_FOR_RUN, ids)).first()
             role = (row.role or ("owner" if actor.is_admin else None)) if row else None
-            if row is None or role is None:
-                # Not visible, or no such block: the slow path gives the precise 404.
+            if row is not None and role is not None:
+                require(role, "editor", "running blocks")
+                if row.kind != "code":
+                    raise BadRequest(
+                        f"block {block_id} is a {row.kind} block; only code blocks run",
+                        details={"block_id": block_id, "kind": row.kind},
+                    )
+                values = {
+                    "project_id": project_id,
+                    "block_id": block_id,
+                    "user_id": actor.id,
+                    "status": "running" if dispatch_now else "queued",
+                    "source": row.source,
+                    "block_version": row.version,
+                    "timeout_seconds": row.timeout_seconds or self.default_timeout,
+                    "outputs": [],
+                    "message": "",
+                    "queued_at": now,
+                    "started_at": now if dispatch_now else None,
+                }
+                run_id = (await conn.execute(sql.INSERT_RUN, values)).scalar_one()
+        if row is None or role is None:
+            async with self.db.session() as session:  # the precise 404
                 await authorize(session, actor, project_id, "viewer", "running blocks")
                 await get_block(session, project_id, block_id)
-                raise NotFound(f"block {block_id} not found in project {project_id}")
-            require(role, "editor", "running blocks")
-            if row.kind != "code":
-                raise BadRequest(
-                    f"block {block_id} is a {row.kind} block; only code blocks run",
-                    details={"block_id": block_id, "kind": row.kind},
-                )
-            values = {
-                "project_id": project_id,
-                "block_id": block_id,
-                "user_id": actor.id,
-                "status": "queued",
-                "source": row.source,
-                "block_version": row.version,
-                "timeout_seconds": row.timeout_seconds or self.default_timeout,
-                "outputs": [],
-                "message": "",
-                "queued_at": now,
-            }
-            run_id = (await conn.execute(sql.INSERT_RUN, values)).scalar_one()
+            raise NotFound(f"block {block_id} not found in project {project_id}")
         out = RunOut(
             id=run_id,
             execution_count=None,
             error=None,
             kernel_generation=None,
-            started_at=None,
             finished_at=None,
             **values,  # type: ignore[arg-type]
         )
@@ -325,8 +334,9 @@ class RunService:
 
             async def mark_running() -> None:
                 # Runs while the kernel already works on the request: the write overlaps it.
-                async with self.db.session() as session:
-                    conn = await session.connection()
+                if run.status == "running":  # recorded so when it was created
+                    return
+                async with self.db.connection() as conn:
                     params = {"run_id": run_id, "started_at": started, "generation": generation}
                     await conn.execute(sql.MARK_RUNNING, params)
                 sent["started_at"] = started
@@ -403,26 +413,22 @@ class RunService:
             "execution_count": execution_count,
             "generation": generation,
         }
-        async with self.db.session() as session:
-            if known is None:
+        if known is None:
+            async with self.db.session() as session:
                 row = await session.get(Run, run_id)
                 if row is None:
                     return
                 known = RunOut.model_validate(row)
-            params["outputs"] = outputs if outputs is not None else known.outputs
-            conn = await session.connection()
+        params["outputs"] = outputs if outputs is not None else known.outputs
+        async with self.db.connection() as conn:
             if not (await conn.execute(sql.FINISH_RUN, params)).rowcount:
                 return  # already ended (e.g. cancelled while stopping)
             for art in {a.sha256: a for a in artifacts}.values():
-                if await session.get(Artifact, (known.project_id, art.sha256)) is None:
-                    session.add(
-                        Artifact(
-                            project_id=known.project_id,
-                            sha256=art.sha256,
-                            mime=art.mime,
-                            size=art.size,
-                            created_at=utcnow(),
-                        )
+                key = {"project_id": known.project_id, "sha256": art.sha256}
+                if (await conn.execute(sql.ARTIFACT_EXISTS, key)).first() is None:
+                    await conn.execute(
+                        sql.INSERT_ARTIFACT,
+                        {**key, "mime": art.mime, "size": art.size, "created_at": utcnow()},
                     )
             if known.block_id is not None:
                 await conn.execute(sql.SET_LAST_RUN, {"block_id": known.block_id, "run_id": run_id})

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from sqlalchemy import and_, bindparam, func, insert, select, update
 
-from ..store.models import Block, Membership, Project, Run
+from ..store.models import Artifact, Block, Membership, Project, Run
 
+artifacts = Artifact.__table__
 runs = Run.__table__
 blocks = Block.__table__
 projects = Project.__table__
@@ -71,3 +72,10 @@ FINISH_RUN = (
         kernel_generation=func.coalesce(bindparam("generation"), runs.c.kernel_generation),
     )
 )
+
+ARTIFACT_EXISTS = select(artifacts.c.sha256).where(
+    artifacts.c.project_id == bindparam("project_id"),
+    artifacts.c.sha256 == bindparam("sha256"),
+)
+
+INSERT_ARTIFACT = insert(artifacts)

@@ -106,6 +106,16 @@ def upgrade(url: str | URL, revision: str = "head") -> None:
         engine.dispose()
 
 
+class _SyncConnection:
+    """An awaitable ``execute`` over a sync connection (SQLite runs inline)."""
+
+    def __init__(self, connection: Any) -> None:
+        self.sync_connection = connection
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return self.sync_connection.execute(*args, **kwargs)
+
+
 class Database:
     """The engine and session factory of one configured database.
 
@@ -145,6 +155,18 @@ class Database:
             return
         async with self.sessionmaker() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Any]:
+        """A bare connection in a transaction, for Core statements on hot paths (no ORM
+        session); ``await conn.execute(stmt, params)`` works on both backends."""
+        if self.sync_engine is not None:
+            with self.sync_engine.begin() as sync:
+                yield _SyncConnection(sync)
+            return
+        assert self.engine is not None
+        async with self.engine.begin() as conn:
+            yield conn
 
     async def dispose(self) -> None:
         """Close all pooled connections."""

@@ -33,16 +33,6 @@ class _Nested:
         self.transaction.__exit__(exc_type, exc, tb)
 
 
-class _InlineConnection:
-    """``await (await session.connection()).execute(...)`` for Core statements."""
-
-    def __init__(self, connection: Any) -> None:
-        self.sync_connection = connection
-
-    async def execute(self, *args: Any, **kwargs: Any) -> Any:
-        return self.sync_connection.execute(*args, **kwargs)
-
-
 class InlineSession:
     """The subset of AsyncSession our services use, executed synchronously."""
 
@@ -75,9 +65,6 @@ class InlineSession:
 
     async def refresh(self, instance: object, *args: Any, **kwargs: Any) -> None:
         self.sync_session.refresh(instance, *args, **kwargs)
-
-    async def connection(self) -> _InlineConnection:
-        return _InlineConnection(self.sync_session.connection())
 
     def begin_nested(self) -> _Nested:
         return _Nested(self.sync_session.begin_nested())
