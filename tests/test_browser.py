@@ -87,64 +87,8 @@ def mentions_us(text: str) -> bool:
 
 
 def test_panel_in_jupyterlab(tmp_path: Path) -> None:
-    require_chromium()
-    from playwright.sync_api import expect, sync_playwright
-
-    db_url = f"sqlite:///{tmp_path / 'ainb.db'}"
-    lab_dir = tmp_path / "lab"
-    # Don't ask about Jupyter news: the toast would cover part of the screenshot.
-    notification = lab_dir / "user-settings/@jupyterlab/apputils-extension"
-    notification.mkdir(parents=True)
-    (notification / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
-    server = ServerProcess(
-        tmp_path,
-        db_url,
-        app="lab",
-        extra_config={
-            "LabApp": {
-                # Fresh, empty workspace and settings: no saved layout interferes.
-                "workspaces_dir": str(lab_dir / "workspaces"),
-                "user_settings_dir": str(lab_dir / "user-settings"),
-                "extra_labextensions_path": built_extension_paths(tmp_path),
-            }
-        },
-    )
-    server.start(timeout=SERVER_START_TIMEOUT)
-    console_errors: list[str] = []
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-            )
-            try:
-                page = browser.new_page(viewport={"width": 1400, "height": 900})
-                page.set_default_timeout(UI_TIMEOUT)
-                expect.set_options(timeout=UI_TIMEOUT)
-
-                def on_console(msg: Any) -> None:
-                    if msg.type == "error":
-                        url = (msg.location or {}).get("url", "")
-                        console_errors.append(f"{msg.text} [{url}]")
-
-                page.on("console", on_console)
-                page.on(
-                    "pageerror",
-                    lambda err: console_errors.append(f"uncaught: {err.message}\n{err.stack}"),
-                )
-                run_scenario(page, expect, server, tmp_path)
-            finally:
-                browser.close()
-    except Exception as exc:
-        errors = "\n".join(console_errors) or "(none)"
-        pytest.fail(
-            f"{type(exc).__name__}: {exc}\n"
-            f"--- browser console errors ---\n{errors}\n"
-            f"--- server log (tail) ---\n{log_tail(server)}"
-        )
-    finally:
-        server.stop()
+    with lab_page(tmp_path) as (page, expect, server, console_errors):
+        run_scenario(page, expect, server, tmp_path)
 
     # The deliberate 400 (too-long name) is logged by Chromium as a failed resource load;
     # any other console error mentioning the extension is a bug.
@@ -284,6 +228,7 @@ def lab_page(
     from playwright.sync_api import expect, sync_playwright
 
     lab_dir = tmp_path / "lab"
+    # Don't ask about Jupyter news: the toast would cover part of the screenshot.
     notification = lab_dir / "user-settings/@jupyterlab/apputils-extension"
     notification.mkdir(parents=True)
     (notification / "notification.jupyterlab-settings").write_text(

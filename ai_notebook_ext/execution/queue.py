@@ -63,9 +63,6 @@ class ProjectQueues:
         """Run ids waiting (not the one running), in order."""
         return [t.run_id for t in self._queues.get(project_id, ()) if t.run_id is not None]
 
-    def current(self, project_id: int) -> int | None:
-        return self._current.get(project_id)
-
     def remove(self, project_id: int, run_id: int) -> bool:
         """Take a queued run out of the queue; False if it is not waiting."""
         for ticket in self._queues.get(project_id, ()):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import queue
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .kernels import KernelHandle, ProjectKernels
@@ -34,7 +34,6 @@ class ExecResult:
     error: dict[str, Any] | None = None
     message: str = ""
     kernel_died: bool = False
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 async def _shell_reply(client: Any, msg_id: str, wait: float) -> dict[str, Any] | None:

@@ -83,6 +83,14 @@ class OutputEvents:
         self.flush()
 
 
+async def _project_run(session: Any, project_id: int, run_id: int) -> Run:
+    """The run, if it belongs to the project (NotFound otherwise)."""
+    run = await session.get(Run, run_id)
+    if run is None or run.project_id != project_id:
+        raise NotFound(f"run {run_id} not found in project {project_id}")
+    return run
+
+
 @dataclass
 class Job:
     """What the worker needs to execute a submitted run, so it need not read it back."""
@@ -208,10 +216,7 @@ class RunService:
     async def get(self, actor: Actor, project_id: int, run_id: int) -> RunOut:
         async with self.db.session() as session:
             await authorize(session, actor, project_id, "viewer", "reading runs")
-            run = await session.get(Run, run_id)
-            if run is None or run.project_id != project_id:
-                raise NotFound(f"run {run_id} not found in project {project_id}")
-            return RunOut.model_validate(run)
+            return RunOut.model_validate(await _project_run(session, project_id, run_id))
 
     async def list(
         self,
@@ -238,9 +243,7 @@ class RunService:
         """Cancel a queued run at once, or interrupt a running one."""
         async with self.db.session() as session:
             await authorize(session, actor, project_id, "editor", "cancelling runs")
-            run = await session.get(Run, run_id)
-            if run is None or run.project_id != project_id:
-                raise NotFound(f"run {run_id} not found in project {project_id}")
+            run = await _project_run(session, project_id, run_id)
             if run.status in RUN_FINAL:
                 raise Conflict(
                     f"run {run_id} already ended ({run.status})",
