@@ -195,6 +195,7 @@ class AINotebookApp(ExtensionApp):
         """Stop runs and project kernels and close the database when the server stops."""
         services = getattr(self, "services", None)
         if services is not None:
+            self.services = None  # type: ignore[assignment]  # stopping twice is harmless
             await services.close()
 
 

@@ -115,8 +115,12 @@ async def make_project(api: Api, name: str = "demo", user: str = "alice", **memb
 
 
 @pytest.fixture
-def api(jp_fetch: Any, jp_serverapp: Any) -> Api:
-    """``await api("POST", "projects", user="alice", json={...})`` -> Response."""
+def api(jp_fetch: Any, jp_serverapp: Any, jp_asyncio_loop: Any) -> Iterator[Api]:
+    """``await api("POST", "projects", user="alice", json={...})`` -> Response.
+
+    After the test the extension is stopped (runs ended, kernels shut down) while its
+    database still exists: pytest-jupyter's own cleanup runs only after ``db_url`` is gone.
+    """
 
     async def call(
         method: str,
@@ -146,7 +150,9 @@ def api(jp_fetch: Any, jp_serverapp: Any) -> Api:
         text = resp.body.decode() if resp.body else ""
         return Response(resp.code, json.loads(text) if text else None, resp.headers)
 
-    return call
+    yield call
+    for app in jp_serverapp.extension_manager.extension_apps.get("ai_notebook_ext", ()):
+        jp_asyncio_loop.run_until_complete(app.stop_extension())
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -52,13 +52,6 @@ class ProjectQueues:
         ticket.run_id = run_id
         ticket.ready.set()
 
-    def is_next(self, ticket: Ticket) -> bool:
-        """True if nothing runs or waits ahead of this ticket in its project's queue."""
-        if ticket.project_id in self._current:
-            return False
-        queue = self._queues.get(ticket.project_id)
-        return bool(queue) and queue[0] is ticket
-
     def queued(self, project_id: int) -> list[int]:
         """Run ids waiting (not the one running), in order."""
         return [t.run_id for t in self._queues.get(project_id, ()) if t.run_id is not None]

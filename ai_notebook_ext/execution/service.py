@@ -142,7 +142,7 @@ class RunService:
         """Queue a run of the block's current code; with ``wait``, return when it ended."""
         ticket = ticket or self.queues.reserve(project_id)
         try:
-            job = await self._create_run(actor, project_id, block_id, self.queues.is_next(ticket))
+            job = await self._create_run(actor, project_id, block_id)
         except BaseException:
             self.queues.fill(ticket, None)
             raise
@@ -152,8 +152,6 @@ class RunService:
         if wait:
             self._waiting.add(out.id)
         self._status_event(out.project_id, out.id, out.block_id, "queued")
-        if out.status == "running":
-            self._status_event(out.project_id, out.id, out.block_id, "running")
         self.queues.fill(ticket, out.id)
         if not wait:
             return out
@@ -164,14 +162,8 @@ class RunService:
         result = self._results.pop(out.id, None)
         return result if result is not None else await self._run_out(out.id)
 
-    async def _create_run(
-        self, actor: Actor, project_id: int, block_id: int, dispatch_now: bool
-    ) -> Job:
-        """Check the caller and block and insert the run in one transaction.
-
-        ``dispatch_now``: nothing is ahead of it in the queue, so it is recorded as running
-        at once (saving a write per execution in the common case).
-        """
+    async def _create_run(self, actor: Actor, project_id: int, block_id: int) -> Job:
+        """Check the caller and the block and insert the queued run in one transaction."""
         now = utcnow()
         async with self.db.connection() as conn:
             ids = {"block_id": block_id, "project_id": project_id, "user_id": actor.id}
@@ -188,14 +180,13 @@ class RunService:
                     "project_id": project_id,
                     "block_id": block_id,
                     "user_id": actor.id,
-                    "status": "running" if dispatch_now else "queued",
+                    "status": "queued",
                     "source": row.source,
                     "block_version": row.version,
                     "timeout_seconds": row.timeout_seconds or self.default_timeout,
                     "outputs": [],
                     "message": "",
                     "queued_at": now,
-                    "started_at": now if dispatch_now else None,
                 }
                 run_id = (await conn.execute(sql.INSERT_RUN, values)).scalar_one()
         if row is None or role is None:
@@ -208,6 +199,7 @@ class RunService:
             execution_count=None,
             error=None,
             kernel_generation=None,
+            started_at=None,
             finished_at=None,
             **values,  # type: ignore[arg-type]
         )
@@ -337,8 +329,6 @@ class RunService:
 
             async def mark_running() -> None:
                 # Runs while the kernel already works on the request: the write overlaps it.
-                if run.status == "running":  # recorded so when it was created
-                    return
                 async with self.db.connection() as conn:
                     params = {"run_id": run_id, "started_at": started, "generation": generation}
                     await conn.execute(sql.MARK_RUNNING, params)
