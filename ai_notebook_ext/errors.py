@@ -58,3 +58,10 @@ class PayloadTooLarge(ApiError):
 
     status = 413
     code = "payload_too_large"
+
+
+class ServiceUnavailable(ApiError):
+    """The server cannot take this now (it is stopping); retrying later works."""
+
+    status = 503
+    code = "unavailable"

@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from jupyter_client.session import Session
 from jupyter_core.utils import ensure_async
 
 from ..projects.locks import KeyedLocks
@@ -29,6 +30,12 @@ from ..store.types import utcnow
 log = logging.getLogger(__name__)
 
 StateListener = Callable[[int, str, int, str], Awaitable[None]]
+
+
+def kernel_pid(kernel: Any) -> int | None:
+    """The process id of a local kernel (None for remote ones)."""
+    pid = getattr(getattr(kernel, "provisioner", None), "pid", None)
+    return pid if isinstance(pid, int) else None
 
 
 class KernelStartError(RuntimeError):
@@ -49,6 +56,7 @@ class KernelHandle:
     died: asyncio.Event = field(default_factory=asyncio.Event)
     death_reason: str = ""
     callback: Callable[[], None] | None = None
+    pid: int | None = None  # the kernel process we connected to (local kernels)
 
 
 def describe_exit(returncode: int | None) -> str:
@@ -97,6 +105,9 @@ class ProjectKernels:
             if handle is not None and handle.kernel_id not in self.km:
                 self._forget(handle)
                 handle = None
+            # A kernel restarted elsewhere (e.g. from JupyterLab) lost its state too.
+            if handle is not None and not handle.died.is_set() and not await self.is_alive(handle):
+                self.mark_dead(handle, handle.death_reason or self.exit_reason(handle))
             if handle is not None and handle.died.is_set():
                 handle = await self._reconnect(handle)
             if handle is None:
@@ -122,25 +133,32 @@ class ProjectKernels:
             raise KernelStartError(
                 f"could not start kernel {self.kernel_name!r} for project {project_id}: {exc}"
             ) from exc
-        generation = await self._record_start(project_id, kernel_id, "")
         handle = KernelHandle(
             project_id=project_id,
             kernel_id=kernel_id,
             session_id=session_id,
             kernel_name=self.kernel_name,
             client=None,
-            generation=generation,
+            generation=0,
             started_at=utcnow(),
         )
-        await self._connect(handle)
+        try:
+            await self._connect(handle)
+            handle.generation = await self._record_start(project_id, kernel_id, "")
+        except BaseException:
+            await self._shutdown_handle(handle)  # no half-started kernel is left behind
+            raise
         self._watch(handle)
         self._handles[project_id] = handle
-        await self.on_state(project_id, "started", generation, "")
+        await self.on_state(project_id, "started", handle.generation, "")
         return handle
 
     async def _connect(self, handle: KernelHandle) -> None:
         kernel = self.km.get_kernel(handle.kernel_id)
-        client = kernel.client()
+        # Our own Session (same key): a shared one would see each broadcast message twice
+        # and refuse the second copy as a replay.
+        session = Session(key=kernel.session.key, signature_scheme=kernel.session.signature_scheme)
+        client = kernel.client(session=session)
         client.start_channels()
         try:
             await client.wait_for_ready(timeout=self.startup_timeout)
@@ -150,6 +168,7 @@ class ProjectKernels:
                 f"kernel {handle.kernel_id} did not become ready: {exc}"
             ) from exc
         handle.client = client
+        handle.pid = kernel_pid(kernel)
 
     def _watch(self, handle: KernelHandle) -> None:
         """Hear from jupyter_client's restarter when the kernel dies."""
@@ -186,13 +205,22 @@ class ProjectKernels:
         if handle.died.is_set() or handle.kernel_id not in self.km:
             return False
         kernel = self.km.get_kernel(handle.kernel_id)
+        if handle.pid is not None and kernel_pid(kernel) not in (None, handle.pid):
+            handle.death_reason = "the kernel was restarted outside AI Notebook"
+            return False
         return bool(await ensure_async(kernel.is_alive()))
+
+    @staticmethod
+    def _retire(handle: KernelHandle) -> None:
+        """Close the handle's client. A runner reading from it sees its read cancelled and
+        reports the kernel's death or restart (runner.execute handles that)."""
+        client, handle.client = handle.client, None
+        if client is not None:
+            client.stop_channels()
 
     async def _reconnect(self, handle: KernelHandle) -> KernelHandle | None:
         """After a death: wait for the restarter's new process, or start afresh."""
-        if handle.client is not None:
-            handle.client.stop_channels()
-            handle.client = None
+        self._retire(handle)
         deadline = asyncio.get_running_loop().time() + self.startup_timeout
         while asyncio.get_running_loop().time() < deadline:
             if handle.kernel_id not in self.km:
@@ -230,9 +258,7 @@ class ProjectKernels:
                 return False
             handle.death_reason = reason  # a run in progress reports this
             handle.died.set()  # the restart callback must not count this as a crash
-            if handle.client is not None:
-                handle.client.stop_channels()
-                handle.client = None
+            self._retire(handle)
             await ensure_async(self.km.restart_kernel(handle.kernel_id, now=True))
             handle.generation = await self._record_start(project_id, handle.kernel_id, reason)
             handle.started_at = utcnow()
@@ -268,9 +294,7 @@ class ProjectKernels:
                 if self.state(handle.project_id)["state"] != "busy":
                     break
         handle.died.set()
-        if handle.client is not None:
-            handle.client.stop_channels()
-            handle.client = None
+        self._retire(handle)
         try:
             if handle.session_id and self.sessions is not None:
                 await ensure_async(self.sessions.delete_session(handle.session_id))

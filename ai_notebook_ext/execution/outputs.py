@@ -170,3 +170,21 @@ def without_binary(outputs: list[dict[str, Any]], cap: int) -> tuple[list[dict[s
             out["data"] = data
         result.append(out)
     return result, omitted
+
+
+def storable(value: Any) -> Any:
+    """``value`` with every string made storable in any database: NUL characters and lone
+    surrogates (which kernels can print) replaced. Kernel output is not validated input."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "\ufffd")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "replace").decode("utf-8")
+        return value
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    return value

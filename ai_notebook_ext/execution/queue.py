@@ -14,6 +14,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from ..errors import ServiceUnavailable
+
 log = logging.getLogger(__name__)
 
 
@@ -39,7 +41,7 @@ class ProjectQueues:
     def reserve(self, project_id: int) -> Ticket:
         """Take the next place in the project's queue (call before any await)."""
         if self.closed:
-            raise RuntimeError("the server is stopping")
+            raise ServiceUnavailable("the server is stopping; try again when it is back")
         ticket = Ticket(project_id)
         self._queues.setdefault(project_id, deque()).append(ticket)
         if project_id not in self._workers:
@@ -78,7 +80,9 @@ class ProjectQueues:
                 try:
                     await self._process(project_id, ticket.run_id)
                 except asyncio.CancelledError:
-                    raise
+                    if self.closed:
+                        raise
+                    log.exception("ai_notebook_ext: run %s was cancelled", ticket.run_id)
                 except Exception:
                     log.exception("ai_notebook_ext: run %s failed unexpectedly", ticket.run_id)
                 finally:

@@ -97,10 +97,17 @@ async def execute(
             if not await kernels.is_alive(handle):
                 kernels.mark_dead(handle, handle.death_reason or kernels.exit_reason(handle))
             continue
-        except Exception as exc:  # our channel was closed under us: a restart or shutdown
-            if handle.died.is_set() or handle.generation != generation:
-                continue
-            kernels.mark_dead(handle, f"lost the connection to the kernel ({exc})")
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # we are being cancelled (server stopping)
+            # Our channel was closed under us (restart, shutdown): not a cancel of the run.
+            if not (handle.died.is_set() or handle.generation != generation):
+                kernels.mark_dead(handle, "lost the connection to the kernel")
+            continue
+        except Exception as exc:  # the channel broke: a restart or shutdown
+            if not (handle.died.is_set() or handle.generation != generation):
+                kernels.mark_dead(handle, f"lost the connection to the kernel ({exc})")
             continue
         if msg.get("parent_header", {}).get("msg_id") != msg_id:
             continue

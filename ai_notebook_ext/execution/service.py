@@ -28,7 +28,7 @@ from . import runner
 from . import statements as sql
 from .artifacts import ArtifactStore
 from .kernels import KernelStartError, ProjectKernels
-from .outputs import OutputCollector, externalize, without_binary
+from .outputs import OutputCollector, externalize, storable, without_binary
 from .queue import ProjectQueues, Ticket
 from .recovery import INTERRUPTED
 from .schemas import KernelOut, RunOut
@@ -81,6 +81,11 @@ class OutputEvents:
         if self.timer is not None:
             self.timer.cancel()
         self.flush()
+
+
+def _mime(mime: str) -> str:
+    """A mime type that fits the column; kernels may invent absurdly long ones."""
+    return mime if len(mime) <= 255 else "application/octet-stream"
 
 
 async def _project_run(session: Any, project_id: int, run_id: int) -> Run:
@@ -299,79 +304,113 @@ class RunService:
         """Server shutdown: stop the queues, record unfinished runs, stop kernels."""
         pending = await self.queues.close()
         self._jobs.clear()
+        for task in list(self._tasks):
+            task.cancel()
         for run_id in pending:
-            await self._finish(run_id, "interrupted", message=INTERRUPTED)
+            try:
+                await self._finish(run_id, "interrupted", message=INTERRUPTED)
+            except Exception:  # keep going: the next start's recovery marks it anyway
+                log.exception("ai_notebook_ext: recording run %s as interrupted", run_id)
+        for run_id in list(self._done):
+            self._release(run_id)  # waiting requests answer with the run as it stands
         await self.kernels.shutdown_all()
 
     # --- worker ----------------------------------------------------------------------
 
     async def _process(self, project_id: int, run_id: int) -> None:
+        """Execute one run; whatever goes wrong, the run ends with a final status."""
         cancel = self._cancel[run_id] = asyncio.Event()
         try:
             job = self._jobs.pop(run_id, None)
-            if job is None:
-                return
-            run = job.run
-            started = utcnow()
-            try:
-                handle = await self.kernels.ensure(project_id, job.project_name, job.working_dir)
-            except KernelStartError as exc:
-                await self._finish(
-                    run_id,
-                    "failed",
-                    message=str(exc),
-                    error={"ename": "KernelStartError", "evalue": str(exc), "reason": "kernel"},
-                )
-                return
-            generation = handle.generation
-            emitter = OutputEvents(self.events, run, self.output_events)
-            sent: dict[str, Any] = {}
-
-            async def mark_running() -> None:
-                # Runs while the kernel already works on the request: the write overlaps it.
-                async with self.db.connection() as conn:
-                    params = {"run_id": run_id, "started_at": started, "generation": generation}
-                    await conn.execute(sql.MARK_RUNNING, params)
-                sent["started_at"] = started
-                self._status_event(project_id, run_id, run.block_id, "running")
-
-            try:
-                result = await runner.execute(
-                    self.kernels,
-                    handle,
-                    run.source,
-                    time_limit=run.timeout_seconds,
-                    cancel=cancel,
-                    on_output=emitter.update,
-                    on_sent=mark_running,
-                )
-            finally:
-                emitter.close()
-            outputs, stored = result.outputs, []
-            if outputs:
-                outputs, stored = await asyncio.to_thread(
-                    externalize, result.outputs, self.artifacts.put, self.text_limit
-                )
-            await self._finish(
-                run_id,
-                result.status,
-                outputs=outputs,
-                error=result.error,
-                message=result.message,
-                execution_count=result.execution_count,
-                artifacts=stored,
-                generation=generation,
-                known=run.model_copy(update=sent),
-            )
-            if result.kernel_died:
-                task = asyncio.ensure_future(
-                    self._revive(project_id, job.project_name, job.working_dir)
-                )
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+            if job is not None:
+                await self._execute(project_id, run_id, job, cancel)
+        except Exception as exc:
+            log.exception("ai_notebook_ext: run %s failed inside the server", run_id)
+            await self._fail_internal(run_id, exc)
         finally:
             self._cancel.pop(run_id, None)
             self._release(run_id)
+
+    async def _fail_internal(self, run_id: int, exc: Exception) -> None:
+        message = (
+            f"the server failed while handling this run ({type(exc).__name__}); "
+            "its log has the details"
+        )
+        error = {"ename": "InternalError", "evalue": message, "traceback": [], "reason": "internal"}
+        try:
+            await self._finish(run_id, "failed", message=message, error=error)
+        except Exception:
+            log.exception("ai_notebook_ext: recording the failure of run %s", run_id)
+            try:  # the bare minimum, so the run does not stay running forever
+                async with self.db.connection() as conn:
+                    params = {"run_id": run_id, "status": "failed", "finished_at": utcnow()}
+                    params |= {"message": message, "error": error, "execution_count": None}
+                    await conn.execute(
+                        sql.FINISH_RUN, {**params, "outputs": [], "generation": None}
+                    )
+            except Exception:
+                log.exception("ai_notebook_ext: run %s could not be marked failed", run_id)
+
+    async def _execute(self, project_id: int, run_id: int, job: Job, cancel: asyncio.Event) -> None:
+        """Start the kernel if needed, run the code, store what came out."""
+        run = job.run
+        started = utcnow()
+        try:
+            handle = await self.kernels.ensure(project_id, job.project_name, job.working_dir)
+        except KernelStartError as exc:
+            await self._finish(
+                run_id,
+                "failed",
+                message=str(exc),
+                error={"ename": "KernelStartError", "evalue": str(exc), "reason": "kernel"},
+            )
+            return
+        generation = handle.generation
+        emitter = OutputEvents(self.events, run, self.output_events)
+        sent: dict[str, Any] = {}
+
+        async def mark_running() -> None:
+            # Runs while the kernel already works on the request: the write overlaps it.
+            async with self.db.connection() as conn:
+                params = {"run_id": run_id, "started_at": started, "generation": generation}
+                await conn.execute(sql.MARK_RUNNING, params)
+            sent["started_at"] = started
+            self._status_event(project_id, run_id, run.block_id, "running")
+
+        try:
+            result = await runner.execute(
+                self.kernels,
+                handle,
+                run.source,
+                time_limit=run.timeout_seconds,
+                cancel=cancel,
+                on_output=emitter.update,
+                on_sent=mark_running,
+            )
+        finally:
+            emitter.close()
+        outputs, stored = result.outputs, []
+        if outputs:
+            outputs, stored = await asyncio.to_thread(
+                externalize, result.outputs, self.artifacts.put, self.text_limit
+            )
+        await self._finish(
+            run_id,
+            result.status,
+            outputs=outputs,
+            error=result.error,
+            message=result.message,
+            execution_count=result.execution_count,
+            artifacts=stored,
+            generation=generation,
+            known=run.model_copy(update=sent),
+        )
+        if result.kernel_died:
+            task = asyncio.ensure_future(
+                self._revive(project_id, job.project_name, job.working_dir)
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _revive(self, project_id: int, name: str, cwd: str) -> None:
         """Bring a crashed project kernel back right away, not at the next run."""
@@ -401,8 +440,8 @@ class RunService:
             "run_id": run_id,
             "status": status,
             "finished_at": utcnow(),
-            "message": message,
-            "error": error,
+            "message": storable(message),
+            "error": storable(error),
             "execution_count": execution_count,
             "generation": generation,
         }
@@ -412,7 +451,7 @@ class RunService:
                 if row is None:
                     return
                 known = RunOut.model_validate(row)
-        params["outputs"] = outputs if outputs is not None else known.outputs
+        params["outputs"] = storable(outputs) if outputs is not None else known.outputs
         async with self.db.connection() as conn:
             if not (await conn.execute(sql.FINISH_RUN, params)).rowcount:
                 return  # already ended (e.g. cancelled while stopping)
@@ -421,7 +460,7 @@ class RunService:
                 if (await conn.execute(sql.ARTIFACT_EXISTS, key)).first() is None:
                     await conn.execute(
                         sql.INSERT_ARTIFACT,
-                        {**key, "mime": art.mime, "size": art.size, "created_at": utcnow()},
+                        {**key, "mime": _mime(art.mime), "size": art.size, "created_at": utcnow()},
                     )
             if known.block_id is not None:
                 await conn.execute(sql.SET_LAST_RUN, {"block_id": known.block_id, "run_id": run_id})
@@ -430,8 +469,13 @@ class RunService:
             if generation is not None:
                 final["kernel_generation"] = generation
             self._results[run_id] = known.model_copy(update=final)
+        # Error values are the program's text: events reach every subscriber of the server's
+        # event bus, so where that is wider than the project only the error's name goes out.
+        public = params["message"]
+        if not self.output_events and error is not None and error.get("reason") == "error":
+            public = str(error.get("ename", "error"))
         self._status_event(
-            known.project_id, run_id, known.block_id, status, execution_count, message
+            known.project_id, run_id, known.block_id, status, execution_count, public
         )
 
     def _release(self, run_id: int) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 
 from .base import ApiHandler, operation
 
 CHUNK = 256 * 1024
+MIME = re.compile(r"^[A-Za-z0-9][\w.+-]*/[\w.+-]+$")
 
 
 class ArtifactHandler(ApiHandler):
@@ -19,7 +22,8 @@ class ArtifactHandler(ApiHandler):
     async def get(self, project_id: str, artifact_id: str) -> None:
         pid = self.path_id(project_id, "project")
         path, mime = await self.services.runs.artifact(await self.actor(), pid, artifact_id)
-        self.set_header("Content-Type", mime)
+        # Kernels choose mime types freely; anything odd is served as plain bytes.
+        self.set_header("Content-Type", mime if MIME.match(mime) else "application/octet-stream")
         self.set_header("Content-Length", str(path.stat().st_size))
         self.set_header("Cache-Control", "private, max-age=31536000, immutable")
         self.set_header("X-Content-Type-Options", "nosniff")

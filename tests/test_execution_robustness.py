@@ -1,0 +1,175 @@
+"""The run loop survives what the review found could break it: restarts and shutdowns
+during a run, server-side failures, kernel text no database accepts, restarts from
+JupyterLab, and error text on a shared event bus."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from conftest import make_project
+from identity import auth
+
+
+async def blocks(api, pid, *sources):
+    r = await api(
+        "POST",
+        f"projects/{pid}/blocks/bulk",
+        json_body={"blocks": [{"source": s} for s in sources]},
+    )
+    assert r.status == 201, r.body
+    return [b["id"] for b in r.body["items"]]
+
+
+async def start(api, pid, bid):
+    r = await api("POST", f"projects/{pid}/blocks/{bid}/execute")
+    assert r.status == 202, r.body
+    return r.body["id"]
+
+
+async def final(api, pid, run_id, within=30.0):
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        run = (await api("GET", f"projects/{pid}/runs/{run_id}")).body
+        if run["status"] not in ("queued", "running"):
+            return run
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"run {run_id} still {run['status']} after {within} s")
+
+
+async def wait_running(api, pid, run_id):
+    for _ in range(200):
+        if (await api("GET", f"projects/{pid}/runs/{run_id}")).body["status"] == "running":
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("run never started")
+
+
+async def test_restart_and_shutdown_during_a_run_keep_the_queue_going(api):
+    pid = await make_project(api)
+    slow, after, slow2, after2 = await blocks(
+        api,
+        pid,
+        "import time; time.sleep(20)",
+        "print('next')",
+        "import time; time.sleep(20)",
+        "print('again')",
+    )
+    first = await start(api, pid, slow)
+    queued = await start(api, pid, after)
+    await wait_running(api, pid, first)
+    assert (await api("POST", f"projects/{pid}/kernel/restart")).status == 200
+    ended = await final(api, pid, first, within=15)
+    assert ended["status"] == "failed"
+    assert ended["error"]["reason"] == "kernel_died"
+    assert "restarted on request" in ended["message"]
+    nxt = await final(api, pid, queued)
+    assert nxt["status"] == "succeeded"
+    assert nxt["outputs"][0]["text"] == "next\n"
+
+    third = await start(api, pid, slow2)
+    fourth = await start(api, pid, after2)
+    await wait_running(api, pid, third)
+    assert (await api("DELETE", f"projects/{pid}/kernel")).status == 204
+    assert (await final(api, pid, third, within=15))["status"] == "failed"
+    last = await final(api, pid, fourth)
+    assert last["status"] == "succeeded"  # a new kernel was started for it
+    assert last["outputs"][0]["text"] == "again\n"
+
+
+async def test_a_failure_inside_the_server_fails_the_run_instead_of_leaving_it_running(
+    api, jp_serverapp
+):
+    app = next(iter(jp_serverapp.extension_manager.extension_apps["ai_notebook_ext"]))
+    store = app.services.runs.artifacts
+
+    def broken_put(data: bytes) -> str:  # fault injection: a full disk
+        raise OSError(28, "No space left on device")
+
+    store.put = broken_put
+    pid = await make_project(api)
+    (bid, ok) = await blocks(
+        api,
+        pid,
+        "from IPython.display import Image\nImage(b'\\x89PNG fake', format='png')",
+        "print(1)",
+    )
+    r = await api("POST", f"projects/{pid}/blocks/{bid}/execute", params={"wait": "true"})
+    assert r.status == 200
+    assert r.body["status"] == "failed"
+    assert r.body["error"]["reason"] == "internal"
+    assert "OSError" in r.body["message"]
+    assert (await api("GET", f"projects/{pid}/runs/{r.body['id']}")).body["status"] == "failed"
+    r = await api("POST", f"projects/{pid}/blocks/{ok}/execute", params={"wait": "true"})
+    assert r.body["status"] == "succeeded"  # the worker is still there
+
+
+async def test_kernel_text_no_database_accepts_is_stored_cleaned(api, jp_fetch):
+    pid = await make_project(api)
+    nul, mime = await blocks(
+        api,
+        pid,
+        "raise ValueError('a\\x00b')",
+        "from IPython.display import display\n"
+        "display({'application/x-' + 'a' * 300: 'aGVsbG8='}, raw=True)",
+    )
+    r = await api("POST", f"projects/{pid}/blocks/{nul}/execute", params={"wait": "true"})
+    assert r.body["status"] == "failed"
+    assert r.body["message"] == "ValueError: a\ufffdb"
+    stored = (await api("GET", f"projects/{pid}/runs/{r.body['id']}")).body
+    assert stored["error"]["evalue"] == "a\ufffdb"
+    r = await api("POST", f"projects/{pid}/blocks/{mime}/execute", params={"wait": "true"})
+    assert r.body["status"] == "succeeded", r.body
+    (art,) = r.body["outputs"][0]["artifacts"].values()
+    raw = await jp_fetch(
+        "ai-notebook", "api", "projects", str(pid), "artifacts", art["id"], headers=auth("alice")
+    )
+    assert raw.body == b"hello"
+    assert raw.headers["Content-Type"] == "application/octet-stream"
+
+
+async def test_a_restart_from_jupyterlab_is_noticed(api, jp_fetch):
+    pid = await make_project(api)
+    setx, usex = await blocks(api, pid, "x = 1", "x")
+    first = (
+        await api("POST", f"projects/{pid}/blocks/{setx}/execute", params={"wait": "true"})
+    ).body
+    kernel = (await api("GET", f"projects/{pid}/kernel")).body
+    r = await jp_fetch(
+        "api",
+        "kernels",
+        kernel["kernel_id"],
+        "restart",
+        method="POST",
+        body="",
+        headers=auth("alice"),
+    )
+    assert r.code == 200
+    second = (
+        await api("POST", f"projects/{pid}/blocks/{usex}/execute", params={"wait": "true"})
+    ).body
+    assert second["error"]["ename"] == "NameError"
+    assert second["kernel_generation"] == first["kernel_generation"] + 1
+    kernel = (await api("GET", f"projects/{pid}/kernel")).body
+    assert kernel["reset_reason"] == "the kernel was restarted outside AI Notebook"
+
+
+async def test_error_text_stays_off_a_shared_event_bus(api, jp_ws_fetch):
+    ws = await jp_ws_fetch("api", "events", "subscribe", headers=auth("bob"))
+    pid = await make_project(api)
+    (bid,) = await blocks(api, pid, "raise RuntimeError('db password is hunter2')")
+    r = await api("POST", f"projects/{pid}/blocks/{bid}/execute", params={"wait": "true"})
+    assert r.body["message"] == "RuntimeError: db password is hunter2"  # members see it
+    seen = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        event = json.loads(await asyncio.wait_for(ws.read_message(), timeout=10))
+        if event.get("project_id") == pid:
+            seen.append(event)
+            if event.get("status") == "failed":
+                break
+    ws.close()
+    assert seen[-1]["status"] == "failed"
+    assert seen[-1]["message"] == "RuntimeError"
+    assert "hunter2" not in json.dumps(seen)
