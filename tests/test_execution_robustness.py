@@ -173,3 +173,18 @@ async def test_error_text_stays_off_a_shared_event_bus(api, jp_ws_fetch):
     assert seen[-1]["status"] == "failed"
     assert seen[-1]["message"] == "RuntimeError"
     assert "hunter2" not in json.dumps(seen)
+
+
+async def test_a_block_printing_without_end_keeps_server_memory_bounded(api, monkeypatch):
+    from ai_notebook_ext.execution import outputs
+
+    monkeypatch.setattr(outputs, "STREAM_MEMORY_CAP", 20_000)
+    pid = await make_project(api)
+    (bid,) = await blocks(api, pid, "for i in range(200_000):\n    print(f'line {i:06d}')")
+    r = await api("POST", f"projects/{pid}/blocks/{bid}/execute", params={"wait": "true"})
+    assert r.body["status"] == "succeeded"
+    (out,) = r.body["outputs"]
+    assert out["text"].startswith("line 000000\n")
+    assert out["text"].endswith("line 199999\n")
+    assert "characters left out" in out["text"]
+    assert len(out["text"]) < 25_000  # of 2.4 million printed

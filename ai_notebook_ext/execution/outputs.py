@@ -22,15 +22,38 @@ def is_binary_mime(mime: str) -> bool:
     return not (mime.startswith(TEXT_MIMES_PREFIX) or mime in TEXT_MIMES or mime.endswith("+json"))
 
 
+STREAM_MEMORY_CAP = 2_000_000  # characters of one stream output kept while a block runs
+MAX_OUTPUTS = 5_000  # outputs kept per run; a block printing in a loop stays bounded
+
+
 @dataclass
 class OutputCollector:
-    """Accumulates the outputs of one execution, honouring clear_output and display ids."""
+    """Accumulates the outputs of one execution, honouring clear_output and display ids.
 
-    outputs: list[dict[str, Any]] = field(default_factory=list)
+    Memory stays bounded whatever the block prints: stream text is appended in chunks (no
+    quadratic copying) and, past STREAM_MEMORY_CAP characters, keeps its head and tail
+    with a note of what was left out; past MAX_OUTPUTS outputs, further ones are counted.
+    """
+
     execution_count: int | None = None
     error: dict[str, Any] | None = None
+    _outputs: list[dict[str, Any]] = field(default_factory=list)
     _clear_pending: bool = False
     _display_ids: dict[str, list[int]] = field(default_factory=dict)
+    _parts: list[str] = field(default_factory=list)  # unjoined text of the open stream
+    _length: int = 0
+    _head: str | None = None
+    _dropped: int = 0
+    _dropped_outputs: int = 0
+
+    @property
+    def outputs(self) -> list[dict[str, Any]]:
+        """The outputs so far (joins the open stream's text; call sparingly)."""
+        self._join()
+        if self._dropped_outputs:
+            note = f"[{self._dropped_outputs} more outputs were not kept]\n"
+            return [*self._outputs, {"output_type": "stream", "name": "stderr", "text": note}]
+        return self._outputs
 
     def apply(self, msg_type: str, content: dict[str, Any]) -> bool:
         """Apply one iopub message; True if the outputs changed."""
@@ -60,8 +83,7 @@ class OutputCollector:
                 "traceback": list(content.get("traceback", [])),
             }
             self.error = dict(out)
-            self.outputs.append(out)
-            return True
+            return self._append(out)
         out = {
             "output_type": msg_type,
             "data": dict(content.get("data", {})),
@@ -71,29 +93,69 @@ class OutputCollector:
             out["execution_count"] = content.get("execution_count")
             self.execution_count = content.get("execution_count", self.execution_count)
         display_id = (content.get("transient") or {}).get("display_id")
-        if display_id:
-            self._display_ids.setdefault(display_id, []).append(len(self.outputs))
-        self.outputs.append(out)
+        if display_id and len(self._outputs) < MAX_OUTPUTS:
+            self._display_ids.setdefault(display_id, []).append(len(self._outputs))
+        return self._append(out)
+
+    def _append(self, out: dict[str, Any]) -> bool:
+        self._close_stream()
+        if len(self._outputs) >= MAX_OUTPUTS:
+            self._dropped_outputs += 1
+        else:
+            self._outputs.append(out)
         return True
 
     def _clear(self) -> None:
-        self.outputs.clear()
+        self._close_stream()
+        self._outputs.clear()
         self._display_ids.clear()
         self._clear_pending = False
+        self._dropped_outputs = 0
 
     def _stream(self, name: str, text: str) -> None:
-        last = self.outputs[-1] if self.outputs else None
-        if last and last["output_type"] == "stream" and last["name"] == name:
-            last["text"] += text
+        last = self._outputs[-1] if self._outputs else None
+        if not (last and last["output_type"] == "stream" and last["name"] == name):
+            self._append({"output_type": "stream", "name": name, "text": ""})
+            if self._dropped_outputs:
+                return
+        self._parts.append(text)
+        self._length += len(text)
+        if self._length > STREAM_MEMORY_CAP:
+            self._compact()
+
+    def _compact(self) -> None:
+        """Keep the first and the latest half-cap of characters of the open stream."""
+        half = STREAM_MEMORY_CAP // 2
+        joined = "".join(self._parts)
+        if self._head is None:
+            self._head, joined = joined[:half], joined[half:]
+        tail = joined[-half:]
+        self._dropped += len(joined) - len(tail)
+        self._parts, self._length = [tail], len(tail)
+
+    def _join(self) -> None:
+        """Write the open stream's text into its output (keeping it open for more)."""
+        if not self._outputs or (not self._parts and self._head is None):
+            return
+        last = self._outputs[-1]
+        body = "".join(self._parts)
+        self._parts, self._length = ([body], len(body)) if body else ([], 0)
+        if self._head is None:
+            last["text"] = body
         else:
-            self.outputs.append({"output_type": "stream", "name": name, "text": text})
+            gap = f"\n[... {self._dropped} characters left out ...]\n"
+            last["text"] = self._head + gap + body
+
+    def _close_stream(self) -> None:
+        self._join()
+        self._parts, self._length, self._head, self._dropped = [], 0, None, 0
 
     def _update_display(self, content: dict[str, Any]) -> bool:
         display_id = (content.get("transient") or {}).get("display_id")
         changed = False
         for index in self._display_ids.get(display_id or "", []):
-            self.outputs[index]["data"] = dict(content.get("data", {}))
-            self.outputs[index]["metadata"] = dict(content.get("metadata", {}))
+            self._outputs[index]["data"] = dict(content.get("data", {}))
+            self._outputs[index]["metadata"] = dict(content.get("metadata", {}))
             changed = True
         return changed
 

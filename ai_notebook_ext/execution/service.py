@@ -48,13 +48,13 @@ class OutputEvents:
         self.enabled = enabled
         self.project_id, self.run_id, self.block_id = run.project_id, run.id, run.block_id
         self.seq = 0
-        self.pending: list[dict[str, Any]] | None = None
+        self.pending: OutputCollector | None = None
         self.timer: asyncio.TimerHandle | None = None
 
     async def update(self, collector: OutputCollector) -> None:
         if not self.enabled:
             return
-        self.pending = [dict(o) for o in collector.outputs[-EVENT_MAX_OUTPUTS:]]
+        self.pending = collector  # read at most once per interval, not per message
         if self.timer is None:
             self.timer = asyncio.get_running_loop().call_later(EVENT_INTERVAL, self.flush)
 
@@ -62,7 +62,8 @@ class OutputEvents:
         self.timer = None
         if self.pending is None:
             return
-        outputs, omitted = without_binary(self.pending, EVENT_TEXT_CAP)
+        latest = self.pending.outputs[-EVENT_MAX_OUTPUTS:]
+        outputs, omitted = without_binary(latest, EVENT_TEXT_CAP)
         self.pending = None
         self.seq += 1
         self.events.emit(
