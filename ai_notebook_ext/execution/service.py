@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from ..errors import BadRequest, Conflict, NotFound
-from ..events import KERNEL_STATUS, RUN_OUTPUT, RUN_STATUS, Events
+from ..events import Events
 from ..projects.access import authorize, require
 from ..projects.blocks import get_block
 from ..projects.schemas import Page
@@ -28,60 +28,13 @@ from . import runner
 from . import statements as sql
 from .artifacts import ArtifactStore
 from .kernels import KernelStartError, ProjectKernels
-from .outputs import OutputCollector, externalize, storable, without_binary
+from .outputs import externalize, storable
+from .progress import RunEvents
 from .queue import ProjectQueues, Ticket
 from .recovery import INTERRUPTED
 from .schemas import KernelOut, RunOut
 
 log = logging.getLogger(__name__)
-
-EVENT_TEXT_CAP = 16_384
-EVENT_MAX_OUTPUTS = 50
-EVENT_INTERVAL = 0.1
-
-
-class OutputEvents:
-    """Coalesces output events of one run: at most one every EVENT_INTERVAL seconds."""
-
-    def __init__(self, events: Events, run: Run | RunOut, enabled: bool = True) -> None:
-        self.events = events
-        self.enabled = enabled
-        self.project_id, self.run_id, self.block_id = run.project_id, run.id, run.block_id
-        self.seq = 0
-        self.pending: OutputCollector | None = None
-        self.timer: asyncio.TimerHandle | None = None
-
-    async def update(self, collector: OutputCollector) -> None:
-        if not self.enabled:
-            return
-        self.pending = collector  # read at most once per interval, not per message
-        if self.timer is None:
-            self.timer = asyncio.get_running_loop().call_later(EVENT_INTERVAL, self.flush)
-
-    def flush(self) -> None:
-        self.timer = None
-        if self.pending is None:
-            return
-        latest = self.pending.outputs[-EVENT_MAX_OUTPUTS:]
-        outputs, omitted = without_binary(latest, EVENT_TEXT_CAP)
-        self.pending = None
-        self.seq += 1
-        self.events.emit(
-            RUN_OUTPUT,
-            {
-                "project_id": self.project_id,
-                "run_id": self.run_id,
-                "block_id": self.block_id,
-                "seq": self.seq,
-                "outputs": outputs,
-                "omitted_bytes": omitted,
-            },
-        )
-
-    def close(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        self.flush()
 
 
 def _mime(mime: str) -> str:
@@ -122,13 +75,12 @@ class RunService:
         output_events: bool = True,
     ) -> None:
         self.db = db
-        self.events = events
-        self.kernels = ProjectKernels(serverapp, db, kernel_name, self._kernel_state)
+        self.events = RunEvents(events, output_events)
+        self.kernels = ProjectKernels(serverapp, db, kernel_name, self.events.kernel)
         self.queues = ProjectQueues(self._process)
         self.artifacts = ArtifactStore(artifact_dir)
         self.text_limit = text_limit
         self.default_timeout = default_timeout
-        self.output_events = output_events
         self._cancel: dict[int, asyncio.Event] = {}
         self._done: dict[int, asyncio.Event] = {}
         self._results: dict[int, RunOut] = {}  # finished runs a waiting request takes
@@ -157,7 +109,7 @@ class RunService:
         done = self._done[out.id] = asyncio.Event()
         if wait:
             self._waiting.add(out.id)
-        self._status_event(out.project_id, out.id, out.block_id, "queued")
+        self.events.status(out.project_id, out.id, out.block_id, "queued")
         self.queues.fill(ticket, out.id)
         if not wait:
             return out
@@ -367,7 +319,7 @@ class RunService:
             )
             return
         generation = handle.generation
-        emitter = OutputEvents(self.events, run, self.output_events)
+        emitter = self.events.outputs(run)
         sent: dict[str, Any] = {}
 
         async def mark_running() -> None:
@@ -376,7 +328,7 @@ class RunService:
                 params = {"run_id": run_id, "started_at": started, "generation": generation}
                 await conn.execute(sql.MARK_RUNNING, params)
             sent["started_at"] = started
-            self._status_event(project_id, run_id, run.block_id, "running")
+            self.events.status(project_id, run_id, run.block_id, "running")
 
         try:
             result = await runner.execute(
@@ -470,13 +422,14 @@ class RunService:
             if generation is not None:
                 final["kernel_generation"] = generation
             self._results[run_id] = known.model_copy(update=final)
-        # Error values are the program's text: events reach every subscriber of the server's
-        # event bus, so where that is wider than the project only the error's name goes out.
-        public = params["message"]
-        if not self.output_events and error is not None and error.get("reason") == "error":
-            public = str(error.get("ename", "error"))
-        self._status_event(
-            known.project_id, run_id, known.block_id, status, execution_count, public
+        self.events.status(
+            known.project_id,
+            run_id,
+            known.block_id,
+            status,
+            execution_count,
+            params["message"],
+            error,
         )
 
     def _release(self, run_id: int) -> None:
@@ -490,32 +443,3 @@ class RunService:
             if run is None:
                 raise NotFound(f"run {run_id} not found")
             return RunOut.model_validate(run)
-
-    def _status_event(
-        self,
-        project_id: int,
-        run_id: int,
-        block_id: int | None,
-        status: str,
-        execution_count: int | None = None,
-        message: str = "",
-    ) -> None:
-        self.events.emit(
-            RUN_STATUS,
-            {
-                "project_id": project_id,
-                "run_id": run_id,
-                "block_id": block_id,
-                "status": status,
-                "execution_count": execution_count,
-                "message": message[:500],
-            },
-        )
-
-    async def _kernel_state(
-        self, project_id: int, state: str, generation: int, reason: str
-    ) -> None:
-        self.events.emit(
-            KERNEL_STATUS,
-            {"project_id": project_id, "state": state, "generation": generation, "reason": reason},
-        )
