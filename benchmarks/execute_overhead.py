@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
@@ -55,31 +55,10 @@ class BenchServer(ServerProcess):
     """ServerProcess in its own session with stdin closed: a Ctrl-C in the terminal reaches
     only this script, which then stops the server with SIGTERM (no interactive prompt)."""
 
-    def start(self, timeout: float = 60) -> BenchServer:
-        env = {**os.environ, "JUPYTER_PLATFORM_DIRS": "1"}
-        env["JUPYTER_RUNTIME_DIR"] = str(self.workdir / "runtime")
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [*self.command, f"--config={self.config_path}"],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=self.workdir,
-            env=env,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                status, _ = self.request("GET", "api/status")
-                if status == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"server did not start in {timeout} s:\n{self.log()}")
+    popen_options: ClassVar[dict[str, Any]] = {
+        "stdin": subprocess.DEVNULL,
+        "start_new_session": True,
+    }
 
 
 # --- raw jupyter_client ------------------------------------------------------------------

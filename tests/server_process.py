@@ -24,6 +24,8 @@ def free_port() -> int:
 class ServerProcess:
     """A Jupyter server subprocess on a free loopback port with a known token."""
 
+    popen_options: dict[str, Any] = {}  # extra subprocess.Popen arguments for subclasses
+
     def __init__(
         self,
         workdir: Path,
@@ -73,6 +75,7 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             cwd=self.workdir,
             env=env,
+            **self.popen_options,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
