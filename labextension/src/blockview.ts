@@ -20,7 +20,7 @@ import type { AiNotebookAPI, IBlock, IRun, RunStatus } from './api';
 import type { IRunOutputEvent, IRunStatusEvent } from './events';
 import { isFinalStatus, statusRank } from './events';
 import { ArtifactLoader, OutputsView, liveOutputs, resolveOutputs } from './outputs';
-import { el, errorMessage } from './dom';
+import { el, errorMessage, iconButton } from './dom';
 
 /** Poll interval for an active run, as a fallback to events. */
 const POLL_MS = 5000;
@@ -419,17 +419,4 @@ export class BlockView {
   private _message?: HTMLDivElement;
   private _stale?: HTMLDivElement;
   private _outputs?: OutputsView;
-}
-
-function iconButton(
-  className: string,
-  title: string,
-  icon: typeof runIcon
-): HTMLButtonElement {
-  const button = el('button', `${className} ainb-icon-button jp-Button`);
-  button.type = 'button';
-  button.title = title;
-  button.setAttribute('aria-label', title);
-  icon.element({ container: button, elementSize: 'normal' });
-  return button;
 }

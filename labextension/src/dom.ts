@@ -1,3 +1,5 @@
+import type { LabIcon } from '@jupyterlab/ui-components';
+
 /** Small DOM helpers shared by the panel's parts (text only, never innerHTML). */
 
 export function el<K extends keyof HTMLElementTagNameMap>(
@@ -20,4 +22,18 @@ export function errorMessage(err: unknown): string {
     return err.message;
   }
   return String(err);
+}
+
+/** A JupyterLab-styled button showing only an icon, labelled for tooltips and screen readers. */
+export function iconButton(
+  className: string,
+  title: string,
+  icon: LabIcon
+): HTMLButtonElement {
+  const button = el('button', `${className} ainb-icon-button jp-Button`);
+  button.type = 'button';
+  button.title = title;
+  button.setAttribute('aria-label', title);
+  icon.element({ container: button, elementSize: 'normal' });
+  return button;
 }

@@ -11,7 +11,7 @@ import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { refreshIcon, stopIcon } from '@jupyterlab/ui-components';
 
 import type { AiNotebookAPI, IKernelStatus, IProject, RunStatus } from './api';
-import { el, errorMessage } from './dom';
+import { el, errorMessage, iconButton } from './dom';
 import type { IKernelStatusEvent } from './events';
 import { isFinalStatus } from './events';
 
@@ -49,13 +49,13 @@ export class KernelBar {
     this.node.appendChild(el('span', 'ainb-kernel-label', 'Kernel'));
     this._state = el('span', 'ainb-kernel-state');
     this._queue = el('span', 'ainb-kernel-queue');
-    this._interrupt = this._button(
+    this._interrupt = iconButton(
       'ainb-kernel-interrupt',
       'Interrupt the kernel',
       stopIcon
     );
     this._interrupt.addEventListener('click', () => void this.interrupt());
-    this._restart = this._button(
+    this._restart = iconButton(
       'ainb-kernel-restart',
       'Restart the kernel\u2026',
       refreshIcon
@@ -241,19 +241,6 @@ export class KernelBar {
     ) {
       this.refreshSoon(SETTLE_DELAY_MS);
     }
-  }
-
-  private _button(
-    className: string,
-    title: string,
-    icon: typeof stopIcon
-  ): HTMLButtonElement {
-    const button = el('button', `${className} ainb-icon-button jp-Button`);
-    button.type = 'button';
-    button.title = title;
-    button.setAttribute('aria-label', title);
-    icon.element({ container: button, elementSize: 'normal' });
-    return button;
   }
 
   private _render(): void {
