@@ -12,7 +12,7 @@ from sqlalchemy import inspect, text
 from ai_notebook_ext.store.database import (
     DatabaseConfigError,
     alembic_config,
-    async_url,
+    driver_url,
     make_sync_engine,
     upgrade,
 )
@@ -88,4 +88,4 @@ def test_downgrade_to_base_and_back(db_url):
 @pytest.mark.parametrize("url", ["mysql://u@h/db", "oracle://x", "mongodb://x"])
 def test_unsupported_backends_are_refused_clearly(url):
     with pytest.raises(DatabaseConfigError, match="unsupported database URL"):
-        async_url(url)
+        driver_url(url)

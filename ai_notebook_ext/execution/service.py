@@ -94,6 +94,10 @@ class RunService:
         """A place in the project's queue, taken when the request arrives."""
         return self.queues.reserve(project_id)
 
+    def abandon(self, ticket: Ticket) -> None:
+        """Give a place back (the request failed before its run existed)."""
+        self.queues.fill(ticket, None)
+
     async def submit(
         self, actor: Actor, project_id: int, block_id: int, wait: bool, ticket: Ticket | None = None
     ) -> RunOut:
@@ -102,7 +106,7 @@ class RunService:
         try:
             job = await self._create_run(actor, project_id, block_id)
         except BaseException:
-            self.queues.fill(ticket, None)
+            self.abandon(ticket)
             raise
         out = job.run
         self._jobs[out.id] = job

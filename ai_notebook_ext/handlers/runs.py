@@ -36,7 +36,7 @@ class ExecuteHandler(ApiHandler):
         try:
             actor = await self.actor()
         except BaseException:
-            self.services.runs.queues.fill(ticket, None)
+            self.services.runs.abandon(ticket)
             raise
         run = await self.services.runs.submit(actor, pid, bid, wait, ticket)
         self.reply(run, 200 if wait else 202)

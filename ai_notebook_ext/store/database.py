@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import sessionmaker
 
-from .inline import InlineSession
+from .inline import InlineConnection, InlineSession
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +50,9 @@ def _backend(url: URL) -> str:
     return backend
 
 
-def async_url(url: str | URL) -> URL:
-    """The URL with the driver we use for its backend (psycopg's asyncio mode for PostgreSQL)."""
-    parsed = make_url(url)
-    return parsed.set(drivername=_SYNC_DRIVERS[_backend(parsed)])
-
-
-def sync_url(url: str | URL) -> URL:
-    """The URL with the sync driver used for migrations."""
+def driver_url(url: str | URL) -> URL:
+    """The URL with the driver we use for its backend: pysqlite, or psycopg 3 (whose
+    asyncio mode SQLAlchemy picks for an async engine)."""
     parsed = make_url(url)
     return parsed.set(drivername=_SYNC_DRIVERS[_backend(parsed)])
 
@@ -87,7 +82,7 @@ def alembic_config(connection: Any = None) -> AlembicConfig:
 
 def make_sync_engine(url: str | URL) -> Engine:
     """A short-lived sync engine (migrations, tests, CLI)."""
-    parsed = sync_url(url)
+    parsed = driver_url(url)
     if parsed.get_backend_name() == "sqlite":
         _prepare_sqlite_file(parsed)
     engine = create_engine(parsed)
@@ -106,16 +101,6 @@ def upgrade(url: str | URL, revision: str = "head") -> None:
         engine.dispose()
 
 
-class _SyncConnection:
-    """An awaitable ``execute`` over a sync connection (SQLite runs inline)."""
-
-    def __init__(self, connection: Any) -> None:
-        self.sync_connection = connection
-
-    async def execute(self, *args: Any, **kwargs: Any) -> Any:
-        return self.sync_connection.execute(*args, **kwargs)
-
-
 class Database:
     """The engine and session factory of one configured database.
 
@@ -124,7 +109,7 @@ class Database:
     """
 
     def __init__(self, url: str | URL, *, echo: bool = False) -> None:
-        self.url = async_url(url)
+        self.url = driver_url(url)
         self.backend = self.url.get_backend_name()
         self.engine: AsyncEngine | None = None
         if self.backend == "sqlite":
@@ -162,7 +147,7 @@ class Database:
         session); ``await conn.execute(stmt, params)`` works on both backends."""
         if self.sync_engine is not None:
             with self.sync_engine.begin() as sync:
-                yield _SyncConnection(sync)
+                yield InlineConnection(sync)
             return
         assert self.engine is not None
         async with self.engine.begin() as conn:

@@ -33,6 +33,16 @@ class _Nested:
         self.transaction.__exit__(exc_type, exc, tb)
 
 
+class InlineConnection:
+    """An awaitable ``execute`` over a sync connection, for Core statements."""
+
+    def __init__(self, connection: Any) -> None:
+        self.sync_connection = connection
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return self.sync_connection.execute(*args, **kwargs)
+
+
 class InlineSession:
     """The subset of AsyncSession our services use, executed synchronously."""
 
