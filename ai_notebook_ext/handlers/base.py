@@ -174,16 +174,12 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
         raise NotFound(f"{what} {raw!r} not found")
 
     def reply(self, payload: Any, status: int = 200) -> None:
-        """Write a pydantic model (or list of them, or plain JSON) as the response."""
+        """Write a pydantic model (or plain JSON data) as the response."""
         self.set_status(status)
         if isinstance(payload, BaseModel):
             self.finish(payload.model_dump_json())
-            return
-        if isinstance(payload, list):
-            payload = [
-                p.model_dump(mode="json") if isinstance(p, BaseModel) else p for p in payload
-            ]
-        self.finish(json.dumps(payload))
+        else:
+            self.finish(json.dumps(payload))
 
     def no_content(self) -> None:
         self.set_status(204)
