@@ -19,13 +19,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jupyter_client.session import Session
 from jupyter_core.utils import ensure_async
 
 from ..projects.locks import KeyedLocks
 from ..store import Database
 from ..store.models import ProjectKernel
 from ..store.types import utcnow
+from .wire import CLIENT_OPTIONS, LeanSession
 
 log = logging.getLogger(__name__)
 
@@ -156,9 +156,11 @@ class ProjectKernels:
     async def _connect(self, handle: KernelHandle) -> None:
         kernel = self.km.get_kernel(handle.kernel_id)
         # Our own Session (same key): a shared one would see each broadcast message twice
-        # and refuse the second copy as a replay.
-        session = Session(key=kernel.session.key, signature_scheme=kernel.session.signature_scheme)
-        client = kernel.client(session=session)
+        # and refuse the second copy as a replay. Lean: see wire.py.
+        session = LeanSession(
+            key=kernel.session.key, signature_scheme=kernel.session.signature_scheme
+        )
+        client = kernel.client(session=session, **CLIENT_OPTIONS)
         client.start_channels()
         try:
             await client.wait_for_ready(timeout=self.startup_timeout)

@@ -6,7 +6,7 @@ costs more Python than the kernel round trip it surrounds.
 
 from __future__ import annotations
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 
 from ..store.models import Artifact, Block, Membership, Project, Run
 
@@ -58,10 +58,14 @@ SET_LAST_RUN = (
 )
 
 
-# The end of a run that has not ended yet (a cancel may have ended it meanwhile).
+# The end of a run that has not ended yet (a cancel may have ended it meanwhile). Two
+# comparisons, not IN: an IN list is re-expanded on every execution.
 FINISH_RUN = (
     update(runs)
-    .where(runs.c.id == bindparam("run_id"), runs.c.status.in_(("queued", "running")))
+    .where(
+        runs.c.id == bindparam("run_id"),
+        or_(runs.c.status == "queued", runs.c.status == "running"),
+    )
     .values(
         status=bindparam("status"),
         finished_at=bindparam("finished_at"),

@@ -17,7 +17,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -115,6 +115,7 @@ class Database:
         if self.backend == "sqlite":
             self.sync_engine: Engine | None = make_sync_engine(self.url)
             self._sync_sessions = sessionmaker(self.sync_engine, expire_on_commit=False)
+            self._inline: Connection | None = None
         else:
             # A server restart or failover drops PostgreSQL connections; ping before use.
             self.sync_engine = None
@@ -146,16 +147,35 @@ class Database:
         """A bare connection in a transaction, for Core statements on hot paths (no ORM
         session); ``await conn.execute(stmt, params)`` works on both backends."""
         if self.sync_engine is not None:
-            with self.sync_engine.begin() as sync:
-                yield InlineConnection(sync)
+            inline = self._inline_connection()
+            if inline is None:  # another transaction is open on it (its owner awaited)
+                with self.sync_engine.begin() as sync:
+                    yield InlineConnection(sync)
+                return
+            with inline.begin():
+                yield InlineConnection(inline)
             return
         assert self.engine is not None
         async with self.engine.begin() as conn:
             yield conn
+
+    def _inline_connection(self) -> Connection | None:
+        """One connection kept for ``connection()`` on SQLite, or None while it is in use.
+
+        Checking a connection out of the pool and back costs about as much as the statement
+        itself; the hot path makes three transactions per execute.
+        """
+        assert self.sync_engine is not None
+        if self._inline is None or self._inline.closed or self._inline.invalidated:
+            self._inline = self.sync_engine.connect()
+        return None if self._inline.in_transaction() else self._inline
 
     async def dispose(self) -> None:
         """Close all pooled connections."""
         if self.engine is not None:
             await self.engine.dispose()
         if self.sync_engine is not None:
+            if self._inline is not None:
+                self._inline.close()
+                self._inline = None
             self.sync_engine.dispose()
