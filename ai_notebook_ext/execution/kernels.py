@@ -203,6 +203,26 @@ class ProjectKernels:
         process = getattr(getattr(kernel, "provisioner", None), "process", None)
         return describe_exit(getattr(process, "returncode", None))
 
+    def ready(self, project_id: int) -> KernelHandle | None:
+        """The project's kernel if code can go to it right now, judged without awaiting:
+        connected, not known dead, not being started or restarted, and (local kernels
+        only) its process still the one we connected to and running. None otherwise;
+        ``ensure`` then does the full check."""
+        handle = self._handles.get(project_id)
+        if (
+            handle is None
+            or handle.client is None
+            or handle.died.is_set()
+            or handle.kernel_id not in self.km
+            or self._locks.busy(project_id)
+        ):
+            return None
+        kernel = self.km.get_kernel(handle.kernel_id)
+        process = getattr(getattr(kernel, "provisioner", None), "process", None)
+        if process is None or kernel_pid(kernel) != handle.pid or process.poll() is not None:
+            return None
+        return handle
+
     async def is_alive(self, handle: KernelHandle) -> bool:
         if handle.died.is_set() or handle.kernel_id not in self.km:
             return False

@@ -54,6 +54,11 @@ class ProjectQueues:
         ticket.run_id = run_id
         ticket.ready.set()
 
+    def is_next(self, ticket: Ticket) -> bool:
+        """Whether the ticket is at the head of its queue and no run of the project executes."""
+        queue = self._queues.get(ticket.project_id)
+        return bool(queue) and queue[0] is ticket and ticket.project_id not in self._current
+
     def queued(self, project_id: int) -> list[int]:
         """Run ids waiting (not the one running), in order."""
         return [t.run_id for t in self._queues.get(project_id, ()) if t.run_id is not None]

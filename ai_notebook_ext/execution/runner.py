@@ -49,6 +49,21 @@ async def _shell_reply(client: Any, msg_id: str, wait: float) -> dict[str, Any] 
     return None
 
 
+@dataclass
+class Sent:
+    """An execute request on its way: the kernel generation it went to and its msg_id."""
+
+    handle: KernelHandle
+    generation: int
+    msg_id: str
+
+
+def send(handle: KernelHandle, code: str) -> Sent:
+    """Send ``code`` to the kernel (no await: callers may do it inside a transaction)."""
+    msg_id = handle.client.execute(code, store_history=True, allow_stdin=False, stop_on_error=True)
+    return Sent(handle, handle.generation, msg_id)
+
+
 async def execute(
     kernels: ProjectKernels,
     handle: KernelHandle,
@@ -58,20 +73,24 @@ async def execute(
     cancel: asyncio.Event,
     on_output: OnOutput,
     on_sent: OnSent | None = None,
+    sent: Sent | None = None,
 ) -> ExecResult:
-    """Run ``code`` and collect its outputs; never raises for kernel-side problems."""
-    client = handle.client
+    """Run ``code`` and collect its outputs; never raises for kernel-side problems.
+
+    ``sent``: the request was already sent (``send``); only its results are collected.
+    """
     collector = OutputCollector()
-    if cancel.is_set():  # cancelled while the kernel was starting: never send the code
-        return ExecResult("cancelled", [], None, message="cancelled before it started")
-    msg_id = client.execute(code, store_history=True, allow_stdin=False, stop_on_error=True)
-    if on_sent is not None:
-        await on_sent()
+    if sent is None:
+        if cancel.is_set():  # cancelled while the kernel was starting: never send the code
+            return ExecResult("cancelled", [], None, message="cancelled before it started")
+        sent = send(handle, code)
+        if on_sent is not None:
+            await on_sent()
+    client, msg_id, generation = handle.client, sent.msg_id, sent.generation
     loop = asyncio.get_running_loop()
     deadline = None if not time_limit else loop.time() + time_limit
     interrupted_at: float | None = None
     why_interrupted = ""
-    generation = handle.generation
     while True:
         if handle.died.is_set() or handle.generation != generation:
             return _died(collector, handle.death_reason or "the kernel was restarted")

@@ -27,7 +27,7 @@ from ..store.types import utcnow
 from . import runner
 from . import statements as sql
 from .artifacts import ArtifactStore
-from .kernels import KernelStartError, ProjectKernels
+from .kernels import KernelHandle, KernelStartError, ProjectKernels
 from .outputs import externalize, storable
 from .progress import RunEvents
 from .queue import ProjectQueues, Ticket
@@ -57,6 +57,7 @@ class Job:
     run: RunOut
     project_name: str
     working_dir: str
+    sent: runner.Sent | None = None  # already sent to the kernel when the run was created
 
 
 class RunService:
@@ -104,7 +105,7 @@ class RunService:
         """Queue a run of the block's current code; with ``wait``, return when it ended."""
         ticket = ticket or self.queues.reserve(project_id)
         try:
-            job = await self._create_run(actor, project_id, block_id)
+            job = await self._create_run(actor, project_id, block_id, ticket)
         except BaseException:
             self.abandon(ticket)
             raise
@@ -114,6 +115,8 @@ class RunService:
         if wait:
             self._waiting.add(out.id)
         self.events.status(out.project_id, out.id, out.block_id, "queued")
+        if job.sent is not None:
+            self.events.status(out.project_id, out.id, out.block_id, "running")
         self.queues.fill(ticket, out.id)
         if not wait:
             return out
@@ -124,33 +127,54 @@ class RunService:
         result = self._results.pop(out.id, None)
         return result if result is not None else await self._run_out(out.id)
 
-    async def _create_run(self, actor: Actor, project_id: int, block_id: int) -> Job:
-        """Check the caller and the block and insert the queued run in one transaction."""
+    async def _create_run(
+        self, actor: Actor, project_id: int, block_id: int, ticket: Ticket
+    ) -> Job:
+        """Check the caller and the block and insert the run in one transaction.
+
+        When nothing is ahead of the run and the kernel is ready, the code goes to the
+        kernel before the insert (the run is recorded as running), so the kernel works
+        while the row is written: a run with a queue or a kernel to start is recorded
+        as queued and sent by the worker.
+        """
         now = utcnow()
-        async with self.db.connection() as conn:
-            ids = {"block_id": block_id, "project_id": project_id, "user_id": actor.id}
-            row = (await conn.execute(sql.BLOCK_FOR_RUN, ids)).first()
-            role = (row.role or ("owner" if actor.is_admin else None)) if row else None
-            if row is not None and role is not None:
-                require(role, "editor", "running blocks")
-                if row.kind != "code":
-                    raise BadRequest(
-                        f"block {block_id} is a {row.kind} block; only code blocks run",
-                        details={"block_id": block_id, "kind": row.kind},
-                    )
-                values = {
-                    "project_id": project_id,
-                    "block_id": block_id,
-                    "user_id": actor.id,
-                    "status": "queued",
-                    "source": row.source,
-                    "block_version": row.version,
-                    "timeout_seconds": row.timeout_seconds or self.default_timeout,
-                    "outputs": [],
-                    "message": "",
-                    "queued_at": now,
-                }
-                run_id = (await conn.execute(sql.INSERT_RUN, values)).scalar_one()
+        sent: runner.Sent | None = None
+        try:
+            async with self.db.connection() as conn:
+                ids = {"block_id": block_id, "project_id": project_id, "user_id": actor.id}
+                row = (await conn.execute(sql.BLOCK_FOR_RUN, ids)).first()
+                role = (row.role or ("owner" if actor.is_admin else None)) if row else None
+                if row is not None and role is not None:
+                    require(role, "editor", "running blocks")
+                    if row.kind != "code":
+                        raise BadRequest(
+                            f"block {block_id} is a {row.kind} block; only code blocks run",
+                            details={"block_id": block_id, "kind": row.kind},
+                        )
+                    values = {
+                        "project_id": project_id,
+                        "block_id": block_id,
+                        "user_id": actor.id,
+                        "status": "queued",
+                        "source": row.source,
+                        "block_version": row.version,
+                        "timeout_seconds": row.timeout_seconds or self.default_timeout,
+                        "outputs": [],
+                        "message": "",
+                        "queued_at": now,
+                    }
+                    sent = self._send_now(project_id, ticket, row.source)
+                    if sent is not None:
+                        values |= {
+                            "status": "running",
+                            "started_at": now,
+                            "kernel_generation": sent.generation,
+                        }
+                    run_id = (await conn.execute(sql.INSERT_RUN, values)).scalar_one()
+        except BaseException:
+            if sent is not None:  # no record of the code: stop it
+                await self.kernels.interrupt(project_id)
+            raise
         if row is None or role is None:
             async with self.db.session() as session:  # the precise 404
                 await authorize(session, actor, project_id, "viewer", "running blocks")
@@ -160,12 +184,18 @@ class RunService:
             id=run_id,
             execution_count=None,
             error=None,
-            kernel_generation=None,
-            started_at=None,
             finished_at=None,
-            **values,  # type: ignore[arg-type]
+            **({"kernel_generation": None, "started_at": None} | values),  # type: ignore[arg-type]
         )
-        return Job(out, row.name, working_dir_for(project_id, row.working_dir))
+        return Job(out, row.name, working_dir_for(project_id, row.working_dir), sent)
+
+    def _send_now(self, project_id: int, ticket: Ticket, source: str) -> runner.Sent | None:
+        """Send the code at once if the worker would do nothing else first: the ticket is
+        next, no run is executing and the kernel is ready."""
+        if not self.queues.is_next(ticket):
+            return None
+        handle = self.kernels.ready(project_id)
+        return runner.send(handle, source) if handle is not None else None
 
     async def get(self, actor: Actor, project_id: int, run_id: int) -> RunOut:
         async with self.db.session() as session:
@@ -203,7 +233,10 @@ class RunService:
                     f"run {run_id} already ended ({run.status})",
                     details={"current": RunOut.model_validate(run).model_dump(mode="json")},
                 )
-        if self.queues.remove(project_id, run_id):
+        job = self._jobs.get(run_id)
+        if job is not None and job.sent is not None:  # in the kernel already: interrupt it
+            self._cancel.setdefault(run_id, asyncio.Event()).set()
+        elif self.queues.remove(project_id, run_id):
             self._jobs.pop(run_id, None)
             await self._finish(run_id, "cancelled", message="cancelled before it started")
             self._release(run_id)
@@ -276,7 +309,7 @@ class RunService:
 
     async def _process(self, project_id: int, run_id: int) -> None:
         """Execute one run; whatever goes wrong, the run ends with a final status."""
-        cancel = self._cancel[run_id] = asyncio.Event()
+        cancel = self._cancel.setdefault(run_id, asyncio.Event())
         try:
             job = self._jobs.pop(run_id, None)
             if job is not None:
@@ -312,6 +345,9 @@ class RunService:
         """Start the kernel if needed, run the code, store what came out."""
         run = job.run
         started = utcnow()
+        if job.sent is not None:
+            await self._collect(project_id, run_id, job, cancel, job.sent.handle)
+            return
         try:
             handle = await self.kernels.ensure(project_id, job.project_name, job.working_dir)
         except KernelStartError as exc:
@@ -323,17 +359,30 @@ class RunService:
             )
             return
         generation = handle.generation
-        emitter = self.events.outputs(run)
-        sent: dict[str, Any] = {}
 
         async def mark_running() -> None:
             # Runs while the kernel already works on the request: the write overlaps it.
             async with self.db.connection() as conn:
                 params = {"run_id": run_id, "started_at": started, "generation": generation}
                 await conn.execute(sql.MARK_RUNNING, params)
-            sent["started_at"] = started
+            job.run = run.model_copy(update={"started_at": started})
             self.events.status(project_id, run_id, run.block_id, "running")
 
+        await self._collect(project_id, run_id, job, cancel, handle, mark_running)
+
+    async def _collect(
+        self,
+        project_id: int,
+        run_id: int,
+        job: Job,
+        cancel: asyncio.Event,
+        handle: KernelHandle,
+        on_sent: runner.OnSent | None = None,
+    ) -> None:
+        """Send the code unless it was sent already, wait for its end, store what came out."""
+        run = job.run
+        generation = job.sent.generation if job.sent is not None else handle.generation
+        emitter = self.events.outputs(run)
         try:
             result = await runner.execute(
                 self.kernels,
@@ -342,7 +391,8 @@ class RunService:
                 time_limit=run.timeout_seconds,
                 cancel=cancel,
                 on_output=emitter.update,
-                on_sent=mark_running,
+                on_sent=on_sent,
+                sent=job.sent,
             )
         finally:
             emitter.close()
@@ -360,7 +410,7 @@ class RunService:
             execution_count=result.execution_count,
             artifacts=stored,
             generation=generation,
-            known=run.model_copy(update=sent),
+            known=job.run,
         )
         if result.kernel_died:
             task = asyncio.ensure_future(

@@ -17,8 +17,9 @@ class ExecuteHandler(ApiHandler):
     auth_resource = "ai_notebook_ext:runs"
 
     @operation(
-        "Run a code block in the project's kernel (editor): 202 with the queued run, or with "
-        "?wait=true 200 with the finished run. Runs of a project execute one at a time.",
+        "Run a code block in the project's kernel (editor): 202 with the new run (queued, or "
+        "running if the kernel was free), or with ?wait=true 200 with the finished run. "
+        "Runs of a project execute one at a time.",
         response=RunOut,
         status=202,
         query={"wait": "true: answer when the run has ended (default false)."},

@@ -31,3 +31,7 @@ class KeyedLocks:
                 del self._locks[key]
             else:
                 self._locks[key] = (lock, users - 1)
+
+    def busy(self, key: object) -> bool:
+        """Whether someone holds or waits for the key's lock."""
+        return key in self._locks
