@@ -1,0 +1,1 @@
+"""Dependency analysis, the block graph and run planning."""
