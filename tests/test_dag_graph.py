@@ -1,0 +1,103 @@
+"""The block graph: inferred edges with their names, explicit edges, cycles, unresolved."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from ai_notebook_ext.dag.graph import STAR, CycleError, Edge, build
+
+
+def edges_of(graph, kind="inferred"):
+    return {(e.source, e.target): e.names for e in graph.edges if e.kind == kind}
+
+
+def test_a_block_depends_on_the_nearest_earlier_writer():
+    graph = build([(1, "x = 1"), (2, "x = 2"), (3, "print(x)")])
+    assert edges_of(graph) == {(2, 3): ("x",)}
+    assert graph.unresolved == {}
+
+
+def test_mutations_chain_writers():
+    graph = build(
+        [
+            (1, "import pandas as pd\ndf = pd.DataFrame()"),
+            (2, "df['c'] = 1"),
+            (3, "df.dropna(inplace=True)"),
+            (4, "total = df['c'].sum()"),
+        ]
+    )
+    assert edges_of(graph) == {(1, 2): ("df",), (2, 3): ("df",), (3, 4): ("df",)}
+    assert graph.upstream(4) == {1, 2, 3}
+    assert graph.downstream(2) == {3, 4}
+
+
+def test_edges_carry_every_name_that_causes_them():
+    graph = build([(1, "a = 1\nb = 2"), (2, "c = a + b"), (3, "print(c, a)")])
+    assert edges_of(graph) == {(1, 2): ("a", "b"), (2, 3): ("c",), (1, 3): ("a",)}
+
+
+def test_independent_branches_have_no_edges_between_them():
+    graph = build([(1, "data = load()"), (2, "left = f(data)"), (3, "right = g(data)")])
+    assert edges_of(graph) == {(1, 2): ("data",), (1, 3): ("data",)}
+    assert graph.upstream(3) == {1}
+    assert graph.unresolved == {1: ["load"], 2: ["f"], 3: ["g"]}
+
+
+def test_unresolved_names_and_parse_errors_are_reported_per_block():
+    graph = build([(1, "x = undefined_thing"), (2, "y = = 1"), (3, "z = x")])
+    assert graph.unresolved == {1: ["undefined_thing"]}
+    assert "SyntaxError" in graph.errors[2]
+    assert edges_of(graph) == {(1, 3): ("x",)}
+
+
+def test_a_star_import_provides_unknown_names():
+    graph = build([(1, "from helpers import *"), (2, "result = compute(3)")])
+    assert edges_of(graph) == {(1, 2): (STAR,)}
+    assert graph.unresolved == {}
+
+
+def test_later_definitions_do_not_satisfy_earlier_blocks():
+    graph = build([(1, "print(late)"), (2, "late = 1")])
+    assert edges_of(graph) == {}
+    assert graph.unresolved == {1: ["late"]}
+
+
+def test_explicit_edges_are_added():
+    graph = build([(1, "a = 1"), (2, "b = 2"), (3, "c = 3")], explicit=[(1, 3), (3, 2)])
+    assert edges_of(graph, "explicit") == {(1, 3): (), (3, 2): ()}
+    assert graph.topological() == [1, 3, 2]
+
+
+def test_an_explicit_edge_closing_a_cycle_is_refused_with_the_cycle():
+    blocks = [(1, "a = 1"), (2, "b = a"), (3, "c = b")]
+    with pytest.raises(CycleError) as caught:
+        build(blocks, explicit=[(3, 1)])
+    cycle = caught.value.cycle
+    assert cycle[0] == cycle[-1]
+    assert set(cycle) == {1, 2, 3}
+    # Consecutive blocks on the cycle are real edges (inferred or the explicit one).
+    real = {(1, 2), (2, 3), (3, 1)}
+    assert set(itertools.pairwise(cycle)) == real
+    with pytest.raises(CycleError):
+        build(blocks, explicit=[(2, 2)])
+
+
+def test_an_explicit_edge_to_an_unknown_block_is_refused():
+    with pytest.raises(ValueError, match="not in the project"):
+        build([(1, "a = 1")], explicit=[(1, 99)])
+
+
+def test_topological_order_keeps_positions_where_edges_allow():
+    graph = build([(10, "a = 1"), (20, "b = 2"), (30, "c = a"), (40, "d = b + c")])
+    assert graph.topological() == [10, 20, 30, 40]
+    assert graph.topological({40, 30, 10}) == [10, 30, 40]
+    # Blocks that are reordered by an explicit edge still respect it.
+    graph = build([(1, "x = 1"), (2, "y = 2")], explicit=[(2, 1)])
+    assert graph.topological() == [2, 1]
+
+
+def test_edges_are_plain_data():
+    graph = build([(1, "x = 1"), (2, "x")])
+    assert graph.edges == [Edge(1, 2, "inferred", ("x",))]
