@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .dag.service import DagService
 from .execution.service import RunService
 from .projects.blocks import BlockService
 from .projects.locks import KeyedLocks
@@ -25,6 +26,7 @@ class Services:
     max_request_bytes: int
     version: str
     runs: RunService
+    dag: DagService
     local_username: str | None = None
     actors: ActorCache = field(default_factory=ActorCache)
 
@@ -49,6 +51,7 @@ class Services:
             max_request_bytes=max_request_bytes,
             version=version,
             runs=runs,
+            dag=DagService(db, runs.live_generation),
             local_username=local_username,
         )
 

@@ -7,6 +7,7 @@ import itertools
 import pytest
 
 from ai_notebook_ext.dag.graph import STAR, CycleError, Edge, build
+from ai_notebook_ext.dag.state import RunFacts, fingerprints, states
 
 
 def edges_of(graph, kind="inferred"):
@@ -101,3 +102,54 @@ def test_topological_order_keeps_positions_where_edges_allow():
 def test_edges_are_plain_data():
     graph = build([(1, "x = 1"), (2, "x")])
     assert graph.edges == [Edge(1, 2, "inferred", ("x",))]
+
+
+# --- fingerprints and states ------------------------------------------------------------
+
+
+def test_fingerprints_follow_code_and_upstream_but_not_formatting():
+    base = build([(1, "a = 1"), (2, "b = a + 1"), (3, "c = 3")])
+    fps = fingerprints(base)
+    reformatted = fingerprints(build([(1, "a=1  # one"), (2, "b = a+1"), (3, "c = 3")]))
+    assert reformatted == fps
+    edited = fingerprints(build([(1, "a = 2"), (2, "b = a + 1"), (3, "c = 3")]))
+    assert edited[1] != fps[1]
+    assert edited[2] != fps[2]  # the descendant changes with its upstream
+    assert edited[3] == fps[3]  # an independent block does not
+    with_inputs = fingerprints(base, {3: ["dataset:7@2"]})
+    assert with_inputs[3] != fps[3]
+    assert with_inputs[1] == fps[1]
+
+
+def test_states():
+    graph = build([(1, "a = 1"), (2, "b = a"), (3, "c = b"), (4, "d = 4"), (5, "e = 5")])
+    fps = fingerprints(graph)
+    facts = {
+        1: RunFacts("succeeded", fps[1]),
+        2: RunFacts("succeeded", "an older fingerprint"),
+        3: RunFacts("succeeded", fps[3]),
+        4: RunFacts("failed", fps[4]),
+        5: RunFacts("running", None),
+    }
+    assert states(graph, fps, facts) == {
+        1: "fresh",
+        2: "stale",  # its code or upstream changed since its last success
+        3: "stale",  # itself unchanged, but upstream is stale
+        4: "failed",
+        5: "running",
+    }
+    assert states(graph, fps, {})[1] == "never-run"
+    # After a kernel restart no success counts (facts of the new generation are empty).
+    restarted = {b: RunFacts("succeeded", None) for b in (1, 2, 3)}
+    assert set(states(graph, fps, restarted).values()) >= {"stale"}
+    assert states(graph, fps, restarted)[1] == "stale"
+
+
+def test_lenient_build_leaves_out_edges_that_became_cyclic():
+    # Block 2 was moved before block 1 after the explicit edge 1 -> 2 was added... and
+    # now 1 reads what 2 defines, so the explicit edge closes a cycle.
+    graph = build([(2, "x = 1"), (1, "y = x")], explicit=[(1, 2)], strict=False)
+    assert edges_of(graph) == {(2, 1): ("x",)}
+    assert edges_of(graph, "explicit") == {}
+    assert [(e.source, e.target) for e, _ in graph.ignored] == [(1, 2)]
+    assert set(graph.ignored[0][1]) == {1, 2}

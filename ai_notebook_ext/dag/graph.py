@@ -43,9 +43,11 @@ class Graph:
     """Blocks in position order and the edges between them."""
 
     order: list[int]
+    sources: dict[int, str]
     analyses: dict[int, Analysis]
     edges: list[Edge]
     unresolved: dict[int, list[str]] = field(default_factory=dict)
+    ignored: list[tuple[Edge, list[int]]] = field(default_factory=list)  # cyclic explicit ones
     _parents: dict[int, set[int]] = field(default_factory=dict, repr=False)
     _children: dict[int, set[int]] = field(default_factory=dict, repr=False)
 
@@ -111,30 +113,34 @@ class Graph:
 def build(
     blocks: Sequence[tuple[int, str]],
     explicit: Iterable[tuple[int, int]] = (),
-    analyses: dict[int, Analysis] | None = None,
+    *,
+    strict: bool = True,
 ) -> Graph:
     """The graph of ``blocks`` (``(id, source)`` in position order) plus explicit edges.
 
-    Raises CycleError if the explicit edges close a cycle, and ValueError for an explicit
-    edge naming a block that is not in ``blocks``.
+    An explicit edge that closes a cycle raises CycleError when ``strict`` (a user adding
+    it), and is otherwise left out and listed in ``ignored`` (an edge that became cyclic
+    after blocks moved or changed). An edge naming an unknown block is a ValueError.
     """
     order = [block_id for block_id, _ in blocks]
-    found = dict(analyses or {})
-    for block_id, source in blocks:
-        if block_id not in found:
-            found[block_id] = analyze(source)
-    edges, unresolved = _infer(order, found)
+    analyses = {block_id: analyze(source) for block_id, source in blocks}
+    edges, unresolved = _infer(order, analyses)
     known = set(order)
+    ignored: list[tuple[Edge, list[int]]] = []
     for source, target in explicit:
         if source not in known or target not in known:
             raise ValueError(f"edge {source} -> {target} names a block not in the project")
-        if source == target:
-            raise CycleError([source, source])
-        edges.append(Edge(source, target, "explicit"))
-    cycle = find_cycle(order, edges)
-    if cycle:
-        raise CycleError(cycle)
-    return Graph(order, found, edges, unresolved)
+        edge = Edge(source, target, "explicit")
+        cycle = [source, source] if source == target else find_cycle(order, [*edges, edge])
+        if cycle and strict:
+            raise CycleError(cycle)
+        if cycle:
+            ignored.append((edge, cycle))
+        else:
+            edges.append(edge)
+    graph = Graph(order, dict(blocks), analyses, edges, unresolved)
+    graph.ignored = ignored
+    return graph
 
 
 def _infer(

@@ -29,6 +29,9 @@ class RunOut(Output):
     )
     message: str = Field(description="A short summary of how the run ended.")
     kernel_generation: int | None
+    fingerprint: str | None = Field(
+        default=None, description="The block's fingerprint (its code and upstream) it ran with."
+    )
     queued_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

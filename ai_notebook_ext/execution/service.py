@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from ..dag.service import block_fingerprint
 from ..errors import BadRequest, Conflict, NotFound
 from ..events import Events
 from ..projects.access import authorize, require
@@ -90,6 +91,13 @@ class RunService:
         self._tasks: set[asyncio.Future[None]] = set()
 
     # --- API -------------------------------------------------------------------------
+
+    def live_generation(self, project_id: int) -> int | None:
+        """The generation of the project's kernel if one is up (its results are live)."""
+        handle = self.kernels.handle(project_id)
+        if handle is None or handle.died.is_set():
+            return None
+        return handle.generation
 
     def reserve(self, project_id: int) -> Ticket:
         """A place in the project's queue, taken when the request arrives."""
@@ -336,7 +344,8 @@ class RunService:
                     params = {"run_id": run_id, "status": "failed", "finished_at": utcnow()}
                     params |= {"message": message, "error": error, "execution_count": None}
                     await conn.execute(
-                        sql.FINISH_RUN, {**params, "outputs": [], "generation": None}
+                        sql.FINISH_RUN,
+                        {**params, "outputs": [], "generation": None, "fingerprint": None},
                     )
             except Exception:
                 log.exception("ai_notebook_ext: run %s could not be marked failed", run_id)
@@ -383,6 +392,8 @@ class RunService:
         run = job.run
         generation = job.sent.generation if job.sent is not None else handle.generation
         emitter = self.events.outputs(run)
+        # Computed while the kernel works (the task runs at the runner's first wait).
+        fingerprint = asyncio.ensure_future(self._fingerprint(project_id, run))
         try:
             result = await runner.execute(
                 self.kernels,
@@ -411,6 +422,7 @@ class RunService:
             artifacts=stored,
             generation=generation,
             known=job.run,
+            fingerprint=await fingerprint,
         )
         if result.kernel_died:
             task = asyncio.ensure_future(
@@ -418,6 +430,17 @@ class RunService:
             )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    async def _fingerprint(self, project_id: int, run: RunOut) -> str | None:
+        """The block's fingerprint with the code this run executes (None if it cannot be
+        computed: the run is then never fresh, which is safe)."""
+        if run.block_id is None:
+            return None
+        try:
+            return await block_fingerprint(self.db, project_id, run.block_id, run.source)
+        except Exception:
+            log.exception("ai_notebook_ext: fingerprint of run %s", run.id)
+            return None
 
     async def _revive(self, project_id: int, name: str, cwd: str) -> None:
         """Bring a crashed project kernel back right away, not at the next run."""
@@ -438,6 +461,7 @@ class RunService:
         artifacts: list[Any] = (),  # type: ignore[assignment]
         generation: int | None = None,
         known: RunOut | None = None,
+        fingerprint: str | None = None,
     ) -> None:
         """Persist the end of a run (outputs, artifacts, the block's last run), then announce.
 
@@ -451,6 +475,7 @@ class RunService:
             "error": storable(error),
             "execution_count": execution_count,
             "generation": generation,
+            "fingerprint": fingerprint,
         }
         if known is None:
             async with self.db.session() as session:

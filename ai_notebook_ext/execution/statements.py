@@ -73,6 +73,7 @@ FINISH_RUN = (
         error=bindparam("error"),
         execution_count=bindparam("execution_count"),
         outputs=bindparam("outputs"),
+        fingerprint=bindparam("fingerprint"),
         kernel_generation=func.coalesce(bindparam("generation"), runs.c.kernel_generation),
     )
 )

@@ -13,6 +13,7 @@ from jupyter_server.utils import url_path_join
 from .artifacts import ArtifactHandler
 from .base import ApiHandler, NotFoundHandler
 from .blocks import BlockHandler, BlockMoveHandler, BlocksBulkHandler, BlocksHandler
+from .dag import DagHandler, EdgeHandler, EdgesHandler
 from .kernels import KernelHandler, KernelInterruptHandler, KernelRestartHandler
 from .members import MemberHandler, MembersHandler
 from .meta import MeHandler, OpenAPIHandler
@@ -40,6 +41,9 @@ ROUTES: list[tuple[str, type[ApiHandler]]] = [
     ("/projects/{project_id}/kernel/interrupt", KernelInterruptHandler),
     ("/projects/{project_id}/kernel/restart", KernelRestartHandler),
     ("/projects/{project_id}/artifacts/{artifact_id}", ArtifactHandler),
+    ("/projects/{project_id}/dag", DagHandler),
+    ("/projects/{project_id}/edges", EdgesHandler),
+    ("/projects/{project_id}/edges/{edge_id}", EdgeHandler),
 ]
 
 

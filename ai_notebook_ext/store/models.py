@@ -1,4 +1,4 @@
-"""SQLAlchemy 2.0 typed models of users, projects, memberships and blocks."""
+"""SQLAlchemy 2.0 typed models: users, projects, memberships, blocks, edges, runs, kernels."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -146,9 +147,32 @@ class Run(Base):
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     message: Mapped[str] = mapped_column(Text, default="")
     kernel_generation: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The block's fingerprint (its code and its upstream's, see dag/state.py) when it ran.
+    fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Edge(Base):
+    """An explicit dependency a user added: ``source`` must run before ``target``.
+
+    Inferred dependencies are not stored; the graph derives them from the code each time.
+    """
+
+    __tablename__ = "edges"
+    __table_args__ = (UniqueConstraint("source_id", "target_id", name="uq_edges_source_target"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    source_id: Mapped[int] = mapped_column(ForeignKey("blocks.id", ondelete="CASCADE"))
+    target_id: Mapped[int] = mapped_column(ForeignKey("blocks.id", ondelete="CASCADE"))
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ProjectKernel(Base):

@@ -1,0 +1,213 @@
+"""The DAG of a project from the database: graph, fingerprints, states, explicit edges.
+
+Role rules: viewers read the DAG; editors add and remove explicit edges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import BadRequest, Conflict, NotFound
+from ..projects.access import authorize
+from ..projects.users import Actor
+from ..store import Database
+from ..store.models import Block, Edge, Run
+from ..store.types import utcnow
+from .graph import CycleError, Graph, build
+from .schemas import DagEdge, DagNode, DagOut, EdgeOut, IgnoredEdge
+from .state import RunFacts, fingerprints, states
+
+LiveGeneration = Callable[[int], "int | None"]
+
+
+async def load_graph(
+    session: Any, project_id: int, replace: dict[int, str] | None = None
+) -> tuple[Graph, dict[int, int], dict[tuple[int, int], int]]:
+    """The project's graph of code blocks (``replace``: sources to use instead of the
+    stored ones), the blocks' positions, and explicit edge ids by (source, target)."""
+    rows = (
+        await session.execute(
+            select(Block.id, Block.source, Block.position)
+            .where(Block.project_id == project_id, Block.kind == "code")
+            .order_by(Block.position)
+        )
+    ).all()
+    edge_rows = (
+        await session.execute(
+            select(Edge.id, Edge.source_id, Edge.target_id)
+            .where(Edge.project_id == project_id)
+            .order_by(Edge.id)
+        )
+    ).all()
+    replace = replace or {}
+    code = {r.id for r in rows}
+    blocks = [(r.id, replace.get(r.id, r.source)) for r in rows]
+    explicit = [(e.source_id, e.target_id) for e in edge_rows if {e.source_id, e.target_id} <= code]
+    graph = build(blocks, explicit, strict=False)
+    positions = {r.id: r.position for r in rows}
+    return graph, positions, {(e.source_id, e.target_id): e.id for e in edge_rows}
+
+
+async def block_fingerprint(
+    db: Database, project_id: int, block_id: int, source: str
+) -> str | None:
+    """The fingerprint of ``block_id`` running ``source`` in the project as it is now."""
+    async with db.session() as session:
+        graph, _, _ = await load_graph(session, project_id, {block_id: source})
+    if block_id not in graph.sources:
+        return None
+    return fingerprints(graph)[block_id]
+
+
+async def run_facts(session: Any, project_id: int, generation: int | None) -> dict[int, RunFacts]:
+    """Per block: its newest run's status and, in ``generation``, its newest success's
+    fingerprint."""
+    newest = (
+        select(func.max(Run.id))
+        .where(Run.project_id == project_id, Run.block_id.is_not(None))
+        .group_by(Run.block_id)
+    )
+    last = {
+        r.block_id: r.status
+        for r in await session.execute(select(Run.block_id, Run.status).where(Run.id.in_(newest)))
+    }
+    fresh: dict[int, str | None] = {}
+    if generation is not None:
+        newest_ok = (
+            select(func.max(Run.id))
+            .where(
+                Run.project_id == project_id,
+                Run.block_id.is_not(None),
+                Run.status == "succeeded",
+                Run.kernel_generation == generation,
+            )
+            .group_by(Run.block_id)
+        )
+        fresh = {
+            r.block_id: r.fingerprint
+            for r in await session.execute(
+                select(Run.block_id, Run.fingerprint).where(Run.id.in_(newest_ok))
+            )
+        }
+    return {b: RunFacts(status, fresh.get(b)) for b, status in last.items()}
+
+
+class DagService:
+    """Reads a project's DAG and manages its explicit edges."""
+
+    def __init__(self, db: Database, live_generation: LiveGeneration) -> None:
+        self.db = db
+        self.live_generation = live_generation
+
+    async def get(self, actor: Actor, project_id: int) -> DagOut:
+        async with self.db.session() as session:
+            await authorize(session, actor, project_id, "viewer", "reading the DAG")
+            graph, positions, edge_ids = await load_graph(session, project_id)
+            generation = self.live_generation(project_id)
+            facts = await run_facts(session, project_id, generation)
+        prints = fingerprints(graph)
+        state = states(graph, prints, facts)
+        nodes = []
+        for block in graph.order:
+            analysis = graph.analyses[block]
+            nodes.append(
+                DagNode(
+                    block_id=block,
+                    position=positions[block],
+                    state=state[block],  # type: ignore[arg-type]
+                    fingerprint=prints[block],
+                    defines=sorted(analysis.defines),
+                    references=sorted(analysis.references),
+                    mutates=sorted(analysis.mutates),
+                    unresolved=graph.unresolved.get(block, []),
+                    star_imports=list(analysis.star_imports),
+                    error=analysis.error,
+                )
+            )
+        edges = [
+            DagEdge(
+                source=e.source,
+                target=e.target,
+                kind=e.kind,  # type: ignore[arg-type]
+                names=list(e.names),
+                id=edge_ids.get((e.source, e.target)) if e.kind == "explicit" else None,
+            )
+            for e in graph.edges
+        ]
+        ignored = [
+            IgnoredEdge(
+                id=edge_ids[(e.source, e.target)], source=e.source, target=e.target, cycle=c
+            )
+            for e, c in graph.ignored
+        ]
+        return DagOut(nodes=nodes, edges=edges, ignored_edges=ignored, kernel_generation=generation)
+
+    async def add_edge(self, actor: Actor, project_id: int, source: int, target: int) -> EdgeOut:
+        """Add ``source -> target``; 409 if it exists or would close a cycle."""
+        async with self.db.session() as session:
+            await authorize(session, actor, project_id, "editor", "adding edges", lock=True)
+            kinds = dict(
+                (
+                    await session.execute(
+                        select(Block.id, Block.kind).where(
+                            Block.project_id == project_id, Block.id.in_((source, target))
+                        )
+                    )
+                ).all()
+            )
+            for field, block in (("source", source), ("target", target)):
+                if block not in kinds:
+                    raise NotFound(
+                        f"block {block} not found in project {project_id}",
+                        details={"field": field, "block_id": block},
+                    )
+                if kinds[block] != "code":
+                    raise BadRequest(
+                        f"{field}: block {block} is a {kinds[block]} block; edges join code blocks",
+                        details={"field": field, "block_id": block},
+                    )
+            graph, _, edge_ids = await load_graph(session, project_id)
+            if (source, target) in edge_ids:
+                raise Conflict(
+                    f"the edge {source} -> {target} exists already",
+                    details={"id": edge_ids[(source, target)]},
+                )
+            try:
+                build(
+                    [(b, graph.sources[b]) for b in graph.order],
+                    [
+                        *((e.source, e.target) for e in graph.edges if e.kind == "explicit"),
+                        (source, target),
+                    ],
+                )
+            except CycleError as exc:
+                path = " -> ".join(map(str, exc.cycle))
+                raise Conflict(
+                    f"the edge {source} -> {target} would create a cycle: {path}",
+                    details={"cycle": exc.cycle},
+                ) from None
+            edge = Edge(
+                project_id=project_id,
+                source_id=source,
+                target_id=target,
+                created_by=actor.id,
+                created_at=utcnow(),
+            )
+            session.add(edge)
+            try:
+                await session.flush()
+            except IntegrityError:  # a concurrent request added it first
+                raise Conflict(f"the edge {source} -> {target} exists already") from None
+            return EdgeOut.model_validate(edge)
+
+    async def remove_edge(self, actor: Actor, project_id: int, edge_id: int) -> None:
+        async with self.db.session() as session:
+            await authorize(session, actor, project_id, "editor", "removing edges")
+            edge = await session.get(Edge, edge_id)
+            if edge is None or edge.project_id != project_id:
+                raise NotFound(f"edge {edge_id} not found in project {project_id}")
+            await session.delete(edge)

@@ -1,0 +1,65 @@
+"""Fingerprints and states of blocks: which results the project kernel holds are current.
+
+A block's fingerprint hashes its normalized code (``analysis.code_hash``) with the
+fingerprints of the blocks it depends on (and, once datasets exist, the versions it
+reads), so editing a block changes its fingerprint and every descendant's. Each run
+records the fingerprint it ran with. A block is **fresh** when its last successful run in
+the kernel's current generation had its current fingerprint and everything upstream is
+fresh; otherwise it is stale (or never-run, running, failed). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from .analysis import code_hash
+from .graph import Graph
+
+STATES = ("never-run", "fresh", "stale", "running", "failed")
+
+
+def fingerprints(graph: Graph, inputs: Mapping[int, Iterable[str]] | None = None) -> dict[int, str]:
+    """Every block's fingerprint; ``inputs`` adds more per block (e.g. dataset versions)."""
+    result: dict[int, str] = {}
+    for block in graph.topological():
+        digest = hashlib.sha256(b"ainb-fingerprint-v1\0")
+        digest.update(code_hash(graph.sources[block]).encode())
+        for parent_fp in sorted(result[p] for p in graph.parents(block)):
+            digest.update(b"\0" + parent_fp.encode())
+        for extra in sorted((inputs or {}).get(block, ())):
+            digest.update(b"\1" + extra.encode())
+        result[block] = digest.hexdigest()
+    return result
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the runs table says about one block."""
+
+    last_status: str | None = None  # status of its newest run
+    fresh_fingerprint: str | None = None  # of its newest success in the current kernel
+
+
+def states(
+    graph: Graph, prints: Mapping[int, str], facts: Mapping[int, RunFacts]
+) -> dict[int, str]:
+    """The state of every block; callers pass facts computed for the kernel generation
+    that is alive now (none if no kernel runs: then nothing is fresh)."""
+    result: dict[int, str] = {}
+    for block in graph.topological():
+        fact = facts.get(block, RunFacts())
+        upstream_fresh = all(result[p] == "fresh" for p in graph.parents(block))
+        if fact.last_status in ("queued", "running"):
+            state = "running"
+        elif fact.last_status == "failed":
+            state = "failed"
+        elif fact.last_status is None:
+            state = "never-run"
+        elif fact.fresh_fingerprint == prints[block] and upstream_fresh:
+            state = "fresh"
+        else:
+            state = "stale"
+        result[block] = state
+    return result
