@@ -28,7 +28,8 @@ async def load_graph(
     session: Any, project_id: int, replace: dict[int, str] | None = None
 ) -> tuple[Graph, dict[int, int], dict[tuple[int, int], int]]:
     """The project's graph of code blocks (``replace``: sources to use instead of the
-    stored ones), the blocks' positions, and explicit edge ids by (source, target)."""
+    stored ones), the blocks' positions, and explicit edge ids by (source, target).
+    ``session`` is a session or a bare connection (both run the Core selects)."""
     rows = (
         await session.execute(
             select(Block.id, Block.source, Block.position)
@@ -56,8 +57,8 @@ async def block_fingerprint(
     db: Database, project_id: int, block_id: int, source: str
 ) -> str | None:
     """The fingerprint of ``block_id`` running ``source`` in the project as it is now."""
-    async with db.session() as session:
-        graph, _, _ = await load_graph(session, project_id, {block_id: source})
+    async with db.connection() as conn:  # Core: this runs for every execution
+        graph, _, _ = await load_graph(conn, project_id, {block_id: source})
     if block_id not in graph.sources:
         return None
     return fingerprints(graph)[block_id]
