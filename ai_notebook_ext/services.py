@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .dag.service import DagService
+from .execution.pipelines import PipelineService
 from .execution.service import RunService
 from .projects.blocks import BlockService
 from .projects.locks import KeyedLocks
@@ -27,6 +28,7 @@ class Services:
     version: str
     runs: RunService
     dag: DagService
+    pipelines: PipelineService
     local_username: str | None = None
     actors: ActorCache = field(default_factory=ActorCache)
 
@@ -52,10 +54,12 @@ class Services:
             version=version,
             runs=runs,
             dag=DagService(db, runs.live_generation),
+            pipelines=PipelineService(db, runs, runs.events.events),
             local_username=local_username,
         )
 
     async def close(self) -> None:
-        """Stop runs and kernels, then close database connections."""
+        """Stop pipelines, runs and kernels, then close database connections."""
+        await self.pipelines.stop()
         await self.runs.stop()
         await self.db.dispose()

@@ -13,6 +13,7 @@ BASE = "https://events.jupyter.org/ai_notebook_ext"
 RUN_STATUS = f"{BASE}/run-status/v1"
 RUN_OUTPUT = f"{BASE}/run-output/v1"
 KERNEL_STATUS = f"{BASE}/kernel-status/v1"
+PIPELINE_BLOCK = f"{BASE}/pipeline-block/v1"
 
 
 class Events:

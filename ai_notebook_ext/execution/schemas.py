@@ -3,13 +3,45 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from ..projects.schemas import Output
+from ..projects.schemas import BULK_MAX, INT_MAX, Input, Output
 
 RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
+BlockResultStatus = Literal["pending", "running", "succeeded", "failed", "skipped", "cancelled"]
+Target = Literal["all", "stale", "upstream", "downstream", "blocks"]
+PARALLEL_MAX = 16
+RETRIES_MAX = 10
+
+
+class PipelineCreate(Input):
+    target: Target = Field(
+        default="stale",
+        description="all | stale (every block that is not fresh) | upstream of block_id (it "
+        "and what it needs) | downstream of block_id (it and what depends on it) | blocks "
+        "(block_ids). Blocks the targets need run too unless they are fresh.",
+    )
+    block_id: int | None = Field(default=None, ge=1, le=INT_MAX)
+    block_ids: list[Annotated[int, Field(ge=1, le=INT_MAX)]] | None = Field(
+        default=None, min_length=1, max_length=BULK_MAX
+    )
+    parallel: int = Field(default=1, ge=1, le=PARALLEL_MAX, description="Worker count.")
+    stop_on_error: bool = Field(
+        default=False,
+        description="Skip everything left after a failure (default: only "
+        "what depends on the failed block).",
+    )
+    retries: int = Field(default=0, ge=0, le=RETRIES_MAX, description="Extra attempts per block.")
+
+
+class BlockResult(Output):
+    block_id: int
+    status: BlockResultStatus
+    run_id: int | None = Field(description="The block run of the last attempt.")
+    attempts: int
+    reason: str = Field(description="Why it is in the plan, or why it was skipped or failed.")
 
 
 class RunOut(Output):
@@ -32,6 +64,11 @@ class RunOut(Output):
     fingerprint: str | None = Field(
         default=None, description="The block's fingerprint (its code and upstream) it ran with."
     )
+    kind: Literal["block", "pipeline"] = "block"
+    parent_id: int | None = Field(default=None, description="The pipeline run it belongs to.")
+    plan: list[int] | None = Field(default=None, description="A pipeline's blocks in order.")
+    results: list[BlockResult] | None = Field(default=None, description="Per block of the plan.")
+    options: dict[str, Any] | None = Field(default=None, description="A pipeline's request.")
     queued_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

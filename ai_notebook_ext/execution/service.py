@@ -108,12 +108,19 @@ class RunService:
         self.queues.fill(ticket, None)
 
     async def submit(
-        self, actor: Actor, project_id: int, block_id: int, wait: bool, ticket: Ticket | None = None
+        self,
+        actor: Actor,
+        project_id: int,
+        block_id: int,
+        wait: bool,
+        ticket: Ticket | None = None,
+        parent_id: int | None = None,
     ) -> RunOut:
-        """Queue a run of the block's current code; with ``wait``, return when it ended."""
+        """Queue a run of the block's current code; with ``wait``, return when it ended.
+        ``parent_id``: the pipeline run it belongs to."""
         ticket = ticket or self.queues.reserve(project_id)
         try:
-            job = await self._create_run(actor, project_id, block_id, ticket)
+            job = await self._create_run(actor, project_id, block_id, ticket, parent_id)
         except BaseException:
             self.abandon(ticket)
             raise
@@ -136,7 +143,12 @@ class RunService:
         return result if result is not None else await self._run_out(out.id)
 
     async def _create_run(
-        self, actor: Actor, project_id: int, block_id: int, ticket: Ticket
+        self,
+        actor: Actor,
+        project_id: int,
+        block_id: int,
+        ticket: Ticket,
+        parent_id: int | None = None,
     ) -> Job:
         """Check the caller and the block and insert the run in one transaction.
 
@@ -171,6 +183,8 @@ class RunService:
                         "message": "",
                         "queued_at": now,
                     }
+                    if parent_id is not None:
+                        values["parent_id"] = parent_id
                     sent = self._send_now(project_id, ticket, row.source)
                     if sent is not None:
                         values |= {
@@ -218,6 +232,7 @@ class RunService:
         offset: int,
         block_id: int | None = None,
         status: str | None = None,
+        kind: str | None = None,
     ) -> Page[RunOut]:
         async with self.db.session() as session:
             await authorize(session, actor, project_id, "viewer", "reading runs")
@@ -226,6 +241,8 @@ class RunService:
                 query = query.where(Run.block_id == block_id)
             if status is not None:
                 query = query.where(Run.status == status)
+            if kind is not None:
+                query = query.where(Run.kind == kind)
             total = await session.scalar(select(func.count()).select_from(query.subquery()))
             rows = await session.scalars(query.order_by(Run.id.desc()).limit(limit).offset(offset))
             items = [RunOut.model_validate(r) for r in rows]
@@ -241,6 +258,12 @@ class RunService:
                     f"run {run_id} already ended ({run.status})",
                     details={"current": RunOut.model_validate(run).model_dump(mode="json")},
                 )
+        await self.stop_run(project_id, run_id)
+        return await self._run_out(run_id)
+
+    async def stop_run(self, project_id: int, run_id: int) -> None:
+        """Cancel a queued block run, or interrupt it if it runs (no role check: callers
+        have made theirs)."""
         job = self._jobs.get(run_id)
         if job is not None and job.sent is not None:  # in the kernel already: interrupt it
             self._cancel.setdefault(run_id, asyncio.Event()).set()
@@ -250,7 +273,18 @@ class RunService:
             self._release(run_id)
         elif run_id in self._cancel:
             self._cancel[run_id].set()
-        return await self._run_out(run_id)
+
+    async def result(self, run_id: int) -> RunOut:
+        """Wait until a submitted run has ended; the run as it ended."""
+        done = self._done.get(run_id)
+        if done is not None:
+            self._waiting.add(run_id)
+            try:
+                await done.wait()
+            finally:
+                self._waiting.discard(run_id)
+        found = self._results.pop(run_id, None)
+        return found if found is not None else await self._run_out(run_id)
 
     async def kernel(self, actor: Actor, project_id: int, minimum: str = "viewer") -> KernelOut:
         async with self.db.session() as session:

@@ -6,7 +6,7 @@ import tornado.web
 from jupyter_server.auth.decorator import authorized
 
 from ..errors import BadRequest
-from ..execution.schemas import RunOut
+from ..execution.schemas import PipelineCreate, RunOut
 from ..projects.schemas import Page
 from ..store.models import RUN_STATUSES
 from .base import MAX_ID, ApiHandler, operation
@@ -53,6 +53,7 @@ class RunsHandler(ApiHandler):
             **PAGING,
             "block_id": "Only runs of this block.",
             "status": "Only runs with this status.",
+            "kind": "Only block runs or only pipeline runs.",
         },
         errors=(404,),
     )
@@ -69,10 +70,34 @@ class RunsHandler(ApiHandler):
                 f"query parameter 'status' must be one of {', '.join(RUN_STATUSES)}",
                 details={"field": "status"},
             )
+        kind = self.get_query_argument("kind", None)
+        if kind is not None and kind not in ("block", "pipeline"):
+            raise BadRequest(
+                "query parameter 'kind' must be block or pipeline", details={"field": "kind"}
+            )
         page = await self.services.runs.list(
-            await self.actor(), pid, limit, offset, block_id=block_id, status=status
+            await self.actor(), pid, limit, offset, block_id=block_id, status=status, kind=kind
         )
         self.reply(page)
+
+    @operation(
+        "Run a pipeline over the project's DAG (editor): the target's blocks and the blocks "
+        "they need that are not fresh, in dependency order. 202 with the pipeline run, or "
+        "with ?wait=true 200 when it has ended. Each block result says what happened to it.",
+        body=PipelineCreate,
+        response=RunOut,
+        status=202,
+        query={"wait": "true: answer when the pipeline has ended (default false)."},
+        errors=(403, 404),
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, project_id: str) -> None:
+        pid = self.path_id(project_id, "project")
+        data = self.body(PipelineCreate)
+        wait = self.bool_query("wait")
+        run = await self.services.pipelines.start(await self.actor(), pid, data, wait)
+        self.reply(run, 200 if wait else 202)
 
 
 class RunHandler(ApiHandler):
@@ -90,7 +115,8 @@ class RunCancelHandler(ApiHandler):
     auth_resource = "ai_notebook_ext:runs"
 
     @operation(
-        "Cancel a queued run, or interrupt a running one (editor); 409 if it already ended.",
+        "Cancel a queued run, or interrupt a running one (editor); a pipeline run stops and "
+        "cancels the blocks it has not run. 409 if it already ended.",
         response=RunOut,
         errors=(403, 404, 409),
     )
@@ -98,4 +124,4 @@ class RunCancelHandler(ApiHandler):
     @authorized
     async def post(self, project_id: str, run_id: str) -> None:
         pid, rid = self.path_id(project_id, "project"), self.path_id(run_id, "run")
-        self.reply(await self.services.runs.cancel(await self.actor(), pid, rid))
+        self.reply(await self.services.pipelines.cancel(await self.actor(), pid, rid))

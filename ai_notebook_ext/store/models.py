@@ -114,7 +114,8 @@ class Block(Base):
 
 
 class Run(Base):
-    """One execution of a block's code in its project's kernel, with its outputs.
+    """One execution of a block's code in its project's kernel, with its outputs, or one
+    pipeline run over several blocks (``kind``).
 
     Status moves queued -> running -> succeeded | failed | cancelled | interrupted.
     ``source`` is the code as it was run; ``outputs`` are nbformat outputs whose large or
@@ -127,6 +128,7 @@ class Run(Base):
             "status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted')",
             name="status",
         ),
+        CheckConstraint("kind IN ('block', 'pipeline')", name="kind"),
         Index("ix_runs_project_status", "project_id", "status"),
     )
 
@@ -149,6 +151,15 @@ class Run(Base):
     kernel_generation: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # The block's fingerprint (its code and its upstream's, see dag/state.py) when it ran.
     fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # A pipeline run has no block: it has a plan (block ids in order), a result per block
+    # and its options; the block runs it made point at it through parent_id.
+    kind: Mapped[str] = mapped_column(String(16), default="block", server_default="block")
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    plan: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
+    results: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
