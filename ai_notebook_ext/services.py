@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from .dag.service import DagService
 from .execution.pipelines import PipelineService
 from .execution.service import RunService
+from .notebooks.service import NotebookService
 from .projects.blocks import BlockService
 from .projects.locks import KeyedLocks
 from .projects.members import MemberService
@@ -29,6 +30,7 @@ class Services:
     runs: RunService
     dag: DagService
     pipelines: PipelineService
+    notebooks: NotebookService
     local_username: str | None = None
     actors: ActorCache = field(default_factory=ActorCache)
 
@@ -55,6 +57,9 @@ class Services:
             runs=runs,
             dag=DagService(db, runs.live_generation),
             pipelines=PipelineService(db, runs, runs.events.events),
+            notebooks=NotebookService(
+                db, runs.artifacts, runs.text_limit, runs.kernels.kernel_name
+            ),
             local_username=local_username,
         )
 

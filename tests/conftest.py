@@ -82,6 +82,7 @@ class Response:
     status: int
     body: Any
     headers: Any
+    raw: bytes = b""
 
     @property
     def error(self) -> dict[str, Any]:
@@ -147,8 +148,10 @@ def api(jp_fetch: Any, jp_serverapp: Any, jp_asyncio_loop: Any) -> Iterator[Api]
             raise_error=False,
             allow_nonstandard_methods=True,
         )
-        text = resp.body.decode() if resp.body else ""
-        return Response(resp.code, json.loads(text) if text else None, resp.headers)
+        raw_body = resp.body or b""
+        is_json = "json" in resp.headers.get("Content-Type", "application/json")
+        parsed = json.loads(raw_body.decode()) if raw_body and is_json else None
+        return Response(resp.code, parsed, resp.headers, raw_body)
 
     yield call
     for app in jp_serverapp.extension_manager.extension_apps.get("ai_notebook_ext", ()):

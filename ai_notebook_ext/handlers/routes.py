@@ -17,6 +17,7 @@ from .dag import DagHandler, EdgeHandler, EdgesHandler
 from .kernels import KernelHandler, KernelInterruptHandler, KernelRestartHandler
 from .members import MemberHandler, MembersHandler
 from .meta import MeHandler, OpenAPIHandler
+from .notebooks import NotebookExportHandler, NotebookImportHandler
 from .projects import ProjectHandler, ProjectsHandler
 from .runs import ExecuteHandler, RunCancelHandler, RunHandler, RunsHandler
 
@@ -26,7 +27,9 @@ ROUTES: list[tuple[str, type[ApiHandler]]] = [
     ("/me", MeHandler),
     ("/openapi.json", OpenAPIHandler),
     ("/projects", ProjectsHandler),
+    ("/projects/import", NotebookImportHandler),  # before /projects/{project_id}
     ("/projects/{project_id}", ProjectHandler),
+    ("/projects/{project_id}/notebook", NotebookExportHandler),
     ("/projects/{project_id}/members", MembersHandler),
     ("/projects/{project_id}/members/{username}", MemberHandler),
     ("/projects/{project_id}/blocks", BlocksHandler),

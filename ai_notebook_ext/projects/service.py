@@ -42,6 +42,23 @@ def _out(project: Project, owner: str, role: str) -> ProjectOut:
     )
 
 
+async def new_project(session: AsyncSession, actor: Actor, data: ProjectCreate) -> ProjectOut:
+    """Insert a project owned by ``actor`` (inside the caller's transaction)."""
+    now = utcnow()
+    project = Project(
+        name=data.name,
+        description=data.description,
+        working_dir=data.working_dir,
+        owner_id=actor.id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(project)
+    await session.flush()
+    session.add(Membership(project_id=project.id, user_id=actor.id, role="owner"))
+    return _out(project, actor.username, "owner")
+
+
 class ProjectService:
     """Business rules of projects; every method checks the caller's role."""
 
@@ -50,19 +67,7 @@ class ProjectService:
 
     async def create(self, actor: Actor, data: ProjectCreate) -> ProjectOut:
         async with self.db.session() as session:
-            now = utcnow()
-            project = Project(
-                name=data.name,
-                description=data.description,
-                working_dir=data.working_dir,
-                owner_id=actor.id,
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(project)
-            await session.flush()
-            session.add(Membership(project_id=project.id, user_id=actor.id, role="owner"))
-            return _out(project, actor.username, "owner")
+            return await new_project(session, actor, data)
 
     async def list(self, actor: Actor, limit: int, offset: int) -> Page[ProjectOut]:
         """Projects the caller is a member of (all projects for admins), newest first."""
