@@ -32,6 +32,12 @@ class AINotebookApp(ExtensionApp):
     name = "ai_notebook_ext"
     description = "AI notebook: projects, blocks, DAG pipelines, datasets and AI agents."
     load_other_extensions = True
+    # `jupyter ai-notebook import|export|run ...` (no server; see cli.py)
+    subcommands = {
+        "import": ("ai_notebook_ext.cli.ImportCommand", "Import a .ipynb as a new project."),
+        "export": ("ai_notebook_ext.cli.ExportCommand", "Export a project as a .ipynb."),
+        "run": ("ai_notebook_ext.cli.RunCommand", "Run a project's pipeline headless."),
+    }
 
     data_dir = Unicode(
         help=(

@@ -112,6 +112,14 @@ class PipelineService:
         await asyncio.shield(state.task)
         return state.run
 
+    async def wait(self, run_id: int) -> RunOut | None:
+        """The pipeline run once it has ended (None if it is not executing here)."""
+        state = self._active.get(run_id)
+        if state is None or state.task is None:
+            return None
+        await asyncio.shield(state.task)
+        return state.run
+
     async def cancel(self, actor: Actor, project_id: int, run_id: int) -> RunOut:
         """Cancel a pipeline run (its running block is interrupted), or a block run."""
         state = self._active.get(run_id)

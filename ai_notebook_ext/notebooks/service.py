@@ -48,9 +48,14 @@ class NotebookService:
         self.kernel_name = kernel_name
 
     async def import_notebook(
-        self, actor: Actor, document: dict[str, Any] | str, name: str | None = None
+        self,
+        actor: Actor,
+        document: dict[str, Any] | str,
+        name: str | None = None,
+        fallback_name: str = "Imported notebook",
     ) -> ProjectOut:
-        """A new project holding the notebook's cells as blocks, outputs as last runs."""
+        """A new project holding the notebook's cells as blocks, outputs as last runs.
+        Its name: ``name``, else the notebook's title or first heading, else the fallback."""
         try:
             notebook = read_notebook(document)
         except NotebookError as exc:
@@ -64,7 +69,7 @@ class NotebookService:
         for index, cell in enumerate(cells):
             _check_source(index, cell.source)
         try:
-            project_data = ProjectCreate(name=name or title_of(notebook, "Imported notebook"))
+            project_data = ProjectCreate(name=name or title_of(notebook, fallback_name))
         except ValidationError as exc:
             raise BadRequest(f"name: {exc.errors()[0]['msg']}", details={"field": "name"}) from None
         stored_outputs, artifacts = await asyncio.to_thread(self._externalize, cells)
