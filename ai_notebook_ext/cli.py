@@ -57,6 +57,10 @@ class CliCommand(JupyterApp):
         config=True
     )
 
+    @default("log_level")
+    def _default_log_level(self) -> int:
+        return 30  # warnings and errors: the progress lines are the output
+
     @default("user")
     def _default_user(self) -> str:
         from .app import AINotebookApp
