@@ -153,3 +153,14 @@ def test_lenient_build_leaves_out_edges_that_became_cyclic():
     assert edges_of(graph, "explicit") == {}
     assert [(e.source, e.target) for e, _ in graph.ignored] == [(1, 2)]
     assert set(graph.ignored[0][1]) == {1, 2}
+
+
+def test_calls_on_modules_do_not_make_a_block_a_writer():
+    graph = build(
+        [(1, "import time"), (2, "time.sleep(0)\na = 1"), (3, "time.sleep(0)\nb = 2"), (4, "c = a")]
+    )
+    assert edges_of(graph) == {(1, 2): ("time",), (1, 3): ("time",), (2, 4): ("a",)}
+    assert graph.writes[2] == {"a"}
+    # A name rebound to a value is no module any more: changing it is a write again.
+    graph = build([(1, "import time"), (2, "time = []"), (3, "time.append(1)"), (4, "time")])
+    assert edges_of(graph)[(3, 4)] == ("time",)

@@ -211,7 +211,7 @@ async def test_bad_pipeline_requests_are_refused_and_change_nothing(api):
         ({"target": "blocks", "block_ids": []}, 400, "block_ids"),
         ({"target": "downstream", "block_id": 999999}, 404, "block_id"),
         ({"target": "all", "parallel": 0}, 400, "parallel"),
-        ({"target": "all", "parallel": 2}, 400, "parallel"),
+        ({"target": "all", "parallel": 17}, 400, "parallel"),
         ({"target": "all", "retries": -1}, 400, "retries"),
         ({"target": "all", "stop_on_error": "yes"}, 400, "stop_on_error"),
         ({"target": "all", "extra": 1}, 400, "extra"),

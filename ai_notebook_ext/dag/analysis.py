@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import dataclasses
 import functools
 import hashlib
 from dataclasses import dataclass, field
@@ -49,13 +50,16 @@ class Analysis:
     imports: frozenset[str] = frozenset()  # the defines that are modules (import ...)
     star_imports: tuple[str, ...] = ()  # modules imported with *: defines unknown names
     error: str | None = None
+    ipython: bool = False  # the code needed IPython's transformer (magics, shell escapes)
+    code_defs: frozenset[str] = frozenset()  # names bound to code: def, class, import
+    top_level_await: bool = False
 
 
 @functools.lru_cache(maxsize=4096)
 def analyze(source: str) -> Analysis:
     """Analyze one block's code; never raises. Results are immutable and cached by source
     (a project's graph is rebuilt often; its blocks rarely change)."""
-    tree, error = parse(source)
+    tree, error, transformed = _parse(source)
     if tree is None:
         return Analysis(error=error)
     visitor = _ModuleVisitor()
@@ -63,7 +67,13 @@ def analyze(source: str) -> Analysis:
         visitor.run(tree)
     except RecursionError:
         return Analysis(error="the code is nested too deeply to analyze")
-    return visitor.result()
+    awaits = any(
+        isinstance(node, (ast.Await, ast.AsyncFor, ast.AsyncWith))
+        for stmt in tree.body
+        if not isinstance(stmt, (ast.AsyncFunctionDef, ast.FunctionDef, ast.ClassDef))
+        for node in ast.walk(stmt)
+    )
+    return dataclasses.replace(visitor.result(), ipython=transformed, top_level_await=awaits)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -78,15 +88,21 @@ def code_hash(source: str) -> str:
 
 def parse(source: str) -> tuple[ast.Module | None, str | None]:
     """The module's AST (IPython syntax transformed when plain Python fails), or the error."""
+    tree, error, _ = _parse(source)
+    return tree, error
+
+
+def _parse(source: str) -> tuple[ast.Module | None, str | None, bool]:
+    """(tree, error, whether IPython's transformer was needed)."""
     try:
-        return ast.parse(source), None
+        return ast.parse(source), None, False
     except (SyntaxError, ValueError, RecursionError, MemoryError) as first:
         try:
-            return ast.parse(transform_ipython(source)), None
+            return ast.parse(transform_ipython(source)), None, True
         except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return None, _describe(first)
+            return None, _describe(first), False
         except Exception as exc:  # IPython's transformer on hostile input
-            return None, f"{type(exc).__name__}: {exc}"
+            return None, f"{type(exc).__name__}: {exc}", False
 
 
 def transform_ipython(source: str) -> str:
@@ -205,6 +221,7 @@ class _ModuleVisitor(ast.NodeVisitor):
         self.references: set[str] = set()
         self.mutates: set[str] = set()
         self.imports: set[str] = set()
+        self.code_defs: set[str] = set()
         self.star_imports: list[str] = []
         self.deferred_refs: set[str] = set()  # free names of function bodies
         self.deferred_mutations: set[str] = set()
@@ -226,6 +243,7 @@ class _ModuleVisitor(ast.NodeVisitor):
             mutates=frozenset(mutates),
             imports=frozenset(self.imports & self.defines),
             star_imports=tuple(self.star_imports),
+            code_defs=frozenset((self.code_defs | self.imports) & self.defines),
         )
 
     # -- scope helpers
@@ -383,6 +401,8 @@ class _ModuleVisitor(ast.NodeVisitor):
         if node.returns is not None:
             self.visit(node.returns)
         self.bind(node.name)
+        if self.scope.kind == "module":
+            self.code_defs.add(node.name)
         self._function_body(node.args, node.body)
 
     visit_AsyncFunctionDef = visit_FunctionDef
@@ -431,6 +451,8 @@ class _ModuleVisitor(ast.NodeVisitor):
         finally:
             self.scopes.pop()
         self.bind(node.name)
+        if self.scope.kind == "module":
+            self.code_defs.add(node.name)
 
     def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
         self.visit(node.iter)

@@ -48,6 +48,9 @@ class Graph:
     edges: list[Edge]
     unresolved: dict[int, list[str]] = field(default_factory=dict)
     ignored: list[tuple[Edge, list[int]]] = field(default_factory=list)  # cyclic explicit ones
+    # Per block, the names it writes: what it defines, and what it mutates unless that is a
+    # module (calling time.sleep() or np.random.seed() does not make a block a writer).
+    writes: dict[int, frozenset[str]] = field(default_factory=dict)
     _parents: dict[int, set[int]] = field(default_factory=dict, repr=False)
     _children: dict[int, set[int]] = field(default_factory=dict, repr=False)
 
@@ -124,7 +127,7 @@ def build(
     """
     order = [block_id for block_id, _ in blocks]
     analyses = {block_id: analyze(source) for block_id, source in blocks}
-    edges, unresolved = _infer(order, analyses)
+    edges, unresolved, writes = _infer(order, analyses)
     known = set(order)
     ignored: list[tuple[Edge, list[int]]] = []
     for source, target in explicit:
@@ -140,16 +143,19 @@ def build(
             edges.append(edge)
     graph = Graph(order, dict(blocks), analyses, edges, unresolved)
     graph.ignored = ignored
+    graph.writes = writes
     return graph
 
 
 def _infer(
     order: list[int], analyses: dict[int, Analysis]
-) -> tuple[list[Edge], dict[int, list[str]]]:
+) -> tuple[list[Edge], dict[int, list[str]], dict[int, frozenset[str]]]:
     last_writer: dict[str, int] = {}
+    modules: set[str] = set()  # names whose newest writer bound them with an import
     star_block: int | None = None
     edges: list[Edge] = []
     unresolved: dict[int, list[str]] = {}
+    writes: dict[int, frozenset[str]] = {}
     for block_id in order:
         analysis = analyses[block_id]
         needs: dict[int, set[str]] = defaultdict(set)
@@ -166,11 +172,15 @@ def _infer(
             edges.append(Edge(writer, block_id, "inferred", tuple(sorted(names))))
         if missing:
             unresolved[block_id] = missing
-        for name in analysis.defines | analysis.mutates:
+        mutated = {n for n in analysis.mutates if n not in modules}
+        writes[block_id] = frozenset(analysis.defines | mutated)
+        for name in writes[block_id]:
             last_writer[name] = block_id
+        modules.difference_update(analysis.defines)
+        modules.update(analysis.imports)
         if analysis.star_imports:
             star_block = block_id
-    return edges, unresolved
+    return edges, unresolved, writes
 
 
 def find_cycle(order: Sequence[int], edges: Iterable[Edge]) -> list[int] | None:

@@ -26,10 +26,21 @@ from ..dag.state import fingerprints, states
 from ..errors import ApiError, BadRequest, NotFound
 from ..events import PIPELINE_BLOCK, Events
 from ..projects.access import authorize
+from ..projects.service import working_dir_for
 from ..projects.users import Actor
 from ..store import Database
 from ..store.models import RUN_FINAL, Run
 from ..store.types import utcnow
+from . import runner
+from .batches import (
+    KERNEL,
+    WORKER,
+    batch_code,
+    batch_results,
+    block_outputs,
+    ineligible,
+    schedulable,
+)
 from .schemas import BlockResult, PipelineCreate, RunOut
 from .service import RunService
 
@@ -47,6 +58,8 @@ class PipelineState:
     graph: Graph
     options: PipelineCreate
     results: dict[int, dict[str, Any]]
+    project_name: str = ""
+    working_dir: str = ""
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     current: int | None = None  # the block run executing now
     task: asyncio.Future[None] | None = None
@@ -79,13 +92,9 @@ class PipelineService:
         self, actor: Actor, project_id: int, options: PipelineCreate, wait: bool
     ) -> RunOut:
         """Plan ``options.target`` and start running it; with ``wait``, return at the end."""
-        if options.parallel > 1:
-            raise BadRequest(
-                "parallel: only 1 is supported so far (parallel branches are not built yet)",
-                details={"field": "parallel", "max": 1},
-            )
         async with self.db.session() as session:
-            await authorize(session, actor, project_id, "editor", "running pipelines")
+            project, _ = await authorize(session, actor, project_id, "editor", "running pipelines")
+            where = (project.name, working_dir_for(project_id, project.working_dir))
             graph, _, _ = await load_graph(session, project_id)
             targets = self._targets(graph, options)
             facts = await run_facts(session, project_id, self.runs.live_generation(project_id))
@@ -97,11 +106,12 @@ class PipelineService:
                 "run_id": None,
                 "attempts": 0,
                 "reason": plan.reasons[b],
+                "where": KERNEL,
             }
             for b in plan.order
         }
         run = await self._insert(actor, project_id, options, plan.order, results)
-        state = PipelineState(run, actor, graph, options, results)
+        state = PipelineState(run, actor, graph, options, results, *where)
         self.runs.events.status(project_id, run.id, None, run.status)
         if not plan.order:
             return run
@@ -182,31 +192,36 @@ class PipelineService:
     # --- execution ---------------------------------------------------------------------
 
     async def _execute(self, state: PipelineState) -> None:
-        """Run the plan in order; whatever happens, the pipeline run ends with a status."""
+        """Run the plan: one block at a time in the project kernel, or with ``parallel``
+        above 1, ready independent blocks together in forked workers. Whatever happens,
+        the pipeline run ends with a status."""
         run, results = state.run, state.results
-        stopped = ""
+        plan = list(run.plan or [])
+        remaining, stopped = list(plan), ""
         try:
-            for block in run.plan or []:
-                result = results[block]
+            while remaining:
                 if state.cancel.is_set():
-                    await self._set(state, block, "cancelled", reason="the pipeline was cancelled")
-                    continue
-                bad = [
-                    p
-                    for p in state.graph.parents(block)
-                    if p in results and results[p]["status"] in ("failed", "skipped", "cancelled")
-                ]
-                if stopped:
-                    await self._set(state, block, "skipped", reason=stopped)
-                    continue
-                if bad:
-                    parent = min(bad, key=(run.plan or []).index)
-                    why = f"upstream block {parent} {results[parent]['status']}"
-                    await self._set(state, block, "skipped", reason=why)
-                    continue
-                await self._run_block(state, block)
-                if result["status"] == "failed" and state.options.stop_on_error:
-                    stopped = f"stopped after block {block} failed (stop_on_error)"
+                    for block in remaining:
+                        await self._set(
+                            state, block, "cancelled", reason="the pipeline was cancelled"
+                        )
+                    break
+                for block in list(remaining):
+                    why = stopped or self._blocked_by_failure(state, block)
+                    if why:
+                        await self._set(state, block, "skipped", reason=why)
+                        remaining.remove(block)
+                if not remaining:
+                    break
+                unit = self._next_unit(state, plan, remaining)
+                if len(unit) == 1:
+                    await self._run_block(state, unit[0])
+                else:
+                    await self._run_batch(state, unit)
+                for block in unit:
+                    remaining.remove(block)
+                    if results[block]["status"] == "failed" and state.options.stop_on_error:
+                        stopped = stopped or f"stopped after block {block} failed (stop_on_error)"
             if state.cancel.is_set():
                 status = "cancelled"
             elif any(r["status"] == "failed" for r in results.values()):
@@ -226,11 +241,37 @@ class PipelineService:
         finally:
             self._active.pop(run.id, None)
 
-    async def _run_block(self, state: PipelineState, block: int) -> None:
-        """Run one block, with retries; records its result."""
+    @staticmethod
+    def _blocked_by_failure(state: PipelineState, block: int) -> str:
+        """Why the block is skipped because of an upstream block ("" if it is not)."""
+        results, plan = state.results, state.run.plan or []
+        bad = [
+            p
+            for p in state.graph.parents(block)
+            if p in results and results[p]["status"] in ("failed", "skipped", "cancelled")
+        ]
+        if not bad:
+            return ""
+        parent = min(bad, key=plan.index)
+        return f"upstream block {parent} {results[parent]['status']}"
+
+    @staticmethod
+    def _next_unit(state: PipelineState, plan: list[int], remaining: list[int]) -> list[int]:
+        """The next block to run alone, or the blocks to run together in forked workers."""
+        if state.options.parallel <= 1:
+            return [remaining[0]]
+        succeeded = {b for b, r in state.results.items() if r["status"] == "succeeded"}
+        ready = schedulable(state.graph, plan, remaining, succeeded) or [remaining[0]]
+        forkable = [b for b in ready if not ineligible(state.graph.analyses[b])]
+        return forkable if len(forkable) > 1 else [ready[0]]
+
+    async def _run_block(
+        self, state: PipelineState, block: int, first_attempt: int = 1, where: str = KERNEL
+    ) -> None:
+        """Run one block in the project kernel, with retries; records its result."""
         run = state.run
-        for attempt in range(1, state.options.retries + 2):
-            await self._set(state, block, "running", attempts=attempt, run_id=None)
+        for attempt in range(first_attempt, state.options.retries + 2):
+            await self._set(state, block, "running", attempts=attempt, run_id=None, where=where)
             try:
                 submitted = await self.runs.submit(
                     state.actor, run.project_id, block, wait=False, parent_id=run.id
@@ -253,6 +294,111 @@ class PipelineService:
             await self._set(state, block, "failed", reason=out.message or out.status)
             if attempt <= state.options.retries:
                 log.info("ai_notebook_ext: pipeline %s retries block %s", run.id, block)
+
+    async def _run_batch(self, state: PipelineState, blocks: list[int]) -> None:
+        """Run ``blocks`` together in forked workers of the project kernel (one batch with
+        the kernel to itself), then record each block's run; blocks whose results could not
+        travel back, or that failed and may be retried, run again in the kernel."""
+        run = state.run
+        opened = {}
+        for block in blocks:
+            try:
+                opened[block] = await self.runs.open_run(state.actor, run.project_id, block, run.id)
+            except ApiError as exc:
+                await self._set(state, block, "failed", reason=exc.message, attempts=1)
+                continue
+            await self._set(
+                state, block, "running", attempts=1, run_id=opened[block].id, where=WORKER
+            )
+        if not opened:
+            return
+        payload = [
+            {
+                "block_id": b,
+                "code": opened[b].source,
+                "names": sorted(state.graph.writes[b]),
+                "timeout": opened[b].timeout_seconds,
+            }
+            for b in opened
+        ]
+        code = batch_code(payload, state.options.parallel)
+        recorded: set[int] = set()
+        again: list[tuple[int, str, int]] = []
+        generation: list[int] = []
+
+        async def record(collector: Any) -> None:
+            """Record each block as the batch reports it ended (outputs arrive live)."""
+            for block, summary in batch_results(collector.outputs).items():
+                if block in opened and block not in recorded:
+                    recorded.add(block)
+                    await self._record(state, block, opened[block], summary, again, generation)
+
+        async def job(handle: Any) -> Any:
+            generation.append(handle.generation)
+            return await runner.execute(
+                self.runs.kernels,
+                handle,
+                code,
+                time_limit=None,
+                cancel=state.cancel,
+                on_output=record,
+                silent=True,
+            )
+
+        result = await self.runs.exclusive(
+            run.project_id, state.project_name, state.working_dir, job
+        )
+        for block, block_run in opened.items():
+            if block in recorded:
+                continue
+            if state.cancel.is_set() or result.status == "cancelled":
+                await self.runs.close_run(block_run, "cancelled", [], message="cancelled")
+                await self._set(state, block, "cancelled", reason="the pipeline was cancelled")
+                continue
+            why = result.message or "the batch ended without its result"
+            await self.runs.close_run(block_run, "failed", [], message=why[:500])
+            again.append((block, f"{KERNEL}: forked workers failed ({why[:200]})", 2))
+        for block, where, first in again:
+            await self._run_block(state, block, first_attempt=first, where=where)
+
+    async def _record(
+        self,
+        state: PipelineState,
+        block: int,
+        block_run: RunOut,
+        summary: dict[str, Any],
+        again: list[tuple[int, str, int]],
+        generation: list[int],
+    ) -> None:
+        """Store a forked block's run and result; queue what must run again in the kernel."""
+        outputs = block_outputs(summary)
+        error = summary.get("error")
+        gen = generation[0] if generation else None
+        if summary["status"] == "cancelled":
+            await self.runs.close_run(block_run, "cancelled", outputs, message="cancelled")
+            await self._set(state, block, "cancelled", reason="the pipeline was cancelled")
+        elif summary.get("unshippable"):
+            why = "; ".join(summary["unshippable"])[:300]
+            message = f"its results could not travel back ({why}): it runs again"
+            await self.runs.close_run(block_run, "cancelled", outputs, message=message)
+            again.append((block, f"{KERNEL}: could not ship back {why}", 1))
+        elif error:
+            message = f"{error.get('ename')}: {error.get('evalue')}"[:500]
+            reason = "timeout" if error.get("ename") == "TimeoutError" else "error"
+            await self.runs.close_run(
+                block_run,
+                "failed",
+                outputs,
+                error={**error, "reason": reason},
+                message=message,
+                generation=gen,
+            )
+            await self._set(state, block, "failed", reason=message)
+            if state.options.retries and not state.cancel.is_set():
+                again.append((block, KERNEL, 2))
+        else:
+            await self.runs.close_run(block_run, "succeeded", outputs, generation=gen)
+            await self._set(state, block, "succeeded")
 
     async def _set(self, state: PipelineState, block: int, status: str, **changes: Any) -> None:
         """Change a block's result, persist the results, then announce the change."""

@@ -21,10 +21,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(eq=False)
 class Ticket:
-    """A place in a project's queue, holding a run id once the run exists."""
+    """A place in a project's queue, holding a run id once the run exists, or a job: work
+    that needs the kernel to itself without being a block run (a pipeline's batch)."""
 
     project_id: int
     run_id: int | None = None
+    job: Callable[[], Awaitable[None]] | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -59,6 +61,12 @@ class ProjectQueues:
         queue = self._queues.get(ticket.project_id)
         return bool(queue) and queue[0] is ticket and ticket.project_id not in self._current
 
+    @staticmethod
+    def fill_job(ticket: Ticket, job: Callable[[], Awaitable[None]]) -> None:
+        """Give the ticket a job to await when its turn comes."""
+        ticket.job = job
+        ticket.ready.set()
+
     def queued(self, project_id: int) -> list[int]:
         """Run ids waiting (not the one running), in order."""
         return [t.run_id for t in self._queues.get(project_id, ()) if t.run_id is not None]
@@ -79,6 +87,13 @@ class ProjectQueues:
                 await ticket.ready.wait()
                 if queue and queue[0] is ticket:
                     queue.popleft()
+                if ticket.job is not None:
+                    self._current[project_id] = 0  # the kernel is taken
+                    try:
+                        await ticket.job()
+                    finally:
+                        self._current.pop(project_id, None)
+                    continue
                 if ticket.run_id is None:
                     continue
                 self._current[project_id] = ticket.run_id

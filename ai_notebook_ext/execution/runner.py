@@ -58,9 +58,12 @@ class Sent:
     msg_id: str
 
 
-def send(handle: KernelHandle, code: str) -> Sent:
-    """Send ``code`` to the kernel (no await: callers may do it inside a transaction)."""
-    msg_id = handle.client.execute(code, store_history=True, allow_stdin=False, stop_on_error=True)
+def send(handle: KernelHandle, code: str, silent: bool = False) -> Sent:
+    """Send ``code`` to the kernel (no await: callers may do it inside a transaction).
+    ``silent``: our own control code, kept out of the history and execution count."""
+    msg_id = handle.client.execute(
+        code, silent=silent, store_history=not silent, allow_stdin=False, stop_on_error=True
+    )
     return Sent(handle, handle.generation, msg_id)
 
 
@@ -74,6 +77,7 @@ async def execute(
     on_output: OnOutput,
     on_sent: OnSent | None = None,
     sent: Sent | None = None,
+    silent: bool = False,
 ) -> ExecResult:
     """Run ``code`` and collect its outputs; never raises for kernel-side problems.
 
@@ -83,7 +87,7 @@ async def execute(
     if sent is None:
         if cancel.is_set():  # cancelled while the kernel was starting: never send the code
             return ExecResult("cancelled", [], None, message="cancelled before it started")
-        sent = send(handle, code)
+        sent = send(handle, code, silent)
         if on_sent is not None:
             await on_sent()
     client, msg_id, generation = handle.client, sent.msg_id, sent.generation

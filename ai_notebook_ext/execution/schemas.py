@@ -42,6 +42,11 @@ class BlockResult(Output):
     run_id: int | None = Field(description="The block run of the last attempt.")
     attempts: int
     reason: str = Field(description="Why it is in the plan, or why it was skipped or failed.")
+    where: str = Field(
+        default="project kernel",
+        description="project kernel, or forked worker (parallel pipelines); with a reason "
+        "when a block had to run in the project kernel.",
+    )
 
 
 class RunOut(Output):

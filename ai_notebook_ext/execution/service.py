@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 
@@ -36,6 +37,8 @@ from .recovery import INTERRUPTED
 from .schemas import KernelOut, RunOut
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def _mime(mime: str) -> str:
@@ -147,8 +150,9 @@ class RunService:
         actor: Actor,
         project_id: int,
         block_id: int,
-        ticket: Ticket,
+        ticket: Ticket | None,
         parent_id: int | None = None,
+        running: bool = False,
     ) -> Job:
         """Check the caller and the block and insert the run in one transaction.
 
@@ -185,7 +189,10 @@ class RunService:
                     }
                     if parent_id is not None:
                         values["parent_id"] = parent_id
-                    sent = self._send_now(project_id, ticket, row.source)
+                    if running:  # executed by the caller (a pipeline batch)
+                        values |= {"status": "running", "started_at": now}
+                    elif ticket is not None:
+                        sent = self._send_now(project_id, ticket, row.source)
                     if sent is not None:
                         values |= {
                             "status": "running",
@@ -273,6 +280,72 @@ class RunService:
             self._release(run_id)
         elif run_id in self._cancel:
             self._cancel[run_id].set()
+
+    async def exclusive(
+        self,
+        project_id: int,
+        name: str,
+        cwd: str,
+        job: Callable[[KernelHandle], Awaitable[T]],
+    ) -> T:
+        """Run ``job`` with the project's kernel (started if needed) to itself, in queue
+        order with the project's runs."""
+        ticket = self.queues.reserve(project_id)
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+
+        async def work() -> None:
+            try:
+                handle = await self.kernels.ensure(project_id, name, cwd)
+                result = await job(handle)
+            except asyncio.CancelledError:
+                future.cancel()
+                raise
+            except BaseException as exc:
+                if not future.done():
+                    future.set_exception(exc)
+            else:
+                if not future.done():
+                    future.set_result(result)
+
+        self.queues.fill_job(ticket, work)
+        return await future
+
+    async def open_run(
+        self, actor: Actor, project_id: int, block_id: int, parent_id: int
+    ) -> RunOut:
+        """A block run, recorded as running, that the caller executes itself."""
+        job = await self._create_run(actor, project_id, block_id, None, parent_id, running=True)
+        self.events.status(project_id, job.run.id, block_id, "running")
+        return job.run
+
+    async def close_run(
+        self,
+        run: RunOut,
+        status: str,
+        outputs: list[dict[str, Any]],
+        *,
+        error: dict[str, Any] | None = None,
+        message: str = "",
+        generation: int | None = None,
+    ) -> None:
+        """End a run opened with ``open_run``: outputs stored as any run's are."""
+        stored: list[Any] = []
+        if outputs:
+            outputs, stored = await asyncio.to_thread(
+                externalize, outputs, self.artifacts.put, self.text_limit
+            )
+        fingerprint = await self._fingerprint(run.project_id, run)
+        await self._finish(
+            run.id,
+            status,
+            outputs=outputs,
+            error=error,
+            message=message,
+            artifacts=stored,
+            generation=generation,
+            known=run,
+            fingerprint=fingerprint,
+        )
 
     async def result(self, run_id: int) -> RunOut:
         """Wait until a submitted run has ended; the run as it ended."""

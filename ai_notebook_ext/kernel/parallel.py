@@ -1,0 +1,260 @@
+"""Run independent blocks at the same time in forked copies of the project kernel.
+
+Why forks and not worker kernels: a forked child starts in about a millisecond with the
+kernel's whole namespace (copy-on-write), so nothing is serialized on the way in and no
+kernel has to start; only what a block defines or mutates travels back, pickled with
+protocol 5 into a file of the batch's scratch folder, and the kernel loads the results in
+plan order, so its final state is what a sequential run gives.
+
+A child runs its block with stdout, stderr and displays captured (it must not touch the
+kernel's ZeroMQ sockets), then ``os._exit``. A value that cannot travel back by value (a
+module, a function or class defined in the notebook, an open file...) makes the block
+*unshippable*: the server then runs it in the kernel itself. Linux/macOS only (fork).
+
+Called by the server with ``run_batch(...)``, which displays an
+``application/vnd.ai-notebook.batch+json`` bundle as each block ends (so the server records
+it at once), and one with every block's result at the end.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import os
+import pickle
+import shutil
+import signal
+import tempfile
+import time
+import traceback
+import types
+from dataclasses import dataclass, field
+from typing import Any
+
+MIME = "application/vnd.ai-notebook.batch+json"
+POLL = 0.01
+
+
+class Unshippable(Exception):
+    """A value that cannot be pickled by value for the kernel to load."""
+
+
+class _ShipPickler(pickle.Pickler):
+    """Refuses what would pickle by reference to the notebook's own namespace."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, types.ModuleType):
+            raise Unshippable(f"module {obj.__name__}")
+        if isinstance(obj, (types.FunctionType, type)) and obj.__module__ == "__main__":
+            kind = "class" if isinstance(obj, type) else "function"
+            raise Unshippable(f"{kind} {obj.__qualname__} defined in the notebook")
+        return NotImplemented
+
+
+def _dumps(value: Any) -> bytes:
+    buffer = io.BytesIO()
+    try:
+        _ShipPickler(buffer, protocol=5).dump(value)
+    except Unshippable:
+        raise
+    except Exception as exc:
+        raise Unshippable(f"{type(value).__name__} cannot be pickled ({exc})") from None
+    return buffer.getvalue()
+
+
+@dataclass
+class _Task:
+    block_id: int
+    code: str
+    names: list[str]
+    timeout: float | None
+    pid: int = 0
+    started: float = 0.0
+    path: str = ""
+    status: str = "pending"  # pending | running | done | timeout | crashed | cancelled
+    exit_code: int | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+def _exec_block(shell: Any, code: str) -> Any:
+    """Run ``code`` like a cell (IPython syntax, value of a last expression) without the
+    kernel's display hook; returns that value (or None)."""
+    source = shell.transform_cell(code)
+    module = ast.parse(source)
+    last = None
+    if module.body and isinstance(module.body[-1], ast.Expr):
+        last = ast.Expression(module.body.pop().value)
+    namespace = shell.user_ns
+    exec(compile(module, "<block>", "exec"), namespace)  # noqa: S102 - the user's own code
+    if last is not None:
+        return eval(compile(last, "<block>", "eval"), namespace)  # noqa: S307
+    return None
+
+
+def _child(shell: Any, task: _Task) -> None:
+    """In the forked child: run the block, write what came out, never return."""
+    from IPython.utils.capture import capture_output
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    result: dict[str, Any] = {"outputs": [], "error": None, "values": {}, "deleted": []}
+    unshippable: list[str] = []
+    with capture_output(display=True) as captured:
+        try:
+            value = _exec_block(shell, task.code)
+            if value is not None:
+                data, metadata = shell.display_formatter.format(value)
+                result["result"] = {"data": data, "metadata": metadata}
+        except BaseException as exc:
+            lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+            result["error"] = {
+                "ename": type(exc).__name__,
+                "evalue": str(exc),
+                "traceback": [line.rstrip("\n") for line in lines],
+            }
+    outputs = []
+    if captured.stdout:
+        outputs.append({"output_type": "stream", "name": "stdout", "text": captured.stdout})
+    if captured.stderr:
+        outputs.append({"output_type": "stream", "name": "stderr", "text": captured.stderr})
+    for rich in captured.outputs:
+        outputs.append(
+            {"output_type": "display_data", "data": rich.data, "metadata": rich.metadata or {}}
+        )
+    result["outputs"] = outputs
+    # Also after an error: a sequential run keeps what the block did before failing.
+    namespace = shell.user_ns
+    for name in task.names:
+        if name not in namespace:
+            result["deleted"].append(name)
+            continue
+        try:
+            result["values"][name] = _dumps(namespace[name])
+        except Unshippable as exc:
+            unshippable.append(f"{name}: {exc}")
+    result["unshippable"] = unshippable
+    tmp = task.path + ".tmp"
+    with open(tmp, "wb") as fh:
+        pickle.dump(result, fh, protocol=5)
+    os.replace(tmp, task.path)
+
+
+def _start(shell: Any, task: _Task, scratch: str) -> None:
+    task.path = os.path.join(scratch, f"block-{task.block_id}.pkl")
+    pid = os.fork()
+    if pid == 0:  # the child
+        code = 0
+        try:
+            _child(shell, task)
+        except BaseException:
+            code = 70
+        finally:
+            os._exit(code)
+    task.pid, task.started, task.status = pid, time.monotonic(), "running"
+
+
+def _reap(task: _Task) -> bool:
+    """Collect a finished child; True when it has ended."""
+    try:
+        pid, status = os.waitpid(task.pid, os.WNOHANG)
+    except ChildProcessError:
+        pid, status = task.pid, 0
+    if pid == 0:
+        if task.timeout and time.monotonic() - task.started > task.timeout:
+            _kill(task)
+            task.status = "timeout"
+            return True
+        return False
+    task.exit_code = os.waitstatus_to_exitcode(status) if pid else None
+    if os.path.exists(task.path):
+        with open(task.path, "rb") as fh:
+            task.payload = pickle.load(fh)  # noqa: S301 - written by our own child
+        task.status = "done"
+    else:
+        task.status = "crashed"
+    return True
+
+
+def _kill(task: _Task) -> None:
+    try:
+        os.kill(task.pid, signal.SIGKILL)
+        os.waitpid(task.pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+
+
+def _apply(shell: Any, task: _Task) -> None:
+    """Load what the block defined or changed into the kernel's namespace."""
+    namespace = shell.user_ns
+    for name, blob in task.payload.get("values", {}).items():
+        namespace[name] = pickle.loads(blob)  # noqa: S301 - written by our own child
+    for name in task.payload.get("deleted", []):
+        namespace.pop(name, None)
+
+
+def _summary(task: _Task) -> dict[str, Any]:
+    payload = task.payload
+    summary: dict[str, Any] = {
+        "block_id": task.block_id,
+        "status": task.status,
+        "seconds": round(time.monotonic() - task.started, 3) if task.started else 0.0,
+        "outputs": payload.get("outputs", []),
+        "error": payload.get("error"),
+        "unshippable": payload.get("unshippable", []),
+    }
+    if "result" in payload:
+        summary["result"] = payload["result"]
+    if task.status == "crashed":
+        summary["error"] = {
+            "ename": "WorkerDied",
+            "evalue": f"the forked worker ended without a result (exit code {task.exit_code})",
+            "traceback": [],
+        }
+    elif task.status == "timeout":
+        summary["error"] = {
+            "ename": "TimeoutError",
+            "evalue": f"timed out after {task.timeout:g} s",
+            "traceback": [],
+        }
+    return summary
+
+
+def run_batch(blocks: list[dict[str, Any]], slots: int) -> None:
+    """Run ``blocks`` (dicts of block_id, code, names, timeout; in plan order) in up to
+    ``slots`` forked children at once, load the results that can travel in plan order,
+    and display a summary per block. An interrupt kills the children."""
+    from IPython import get_ipython
+    from IPython.display import display
+
+    shell = get_ipython()
+    tasks = [
+        _Task(b["block_id"], b["code"], list(b.get("names", [])), b.get("timeout")) for b in blocks
+    ]
+    scratch = tempfile.mkdtemp(prefix="ai-notebook-batch-")
+    pending = list(tasks)
+    running: list[_Task] = []
+    try:
+        while pending or running:
+            while pending and len(running) < max(1, slots):
+                task = pending.pop(0)
+                _start(shell, task, scratch)
+                running.append(task)
+            time.sleep(POLL)
+            still = []
+            for task in running:
+                if _reap(task):
+                    display({MIME: {"blocks": [_summary(task)]}}, raw=True)
+                else:
+                    still.append(task)
+            running = still
+    except KeyboardInterrupt:
+        for task in running:
+            _kill(task)
+            task.status = "cancelled"
+        for task in pending:
+            task.status = "cancelled"
+    finally:
+        for task in tasks:
+            if task.status == "done" and not task.payload.get("unshippable"):
+                _apply(shell, task)
+        shutil.rmtree(scratch, ignore_errors=True)
+        display({MIME: {"blocks": [_summary(t) for t in tasks]}}, raw=True)
