@@ -239,3 +239,31 @@ def test_code_hash_ignores_comments_and_formatting():
     assert a == b
     assert a != c
     assert code_hash("x = = 1") != code_hash("x = = 2")  # unparseable: hashed as text
+
+
+@pytest.mark.parametrize(
+    ("source", "flag"),
+    [
+        ("x = await fetch()", True),
+        ("async with lock:\n    pass", True),
+        ("async for i in stream():\n    pass", True),
+        ("r = [i async for i in stream()]", True),
+        ("async def f():\n    await g()", False),
+        ("x = 1", False),
+    ],
+)
+def test_top_level_await_is_noticed(source, flag):
+    assert analyze(source).top_level_await is flag
+
+
+def test_code_definitions_and_ipython_syntax_are_marked():
+    result = analyze("import os\nfrom m import f\ndef g(): pass\nclass C: pass\nx = 1")
+    assert set(result.code_defs) == {"os", "f", "g", "C"}
+    assert result.ipython is False
+    assert analyze("%time x = 1").ipython is True
+
+
+def test_a_question_mark_in_a_comment_is_not_ipython_syntax():
+    result = analyze("x = 1  # really?\ny = x")
+    assert result.ipython is False
+    assert set(result.defines) == {"x", "y"}

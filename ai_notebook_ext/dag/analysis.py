@@ -29,11 +29,13 @@ from __future__ import annotations
 
 import ast
 import builtins
-import dataclasses
 import functools
 import hashlib
+import re
 from dataclasses import dataclass, field
+from typing import Any
 
+_MAYBE_IPYTHON = re.compile(r"^[ \t]*[%!]|\?[ \t]*$", re.MULTILINE)
 BUILTINS = frozenset(dir(builtins)) | {"get_ipython", "display", "In", "Out", "exit", "quit"}
 # Magics whose body (or argument) is Python run in the user namespace.
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})
@@ -67,13 +69,7 @@ def analyze(source: str) -> Analysis:
         visitor.run(tree)
     except RecursionError:
         return Analysis(error="the code is nested too deeply to analyze")
-    awaits = any(
-        isinstance(node, (ast.Await, ast.AsyncFor, ast.AsyncWith))
-        for stmt in tree.body
-        if not isinstance(stmt, (ast.AsyncFunctionDef, ast.FunctionDef, ast.ClassDef))
-        for node in ast.walk(stmt)
-    )
-    return dataclasses.replace(visitor.result(), ipython=transformed, top_level_await=awaits)
+    return visitor.result(transformed)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -94,6 +90,12 @@ def parse(source: str) -> tuple[ast.Module | None, str | None]:
 
 def _parse(source: str) -> tuple[ast.Module | None, str | None, bool]:
     """(tree, error, whether IPython's transformer was needed)."""
+    if _MAYBE_IPYTHON.search(source):  # likely magics: skip a parse that would fail
+        try:
+            code = transform_ipython(source)
+            return ast.parse(code), None, code.rstrip() != source.rstrip()
+        except Exception:  # noqa: S110 - not IPython syntax after all: parse it plainly
+            pass
     try:
         return ast.parse(source), None, False
     except (SyntaxError, ValueError, RecursionError, MemoryError) as first:
@@ -222,10 +224,30 @@ class _ModuleVisitor(ast.NodeVisitor):
         self.mutates: set[str] = set()
         self.imports: set[str] = set()
         self.code_defs: set[str] = set()
+        self.awaits = False  # top-level await, async for or async with
         self.star_imports: list[str] = []
         self.deferred_refs: set[str] = set()  # free names of function bodies
         self.deferred_mutations: set[str] = set()
         self.scopes: list[_Scope] = [_Scope("module")]
+
+    # -- dispatch: NodeVisitor's getattr per node, cached per node type
+
+    _methods: dict[type, Any] = {}
+
+    def visit(self, node: ast.AST) -> Any:
+        kind = type(node)
+        method = self._methods.get(kind)
+        if method is None:
+            method = getattr(type(self), "visit_" + kind.__name__, type(self).generic_visit)
+            self._methods[kind] = method
+        return method(self, node)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            self.visit(child)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        return None
 
     # -- entry and result
 
@@ -233,7 +255,7 @@ class _ModuleVisitor(ast.NodeVisitor):
         for stmt in tree.body:
             self.statement(stmt)
 
-    def result(self) -> Analysis:
+    def result(self, ipython: bool = False) -> Analysis:
         references = set(self.references)
         references |= self.deferred_refs - self.bound - self.defines
         mutates = set(self.mutates) | (self.deferred_mutations - self.defines)
@@ -244,6 +266,8 @@ class _ModuleVisitor(ast.NodeVisitor):
             imports=frozenset(self.imports & self.defines),
             star_imports=tuple(self.star_imports),
             code_defs=frozenset((self.code_defs | self.imports) & self.defines),
+            ipython=ipython,
+            top_level_await=self.awaits,
         )
 
     # -- scope helpers
@@ -454,7 +478,17 @@ class _ModuleVisitor(ast.NodeVisitor):
         if self.scope.kind == "module":
             self.code_defs.add(node.name)
 
+    def _note_async(self) -> None:
+        if not any(s.kind == "function" for s in self.scopes):
+            self.awaits = True
+
+    def visit_Await(self, node: ast.Await) -> None:
+        self._note_async()
+        self.visit(node.value)
+
     def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
+        if isinstance(node, ast.AsyncFor):
+            self._note_async()
         self.visit(node.iter)
         self.target(node.target)
         for stmt in [*node.body, *node.orelse]:
@@ -463,6 +497,8 @@ class _ModuleVisitor(ast.NodeVisitor):
     visit_AsyncFor = visit_For
 
     def visit_With(self, node: ast.With | ast.AsyncWith) -> None:
+        if isinstance(node, ast.AsyncWith):
+            self._note_async()
         for item in node.items:
             self.visit(item.context_expr)
             if item.optional_vars is not None:
@@ -581,6 +617,8 @@ class _ModuleVisitor(ast.NodeVisitor):
         self.scopes.append(scope)
         try:
             for index, generator in enumerate(generators):
+                if generator.is_async:
+                    self._note_async()
                 if index:
                     self.visit(generator.iter)
                 self._comprehension_target(generator.target, scope)

@@ -47,6 +47,7 @@ from .service import RunService
 log = logging.getLogger(__name__)
 
 runs_table = Run.__table__
+PERSIST_INTERVAL = 0.2  # seconds between writes of a running pipeline's results
 
 
 @dataclass
@@ -60,8 +61,10 @@ class PipelineState:
     results: dict[int, dict[str, Any]]
     project_name: str = ""
     working_dir: str = ""
+    fingerprints: dict[int, str] = field(default_factory=dict)
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     current: int | None = None  # the block run executing now
+    flush: asyncio.Future[None] | None = None  # a pending write of the results
     task: asyncio.Future[None] | None = None
 
 
@@ -98,7 +101,8 @@ class PipelineService:
             graph, _, _ = await load_graph(session, project_id)
             targets = self._targets(graph, options)
             facts = await run_facts(session, project_id, self.runs.live_generation(project_id))
-        plan = make_plan(graph, states(graph, fingerprints(graph), facts), options.target, targets)
+        prints = fingerprints(graph)
+        plan = make_plan(graph, states(graph, prints, facts), options.target, targets)
         results = {
             b: {
                 "block_id": b,
@@ -111,7 +115,7 @@ class PipelineService:
             for b in plan.order
         }
         run = await self._insert(actor, project_id, options, plan.order, results)
-        state = PipelineState(run, actor, graph, options, results, *where)
+        state = PipelineState(run, actor, graph, options, results, *where, prints)
         self.runs.events.status(project_id, run.id, None, run.status)
         if not plan.order:
             return run
@@ -140,7 +144,7 @@ class PipelineService:
         state.cancel.set()
         if state.current is not None:
             await self.runs.stop_run(project_id, state.current)
-        return state.run
+        return state.run.model_copy(update={"results": _models(list(state.results.values()))})
 
     async def stop(self) -> None:
         """Server shutdown: stop every pipeline; unfinished ones end interrupted."""
@@ -274,7 +278,12 @@ class PipelineService:
             await self._set(state, block, "running", attempts=attempt, run_id=None, where=where)
             try:
                 submitted = await self.runs.submit(
-                    state.actor, run.project_id, block, wait=False, parent_id=run.id
+                    state.actor,
+                    run.project_id,
+                    block,
+                    wait=False,
+                    parent_id=run.id,
+                    expected=(state.graph.sources[block], state.fingerprints[block]),
                 )
             except ApiError as exc:  # the block was deleted, the caller lost the role...
                 await self._set(state, block, "failed", reason=exc.message)
@@ -401,16 +410,14 @@ class PipelineService:
             await self._set(state, block, "succeeded")
 
     async def _set(self, state: PipelineState, block: int, status: str, **changes: Any) -> None:
-        """Change a block's result, persist the results, then announce the change."""
+        """Change a block's result, announce it, and persist the results soon (writes are
+        coalesced to one per PERSIST_INTERVAL: a long plan would otherwise rewrite its
+        results twice per block; the end of the pipeline writes them all)."""
         result = state.results[block]
         result["status"] = status
         result.update(changes)
-        results = list(state.results.values())
-        async with self.db.connection() as conn:
-            await conn.execute(
-                update(runs_table).where(runs_table.c.id == state.run.id).values(results=results)
-            )
-        state.run = state.run.model_copy(update={"results": _models(results)})
+        if state.flush is None:
+            state.flush = asyncio.ensure_future(self._persist_soon(state))
         self.events.emit(
             PIPELINE_BLOCK,
             {
@@ -425,6 +432,23 @@ class PipelineService:
         )
 
     # --- storage -----------------------------------------------------------------------
+
+    async def _persist_soon(self, state: PipelineState) -> None:
+        """Write the results after a short pause that gathers the changes made meanwhile."""
+        try:
+            await asyncio.sleep(PERSIST_INTERVAL)
+            state.flush = None
+            results = list(state.results.values())
+            async with self.db.connection() as conn:
+                await conn.execute(
+                    update(runs_table)
+                    .where(runs_table.c.id == state.run.id, runs_table.c.status == "running")
+                    .values(results=results)
+                )
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("ai_notebook_ext: saving the results of pipeline %s", state.run.id)
 
     async def _insert(
         self,
@@ -470,6 +494,9 @@ class PipelineService:
     async def _save(self, state: PipelineState, status: str, message: str) -> None:
         """Persist the final status and results of the pipeline run."""
         assert status in RUN_FINAL
+        if state.flush is not None:
+            state.flush.cancel()
+            state.flush = None
         values = {
             "status": status,
             "message": message,

@@ -62,6 +62,7 @@ class Job:
     project_name: str
     working_dir: str
     sent: runner.Sent | None = None  # already sent to the kernel when the run was created
+    expected: tuple[str, str] | None = None  # (source, its fingerprint) known by the caller
 
 
 class RunService:
@@ -118,9 +119,11 @@ class RunService:
         wait: bool,
         ticket: Ticket | None = None,
         parent_id: int | None = None,
+        expected: tuple[str, str] | None = None,
     ) -> RunOut:
         """Queue a run of the block's current code; with ``wait``, return when it ended.
-        ``parent_id``: the pipeline run it belongs to."""
+        ``parent_id``: the pipeline run it belongs to; ``expected``: a (source,
+        fingerprint) the caller computed, used if the block still has that source."""
         ticket = ticket or self.queues.reserve(project_id)
         try:
             job = await self._create_run(actor, project_id, block_id, ticket, parent_id)
@@ -128,6 +131,7 @@ class RunService:
             self.abandon(ticket)
             raise
         out = job.run
+        job.expected = expected
         self._jobs[out.id] = job
         done = self._done[out.id] = asyncio.Event()
         if wait:
@@ -500,7 +504,7 @@ class RunService:
         generation = job.sent.generation if job.sent is not None else handle.generation
         emitter = self.events.outputs(run)
         # Computed while the kernel works (the task runs at the runner's first wait).
-        fingerprint = asyncio.ensure_future(self._fingerprint(project_id, run))
+        fingerprint = asyncio.ensure_future(self._fingerprint(project_id, run, job.expected))
         try:
             result = await runner.execute(
                 self.kernels,
@@ -538,11 +542,15 @@ class RunService:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _fingerprint(self, project_id: int, run: RunOut) -> str | None:
+    async def _fingerprint(
+        self, project_id: int, run: RunOut, expected: tuple[str, str] | None = None
+    ) -> str | None:
         """The block's fingerprint with the code this run executes (None if it cannot be
         computed: the run is then never fresh, which is safe)."""
         if run.block_id is None:
             return None
+        if expected is not None and expected[0] == run.source:
+            return expected[1]
         try:
             return await block_fingerprint(self.db, project_id, run.block_id, run.source)
         except Exception:

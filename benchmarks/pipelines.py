@@ -1,0 +1,202 @@
+"""Pipelines against their baselines, through a real server (SQLite in a temp dir).
+
+1. papermill: a 100-block chain of trivial blocks run as a pipeline (POST .../runs
+   target=all wait=true on a fresh project, so the kernel start is included) vs papermill
+   executing the project's exported notebook (papermill.execute_notebook in this process,
+   also starting its kernel). Same kernelspec. Median of --repeat runs each, alternating.
+2. Leaf edit: a 100-block DAG (each block reads one or two earlier ones); a full run vs
+   `target=stale` after editing one leaf: blocks executed and time.
+3. Parallel: four independent branches of two blocks of ~1 CPU-second each (calibrated on
+   this machine), `parallel=2` vs `parallel=1` on a warm kernel, median of --repeat.
+
+    .venv/bin/python benchmarks/pipelines.py [--repeat 3] [--only papermill,leaf,parallel]
+
+papermill is the `bench` extra: pip install -e ".[bench]".
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+
+from server_process import ServerProcess  # noqa: E402
+
+KERNEL = "ai-notebook-python"
+GOALS = {"papermill": 3.0, "leaf": 0.03, "parallel": 1.8}
+
+
+class Bench(ServerProcess):
+    """A server with long request timeouts (pipelines with wait=true take seconds)."""
+
+    def call(self, method: str, path: str, body: Any = None, timeout: float = 600) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + "ai-notebook/api/" + path, data=data, method=method)
+        req.add_header("Authorization", f"token {self.token}")
+        req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            raw = resp.read()
+            kind = resp.headers.get("Content-Type", "")
+            return json.loads(raw) if raw and "json" in kind and "ipynb" not in kind else raw
+
+    def project(self, name: str, sources: list[str]) -> tuple[int, list[int]]:
+        pid = self.call("POST", "projects", {"name": name})["id"]
+        blocks = [{"source": s} for s in sources]
+        items = self.call("POST", f"projects/{pid}/blocks/bulk", {"blocks": blocks})["items"]
+        return pid, [b["id"] for b in items]
+
+    def pipeline(self, pid: int, **body: Any) -> tuple[float, dict[str, Any]]:
+        start = time.perf_counter()
+        run = self.call("POST", f"projects/{pid}/runs?wait=true", body)
+        elapsed = time.perf_counter() - start
+        if run["status"] != "succeeded":
+            raise RuntimeError(f"pipeline {run['id']} {run['status']}: {run['message']}")
+        return elapsed, run
+
+    def stop_kernel(self, pid: int) -> None:
+        with contextlib.suppress(urllib.error.HTTPError):
+            self.call("DELETE", f"projects/{pid}/kernel")
+
+
+def kernelspec_path(workdir: Path) -> None:
+    """Make the packaged kernelspec visible to papermill's kernel manager."""
+    kernels = workdir / "jupyter-path" / "kernels"
+    kernels.mkdir(parents=True)
+    shutil.copytree(REPO / "ai_notebook_ext" / "kernelspec" / KERNEL, kernels / KERNEL)
+    os.environ["JUPYTER_PATH"] = str(workdir / "jupyter-path")
+
+
+def versus_papermill(server: Bench, workdir: Path, repeat: int) -> float:
+    import papermill
+
+    sources = ["v0 = 0"] + [f"v{i} = v{i - 1} + 1" for i in range(1, 100)]
+    ours, theirs = [], []
+    for attempt in range(repeat):
+        pid, _ = server.project(f"papermill-{attempt}", sources)
+        elapsed, run = server.pipeline(pid, target="all")
+        assert len(run["plan"]) == 100
+        ours.append(elapsed)
+        notebook = workdir / f"exported-{attempt}.ipynb"
+        notebook.write_bytes(server.call("GET", f"projects/{pid}/notebook"))
+        server.stop_kernel(pid)
+        start = time.perf_counter()
+        papermill.execute_notebook(
+            str(notebook),
+            str(workdir / f"papermill-{attempt}.ipynb"),
+            kernel_name=KERNEL,
+            progress_bar=False,
+            log_output=False,
+            cwd=str(workdir),
+        )
+        theirs.append(time.perf_counter() - start)
+    a, b = statistics.median(ours), statistics.median(theirs)
+    print(f"\n1. 100-block trivial chain, kernel start included (median of {repeat})")
+    print(f"   papermill.execute_notebook        {b:8.2f} s   {[round(t, 2) for t in theirs]}")
+    print(f"   pipeline, POST runs wait=true     {a:8.2f} s   {[round(t, 2) for t in ours]}")
+    print(f"   speed-up                          {b / a:8.2f}x  (goal >= {GOALS['papermill']}x)")
+    return b / a
+
+
+def leaf_edit(server: Bench) -> tuple[float, float]:
+    sources = ["n0 = 1"]
+    for i in range(1, 100):
+        parents = {(i - 1) // 2, max(0, i - 3)}
+        sources.append(f"n{i} = " + " + ".join(f"n{p}" for p in sorted(parents)) + " + 1")
+    pid, ids = server.project("leaf-edit", sources)
+    server.pipeline(pid, target="all")  # starts the kernel
+    full, run = server.pipeline(pid, target="all")
+    dag = server.call("GET", f"projects/{pid}/dag")
+    children = {e["source"] for e in dag["edges"]}
+    leaf = max(b for b in ids if b not in children)
+    block = server.call("GET", f"projects/{pid}/blocks/{leaf}")
+    edit = {"version": block["version"], "source": block["source"] + " + 0"}
+    server.call("PATCH", f"projects/{pid}/blocks/{leaf}", edit)
+    again, stale = server.pipeline(pid, target="stale")
+    executed = len(stale["plan"])
+    print("\n2. 100-block DAG: full run vs stale run after editing one leaf (warm kernel)")
+    print(f"   full run       {len(run['plan']):4d} blocks {full:8.3f} s")
+    print(f"   after the edit {executed:4d} blocks {again:8.3f} s")
+    work = executed / len(run["plan"])
+    print(
+        f"   share of the full run's work: blocks {work:.1%}, time {again / full:.1%}"
+        f"  (goal <= {GOALS['leaf']:.0%})"
+    )
+    server.stop_kernel(pid)
+    return work, again / full
+
+
+def calibrate(seconds: float) -> int:
+    """An n for which sum(i * i for i in range(n)) takes about ``seconds`` of CPU here."""
+    n = 200_000
+    start = time.process_time()
+    sum(i * i for i in range(n))
+    spent = time.process_time() - start
+    return int(n * seconds / max(spent, 1e-6))
+
+
+def parallel_branches(server: Bench, repeat: int) -> float:
+    n = calibrate(1.0)
+    sources = []
+    for branch in "abcd":
+        sources.append(f"{branch}1 = sum(i * i for i in range({n}))")
+        sources.append(f"{branch}2 = {branch}1 + sum(i * i for i in range({n}))")
+    pid, _ = server.project("parallel", sources)
+    server.pipeline(pid, target="all")  # starts the kernel, warms it up
+    sequential, parallel = [], []
+    for _ in range(repeat):
+        sequential.append(server.pipeline(pid, target="all", parallel=1)[0])
+        elapsed, run = server.pipeline(pid, target="all", parallel=2)
+        assert {r["where"] for r in run["results"]} == {"forked worker"}, run["results"]
+        parallel.append(elapsed)
+    a, b = statistics.median(sequential), statistics.median(parallel)
+    print(f"\n3. four independent branches of 2 x ~1 CPU-s blocks (median of {repeat})")
+    print(f"   parallel=1     {a:8.2f} s   {[round(t, 2) for t in sequential]}")
+    print(f"   parallel=2     {b:8.2f} s   {[round(t, 2) for t in parallel]}")
+    print(f"   speed-up       {a / b:8.2f}x  (goal >= {GOALS['parallel']}x on 2 cores)")
+    server.stop_kernel(pid)
+    return a / b
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", default="papermill,leaf,parallel")
+    args = parser.parse_args()
+    wanted = set(args.only.split(","))
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    workdir = Path(tempfile.mkdtemp(prefix="ai-notebook-bench-"))
+    kernelspec_path(workdir)
+    server = Bench(workdir, f"sqlite:///{workdir / 'bench.db'}")
+    try:
+        server.start()
+        print(f"server on port {server.port}; machine: {os.cpu_count()} cores")
+        if "papermill" in wanted:
+            versus_papermill(server, workdir, args.repeat)
+        if "leaf" in wanted:
+            leaf_edit(server)
+        if "parallel" in wanted:
+            parallel_branches(server, args.repeat)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        sys.exit(130)
+    finally:
+        if server.proc is not None:
+            server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
