@@ -1,0 +1,1 @@
+"""The AI layer: providers behind one interface (the client libraries load lazily)."""

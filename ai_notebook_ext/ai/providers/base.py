@@ -1,0 +1,47 @@
+"""The interface every provider implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..types import Chunk, ToolSpec
+
+
+class Provider(ABC):
+    """One AI service behind its official client, imported only when first used."""
+
+    name: str = ""
+
+    @abstractmethod
+    def configured(self) -> str:
+        """ "" when usable; otherwise what to set (an environment variable or a trait)."""
+
+    @abstractmethod
+    def chat(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        *,
+        tools: list[ToolSpec] | None = None,
+        stream: bool = False,
+        request_timeout: float = 60.0,
+        **params: Any,
+    ) -> AsyncIterator[Chunk]:
+        """The answer as chunks: text deltas in order, then tool calls, then usage.
+        Raises ProviderError (normalized) on failure."""
+
+    @abstractmethod
+    async def list_models(self, request_timeout: float = 10.0) -> list[str]:
+        """Model names the service offers."""
+
+    async def health(self, request_timeout: float = 5.0) -> str:
+        """ "" when reachable, else why not (never raises)."""
+        from ..errors import ProviderError
+
+        try:
+            await self.list_models(request_timeout=request_timeout)
+        except ProviderError as exc:
+            return exc.message
+        return ""

@@ -1,0 +1,181 @@
+"""OpenAI and any OpenAI-compatible server, through the official ``openai`` client.
+
+Configuration: ``OPENAI_API_KEY`` and ``OPENAI_BASE_URL`` (or the arguments). The client
+retries nothing itself (``max_retries=0``): the router decides about retries and fallback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..errors import ProviderError
+from ..types import Chunk, TextDelta, ToolCall, ToolSpec, Usage
+from .base import Provider
+
+
+def _retry_after(exc: Any) -> float | None:
+    response = getattr(exc, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class OpenAIProvider(Provider):
+    """Chat completions (streaming or not, with tool calls) and the model list."""
+
+    name = "openai"
+
+    def __init__(self, api_key: str | None = None, base_url: str | None = None) -> None:
+        self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY", "")
+        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        self._client: Any = None
+
+    def configured(self) -> str:
+        if self.api_key or self.base_url:
+            return ""
+        return "set OPENAI_API_KEY (and OPENAI_BASE_URL for an OpenAI-compatible server)"
+
+    def client(self) -> Any:
+        if self._client is None:
+            import openai  # lazily: loading the extension must not import it
+
+            self._client = openai.AsyncOpenAI(
+                api_key=self.api_key or "unused", base_url=self.base_url, max_retries=0
+            )
+        return self._client
+
+    def error(self, exc: Exception) -> ProviderError:
+        """The client's exception as a ProviderError saying what to do."""
+        import openai
+
+        where = self.base_url or "api.openai.com"
+        status = getattr(exc, "status_code", None)
+        if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+            kind, text = "auth", "the API key was refused: check OPENAI_API_KEY"
+        elif isinstance(exc, openai.RateLimitError):
+            kind, text = "rate_limited", "rate limited by the provider: retry later"
+        elif isinstance(exc, openai.APITimeoutError):
+            kind, text = "timeout", f"no answer from {where} in time"
+        elif isinstance(exc, openai.APIConnectionError):
+            kind, text = "unavailable", f"cannot reach {where}: is it running (OPENAI_BASE_URL)?"
+        elif isinstance(exc, openai.InternalServerError) or (status or 0) >= 500:
+            kind, text = "unavailable", f"{where} failed (HTTP {status}): retry later"
+        elif isinstance(exc, openai.APIStatusError):
+            detail = getattr(exc, "message", "") or str(exc)
+            kind, text = "bad_request", f"the request was refused (HTTP {status}): {detail}"
+        elif isinstance(exc, openai.APIResponseValidationError | json.JSONDecodeError):
+            kind, text = "unavailable", f"{where} sent an answer that is not valid"
+        else:
+            kind, text = "unavailable", f"{type(exc).__name__}: {exc}"
+        return ProviderError(kind, self.name, text, retry_after=_retry_after(exc), status=status)
+
+    async def chat(  # type: ignore[override]
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        *,
+        tools: list[ToolSpec] | None = None,
+        stream: bool = False,
+        request_timeout: float = 60.0,
+        **params: Any,
+    ) -> AsyncIterator[Chunk]:
+        if self.configured():
+            raise ProviderError("not_configured", self.name, self.configured())
+        import openai
+
+        request: dict[str, Any] = {"model": model, "messages": messages, **params}
+        if tools:
+            request["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": t.name,
+                        "description": t.description,
+                        "parameters": t.parameters,
+                    },
+                }
+                for t in tools
+            ]
+        try:
+            if not stream:
+                response = await self.client().chat.completions.create(
+                    timeout=request_timeout, **request
+                )
+                for chunk in self._whole(response):
+                    yield chunk
+                return
+            events = await self.client().chat.completions.create(
+                stream=True,
+                stream_options={"include_usage": True},
+                timeout=request_timeout,
+                **request,
+            )
+            calls: dict[int, dict[str, Any]] = {}
+            usage: Usage | None = None
+            async for event in events:
+                if event.usage is not None:
+                    usage = Usage(event.usage.prompt_tokens, event.usage.completion_tokens)
+                for choice in event.choices:
+                    if choice.finish_reason == "content_filter":
+                        raise ProviderError(
+                            "content_filtered", self.name, "the answer was withheld by a filter"
+                        )
+                    delta = choice.delta
+                    if delta.content:
+                        yield TextDelta(delta.content)
+                    for part in delta.tool_calls or []:
+                        call = calls.setdefault(part.index, {"id": "", "name": "", "args": ""})
+                        call["id"] = part.id or call["id"]
+                        if part.function is not None:
+                            call["name"] = part.function.name or call["name"]
+                            call["args"] += part.function.arguments or ""
+            for index in sorted(calls):
+                call = calls[index]
+                yield ToolCall(call["id"], call["name"], self._arguments(call["args"]))
+            if usage is not None:
+                yield usage
+        except ProviderError:
+            raise
+        except (openai.OpenAIError, json.JSONDecodeError) as exc:
+            raise self.error(exc) from exc
+
+    def _whole(self, response: Any) -> list[Chunk]:
+        chunks: list[Chunk] = []
+        for choice in response.choices:
+            if choice.finish_reason == "content_filter":
+                raise ProviderError(
+                    "content_filtered", self.name, "the answer was withheld by a filter"
+                )
+            if choice.message.content:
+                chunks.append(TextDelta(choice.message.content))
+            for call in choice.message.tool_calls or []:
+                args = self._arguments(call.function.arguments)
+                chunks.append(ToolCall(call.id, call.function.name, args))
+        if response.usage is not None:
+            chunks.append(Usage(response.usage.prompt_tokens, response.usage.completion_tokens))
+        return chunks
+
+    def _arguments(self, text: str) -> dict[str, Any]:
+        try:
+            value = json.loads(text or "{}")
+        except json.JSONDecodeError:
+            raise ProviderError(
+                "unavailable", self.name, "the model sent tool arguments that are not JSON"
+            ) from None
+        return value if isinstance(value, dict) else {"value": value}
+
+    async def list_models(self, request_timeout: float = 10.0) -> list[str]:
+        if self.configured():
+            raise ProviderError("not_configured", self.name, self.configured())
+        import openai
+
+        try:
+            page = await self.client().models.list(timeout=request_timeout)
+            return sorted(m.id for m in page.data)
+        except openai.OpenAIError as exc:
+            raise self.error(exc) from exc
