@@ -6,6 +6,7 @@ retries nothing itself (``max_retries=0``): the router decides about retries and
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import AsyncIterator
@@ -34,6 +35,7 @@ class OpenAIProvider(Provider):
         self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY", "")
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         self._client: Any = None
+        self._loop: Any = None
 
     def configured(self) -> str:
         if self.api_key or self.base_url:
@@ -41,12 +43,16 @@ class OpenAIProvider(Provider):
         return "set OPENAI_API_KEY (and OPENAI_BASE_URL for an OpenAI-compatible server)"
 
     def client(self) -> Any:
-        if self._client is None:
+        """One client (and connection pool) per event loop: magics may run each call in a
+        loop of its own."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
             import openai  # lazily: loading the extension must not import it
 
             self._client = openai.AsyncOpenAI(
                 api_key=self.api_key or "unused", base_url=self.base_url, max_retries=0
             )
+            self._loop = loop
         return self._client
 
     def error(self, exc: Exception) -> ProviderError:
