@@ -1,7 +1,8 @@
 """The kernel-side extension, loaded in project kernels (and by ``%load_ext ai_notebook_ext``).
 
-It imports nothing from the server side, so it also works in kernels on a remote Gateway.
-Later issues add the ``%%ai`` magics and the dataset helpers here.
+It imports nothing from the server side (the AI layer it uses has no server code), so it
+also works in kernels on a remote Gateway and in plain IPython. It registers the ``%%ai``
+magics; later issues add the dataset helpers here.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ LOADED_FLAG = "_ai_notebook_ext_loaded"
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """Called by IPython when the extension loads; marks the kernel as ours."""
+    """Called by IPython when the extension loads: the magics, and a mark that it is ours."""
+    from .magics import AIMagics
+
+    ipython.register_magics(AIMagics)
     setattr(ipython, LOADED_FLAG, True)
 
 
