@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 from pathlib import Path
+from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.auth.identity import (
@@ -13,7 +14,7 @@ from jupyter_server.auth.identity import (
     PasswordIdentityProvider,
 )
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Float, Int, Set, Unicode, default, validate
+from traitlets import Bool, Dict, Float, Int, List, Set, Unicode, default, validate
 
 from ._version import __version__
 from .events import Events
@@ -116,6 +117,36 @@ class AINotebookApp(ExtensionApp):
         ),
     ).tag(config=True)
 
+    ai_default_model = Unicode(
+        help="Model of AI calls that name none: provider:model (e.g. openai:gpt-4o-mini) or "
+        "an alias."
+    ).tag(config=True)
+    ai_aliases = Dict(Unicode(), help="Short names for models: {'fast': 'ollama:llama3'}.").tag(
+        config=True
+    )
+    ai_fallback = List(
+        Unicode(),
+        help="Models tried in order when the requested one is unavailable, times out or "
+        "rate-limits.",
+    ).tag(config=True)
+    ai_retries = Int(2, help="Retries of a failing provider before falling back.").tag(config=True)
+    ai_request_timeout = Float(60.0, help="Seconds an AI call may take.").tag(config=True)
+    ai_rate_per_minute = Float(30.0, help="AI calls a user may make per minute (0: no limit).").tag(
+        config=True
+    )
+    ai_cache = Bool(
+        True, help="Allow callers to reuse answers of identical temperature-0 calls."
+    ).tag(config=True)
+    openai_api_key = Unicode(help="Default: OPENAI_API_KEY.").tag(config=True)
+    openai_base_url = Unicode(help="Default: OPENAI_BASE_URL (an OpenAI-compatible server).").tag(
+        config=True
+    )
+    gemini_api_key = Unicode(help="Default: GEMINI_API_KEY or GOOGLE_API_KEY.").tag(config=True)
+    gemini_base_url = Unicode(help="A proxy or compatible server for Gemini.").tag(config=True)
+    ollama_host = Unicode(help="Default: OLLAMA_HOST, else http://127.0.0.1:11434.").tag(
+        config=True
+    )
+
     @default("local_username")
     def _default_local_username(self) -> str:
         try:
@@ -169,6 +200,7 @@ class AINotebookApp(ExtensionApp):
         )
         self.services = Services.build(
             db,
+            ai=self._ai_router(),
             admin_users=frozenset(self.admin_users),
             max_request_bytes=self.max_request_bytes,
             version=__version__,
@@ -193,6 +225,30 @@ class AINotebookApp(ExtensionApp):
             and str(KERNELSPEC_DIR) not in ksm.kernel_dirs
         ):
             ksm.kernel_dirs.append(str(KERNELSPEC_DIR))
+
+    def _ai_router(self) -> Any:
+        """The AI router from this configuration (client libraries are not imported)."""
+        from .ai.providers.gemini import GeminiProvider
+        from .ai.providers.ollama import OllamaProvider
+        from .ai.providers.openai import OpenAIProvider
+        from .ai.router import ResponseCache, Router, TokenBucket
+
+        providers = {
+            "openai": OpenAIProvider(self.openai_api_key or None, self.openai_base_url or None),
+            "gemini": GeminiProvider(self.gemini_api_key or None, self.gemini_base_url or None),
+            "ollama": OllamaProvider(self.ollama_host or None),
+        }
+        rate = self.ai_rate_per_minute
+        return Router(
+            providers,
+            aliases=dict(self.ai_aliases),
+            default_model=self.ai_default_model,
+            fallback=list(self.ai_fallback),
+            retries=self.ai_retries,
+            request_timeout=self.ai_request_timeout,
+            limiter=TokenBucket(rate, max(1.0, rate / 6)) if rate > 0 else None,
+            cache=ResponseCache() if self.ai_cache else None,
+        )
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(handlers())

@@ -65,3 +65,28 @@ class ServiceUnavailable(ApiError):
 
     status = 503
     code = "unavailable"
+
+
+class TooManyRequests(ApiError):
+    """The caller's rate limit is spent; Retry-After says when to come back."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float, details: dict | None = None) -> None:
+        super().__init__(message, details={"retry_after": round(retry_after, 3), **(details or {})})
+        self.headers = {"Retry-After": str(max(1, int(retry_after + 0.999)))}
+
+
+class UpstreamError(ApiError):
+    """An AI provider failed or refused; the message says what to do."""
+
+    status = 502
+    code = "upstream_error"
+
+
+class UpstreamTimeout(ApiError):
+    """An AI provider did not answer in time."""
+
+    status = 504
+    code = "upstream_timeout"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .ai.router import Router
+from .ai.service import AIService
 from .dag.service import DagService
 from .execution.pipelines import PipelineService
 from .execution.service import RunService
@@ -31,6 +33,7 @@ class Services:
     dag: DagService
     pipelines: PipelineService
     notebooks: NotebookService
+    ai: AIService
     local_username: str | None = None
     actors: ActorCache = field(default_factory=ActorCache)
 
@@ -43,6 +46,7 @@ class Services:
         max_request_bytes: int,
         version: str,
         runs: RunService,
+        ai: Router,
         local_username: str | None = None,
     ) -> Services:
         locks = KeyedLocks()
@@ -60,6 +64,7 @@ class Services:
             notebooks=NotebookService(
                 db, runs.artifacts, runs.text_limit, runs.kernels.kernel_name
             ),
+            ai=AIService(db, ai),
             local_username=local_username,
         )
 

@@ -149,7 +149,8 @@ def api(jp_fetch: Any, jp_serverapp: Any, jp_asyncio_loop: Any) -> Iterator[Api]
             allow_nonstandard_methods=True,
         )
         raw_body = resp.body or b""
-        is_json = "json" in resp.headers.get("Content-Type", "application/json")
+        kind = resp.headers.get("Content-Type", "application/json")
+        is_json = kind.startswith("application/json")
         parsed = json.loads(raw_body.decode()) if raw_body and is_json else None
         return Response(resp.code, parsed, resp.headers, raw_body)
 

@@ -54,6 +54,7 @@ class CallRecord:
     error_kind: str | None = None
     cached: bool = False
     fell_back_from: str | None = None
+    user_id: int | None = None
     started_at: float = field(default_factory=time.time)
 
 
@@ -173,9 +174,11 @@ class Router:
         tools: list[ToolSpec] | None = None,
         stream: bool = False,
         cache: bool = False,
+        user_id: int | None = None,
         **params: Any,
     ) -> AsyncIterator[Chunk | Route]:
-        """The answer's chunks, then a Route; raises ProviderError or RateLimited."""
+        """The answer's chunks, then a Route; raises ProviderError or RateLimited.
+        ``user_id`` goes into the analytics record."""
         if self.limiter is not None:
             self.limiter.take(user)
         _, _, first_id = self.resolve(model_id)
@@ -189,7 +192,7 @@ class Router:
                 for chunk in chunks:
                     yield chunk
                 cached = Route(route.provider, route.model, route.skipped, cached=True)
-                await self._record(user, cached, started, None, chunks, None, cached=True)
+                await self._record(user_id, user, cached, started, None, chunks, None, cached=True)
                 yield cached
                 return
         candidates = [first_id] + [m for m in self.fallback if m != first_id]
@@ -221,6 +224,7 @@ class Router:
                     last_error = exc
                     if chunks or not exc.retryable:  # started, or not the service's fault
                         await self._record(
+                            user_id,
                             user,
                             Route(provider.name, model),
                             started,
@@ -238,6 +242,7 @@ class Router:
                     break
                 route = Route(provider.name, model, tuple(skipped))
                 await self._record(
+                    user_id,
                     user,
                     route,
                     started,
@@ -260,6 +265,7 @@ class Router:
             status=error.status,
         )
         await self._record(
+            user_id,
             user,
             Route(error.provider, first_id.partition(":")[2]),
             started,
@@ -279,6 +285,7 @@ class Router:
 
     async def _record(
         self,
+        user_id: int | None,
         user: str,
         route: Route,
         started: float,
@@ -305,6 +312,7 @@ class Router:
             error_kind=error.kind if error else None,
             cached=cached,
             fell_back_from=fell_back_from,
+            user_id=user_id,
         )
         await self.recorder(record)
 

@@ -10,6 +10,7 @@ import re
 
 from jupyter_server.utils import url_path_join
 
+from .ai import AIAnalyticsHandler, AICompleteHandler, AIProvidersHandler
 from .artifacts import ArtifactHandler
 from .base import ApiHandler, NotFoundHandler
 from .blocks import BlockHandler, BlockMoveHandler, BlocksBulkHandler, BlocksHandler
@@ -25,6 +26,9 @@ API_PREFIX = "/ai-notebook/api"
 
 ROUTES: list[tuple[str, type[ApiHandler]]] = [
     ("/me", MeHandler),
+    ("/ai/providers", AIProvidersHandler),
+    ("/ai/complete", AICompleteHandler),
+    ("/ai/analytics", AIAnalyticsHandler),
     ("/openapi.json", OpenAPIHandler),
     ("/projects", ProjectsHandler),
     ("/projects/import", NotebookImportHandler),  # before /projects/{project_id}
