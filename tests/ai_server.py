@@ -7,6 +7,7 @@ check what the official client sent. Real HTTP, real clients: only the model is 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -111,3 +112,12 @@ class ScriptedServer:
     def __exit__(self, *exc: Any) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def collect(provider: Any, model: str, messages: list[dict[str, Any]], **kwargs: Any) -> list[Any]:
+    """Every chunk of ``provider.chat(...)``, run to the end on a fresh event loop."""
+
+    async def run() -> list[Any]:
+        return [c async for c in provider.chat(model, messages, **kwargs)]
+
+    return asyncio.run(run())

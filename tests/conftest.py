@@ -179,3 +179,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         for backend, per in sorted(counts.items()):
             summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(per.items()))
             terminalreporter.write_line(f"{backend}: {summary}")
+
+
+@pytest.fixture
+def server() -> Iterator[Any]:
+    """A scripted local server speaking the AI providers' wire protocols."""
+    from ai_server import ScriptedServer
+
+    with ScriptedServer() as running:
+        yield running

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from ai_server import ScriptedServer, Step
+from ai_server import Step
+from ai_server import collect as collect_chunks
 
 from ai_notebook_ext.ai.errors import ProviderError
 from ai_notebook_ext.ai.providers.gemini import GeminiProvider
@@ -30,16 +31,7 @@ def answer(*parts, finish="STOP", usage=True):
 
 
 def collect(provider, **kwargs):
-    async def run():
-        return [c async for c in provider.chat("gemini-test", MESSAGES, **kwargs)]
-
-    return asyncio.run(run())
-
-
-@pytest.fixture
-def server():
-    with ScriptedServer() as running:
-        yield running
+    return collect_chunks(provider, "gemini-test", MESSAGES, **kwargs)
 
 
 @pytest.fixture

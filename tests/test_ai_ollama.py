@@ -6,7 +6,8 @@ import asyncio
 import socket
 
 import pytest
-from ai_server import ScriptedServer, Step
+from ai_server import Step
+from ai_server import collect as collect_chunks
 
 from ai_notebook_ext.ai.errors import ProviderError
 from ai_notebook_ext.ai.providers.ollama import OllamaProvider
@@ -31,16 +32,7 @@ def reply(content="", tool_calls=None, done=True, **extra):
 
 
 def collect(provider, **kwargs):
-    async def run():
-        return [c async for c in provider.chat("llama3", MESSAGES, **kwargs)]
-
-    return asyncio.run(run())
-
-
-@pytest.fixture
-def server():
-    with ScriptedServer() as running:
-        yield running
+    return collect_chunks(provider, "llama3", MESSAGES, **kwargs)
 
 
 @pytest.fixture

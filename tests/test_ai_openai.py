@@ -8,7 +8,8 @@ import subprocess
 import sys
 
 import pytest
-from ai_server import ScriptedServer, Step
+from ai_server import Step
+from ai_server import collect as collect_chunks
 
 from ai_notebook_ext.ai.errors import ProviderError
 from ai_notebook_ext.ai.providers.openai import OpenAIProvider
@@ -54,16 +55,7 @@ def chunk(delta=None, finish=None, usage=None):
 
 
 def collect(provider, **kwargs):
-    async def run():
-        return [c async for c in provider.chat("test-model", MESSAGES, **kwargs)]
-
-    return asyncio.run(run())
-
-
-@pytest.fixture
-def server():
-    with ScriptedServer() as running:
-        yield running
+    return collect_chunks(provider, "test-model", MESSAGES, **kwargs)
 
 
 @pytest.fixture

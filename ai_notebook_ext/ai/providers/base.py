@@ -9,6 +9,27 @@ from typing import Any
 from ..types import Chunk, ToolSpec
 
 
+def function_tools(tools: list[ToolSpec]) -> list[dict[str, Any]]:
+    """Tools in the OpenAI function-calling shape (OpenAI and Ollama both take it)."""
+    return [
+        {
+            "type": "function",
+            "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
+        }
+        for t in tools
+    ]
+
+
+def retry_after(exc: Exception) -> float | None:
+    """Seconds from the Retry-After header of the HTTP response behind a client error."""
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    value = headers.get("retry-after") if headers is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
 class Provider(ABC):
     """One AI service behind its official client, imported only when first used."""
 

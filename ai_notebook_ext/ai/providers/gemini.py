@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import ProviderError
 from ..types import Chunk, TextDelta, ToolCall, ToolSpec, Usage
-from .base import Provider
+from .base import Provider, retry_after
 
 ROLES = {"user": "user", "assistant": "model", "model": "model"}
 
@@ -77,15 +77,7 @@ class GeminiProvider(Provider):
             kind, text = "unavailable", f"{where} sent an answer that is not valid"
         else:
             kind, text = "unavailable", f"{type(exc).__name__}: {exc}"
-        retry_after = None
-        response = getattr(exc, "response", None)
-        headers = getattr(response, "headers", None)
-        if headers is not None and headers.get("retry-after"):
-            try:
-                retry_after = float(headers.get("retry-after"))
-            except ValueError:
-                retry_after = None
-        return ProviderError(kind, self.name, text, retry_after=retry_after, status=status)
+        return ProviderError(kind, self.name, text, retry_after=retry_after(exc), status=status)
 
     async def chat(  # type: ignore[override]
         self,

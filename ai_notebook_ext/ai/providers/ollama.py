@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import ProviderError
 from ..types import Chunk, TextDelta, ToolCall, ToolSpec, Usage
-from .base import Provider
+from .base import Provider, function_tools
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 
@@ -78,17 +78,7 @@ class OllamaProvider(Provider):
 
         request: dict[str, Any] = {"model": model, "messages": messages}
         if tools:
-            request["tools"] = [
-                {
-                    "type": "function",
-                    "function": {
-                        "name": t.name,
-                        "description": t.description,
-                        "parameters": t.parameters,
-                    },
-                }
-                for t in tools
-            ]
+            request["tools"] = function_tools(tools)
         if params:
             request["options"] = params
         try:

@@ -14,16 +14,7 @@ from typing import Any
 
 from ..errors import ProviderError
 from ..types import Chunk, TextDelta, ToolCall, ToolSpec, Usage
-from .base import Provider
-
-
-def _retry_after(exc: Any) -> float | None:
-    response = getattr(exc, "response", None)
-    value = response.headers.get("retry-after") if response is not None else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+from .base import Provider, function_tools, retry_after
 
 
 class OpenAIProvider(Provider):
@@ -78,7 +69,7 @@ class OpenAIProvider(Provider):
             kind, text = "unavailable", f"{where} sent an answer that is not valid"
         else:
             kind, text = "unavailable", f"{type(exc).__name__}: {exc}"
-        return ProviderError(kind, self.name, text, retry_after=_retry_after(exc), status=status)
+        return ProviderError(kind, self.name, text, retry_after=retry_after(exc), status=status)
 
     async def chat(  # type: ignore[override]
         self,
@@ -96,17 +87,7 @@ class OpenAIProvider(Provider):
 
         request: dict[str, Any] = {"model": model, "messages": messages, **params}
         if tools:
-            request["tools"] = [
-                {
-                    "type": "function",
-                    "function": {
-                        "name": t.name,
-                        "description": t.description,
-                        "parameters": t.parameters,
-                    },
-                }
-                for t in tools
-            ]
+            request["tools"] = function_tools(tools)
         try:
             if not stream:
                 response = await self.client().chat.completions.create(
