@@ -17,7 +17,8 @@ from ..projects.users import Actor
 from ..store import Database
 from ..store.models import Block, Edge, Run
 from ..store.types import utcnow
-from .graph import CycleError, Graph, build
+from .graph import Edge as GraphEdge
+from .graph import Graph, build, find_cycle
 from .schemas import DagEdge, DagNode, DagOut, EdgeOut, IgnoredEdge
 from .state import RunFacts, fingerprints, states
 
@@ -177,20 +178,19 @@ class DagService:
                     f"the edge {source} -> {target} exists already",
                     details={"id": edge_ids[(source, target)]},
                 )
-            try:
-                build(
-                    [(b, graph.sources[b]) for b in graph.order],
-                    [
-                        *((e.source, e.target) for e in graph.edges if e.kind == "explicit"),
-                        (source, target),
-                    ],
-                )
-            except CycleError as exc:
-                path = " -> ".join(map(str, exc.cycle))
+            # The loaded graph already holds every other edge: only the new one is checked.
+            new = GraphEdge(source, target, "explicit")
+            cycle = (
+                [source, source]
+                if source == target
+                else find_cycle(graph.order, [*graph.edges, new])
+            )
+            if cycle:
+                path = " -> ".join(map(str, cycle))
                 raise Conflict(
                     f"the edge {source} -> {target} would create a cycle: {path}",
-                    details={"cycle": exc.cycle},
-                ) from None
+                    details={"cycle": cycle},
+                )
             edge = Edge(
                 project_id=project_id,
                 source_id=source,
