@@ -19,6 +19,7 @@ class ApiError(Exception):
         super().__init__(message)
         self.message = message
         self.details = details or {}
+        self.headers: dict[str, str] = {}  # extra response headers (e.g. Retry-After)
 
     def to_json(self) -> dict[str, Any]:
         """The body ``{"error": {"code", "message", "details"}}``."""

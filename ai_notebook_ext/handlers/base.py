@@ -191,7 +191,7 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, ApiError):
             self.set_status(exc.status)
-            for name, value in getattr(exc, "headers", {}).items():
+            for name, value in exc.headers.items():
                 self.set_header(name, value)
             body = exc.to_json()
         elif isinstance(exc, HTTPError) and status_code == 403 and not self.current_user:
