@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from .ai.router import Router
 from .ai.service import AIService
+from .ai.templates import PromptService
 from .dag.service import DagService
 from .execution.pipelines import PipelineService
 from .execution.service import RunService
@@ -34,6 +35,7 @@ class Services:
     pipelines: PipelineService
     notebooks: NotebookService
     ai: AIService
+    prompts: PromptService
     local_username: str | None = None
     actors: ActorCache = field(default_factory=ActorCache)
 
@@ -50,6 +52,7 @@ class Services:
         local_username: str | None = None,
     ) -> Services:
         locks = KeyedLocks()
+        prompts = PromptService(db)
         return cls(
             db=db,
             projects=ProjectService(db),
@@ -64,7 +67,8 @@ class Services:
             notebooks=NotebookService(
                 db, runs.artifacts, runs.text_limit, runs.kernels.kernel_name
             ),
-            ai=AIService(db, ai),
+            ai=AIService(db, ai, prompts),
+            prompts=prompts,
             local_username=local_username,
         )
 

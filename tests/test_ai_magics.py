@@ -53,7 +53,7 @@ def shell():
 
 
 def prompt_sent(server, index=-1):
-    return server.requests[index]["body"]["messages"][0]["content"]
+    return server.requests[index]["body"]["messages"][-1]["content"]
 
 
 def test_placeholders_are_replaced_exactly_once():
@@ -76,6 +76,54 @@ def test_cell_magic_streams_the_answer_in_plain_ipython(server, shell, capsys):
     body = server.requests[-1]["body"]
     assert body["model"] == "gpt-test"
     assert body["stream"] is True
+
+
+def test_ollama_and_gemini_stream_into_the_cell(server, shell, capsys, monkeypatch):
+    monkeypatch.setenv("OLLAMA_HOST", server.url)
+    monkeypatch.setenv("GEMINI_API_KEY", "g-magic")
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", server.url)
+    line = {"model": "llama3", "created_at": "2026-11-27T00:00:00Z", "done": False}
+    server.script(
+        Step(
+            ndjson=[
+                {**line, "message": {"role": "assistant", "content": "From "}},
+                {**line, "message": {"role": "assistant", "content": "ollama."}},
+                {**line, "message": {"role": "assistant", "content": ""}, "done": True},
+            ]
+        )
+    )
+    shell.run_cell("%%ai ollama:llama3\nhi")
+    assert "From ollama." in capsys.readouterr().out
+    assert server.requests[-1]["path"] == "/api/chat"
+
+    def part(text):
+        return {"candidates": [{"content": {"role": "model", "parts": [{"text": text}]}}]}
+
+    server.script(Step(sse=[part("From "), part("gemini.")]))
+    shell.run_cell("%%ai gemini:gemini-test\nhi")
+    assert "From gemini." in capsys.readouterr().out
+    assert "streamGenerateContent" in server.requests[-1]["path"]
+
+
+def test_fix_uses_the_builtin_prompt_or_its_configured_override(server, shell, capsys):
+    shell.run_cell("%ai fix")
+    assert "no error to fix yet" in capsys.readouterr().err
+    shell.run_cell("1/0", store_history=True)
+    server.script(sse_answer("Do not divide by zero."))
+    shell.run_cell("%ai fix openai:gpt-test")
+    sent = server.requests[-1]["body"]["messages"]
+    assert sent[0]["role"] == "system"
+    assert "ZeroDivisionError" in sent[-1]["content"]
+    assert "1/0" in sent[-1]["content"]
+    shell.run_cell("%config AIMagics.templates = {'fix_error': 'FIX {{ code }} // {{ error }}'}")
+    server.script(sse_answer("ok"))
+    shell.run_cell("%ai fix")
+    assert prompt_sent(server).startswith("FIX 1/0 // ")
+    shell.run_cell("%config AIMagics.templates = {'fix_error': '{{ nope }}'}")
+    count = len(server.requests)
+    shell.run_cell("%ai fix")
+    assert "undeclared variable(s) nope" in capsys.readouterr().err
+    assert len(server.requests) == count  # nothing was sent
 
 
 def test_line_commands(server, shell, capsys):

@@ -214,3 +214,69 @@ def test_deterministic_answers_come_from_the_cache(servers, setup):
     a.script(Step(body=openai_answer("fresh")), Step(body=openai_answer("fresh again")))
     assert run(router, cache=True, temperature=0.7)[0] == TextDelta("fresh")
     assert run(router, temperature=0)[0] == TextDelta("fresh again")
+
+
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+FAULTS = {
+    "500": (Step(500, {"error": {"message": "boom"}}), "unavailable"),
+    "429": (
+        Step(429, {"error": {"message": "slow"}}, headers={"Retry-After": "2"}),
+        "rate_limited",
+    ),
+    "timeout": (Step(body=openai_answer("late"), delay=1.0), "timeout"),
+    "malformed": (Step(raw=b"{not json"), "unavailable"),
+    "refused": (None, "unavailable"),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_each_fault_is_normalized_retried_then_falls_back_and_is_recorded(servers, fault):
+    """One table for the injected faults: the primary fails twice (first try and one
+    retry), the router falls back to Ollama in the same call, and the single analytics row
+    says who answered and whom it fell back from."""
+    a, b = servers
+    step, kind = FAULTS[fault]
+    slept: list[float] = []
+    records = []
+
+    async def sleep(seconds):
+        slept.append(seconds)
+
+    async def record(row):
+        records.append(row)
+
+    url = f"http://127.0.0.1:{closed_port()}/v1" if step is None else a.url + "/v1"
+    if step is not None:
+        a.script(step, step)
+    b.script(Step(body=ollama_answer("rescued")))
+    router = Router(
+        {"openai": OpenAIProvider(api_key="k", base_url=url), "ollama": OllamaProvider(host=b.url)},
+        aliases={"fast": "ollama:llama3"},
+        fallback=["fast"],
+        retries=1,
+        request_timeout=0.3,
+        recorder=record,
+        sleep=sleep,
+    )
+    chunks = run(router)
+    assert chunks[0] == TextDelta("rescued")
+    route = chunks[-1]
+    assert route.provider == "ollama"
+    assert route.skipped[0][0] == "openai:gpt-test"
+    assert route.skipped[0][1].startswith(f"{kind}:")
+    if step is not None:
+        assert len(a.requests) == 2  # tried, then retried once
+    assert len(slept) == 1
+    if fault == "429":
+        assert slept == [2.0]  # Retry-After honoured
+    (row,) = records
+    assert (row.provider, row.model, row.status) == ("ollama", "llama3", "ok")
+    assert row.fell_back_from == "openai"
+    assert (row.tokens_in, row.tokens_out) == (4, 1)

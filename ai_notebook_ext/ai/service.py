@@ -25,6 +25,7 @@ from ..store.types import utcnow
 from .errors import ProviderError
 from .router import CallRecord, RateLimited, Route, Router
 from .schemas import AnalyticsOut, Breakdown, CompleteIn, ProviderOut, Summary
+from .templates import PromptService
 from .types import TextDelta, ToolCall, Usage
 
 HEALTH_TTL = 30.0
@@ -45,9 +46,10 @@ def api_error(exc: ProviderError) -> Exception:
 class AIService:
     """Providers, completions and analytics for the REST API."""
 
-    def __init__(self, db: Database, router: Router) -> None:
+    def __init__(self, db: Database, router: Router, prompts: PromptService) -> None:
         self.db = db
         self.router = router
+        self.prompts = prompts
         router.recorder = self.record
         self._health: dict[str, tuple[float, ProviderOut]] = {}
 
@@ -105,7 +107,11 @@ class AIService:
             params["temperature"] = data.temperature
         if data.max_tokens is not None:
             params["max_tokens"] = data.max_tokens
-        messages = [m.model_dump() for m in data.messages]
+        if data.template is not None:
+            use = data.template
+            messages = (await self.prompts.rendered(actor, use.name, use.variables)).messages()
+        else:
+            messages = [m.model_dump() for m in data.messages or []]
         stream = self.router.chat(
             actor.username,
             data.model,

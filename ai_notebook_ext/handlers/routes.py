@@ -10,7 +10,14 @@ import re
 
 from jupyter_server.utils import url_path_join
 
-from .ai import AIAnalyticsHandler, AICompleteHandler, AIProvidersHandler
+from .ai import (
+    AIAnalyticsHandler,
+    AICompleteHandler,
+    AIPromptHandler,
+    AIPromptRenderHandler,
+    AIPromptsHandler,
+    AIProvidersHandler,
+)
 from .artifacts import ArtifactHandler
 from .base import ApiHandler, NotFoundHandler
 from .blocks import BlockHandler, BlockMoveHandler, BlocksBulkHandler, BlocksHandler
@@ -29,6 +36,9 @@ ROUTES: list[tuple[str, type[ApiHandler]]] = [
     ("/ai/providers", AIProvidersHandler),
     ("/ai/complete", AICompleteHandler),
     ("/ai/analytics", AIAnalyticsHandler),
+    ("/ai/prompts", AIPromptsHandler),
+    ("/ai/prompts/{name}", AIPromptHandler),
+    ("/ai/prompts/{name}/render", AIPromptRenderHandler),
     ("/openapi.json", OpenAPIHandler),
     ("/projects", ProjectsHandler),
     ("/projects/import", NotebookImportHandler),  # before /projects/{project_id}

@@ -28,10 +28,6 @@ from traitlets import Dict, Unicode
 FORMATS = ("text", "markdown", "html", "json", "math", "code")
 PLACEHOLDER = re.compile(r"\{(In|Out|Err)\[(-?\d+)\]\}|\{([A-Za-z_]\w*)\}")
 HELP = __doc__ or ""
-FIX_PROMPT = (
-    "This code failed. Explain the error in two or three sentences, then give the fixed "
-    "code in one ```python block.\n\nCode:\n```python\n{code}\n```\n\nError:\n```\n{error}\n```"
-)
 
 
 def interpolate(template: str, namespace: dict[str, Any], errors: dict[int, str]) -> str:
@@ -97,6 +93,11 @@ class AIMagics(Magics):
     aliases = Dict(Unicode(), help="Short names for models, e.g. {'fast': 'ollama:llama3'}.").tag(
         config=True
     )
+    templates = Dict(
+        Unicode(),
+        help="Replace a built-in prompt's user message (Jinja2 over the same variables), "
+        "e.g. {'fix_error': 'Fix this:\\n{{ code }}\\n{{ error }}'}.",
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell, **kwargs)
@@ -161,11 +162,11 @@ class AIMagics(Magics):
         prompt = interpolate(cell.strip(), self.shell.user_ns, self.errors)
         if model is not None:
             self.last_model = model
-        self._ask(model, prompt, fmt)
+        self._ask(model, [{"role": "user", "content": prompt}], fmt)
 
-    def _ask(self, model: str | None, prompt: str, fmt: str) -> str:
+    def _ask(self, model: str | None, messages: list[dict[str, str]], fmt: str) -> str:
         from ..ai.errors import ProviderError
-        from ..ai.types import TextDelta, message
+        from ..ai.types import TextDelta
 
         router = self.router()
         parts: list[str] = []
@@ -187,9 +188,7 @@ class AIMagics(Magics):
 
         user = getattr(self.shell, "user", "") or "local"
         try:
-            stream_in_thread(
-                lambda: router.chat(user, model, [message("user", prompt)], stream=True), show
-            )
+            stream_in_thread(lambda: router.chat(user, model, messages, stream=True), show)
         except ProviderError as exc:
             hint = ""
             if exc.kind == "not_configured" and exc.provider == "router":
@@ -238,7 +237,27 @@ class AIMagics(Magics):
             import traceback
 
             error = "".join(traceback.format_exception(sys.last_value)).strip()
-        self._ask(model or self.last_model, FIX_PROMPT.format(code=code, error=error), "markdown")
+        messages = self._prompt("fix_error", code=code, error=error)
+        if model is not None:
+            self.last_model = model
+        if messages is not None:
+            self._ask(self.last_model, messages, "markdown")
+
+    def _prompt(self, name: str, **values: str) -> list[dict[str, str]] | None:
+        """A built-in prompt (or its override from ``AIMagics.templates``) filled in."""
+        from dataclasses import replace
+
+        from ..ai.prompts import BUILTINS, TemplateError, check, render
+
+        template = BUILTINS[name]
+        try:
+            if name in self.templates:
+                template = replace(template, template=self.templates[name], builtin=False)
+                check(template)
+            return render(template, values).messages()
+        except TemplateError as exc:
+            print(f"%ai: AIMagics.templates[{name!r}]: {exc.message}", file=sys.stderr)
+            return None
 
     def _list(self, only: str | None) -> None:
         router = self.router()

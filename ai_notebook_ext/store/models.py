@@ -210,6 +210,23 @@ class AICall(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class PromptTemplateRow(Base):
+    """A user's prompt template; one named like a built-in overrides it for that user."""
+
+    __tablename__ = "prompt_templates"
+    __table_args__ = (UniqueConstraint("owner_id", "name", name="uq_prompt_templates_owner_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text, default="")
+    system: Mapped[str] = mapped_column(Text, default="")
+    template: Mapped[str] = mapped_column(Text)
+    variables: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class ProjectKernel(Base):
     """The execution state of a project: its kernel and when its state was last lost.
 

@@ -37,7 +37,7 @@ class GeminiProvider(Provider):
     def __init__(self, api_key: str | None = None, base_url: str | None = None) -> None:
         env = os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY") or ""
         self.api_key = api_key if api_key is not None else env
-        self.base_url = base_url
+        self.base_url = base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or None
 
     def configured(self) -> str:
         return "" if self.api_key else "set GEMINI_API_KEY (or GOOGLE_API_KEY)"
