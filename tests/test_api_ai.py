@@ -152,6 +152,7 @@ async def test_fallback_happens_within_one_request(api, upstreams):
         ({"messages": [{"role": "robot", "content": "x"}]}, 400, "role"),
         ({"model": "claude:x"}, 400, "unknown provider"),
         ({}, 503, "no default model"),
+        ({"model": "gemini:gemini-test"}, 503, "set GEMINI_API_KEY"),
         ({"temperature": 5, "model": "openai:m"}, 400, "temperature"),
     ],
 )
