@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Dict, Float, Int, List, Set, Unicode, default, validate
 
 from ._version import __version__
+from .datasets.storage import BlobStore
 from .events import Events
 from .execution.recovery import recover
 from .execution.service import RunService
@@ -147,6 +149,22 @@ class AINotebookApp(ExtensionApp):
         config=True
     )
 
+    dataset_storage_url = Unicode(
+        help="Where dataset blobs live: a local folder (default: <data_dir>/datasets) or an "
+        "fsspec URL such as s3://bucket/prefix (pip install 'ai_notebook_ext[s3]')."
+    ).tag(config=True)
+    dataset_storage_options = Dict(
+        help="fsspec options of the dataset storage, e.g. {'endpoint_url': ..., 'key': ..., "
+        "'secret': ...} for S3-compatible servers. Never logged."
+    ).tag(config=True)
+    dataset_max_bytes = Int(
+        10 * 1024**3, help="The largest dataset file an upload may send, in bytes."
+    ).tag(config=True)
+
+    @default("dataset_storage_url")
+    def _default_dataset_storage_url(self) -> str:
+        return str(Path(self.data_dir) / "datasets")
+
     @default("local_username")
     def _default_local_username(self) -> str:
         try:
@@ -198,9 +216,15 @@ class AINotebookApp(ExtensionApp):
             default_timeout=self.default_timeout or None,
             output_events=self._single_user() if self.event_outputs is None else self.event_outputs,
         )
+        staging = Path(self.data_dir) / "staging"
+        shutil.rmtree(staging, ignore_errors=True)  # uploads a stopped server left unfinished
         self.services = Services.build(
             db,
             ai=self._ai_router(),
+            store=BlobStore(self.dataset_storage_url, dict(self.dataset_storage_options)),
+            staging_dir=str(staging),
+            dataset_max_bytes=self.dataset_max_bytes,
+            root_dir=self.serverapp.root_dir,
             admin_users=frozenset(self.admin_users),
             max_request_bytes=self.max_request_bytes,
             version=__version__,

@@ -8,6 +8,10 @@ from .ai.router import Router
 from .ai.service import AIService
 from .ai.templates import PromptService
 from .dag.service import DagService
+from .datasets.lineage import LineageService
+from .datasets.rules import RuleService
+from .datasets.service import DatasetService
+from .datasets.storage import BlobStore
 from .execution.pipelines import PipelineService
 from .execution.service import RunService
 from .notebooks.service import NotebookService
@@ -36,6 +40,11 @@ class Services:
     notebooks: NotebookService
     ai: AIService
     prompts: PromptService
+    datasets: DatasetService
+    rules: RuleService
+    lineage: LineageService
+    staging_dir: str
+    dataset_max_bytes: int
     local_username: str | None = None
     actors: ActorCache = field(default_factory=ActorCache)
 
@@ -49,10 +58,23 @@ class Services:
         version: str,
         runs: RunService,
         ai: Router,
+        store: BlobStore,
+        staging_dir: str,
+        dataset_max_bytes: int,
+        root_dir: str,
         local_username: str | None = None,
     ) -> Services:
         locks = KeyedLocks()
         prompts = PromptService(db)
+        rules = RuleService(db, store)
+        datasets = DatasetService(
+            db,
+            store,
+            locks,
+            runs.events.events,
+            root_dir=root_dir,
+            on_version=rules.evaluate_version,
+        )
         return cls(
             db=db,
             projects=ProjectService(db),
@@ -69,6 +91,11 @@ class Services:
             ),
             ai=AIService(db, ai, prompts),
             prompts=prompts,
+            datasets=datasets,
+            rules=rules,
+            lineage=LineageService(db),
+            staging_dir=staging_dir,
+            dataset_max_bytes=dataset_max_bytes,
             local_username=local_username,
         )
 

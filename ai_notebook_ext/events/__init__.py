@@ -14,6 +14,8 @@ RUN_STATUS = f"{BASE}/run-status/v1"
 RUN_OUTPUT = f"{BASE}/run-output/v1"
 KERNEL_STATUS = f"{BASE}/kernel-status/v1"
 PIPELINE_BLOCK = f"{BASE}/pipeline-block/v1"
+DATASET_VERSION = f"{BASE}/dataset-version/v1"
+DATASET_REPORT = f"{BASE}/dataset-report/v1"
 
 
 class Events:

@@ -42,6 +42,8 @@ class Operation:
     status: int = 200
     query: dict[str, str] = field(default_factory=dict)
     errors: tuple[int, ...] = ()
+    text_query: tuple[str, ...] = ()  # query parameters that are text, not integers
+    raw_body: str | None = None  # media type of a raw (streamed) request body
 
 
 def operation(summary: str, **kwargs: Any) -> Callable[[F], F]:

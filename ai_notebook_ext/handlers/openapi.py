@@ -88,12 +88,17 @@ def _document(routes: tuple[tuple[str, type[ApiHandler]], ...], version: str) ->
                         "in": "query",
                         "required": "required" in d,
                         "description": d,
-                        "schema": {"type": "integer"},
+                        "schema": {"type": "string" if q in op.text_query else "integer"},
                     }
                     for q, d in op.query.items()
                 ],
                 "responses": {},
             }
+            if op.raw_body is not None:
+                spec["requestBody"] = {
+                    "required": True,
+                    "content": {op.raw_body: {"schema": {"type": "string", "format": "binary"}}},
+                }
             if op.body is not None:
                 spec["requestBody"] = {
                     "required": True,

@@ -22,6 +22,22 @@ from .artifacts import ArtifactHandler
 from .base import ApiHandler, NotFoundHandler
 from .blocks import BlockHandler, BlockMoveHandler, BlocksBulkHandler, BlocksHandler
 from .dag import DagHandler, EdgeHandler, EdgesHandler
+from .datasets import (
+    CatalogHandler,
+    DatasetDiffHandler,
+    DatasetHandler,
+    DatasetRegisterHandler,
+    DatasetsHandler,
+    DatasetUploadHandler,
+    LineageHandler,
+    RuleHandler,
+    RulesHandler,
+    VersionDownloadHandler,
+    VersionHandler,
+    VersionProfileHandler,
+    VersionQualityHandler,
+    VersionsHandler,
+)
 from .kernels import KernelHandler, KernelInterruptHandler, KernelRestartHandler
 from .members import MemberHandler, MembersHandler
 from .meta import MeHandler, OpenAPIHandler
@@ -61,6 +77,29 @@ ROUTES: list[tuple[str, type[ApiHandler]]] = [
     ("/projects/{project_id}/dag", DagHandler),
     ("/projects/{project_id}/edges", EdgesHandler),
     ("/projects/{project_id}/edges/{edge_id}", EdgeHandler),
+    ("/datasets", CatalogHandler),
+    ("/projects/{project_id}/datasets", DatasetsHandler),
+    ("/projects/{project_id}/datasets/upload", DatasetUploadHandler),  # before {dataset_id}
+    ("/projects/{project_id}/datasets/register", DatasetRegisterHandler),
+    ("/projects/{project_id}/datasets/{dataset_id}", DatasetHandler),
+    ("/projects/{project_id}/datasets/{dataset_id}/diff", DatasetDiffHandler),
+    ("/projects/{project_id}/datasets/{dataset_id}/lineage", LineageHandler),
+    ("/projects/{project_id}/datasets/{dataset_id}/rules", RulesHandler),
+    ("/projects/{project_id}/datasets/{dataset_id}/rules/{rule_id}", RuleHandler),
+    ("/projects/{project_id}/datasets/{dataset_id}/versions", VersionsHandler),
+    ("/projects/{project_id}/datasets/{dataset_id}/versions/{number}", VersionHandler),
+    (
+        "/projects/{project_id}/datasets/{dataset_id}/versions/{number}/download",
+        VersionDownloadHandler,
+    ),
+    (
+        "/projects/{project_id}/datasets/{dataset_id}/versions/{number}/profile",
+        VersionProfileHandler,
+    ),
+    (
+        "/projects/{project_id}/datasets/{dataset_id}/versions/{number}/quality",
+        VersionQualityHandler,
+    ),
 ]
 
 

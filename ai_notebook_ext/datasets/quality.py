@@ -1,0 +1,215 @@
+"""Data-quality rules, evaluated by DuckDB on a whole dataset version.
+
+Kinds: ``not_null``, ``unique``, ``range`` (min and/or max, inclusive), ``allowed_values``,
+``regex`` (RE2 full match, so no catastrophic backtracking), ``row_count`` (min and/or
+max) and ``sql``: a boolean expression every row must satisfy, with named ``$params``
+bound by DuckDB, never pasted into the text. Custom SQL runs on a private copy of the
+version with file, network and extension access switched off and the configuration
+locked, so it can only look at the version's own rows.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .formats import connect, open_relation
+from .profile import ident, jsonable
+
+KINDS = ("not_null", "unique", "range", "allowed_values", "regex", "row_count", "sql")
+NEEDS_COLUMN = ("not_null", "unique", "range", "allowed_values", "regex")
+SAMPLE = 5
+PARAM = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+class RuleError(ValueError):
+    """A rule that cannot be saved; the message says which part is wrong."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One check (``id`` is None until stored)."""
+
+    kind: str
+    column: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None
+
+
+def validate(rule: Rule) -> None:
+    """Refuse a rule whose parts do not fit its kind."""
+    p = rule.params
+    if rule.kind not in KINDS:
+        raise RuleError(f"kind must be one of {', '.join(KINDS)}")
+    if rule.kind in NEEDS_COLUMN and not rule.column:
+        raise RuleError(f"a {rule.kind} rule needs a column")
+    if rule.kind not in NEEDS_COLUMN and rule.column:
+        raise RuleError(f"a {rule.kind} rule takes no column")
+    allowed = {
+        "not_null": set(),
+        "unique": set(),
+        "range": {"min", "max"},
+        "allowed_values": {"values"},
+        "regex": {"pattern"},
+        "row_count": {"min", "max"},
+        "sql": {"predicate", "params"},
+    }[rule.kind]
+    extra = set(p) - allowed
+    if extra:
+        raise RuleError(f"a {rule.kind} rule has no parameter(s) {', '.join(sorted(extra))}")
+    if rule.kind in ("range", "row_count"):
+        if "min" not in p and "max" not in p:
+            raise RuleError(f"a {rule.kind} rule needs min, max or both")
+        for key in ("min", "max"):
+            if key in p and (isinstance(p[key], bool) or not isinstance(p[key], int | float)):
+                raise RuleError(f"{key} must be a number")
+        if "min" in p and "max" in p and p["min"] > p["max"]:
+            raise RuleError("min is greater than max")
+    if rule.kind == "allowed_values":
+        values = p.get("values")
+        if not isinstance(values, list) or not values or len(values) > 10_000:
+            raise RuleError("values must be a list of 1 to 10000 values")
+        if any(isinstance(v, dict | list) for v in values):
+            raise RuleError("values must be numbers, text, booleans or null")
+    if rule.kind == "regex":
+        pattern = p.get("pattern")
+        if not isinstance(pattern, str) or not pattern or len(pattern) > 1000:
+            raise RuleError("pattern must be a regular expression of 1 to 1000 characters")
+    if rule.kind == "sql":
+        _check_sql(p)
+
+
+def _check_sql(p: dict[str, Any]) -> None:
+    predicate = p.get("predicate")
+    if not isinstance(predicate, str) or not predicate.strip() or len(predicate) > 5000:
+        raise RuleError("predicate must be a SQL boolean expression of 1 to 5000 characters")
+    if ";" in predicate:
+        raise RuleError("predicate must be one expression, without ';'")
+    params = p.get("params", {})
+    if not isinstance(params, dict) or len(params) > 50:
+        raise RuleError("params must be an object of at most 50 named values")
+    for name, value in params.items():
+        if not PARAM.match(name):
+            raise RuleError(f"parameter name {name!r} is not an identifier")
+        if isinstance(value, dict | list):
+            raise RuleError(f"parameter {name!r} must be a number, text, boolean or null")
+    con = connect("64MB", 1)
+    try:
+        _lock_down(con)
+        con.execute("CREATE TABLE t (x INTEGER)")
+        con.execute(f"SELECT count(*) FROM t WHERE NOT coalesce(({predicate}), false)", params)
+    except Exception as exc:  # the parser's or binder's reason, for the rule's author
+        message = str(exc).split("\n\nLINE", 1)[0]
+        if "Referenced column" in message or "not found in FROM clause" in message:
+            return  # columns are checked against each version, not here
+        raise RuleError(f"predicate: {message}") from None
+    finally:
+        con.close()
+
+
+def _lock_down(con: Any) -> None:
+    con.execute("SET enable_external_access = false")
+    con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET autoload_known_extensions = false")
+    con.execute("SET lock_configuration = true")
+
+
+def evaluate(path: str, fmt: str, rules: list[Rule]) -> list[dict[str, Any]]:
+    """Each rule's outcome on the file: passed, failing rows, a sample, a message."""
+    if not rules:
+        return []
+    con = connect()
+    try:
+        open_relation(con, path, fmt)
+        con.execute("CREATE TEMP TABLE t AS SELECT * FROM data")
+        con.execute("DROP VIEW IF EXISTS data")
+        _lock_down(con)
+        names = {r[0] for r in con.execute("DESCRIBE t").fetchall()}
+        (rows,) = con.execute("SELECT count(*) FROM t").fetchone()
+        return [_one(con, rule, names, rows) for rule in rules]
+    finally:
+        con.close()
+
+
+def _one(con: Any, rule: Rule, names: set[str], rows: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"rule_id": rule.id, "kind": rule.kind, "column": rule.column}
+    if rule.column is not None and rule.column not in names:
+        return {
+            **out,
+            "passed": False,
+            "failing_rows": None,
+            "message": f"column {rule.column!r} does not exist in this version",
+        }
+    try:
+        failing, sample, message = _check(con, rule, rows)
+    except Exception as exc:  # a custom predicate that does not fit this version
+        reason = str(exc).split("\n\nLINE", 1)[0]
+        return {**out, "passed": False, "failing_rows": None, "message": reason}
+    return {
+        **out,
+        "passed": failing == 0,
+        "failing_rows": failing,
+        "sample": [jsonable(v) for v in sample],
+        "message": message if failing else "ok",
+    }
+
+
+def _check(con: Any, rule: Rule, rows: int) -> tuple[int, list[Any], str]:
+    p = rule.params
+    col = ident(rule.column) if rule.column else ""
+    if rule.kind == "row_count":
+        low, high = p.get("min"), p.get("max")
+        bad = (low is not None and rows < low) or (high is not None and rows > high)
+        bounds = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+        return int(bad), [rows] if bad else [], f"{rows} rows, expected {bounds}"
+    if rule.kind == "unique":
+        failing = con.execute(
+            f"SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM t "
+            f"WHERE {col} IS NOT NULL GROUP BY {col} HAVING count(*) > 1)"
+        ).fetchone()[0]
+        sample = con.execute(
+            f"SELECT {col} FROM t WHERE {col} IS NOT NULL GROUP BY {col} "
+            f"HAVING count(*) > 1 ORDER BY count(*) DESC LIMIT {SAMPLE}"
+        ).fetchall()
+        return int(failing), [s[0] for s in sample], f"{failing} rows share a value"
+    condition, params, message = _condition(rule, col)
+    (failing,) = con.execute(f"SELECT count(*) FROM t WHERE {condition}", params).fetchone()
+    sample_col = col or "*"
+    sample = con.execute(
+        f"SELECT {sample_col} FROM t WHERE {condition} LIMIT {SAMPLE}", params
+    ).fetchall()
+    values = [s[0] if len(s) == 1 else dict(zip(_names(con), s, strict=False)) for s in sample]
+    return int(failing), values, f"{failing} rows {message}"
+
+
+def _names(con: Any) -> list[str]:
+    return [r[0] for r in con.execute("DESCRIBE t").fetchall()]
+
+
+def _condition(rule: Rule, col: str) -> tuple[str, Any, str]:
+    """A WHERE clause selecting the failing rows, its parameters, what failing means."""
+    p = rule.params
+    if rule.kind == "not_null":
+        return f"{col} IS NULL", [], "are null"
+    if rule.kind == "range":
+        parts, params = [], []
+        if "min" in p:
+            parts.append(f"{col} < ?")
+            params.append(p["min"])
+        if "max" in p:
+            parts.append(f"{col} > ?")
+            params.append(p["max"])
+        return f"{col} IS NOT NULL AND ({' OR '.join(parts)})", params, "are out of range"
+    if rule.kind == "allowed_values":
+        values = [v for v in p["values"] if v is not None]
+        nulls_ok = None in p["values"]
+        listed = f"list_contains(?, {col}::VARCHAR)"
+        condition = f"({col} IS NULL AND NOT ?) OR ({col} IS NOT NULL AND NOT {listed})"
+        texts = [("true" if v else "false") if isinstance(v, bool) else str(v) for v in values]
+        return condition, [nulls_ok, texts], "hold other values"
+    if rule.kind == "regex":
+        condition = f"{col} IS NOT NULL AND NOT regexp_full_match({col}::VARCHAR, ?)"
+        return condition, [p["pattern"]], "do not match the pattern"
+    assert rule.kind == "sql"
+    return f"NOT coalesce(({p['predicate']}), false)", p.get("params", {}), "fail the predicate"

@@ -1,0 +1,135 @@
+"""Quality rules of datasets: CRUD, and evaluation of every new version.
+
+Viewers read rules and results; editors add and remove rules. Results are stored per
+version and come back with the version (and the upload that made it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import select
+
+from ..errors import BadRequest, NotFound
+from ..projects.access import authorize
+from ..projects.users import Actor
+from ..store import Database
+from ..store.dataset_models import Dataset, DatasetVersion, QualityResult, QualityRule
+from ..store.types import utcnow
+from .quality import Rule, RuleError, evaluate, validate
+from .schemas import QualityOut, RuleIn, RuleOut
+from .storage import BlobStore
+
+
+class RuleService:
+    """Quality rules and their results."""
+
+    def __init__(self, db: Database, store: BlobStore) -> None:
+        self.db = db
+        self.store = store
+
+    async def list(self, actor: Actor, project_id: int, dataset_id: int) -> list[RuleOut]:
+        async with self.db.session() as session:
+            await authorize(session, actor, project_id, "viewer", "reading quality rules")
+            await _dataset(session, project_id, dataset_id)
+            rows = await session.scalars(
+                select(QualityRule)
+                .where(QualityRule.dataset_id == dataset_id)
+                .order_by(QualityRule.id)
+            )
+            return [RuleOut.model_validate(r) for r in rows]
+
+    async def add(self, actor: Actor, project_id: int, dataset_id: int, data: RuleIn) -> RuleOut:
+        rule = Rule(data.kind, data.column, dict(data.params))
+        try:
+            await asyncio.to_thread(validate, rule)
+        except RuleError as exc:
+            raise BadRequest(str(exc), details={"field": "params"}) from None
+        async with self.db.session() as session:
+            await authorize(session, actor, project_id, "editor", "adding quality rules")
+            await _dataset(session, project_id, dataset_id)
+            row = QualityRule(
+                dataset_id=dataset_id,
+                kind=rule.kind,
+                column=rule.column,
+                params=rule.params,
+                created_by=actor.id,
+                created_at=utcnow(),
+            )
+            session.add(row)
+            await session.flush()
+            return RuleOut.model_validate(row)
+
+    async def remove(self, actor: Actor, project_id: int, dataset_id: int, rule_id: int) -> None:
+        async with self.db.session() as session:
+            await authorize(session, actor, project_id, "editor", "removing quality rules")
+            await _dataset(session, project_id, dataset_id)
+            row = await session.get(QualityRule, rule_id)
+            if row is None or row.dataset_id != dataset_id:
+                raise NotFound(f"quality rule {rule_id} not found")
+            await session.delete(row)
+
+    async def check(
+        self, actor: Actor, project_id: int, dataset_id: int, number: int
+    ) -> QualityOut:
+        """Evaluate the current rules on a version again (editor)."""
+        async with self.db.session() as session:
+            await authorize(session, actor, project_id, "editor", "running quality checks")
+            await _dataset(session, project_id, dataset_id)
+            version = await session.scalar(
+                select(DatasetVersion).where(
+                    DatasetVersion.dataset_id == dataset_id, DatasetVersion.number == number
+                )
+            )
+            if version is None:
+                raise NotFound(f"version {number} not found")
+        await self.evaluate_version(version.id, dataset_id)
+        async with self.db.session() as session:
+            result = await session.scalar(
+                select(QualityResult)
+                .where(QualityResult.version_id == version.id)
+                .order_by(QualityResult.id.desc())
+                .limit(1)
+            )
+            if result is None:  # no rules
+                return QualityOut(passed=True, results=[], created_at=utcnow())
+            return QualityOut(
+                passed=result.passed, results=result.results, created_at=result.created_at
+            )
+
+    async def evaluate_version(self, version_id: int, dataset_id: int) -> tuple[bool | None, list]:
+        """Run the dataset's rules on a version and store the outcome; (passed, failed)."""
+        async with self.db.session() as session:
+            version = await session.get(DatasetVersion, version_id)
+            rows = list(
+                await session.scalars(
+                    select(QualityRule)
+                    .where(QualityRule.dataset_id == dataset_id)
+                    .order_by(QualityRule.id)
+                )
+            )
+        if version is None or not rows:
+            return None, []
+        rules = [Rule(r.kind, r.column, dict(r.params), r.id) for r in rows]
+        results = await asyncio.to_thread(self._evaluate, version.blob, version.format, rules)
+        passed = all(r["passed"] for r in results)
+        async with self.db.session() as session:
+            session.add(
+                QualityResult(
+                    version_id=version_id, passed=passed, results=results, created_at=utcnow()
+                )
+            )
+        failed = [f"{r['kind']} {r['column'] or ''}".strip() for r in results if not r["passed"]]
+        return passed, failed
+
+    def _evaluate(self, blob: str, fmt: str, rules: list[Rule]) -> list[dict[str, Any]]:
+        with self.store.local_path(blob, "." + fmt) as path:
+            return evaluate(path, fmt, rules)
+
+
+async def _dataset(session: Any, project_id: int, dataset_id: int) -> Dataset:
+    dataset = await session.get(Dataset, dataset_id)
+    if dataset is None or dataset.project_id != project_id:
+        raise NotFound(f"dataset {dataset_id} not found in project {project_id}")
+    return dataset

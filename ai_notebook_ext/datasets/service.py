@@ -1,0 +1,438 @@
+"""Datasets and their versions: ingest, list, update, delete (with blob cleanup), diff,
+download, quick profiles.
+
+Viewers read; editors upload, register, change and delete. Ingest reads the whole file
+with the real parser before anything is stored, stores the blob, then records the
+version; the same content as the latest version records nothing new. Work on files runs
+in threads so the server keeps answering.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from ..errors import BadRequest, NotFound
+from ..events import DATASET_VERSION, Events
+from ..projects.access import authorize
+from ..projects.locks import KeyedLocks
+from ..projects.users import Actor
+from ..store import Database
+from ..store.dataset_models import Dataset, DatasetProfile, DatasetVersion, QualityResult
+from ..store.models import User
+from ..store.types import utcnow
+from .formats import FormatError, Schema, detect, inspect
+from .profile import quick_profile
+from .schemas import (
+    ColumnOut,
+    DatasetOut,
+    DatasetUpdate,
+    QualityOut,
+    SchemaDiff,
+    TypeChange,
+    UploadOut,
+    VersionOut,
+)
+from .storage import BlobStore, file_digest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A complete local file about to become a version."""
+
+    path: str
+    digest: str
+    size: int
+    filename: str = ""
+    declared: str | None = None
+    source: str = "upload"
+
+
+class DatasetService:
+    """The datasets of projects, backed by the database and a blob store."""
+
+    def __init__(
+        self,
+        db: Database,
+        store: BlobStore,
+        locks: KeyedLocks,
+        events: Events,
+        *,
+        root_dir: str,
+        on_version: Any = None,
+    ) -> None:
+        self.db = db
+        self.store = store
+        self.locks = locks
+        self.events = events
+        self.root_dir = os.path.realpath(root_dir)
+        # async (version_id, dataset_id) -> (all passed or None, failed rules); the rules
+        self.on_version = on_version
+
+    # --- reading ------------------------------------------------------------------------
+
+    async def list(self, actor: Actor, project_id: int) -> list[DatasetOut]:
+        async with self.db.session() as session:
+            await authorize(session, actor, project_id, "viewer", "listing datasets")
+            datasets = list(
+                await session.scalars(
+                    select(Dataset).where(Dataset.project_id == project_id).order_by(Dataset.name)
+                )
+            )
+            return [await self._out(session, d) for d in datasets]
+
+    async def get(self, actor: Actor, project_id: int, dataset_id: int) -> DatasetOut:
+        async with self.db.session() as session:
+            await authorize(session, actor, project_id, "viewer", "reading datasets")
+            return await self._out(session, await self._dataset(session, project_id, dataset_id))
+
+    async def versions(self, actor: Actor, project_id: int, dataset_id: int) -> list[VersionOut]:
+        async with self.db.session() as session:
+            await authorize(session, actor, project_id, "viewer", "reading datasets")
+            dataset = await self._dataset(session, project_id, dataset_id)
+            rows = await self._versions(session, dataset.id)
+            return [await self._version_out(session, v, rows) for v in reversed(rows)]
+
+    async def version(
+        self, actor: Actor, project_id: int, dataset_id: int, number: int
+    ) -> VersionOut:
+        async with self.db.session() as session:
+            await authorize(session, actor, project_id, "viewer", "reading datasets")
+            dataset = await self._dataset(session, project_id, dataset_id)
+            rows = await self._versions(session, dataset.id)
+            return await self._version_out(session, _numbered(rows, number), rows)
+
+    async def blob_of(
+        self, actor: Actor, project_id: int, dataset_id: int, number: int
+    ) -> tuple[str, str, str, int]:
+        """(blob, format, download name, size) of a version the caller may read."""
+        async with self.db.session() as session:
+            await authorize(session, actor, project_id, "viewer", "downloading datasets")
+            dataset = await self._dataset(session, project_id, dataset_id)
+            v = _numbered(await self._versions(session, dataset.id), number)
+            safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in dataset.name)
+            return v.blob, v.format, f"{safe}-v{v.number}.{v.format}", v.size
+
+    async def diff(
+        self, actor: Actor, project_id: int, dataset_id: int, base: int, other: int
+    ) -> SchemaDiff:
+        async with self.db.session() as session:
+            await authorize(session, actor, project_id, "viewer", "reading datasets")
+            dataset = await self._dataset(session, project_id, dataset_id)
+            rows = await self._versions(session, dataset.id)
+            a, b = _numbered(rows, base), _numbered(rows, other)
+        before = {c["name"]: c["type"] for c in a.columns}
+        after = {c["name"]: c["type"] for c in b.columns}
+        return SchemaDiff(
+            base=base,
+            other=other,
+            added=[ColumnOut(name=n, type=t) for n, t in after.items() if n not in before],
+            removed=[ColumnOut(name=n, type=t) for n, t in before.items() if n not in after],
+            changed=[
+                TypeChange(name=n, before=before[n], after=t)
+                for n, t in after.items()
+                if n in before and before[n] != t
+            ],
+            row_count_change=b.row_count - a.row_count,
+        )
+
+    async def profile(
+        self, actor: Actor, project_id: int, dataset_id: int, number: int
+    ) -> dict[str, Any]:
+        """The version's quick profile: stored once per content, computed if missing."""
+        async with self.db.session() as session:
+            await authorize(session, actor, project_id, "viewer", "reading datasets")
+            dataset = await self._dataset(session, project_id, dataset_id)
+            v = _numbered(await self._versions(session, dataset.id), number)
+        return await self.ensure_profile(v.blob, v.format)
+
+    async def ensure_profile(self, blob: str, fmt: str) -> dict[str, Any]:
+        async with self.db.session() as session:
+            row = await session.get(DatasetProfile, (blob, fmt))
+            if row is not None:
+                return row.profile
+        profile = await asyncio.to_thread(self._profile_blob, blob, fmt)
+        async with self.db.session() as session:
+            if await session.get(DatasetProfile, (blob, fmt)) is None:
+                session.add(
+                    DatasetProfile(
+                        blob=blob,
+                        format=fmt,
+                        profile=profile,
+                        seconds=profile["seconds"],
+                        created_at=utcnow(),
+                    )
+                )
+        return profile
+
+    def _profile_blob(self, blob: str, fmt: str) -> dict[str, Any]:
+        with self.store.local_path(blob, "." + fmt) as path:
+            return quick_profile(path, fmt)
+
+    # --- writing ------------------------------------------------------------------------
+
+    async def check_upload(self, actor: Actor, project_id: int) -> None:
+        """Refuse an upload before its body arrives (project, role)."""
+        async with self.db.session() as session:
+            await authorize(session, actor, project_id, "editor", "uploading datasets")
+
+    async def ingest(
+        self, actor: Actor, project_id: int, name: str, incoming: Incoming
+    ) -> UploadOut:
+        """Validate the file, store its blob and record a version (unless unchanged)."""
+        await self.check_upload(actor, project_id)
+        try:
+            schema = await asyncio.to_thread(_read, incoming)
+        except FormatError as exc:
+            raise BadRequest(str(exc), details={"field": "body"}) from None
+        await asyncio.to_thread(self.store.put_file, incoming.path, incoming.digest)
+        out = await self._record(actor, project_id, name, incoming, schema)
+        if out.created:
+            await self.ensure_profile(incoming.digest, schema.format)
+        return out
+
+    async def register(
+        self, actor: Actor, project_id: int, name: str, path: str, fmt: str | None
+    ) -> UploadOut:
+        """A file under the server's root dir becomes a version (its bytes are copied)."""
+        await self.check_upload(actor, project_id)
+        full = await asyncio.to_thread(_below_root, self.root_dir, path)
+        digest, size = await asyncio.to_thread(file_digest, full)
+        incoming = Incoming(full, digest, size, os.path.basename(full), fmt, "register")
+        return await self.ingest(actor, project_id, name, incoming)
+
+    async def _record(
+        self, actor: Actor, project_id: int, name: str, incoming: Incoming, schema: Schema
+    ) -> UploadOut:
+        async with self.locks.hold(("datasets", project_id)), self.db.session() as session:
+            await authorize(session, actor, project_id, "editor", "uploading datasets")
+            dataset = await session.scalar(
+                select(Dataset).where(Dataset.project_id == project_id, Dataset.name == name)
+            )
+            now = utcnow()
+            if dataset is None:
+                dataset = Dataset(
+                    project_id=project_id,
+                    name=name,
+                    description="",
+                    tags=[],
+                    created_by=actor.id,
+                    created_at=now,
+                    updated_at=now,
+                )
+                session.add(dataset)
+                await session.flush()
+            rows = await self._versions(session, dataset.id)
+            latest = rows[-1] if rows else None
+            if (
+                latest is not None
+                and latest.blob == incoming.digest
+                and latest.format == schema.format
+            ):
+                return UploadOut(
+                    dataset=await self._out(session, dataset),
+                    version=await self._version_out(session, latest, rows),
+                    created=False,
+                )
+            version = DatasetVersion(
+                dataset_id=dataset.id,
+                number=(latest.number + 1) if latest else 1,
+                parent_id=latest.id if latest else None,
+                blob=incoming.digest,
+                size=incoming.size,
+                format=schema.format,
+                row_count=schema.row_count,
+                columns=schema.columns,
+                source=incoming.source,
+                filename=_display_name(incoming.filename),
+                created_by=actor.id,
+                created_at=now,
+            )
+            session.add(version)
+            dataset.updated_at = now
+            await session.flush()
+            version_id, dataset_id = version.id, dataset.id
+        passed, failed = None, []
+        if self.on_version is not None:
+            passed, failed = await self.on_version(version_id, dataset_id)
+        self.events.emit(
+            DATASET_VERSION,
+            {
+                "project_id": project_id,
+                "dataset_id": dataset_id,
+                "name": name,
+                "version": version.number,
+                "row_count": schema.row_count,
+                "source": incoming.source,
+                "quality_passed": passed,
+                "quality_failed": failed,
+            },
+        )
+        async with self.db.session() as session:
+            rows = await self._versions(session, dataset_id)
+            dataset = await session.get(Dataset, dataset_id)
+            assert dataset is not None
+            return UploadOut(
+                dataset=await self._out(session, dataset),
+                version=await self._version_out(session, _numbered(rows, version.number), rows),
+                created=True,
+            )
+
+    async def update(
+        self, actor: Actor, project_id: int, dataset_id: int, data: DatasetUpdate
+    ) -> DatasetOut:
+        async with self.db.session() as session:
+            await authorize(session, actor, project_id, "editor", "changing datasets")
+            dataset = await self._dataset(session, project_id, dataset_id)
+            if data.description is not None:
+                dataset.description = data.description
+            if data.tags is not None:
+                dataset.tags = sorted(set(data.tags))
+            dataset.updated_at = utcnow()
+            await session.flush()
+            return await self._out(session, dataset)
+
+    async def delete(self, actor: Actor, project_id: int, dataset_id: int) -> None:
+        async with self.db.session() as session:
+            await authorize(session, actor, project_id, "editor", "deleting datasets")
+            dataset = await self._dataset(session, project_id, dataset_id)
+            blobs = {v.blob for v in await self._versions(session, dataset.id)}
+            await session.execute(
+                delete(DatasetVersion).where(DatasetVersion.dataset_id == dataset.id)
+            )
+            await session.delete(dataset)
+        await self.collect(blobs)
+
+    async def delete_version(
+        self, actor: Actor, project_id: int, dataset_id: int, number: int
+    ) -> None:
+        async with self.db.session() as session:
+            await authorize(session, actor, project_id, "editor", "deleting datasets")
+            dataset = await self._dataset(session, project_id, dataset_id)
+            version = _numbered(await self._versions(session, dataset.id), number)
+            blob = version.blob
+            await session.delete(version)
+        await self.collect({blob})
+
+    async def collect(self, blobs: set[str]) -> None:
+        """Remove blobs (and their profiles) no version references any more."""
+        async with self.db.session() as session:
+            used = set(
+                await session.scalars(
+                    select(DatasetVersion.blob).where(DatasetVersion.blob.in_(blobs)).distinct()
+                )
+            )
+            orphans = blobs - used
+            if orphans:
+                await session.execute(
+                    delete(DatasetProfile).where(DatasetProfile.blob.in_(orphans))
+                )
+        for blob in orphans:
+            await asyncio.to_thread(self.store.delete, blob)
+
+    # --- helpers ------------------------------------------------------------------------
+
+    @staticmethod
+    async def _dataset(session: Any, project_id: int, dataset_id: int) -> Dataset:
+        dataset = await session.get(Dataset, dataset_id)
+        if dataset is None or dataset.project_id != project_id:
+            raise NotFound(f"dataset {dataset_id} not found in project {project_id}")
+        return dataset
+
+    @staticmethod
+    async def _versions(session: Any, dataset_id: int) -> list[DatasetVersion]:
+        query = (
+            select(DatasetVersion)
+            .where(DatasetVersion.dataset_id == dataset_id)
+            .order_by(DatasetVersion.number)
+        )
+        return list(await session.scalars(query))
+
+    async def _out(self, session: Any, dataset: Dataset) -> DatasetOut:
+        rows = await self._versions(session, dataset.id)
+        latest = await self._version_out(session, rows[-1], rows) if rows else None
+        return DatasetOut(
+            id=dataset.id,
+            project_id=dataset.project_id,
+            name=dataset.name,
+            description=dataset.description,
+            tags=list(dataset.tags or []),
+            created_at=dataset.created_at,
+            updated_at=dataset.updated_at,
+            latest=latest,
+        )
+
+    @staticmethod
+    async def _version_out(
+        session: Any, v: DatasetVersion, rows: list[DatasetVersion]
+    ) -> VersionOut:
+        numbers = {r.id: r.number for r in rows}
+        username = (
+            await session.scalar(select(User.username).where(User.id == v.created_by))
+            if v.created_by is not None
+            else None
+        )
+        result = await session.scalar(
+            select(QualityResult)
+            .where(QualityResult.version_id == v.id)
+            .order_by(QualityResult.id.desc())
+            .limit(1)
+        )
+        quality = (
+            QualityOut(passed=result.passed, results=result.results, created_at=result.created_at)
+            if result is not None
+            else None
+        )
+        return VersionOut(
+            id=v.id,
+            number=v.number,
+            parent=numbers.get(v.parent_id) if v.parent_id is not None else None,
+            blob=v.blob,
+            size=v.size,
+            format=v.format,  # type: ignore[arg-type]
+            row_count=v.row_count,
+            columns=[ColumnOut(**c) for c in v.columns],
+            source=v.source,  # type: ignore[arg-type]
+            filename=v.filename,
+            created_by=username,
+            created_at=v.created_at,
+            quality=quality,
+        )
+
+
+def _numbered(rows: list[DatasetVersion], number: int) -> DatasetVersion:
+    for row in rows:
+        if row.number == number:
+            return row
+    raise NotFound(f"version {number} not found")
+
+
+def _below_root(root: str, path: str) -> str:
+    """The real path of a file below ``root``; 400 for anything else (symlinks out too)."""
+    full = os.path.realpath(os.path.join(root, path))
+    if os.path.isabs(path) or os.path.commonpath([full, root]) != root:
+        raise BadRequest(
+            "path must be relative to the server's root dir and stay inside it",
+            details={"field": "path"},
+        )
+    if not os.path.isfile(full):
+        raise BadRequest(f"no file at {path!r} below the root dir", details={"field": "path"})
+    return full
+
+
+def _read(incoming: Incoming) -> Schema:
+    fmt = detect(incoming.path, incoming.filename, incoming.declared)
+    return inspect(incoming.path, fmt)
+
+
+def _display_name(filename: str) -> str:
+    """The client's file name, kept only as a label: no folders, no control characters."""
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(c for c in base if c.isprintable())[:255]

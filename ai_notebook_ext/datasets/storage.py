@@ -1,0 +1,130 @@
+"""Content-addressed blob storage through fsspec: ``<root>/blobs/<aa>/<sha256>``.
+
+The root is a local folder by default or any fsspec URL (``s3://bucket/prefix`` with the
+s3fs extra). A blob's name is the sha256 of its bytes, so identical content is stored
+once, and a blob is written only after it is complete (local: rename into place; object
+stores: a single PUT), so readers never see half a blob.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+CHUNK = 1 << 20
+
+
+class BlobStore:
+    """Blobs by sha256 in one fsspec filesystem."""
+
+    def __init__(self, url: str, options: dict[str, Any] | None = None) -> None:
+        import fsspec
+
+        self.url = url
+        self.fs, self.root = fsspec.core.url_to_fs(url, **(options or {}))
+        self.root = self.root.rstrip("/")
+        self.local = "file" in _protocols(self.fs)
+        if self.local:
+            os.makedirs(self.root, exist_ok=True)
+        self.options = dict(options or {})
+
+    def key(self, digest: str) -> str:
+        if not HEX64.match(digest):
+            raise ValueError(f"not a sha256 digest: {digest!r}")
+        return f"{self.root}/blobs/{digest[:2]}/{digest}"
+
+    def exists(self, digest: str) -> bool:
+        return bool(self.fs.exists(self.key(digest)))
+
+    def put_file(self, path: str, digest: str) -> None:
+        """Store a complete local file under its digest (nothing to do if already there)."""
+        target = self.key(digest)
+        if self.fs.exists(target):
+            return
+        if self.local:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".incoming-")
+            os.close(fd)
+            try:
+                shutil.copyfile(path, tmp)
+                os.replace(tmp, target)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+        else:
+            self.fs.put_file(path, target)
+
+    def open(self, digest: str) -> BinaryIO:
+        return self.fs.open(self.key(digest), "rb")  # type: ignore[no-any-return]
+
+    @contextlib.contextmanager
+    def local_path(self, digest: str, suffix: str = "") -> Iterator[str]:
+        """A local file with the blob's bytes (the blob itself when storage is local)."""
+        if self.local:
+            yield self.key(digest)
+            return
+        fd, tmp = tempfile.mkstemp(prefix="ain-blob-", suffix=suffix)
+        os.close(fd)
+        try:
+            self.fs.get_file(self.key(digest), tmp)
+            yield tmp
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+    def delete(self, digest: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(self.key(digest))
+
+    def size(self, digest: str) -> int:
+        return int(self.fs.size(self.key(digest)))
+
+
+def _protocols(fs: Any) -> tuple[str, ...]:
+    proto = fs.protocol
+    return (proto,) if isinstance(proto, str) else tuple(proto)
+
+
+class Staging:
+    """A local file that takes a stream while hashing it; removed unless kept."""
+
+    def __init__(self, folder: str) -> None:
+        os.makedirs(folder, exist_ok=True)
+        fd, self.path = tempfile.mkstemp(dir=folder, prefix="upload-")
+        self._file = os.fdopen(fd, "wb")
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self._file.write(chunk)
+        self._hash.update(chunk)
+        self.size += len(chunk)
+
+    def close(self) -> str:
+        """Finish writing; the sha256 of everything written."""
+        if not self._file.closed:
+            self._file.close()
+        return self._hash.hexdigest()
+
+    def discard(self) -> None:
+        self.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+
+def file_digest(path: str) -> tuple[str, int]:
+    """sha256 and size of a local file, read in chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size

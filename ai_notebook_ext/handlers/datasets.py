@@ -1,0 +1,393 @@
+"""REST handlers of datasets: streamed upload, registration, versions, download,
+profiles, schema diffs, quality rules, lineage and the catalog."""
+
+from __future__ import annotations
+
+import tornado.web
+from jupyter_server.auth.decorator import authorized
+
+from ..datasets.formats import FORMATS
+from ..datasets.schemas import (
+    CatalogOut,
+    DatasetList,
+    DatasetName,
+    DatasetOut,
+    DatasetUpdate,
+    LineageOut,
+    QualityOut,
+    RegisterIn,
+    RuleIn,
+    RuleList,
+    RuleOut,
+    SchemaDiff,
+    UploadOut,
+    VersionList,
+    VersionOut,
+)
+from ..datasets.service import Incoming
+from ..datasets.storage import CHUNK, Staging
+from ..errors import BadRequest, PayloadTooLarge
+from .base import ApiHandler, operation
+
+RESOURCE = "ai_notebook_ext:datasets"
+UPLOAD_QUERY = {
+    "name": "required: the dataset's name (a new dataset or a new version of it).",
+    "filename": "The file's name; only its extension is used, to tell the format.",
+    "format": f"One of {', '.join(FORMATS)}; default: from the filename and the content.",
+}
+
+
+def _name(raw: str | None) -> str:
+    from pydantic import TypeAdapter, ValidationError
+
+    if raw is None:
+        raise BadRequest("query parameter 'name' is required", details={"field": "name"})
+    try:
+        return TypeAdapter(DatasetName).validate_python(raw)
+    except ValidationError:
+        raise BadRequest(
+            "name must be 1-200 characters without '/', '\\' or control characters",
+            details={"field": "name"},
+        ) from None
+
+
+@tornado.web.stream_request_body
+class DatasetUploadHandler(ApiHandler):
+    """The body streams into a local staging file while it is hashed; memory stays flat
+    whatever the size. Authentication, authorization, the project role and the size limit
+    are checked before the first byte of the body is accepted."""
+
+    auth_resource = RESOURCE
+    staging: Staging | None = None
+
+    @tornado.web.authenticated
+    @authorized
+    async def _admit(self) -> None:
+        """Runs the same checks as the handler method, before the body streams."""
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        if self.request.method != "POST":
+            return
+        await self._admit()
+        pid = self.path_id(self.path_args[0], "project")
+        self.dataset_name = _name(self.get_query_argument("name", None))
+        fmt = self.get_query_argument("format", None)
+        if fmt is not None and fmt not in FORMATS:
+            raise BadRequest(
+                f"format must be one of {', '.join(FORMATS)}", details={"field": "format"}
+            )
+        self.declared = fmt
+        await self.services.datasets.check_upload(await self.actor(), pid)
+        limit = self.services.dataset_max_bytes
+        length = self.request.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > limit:
+            raise PayloadTooLarge(
+                f"the upload is {int(length)} bytes; the limit is {limit} "
+                "(AINotebookApp.dataset_max_bytes)"
+            )
+        self.request.connection.set_max_body_size(limit)  # type: ignore[union-attr]
+        self.staging = Staging(self.services.staging_dir)
+
+    def data_received(self, chunk: bytes) -> None:
+        if self.staging is not None:
+            self.staging.write(chunk)
+
+    def on_connection_close(self) -> None:
+        """An aborted upload leaves nothing behind."""
+        if self.staging is not None:
+            self.staging.discard()
+        super().on_connection_close()
+
+    def on_finish(self) -> None:
+        if self.staging is not None:
+            self.staging.discard()
+
+    @operation(
+        "Upload a file as a new dataset or a new version of one (editor). The body is the "
+        "file's bytes (streamed). The whole file is read with the real parser first: a "
+        "broken or mislabeled file gets 400 with the parser's reason; past "
+        "dataset_max_bytes, 413. 201 with the new version, its quick profile computed and "
+        "its quality checks run; 200 when the content equals the latest version.",
+        response=UploadOut,
+        status=201,
+        query=UPLOAD_QUERY,
+        text_query=("name", "filename", "format"),
+        raw_body="application/octet-stream",
+        errors=(404, 413),
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, project_id: str) -> None:
+        pid = self.path_id(project_id, "project")
+        assert self.staging is not None
+        digest = self.staging.close()
+        if self.staging.size == 0:
+            raise BadRequest("the upload is empty; send the file's bytes as the body")
+        incoming = Incoming(
+            self.staging.path,
+            digest,
+            self.staging.size,
+            self.get_query_argument("filename", "") or "",
+            self.declared,
+            "upload",
+        )
+        out = await self.services.datasets.ingest(
+            await self.actor(), pid, self.dataset_name, incoming
+        )
+        self.reply(out, 201 if out.created else 200)
+
+
+class DatasetRegisterHandler(ApiHandler):
+    auth_resource = RESOURCE
+
+    @operation(
+        "Make a file below the server's root dir a dataset version (editor); its bytes are "
+        "copied into dataset storage. Paths outside the root dir are refused.",
+        body=RegisterIn,
+        response=UploadOut,
+        status=201,
+        errors=(404,),
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, project_id: str) -> None:
+        pid = self.path_id(project_id, "project")
+        data = self.body(RegisterIn)
+        out = await self.services.datasets.register(
+            await self.actor(), pid, data.name, data.path, data.format
+        )
+        self.reply(out, 201 if out.created else 200)
+
+
+class DatasetsHandler(ApiHandler):
+    auth_resource = RESOURCE
+
+    @operation("A project's datasets with their latest versions.", response=DatasetList)
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, project_id: str) -> None:
+        pid = self.path_id(project_id, "project")
+        items = await self.services.datasets.list(await self.actor(), pid)
+        self.reply(DatasetList(items=items))
+
+
+class DatasetHandler(ApiHandler):
+    auth_resource = RESOURCE
+
+    @operation("One dataset with its latest version.", response=DatasetOut, errors=(404,))
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, project_id: str, dataset_id: str) -> None:
+        pid, did = self.path_id(project_id, "project"), self.path_id(dataset_id, "dataset")
+        self.reply(await self.services.datasets.get(await self.actor(), pid, did))
+
+    @operation(
+        "Change a dataset's description or tags (editor).",
+        body=DatasetUpdate,
+        response=DatasetOut,
+        errors=(404,),
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def patch(self, project_id: str, dataset_id: str) -> None:
+        pid, did = self.path_id(project_id, "project"), self.path_id(dataset_id, "dataset")
+        data = self.body(DatasetUpdate)
+        self.reply(await self.services.datasets.update(await self.actor(), pid, did, data))
+
+    @operation(
+        "Delete a dataset and its versions (editor); blobs nothing else uses are removed.",
+        status=204,
+        errors=(404,),
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def delete(self, project_id: str, dataset_id: str) -> None:
+        pid, did = self.path_id(project_id, "project"), self.path_id(dataset_id, "dataset")
+        await self.services.datasets.delete(await self.actor(), pid, did)
+        self.no_content()
+
+
+class VersionsHandler(ApiHandler):
+    auth_resource = RESOURCE
+
+    @operation("A dataset's versions, newest first.", response=VersionList, errors=(404,))
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, project_id: str, dataset_id: str) -> None:
+        pid, did = self.path_id(project_id, "project"), self.path_id(dataset_id, "dataset")
+        items = await self.services.datasets.versions(await self.actor(), pid, did)
+        self.reply(VersionList(items=items))
+
+
+class VersionHandler(ApiHandler):
+    auth_resource = RESOURCE
+
+    def ids(self, project_id: str, dataset_id: str, number: str) -> tuple[int, int, int]:
+        return (
+            self.path_id(project_id, "project"),
+            self.path_id(dataset_id, "dataset"),
+            self.path_id(number, "version"),
+        )
+
+    @operation(
+        "One version: schema, size, hash, rows, who and when, quality results.",
+        response=VersionOut,
+        errors=(404,),
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, project_id: str, dataset_id: str, number: str) -> None:
+        pid, did, n = self.ids(project_id, dataset_id, number)
+        self.reply(await self.services.datasets.version(await self.actor(), pid, did, n))
+
+    @operation(
+        "Delete a version (editor); its blob goes when nothing else uses it.",
+        status=204,
+        errors=(404,),
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def delete(self, project_id: str, dataset_id: str, number: str) -> None:
+        pid, did, n = self.ids(project_id, dataset_id, number)
+        await self.services.datasets.delete_version(await self.actor(), pid, did, n)
+        self.no_content()
+
+
+class VersionDownloadHandler(VersionHandler):
+    @operation("The version's bytes, streamed.", response=None, errors=(404,))
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, project_id: str, dataset_id: str, number: str) -> None:
+        pid, did, n = self.ids(project_id, dataset_id, number)
+        service = self.services.datasets
+        blob, _fmt, filename, size = await service.blob_of(await self.actor(), pid, did, n)
+        self.set_header("Content-Type", "application/octet-stream")
+        self.set_header("Content-Length", str(size))
+        self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
+        self.set_header("X-Content-Type-Options", "nosniff")
+        with service.store.open(blob) as fh:
+            while chunk := fh.read(CHUNK):
+                self.write(chunk)
+                await self.flush()
+        self.finish()
+
+
+class VersionProfileHandler(VersionHandler):
+    @operation(
+        "The version's quick profile (stored once per content; computed if missing).",
+        response=None,
+        errors=(404,),
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, project_id: str, dataset_id: str, number: str) -> None:
+        pid, did, n = self.ids(project_id, dataset_id, number)
+        self.reply(await self.services.datasets.profile(await self.actor(), pid, did, n))
+
+
+class VersionQualityHandler(VersionHandler):
+    @operation(
+        "Run the dataset's quality rules on this version again (editor).",
+        response=QualityOut,
+        errors=(404,),
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, project_id: str, dataset_id: str, number: str) -> None:
+        pid, did, n = self.ids(project_id, dataset_id, number)
+        self.reply(await self.services.rules.check(await self.actor(), pid, did, n))
+
+
+class DatasetDiffHandler(ApiHandler):
+    auth_resource = RESOURCE
+
+    @operation(
+        "Schema differences between two versions: added, removed and retyped columns.",
+        response=SchemaDiff,
+        query={"base": "required: a version number.", "other": "required: a version number."},
+        errors=(404,),
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, project_id: str, dataset_id: str) -> None:
+        pid, did = self.path_id(project_id, "project"), self.path_id(dataset_id, "dataset")
+        base = self.int_query("base", None, 1, 2**31 - 1)
+        other = self.int_query("other", None, 1, 2**31 - 1)
+        self.reply(await self.services.datasets.diff(await self.actor(), pid, did, base, other))
+
+
+class RulesHandler(ApiHandler):
+    auth_resource = RESOURCE
+
+    @operation("A dataset's quality rules.", response=RuleList, errors=(404,))
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, project_id: str, dataset_id: str) -> None:
+        pid, did = self.path_id(project_id, "project"), self.path_id(dataset_id, "dataset")
+        self.reply(RuleList(items=await self.services.rules.list(await self.actor(), pid, did)))
+
+    @operation(
+        "Add a quality rule (editor): not_null, unique, range {min, max}, allowed_values "
+        "{values}, regex {pattern}, row_count {min, max}, or sql {predicate, params} with "
+        "named $params bound safely. New versions are checked against every rule.",
+        body=RuleIn,
+        response=RuleOut,
+        status=201,
+        errors=(404,),
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, project_id: str, dataset_id: str) -> None:
+        pid, did = self.path_id(project_id, "project"), self.path_id(dataset_id, "dataset")
+        data = self.body(RuleIn)
+        self.reply(await self.services.rules.add(await self.actor(), pid, did, data), 201)
+
+
+class RuleHandler(ApiHandler):
+    auth_resource = RESOURCE
+
+    @operation("Remove a quality rule (editor).", status=204, errors=(404,))
+    @tornado.web.authenticated
+    @authorized
+    async def delete(self, project_id: str, dataset_id: str, rule_id: str) -> None:
+        pid, did = self.path_id(project_id, "project"), self.path_id(dataset_id, "dataset")
+        rid = self.path_id(rule_id, "rule")
+        await self.services.rules.remove(await self.actor(), pid, did, rid)
+        self.no_content()
+
+
+class LineageHandler(ApiHandler):
+    auth_resource = RESOURCE
+
+    @operation(
+        "Which block runs read and wrote the dataset's versions, and the versions of other "
+        "datasets upstream and downstream of it.",
+        response=LineageOut,
+        errors=(404,),
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, project_id: str, dataset_id: str) -> None:
+        pid, did = self.path_id(project_id, "project"), self.path_id(dataset_id, "dataset")
+        self.reply(await self.services.lineage.of(await self.actor(), pid, did))
+
+
+class CatalogHandler(ApiHandler):
+    auth_resource = RESOURCE
+
+    @operation(
+        "Search datasets in every project the caller can see, by name, description, tag "
+        "and column name (case-insensitive substring).",
+        response=CatalogOut,
+        query={"q": "required: the text to look for.", "limit": "1-200 (default 50)."},
+        text_query=("q",),
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        q = (self.get_query_argument("q", "") or "").strip()
+        if not q or len(q) > 200:
+            raise BadRequest("query parameter 'q' must be 1-200 characters", details={"field": "q"})
+        limit = self.int_query("limit", 50, 1, 200)
+        self.reply(await self.services.lineage.catalog(await self.actor(), q, limit))
