@@ -222,6 +222,7 @@ class AINotebookApp(ExtensionApp):
             db,
             ai=self._ai_router(),
             store=BlobStore(self.dataset_storage_url, dict(self.dataset_storage_options)),
+            storage_options=dict(self.dataset_storage_options),
             staging_dir=str(staging),
             dataset_max_bytes=self.dataset_max_bytes,
             root_dir=self.serverapp.root_dir,

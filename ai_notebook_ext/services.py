@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .ai.router import Router
 from .ai.service import AIService
 from .ai.templates import PromptService
 from .dag.service import DagService
+from .datasets.kernel_link import KernelLink
 from .datasets.lineage import LineageService
 from .datasets.rules import RuleService
 from .datasets.service import DatasetService
@@ -59,6 +61,7 @@ class Services:
         runs: RunService,
         ai: Router,
         store: BlobStore,
+        storage_options: dict[str, Any],
         staging_dir: str,
         dataset_max_bytes: int,
         root_dir: str,
@@ -75,6 +78,10 @@ class Services:
             root_dir=root_dir,
             on_version=rules.evaluate_version,
         )
+        lineage = LineageService(db)
+        link = KernelLink(db, datasets, lineage, storage_options)
+        runs.on_datasets = link.record
+        runs.kernels.setup = link.setup_code
         return cls(
             db=db,
             projects=ProjectService(db),
@@ -93,7 +100,7 @@ class Services:
             prompts=prompts,
             datasets=datasets,
             rules=rules,
-            lineage=LineageService(db),
+            lineage=lineage,
             staging_dir=staging_dir,
             dataset_max_bytes=dataset_max_bytes,
             local_username=local_username,

@@ -10,11 +10,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from ..errors import BadRequest, Conflict, NotFound
 from ..projects.access import authorize
 from ..projects.users import Actor
 from ..store import Database
+from ..store.dataset_models import DatasetVersion, Lineage
 from ..store.models import Block, Edge, Run
 from ..store.types import utcnow
 from .graph import Edge as GraphEdge
@@ -95,7 +97,27 @@ async def run_facts(session: Any, project_id: int, generation: int | None) -> di
                 select(Run.block_id, Run.fingerprint).where(Run.id.in_(newest_ok))
             )
         }
-    return {b: RunFacts(status, fresh.get(b)) for b, status in last.items()}
+    outdated = await _outdated_reads(session, newest_ok) if generation is not None else set()
+    return {b: RunFacts(status, fresh.get(b), b in outdated) for b, status in last.items()}
+
+
+async def _outdated_reads(session: Any, runs: Any) -> set[int]:
+    """Blocks whose run (among ``runs``) read a dataset version that is no longer the
+    latest of its dataset."""
+    newer = aliased(DatasetVersion)
+    query = (
+        select(Run.block_id)
+        .join(Lineage, Lineage.run_id == Run.id)
+        .join(DatasetVersion, DatasetVersion.id == Lineage.version_id)
+        .join(
+            newer,
+            (newer.dataset_id == DatasetVersion.dataset_id)
+            & (newer.number > DatasetVersion.number),
+        )
+        .where(Run.id.in_(runs), Lineage.direction == "read")
+        .distinct()
+    )
+    return {r.block_id for r in await session.execute(query)}
 
 
 class DagService:

@@ -1,8 +1,9 @@
 """Fingerprints and states of blocks: which results the project kernel holds are current.
 
 A block's fingerprint hashes its normalized code (``analysis.code_hash``) with the
-fingerprints of the blocks it depends on (and, once datasets exist, the versions it
-reads), so editing a block changes its fingerprint and every descendant's. Each run
+fingerprints of the blocks it depends on, so editing a block changes its fingerprint and
+every descendant's. The dataset versions a block's last success read count too: a newer
+version of one of them makes the block (and so its descendants) stale. Each run
 records the fingerprint it ran with. A block is **fresh** when its last successful run in
 the kernel's current generation had its current fingerprint and everything upstream is
 fresh; otherwise it is stale (or never-run, running, failed). Pure: no I/O.
@@ -40,6 +41,7 @@ class RunFacts:
 
     last_status: str | None = None  # status of its newest run
     fresh_fingerprint: str | None = None  # of its newest success in the current kernel
+    outdated_reads: bool = False  # that success read a dataset that has a newer version
 
 
 def states(
@@ -57,7 +59,7 @@ def states(
             state = "failed"
         elif fact.last_status is None:
             state = "never-run"
-        elif fact.fresh_fingerprint == prints[block] and upstream_fresh:
+        elif fact.fresh_fingerprint == prints[block] and upstream_fresh and not fact.outdated_reads:
             state = "fresh"
         else:
             state = "stale"

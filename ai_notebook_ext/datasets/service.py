@@ -10,6 +10,7 @@ in threads so the server keeps answering.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -193,7 +194,7 @@ class DatasetService:
         except FormatError as exc:
             raise BadRequest(str(exc), details={"field": "body"}) from None
         await asyncio.to_thread(self.store.put_file, incoming.path, incoming.digest)
-        out = await self._record(actor, project_id, name, incoming, schema)
+        out = await self.record_version(actor, project_id, name, incoming, schema)
         if out.created:
             await self.ensure_profile(incoming.digest, schema.format)
         return out
@@ -208,11 +209,22 @@ class DatasetService:
         incoming = Incoming(full, digest, size, os.path.basename(full), fmt, "register")
         return await self.ingest(actor, project_id, name, incoming)
 
-    async def _record(
-        self, actor: Actor, project_id: int, name: str, incoming: Incoming, schema: Schema
+    async def record_version(
+        self,
+        actor: Actor | None,
+        project_id: int,
+        name: str,
+        incoming: Incoming,
+        schema: Schema,
+        user_id: int | None = None,
     ) -> UploadOut:
+        """Record a version; ``actor`` None: a kernel's write, already authorized by the
+        run that made it (``user_id`` its user)."""
+        if actor is not None:
+            user_id = actor.id
         async with self.locks.hold(("datasets", project_id)), self.db.session() as session:
-            await authorize(session, actor, project_id, "editor", "uploading datasets")
+            if actor is not None:
+                await authorize(session, actor, project_id, "editor", "uploading datasets")
             dataset = await session.scalar(
                 select(Dataset).where(Dataset.project_id == project_id, Dataset.name == name)
             )
@@ -223,7 +235,7 @@ class DatasetService:
                     name=name,
                     description="",
                     tags=[],
-                    created_by=actor.id,
+                    created_by=user_id,
                     created_at=now,
                     updated_at=now,
                 )
@@ -252,13 +264,14 @@ class DatasetService:
                 columns=schema.columns,
                 source=incoming.source,
                 filename=_display_name(incoming.filename),
-                created_by=actor.id,
+                created_by=user_id,
                 created_at=now,
             )
             session.add(version)
             dataset.updated_at = now
             await session.flush()
             version_id, dataset_id = version.id, dataset.id
+        await self.write_manifest(project_id)
         passed, failed = None, []
         if self.on_version is not None:
             passed, failed = await self.on_version(version_id, dataset_id)
@@ -308,6 +321,7 @@ class DatasetService:
                 delete(DatasetVersion).where(DatasetVersion.dataset_id == dataset.id)
             )
             await session.delete(dataset)
+        await self.write_manifest(project_id)
         await self.collect(blobs)
 
     async def delete_version(
@@ -319,7 +333,33 @@ class DatasetService:
             version = _numbered(await self._versions(session, dataset.id), number)
             blob = version.blob
             await session.delete(version)
+        await self.write_manifest(project_id)
         await self.collect({blob})
+
+    async def write_manifest(self, project_id: int) -> None:
+        """The project's name -> versions map next to the blobs, for kernels' ``ain``."""
+        async with self.db.session() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        Dataset.name,
+                        DatasetVersion.number,
+                        DatasetVersion.blob,
+                        DatasetVersion.format,
+                    )
+                    .join(DatasetVersion, DatasetVersion.dataset_id == Dataset.id)
+                    .where(Dataset.project_id == project_id)
+                    .order_by(Dataset.name, DatasetVersion.number)
+                )
+            ).all()
+        manifest: dict[str, Any] = {}
+        for name, number, blob, fmt in rows:
+            entry = manifest.setdefault(name, {"latest": number, "versions": {}})
+            entry["latest"] = number
+            entry["versions"][str(number)] = {"blob": blob, "format": fmt}
+        text = json.dumps(manifest, sort_keys=True)
+        key = self.store.manifest_key(project_id)
+        await asyncio.to_thread(self.store.write_text, key, text)
 
     async def collect(self, blobs: set[str]) -> None:
         """Remove blobs (and their profiles) no version references any more."""

@@ -86,6 +86,27 @@ class BlobStore:
     def size(self, digest: str) -> int:
         return int(self.fs.size(self.key(digest)))
 
+    def manifest_key(self, project_id: int) -> str:
+        """Where a project's name -> versions map lives (read by kernels)."""
+        return f"{self.root}/manifests/project-{int(project_id)}.json"
+
+    def write_text(self, key: str, text: str) -> None:
+        """Replace a small text file whole (readers see the old or the new one)."""
+        data = text.encode()
+        if self.local:
+            folder = os.path.dirname(key)
+            os.makedirs(folder, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".incoming-")
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, key)
+        else:
+            self.fs.pipe_file(key, data)
+
+    def read_text(self, key: str) -> str:
+        with self.fs.open(key, "rb") as f:
+            return f.read().decode()
+
 
 def _protocols(fs: Any) -> tuple[str, ...]:
     proto = fs.protocol

@@ -35,6 +35,8 @@ def ineligible(analysis: Analysis) -> str:
         return "it uses top-level await"
     if analysis.star_imports:
         return "it star-imports"
+    if "ain" in analysis.references:
+        return "it loads or saves datasets (ain), which only the kernel can record"
     return ""
 
 

@@ -92,6 +92,8 @@ class ProjectKernels:
         self.on_state = on_state
         self.startup_timeout = startup_timeout
         self._handles: dict[int, KernelHandle] = {}
+        # project id -> code run silently whenever the project's kernel (re)starts
+        self.setup: Callable[[int], str] | None = None
         self._locks = KeyedLocks()
         self._tasks: set[asyncio.Future[None]] = set()
 
@@ -171,6 +173,10 @@ class ProjectKernels:
             ) from exc
         handle.client = client
         handle.pid = kernel_pid(kernel)
+        if self.setup is not None:  # before any block: shell requests run in order
+            client.execute(
+                self.setup(handle.project_id), silent=True, store_history=False, allow_stdin=False
+            )
 
     def _watch(self, handle: KernelHandle) -> None:
         """Hear from jupyter_client's restarter when the kernel dies."""

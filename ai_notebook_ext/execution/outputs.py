@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 OUTPUT_MSG_TYPES = {"stream", "display_data", "execute_result", "error", "update_display_data"}
+DATASET_MSG_TYPE = "ai_notebook_dataset"  # ain.load/ain.save reports (kernel/datasets.py)
+MAX_DATASET_REPORTS = 1000
 TEXT_MIMES_PREFIX = ("text/",)
 TEXT_MIMES = {"application/json", "application/javascript", "image/svg+xml"}
 
@@ -39,6 +41,7 @@ class OutputCollector:
     error: dict[str, Any] | None = None
     _outputs: list[dict[str, Any]] = field(default_factory=list)
     _clear_pending: bool = False
+    datasets: list[dict[str, Any]] = field(default_factory=list)  # what ain read and wrote
     _display_ids: dict[str, list[int]] = field(default_factory=dict)
     _parts: list[str] = field(default_factory=list)  # unjoined text of the open stream
     _length: int = 0
@@ -63,6 +66,10 @@ class OutputCollector:
             else:
                 self._clear()
             return True
+        if msg_type == DATASET_MSG_TYPE:
+            if len(self.datasets) < MAX_DATASET_REPORTS:
+                self.datasets.append(dict(content))
+            return False
         if msg_type == "execute_input":
             self.execution_count = content.get("execution_count", self.execution_count)
             return False

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import queue
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .kernels import KernelHandle, ProjectKernels
@@ -34,6 +34,7 @@ class ExecResult:
     error: dict[str, Any] | None = None
     message: str = ""
     kernel_died: bool = False
+    datasets: list[dict[str, Any]] = field(default_factory=list)  # ain's reports
 
 
 async def _shell_reply(client: Any, msg_id: str, wait: float) -> dict[str, Any] | None:
@@ -84,6 +85,25 @@ async def execute(
     ``sent``: the request was already sent (``send``); only its results are collected.
     """
     collector = OutputCollector()
+    result = await _execute(
+        collector, kernels, handle, code, time_limit, cancel, on_output, on_sent, sent, silent
+    )
+    result.datasets = collector.datasets
+    return result
+
+
+async def _execute(
+    collector: OutputCollector,
+    kernels: ProjectKernels,
+    handle: KernelHandle,
+    code: str,
+    time_limit: float | None,
+    cancel: asyncio.Event,
+    on_output: OnOutput,
+    on_sent: OnSent | None,
+    sent: Sent | None,
+    silent: bool,
+) -> ExecResult:
     if sent is None:
         if cancel.is_set():  # cancelled while the kernel was starting: never send the code
             return ExecResult("cancelled", [], None, message="cancelled before it started")

@@ -93,6 +93,8 @@ class RunService:
         self._waiting: set[int] = set()
         self._jobs: dict[int, Job] = {}
         self._tasks: set[asyncio.Future[None]] = set()
+        # async (run, reports): what ain read and wrote in a run; set by the datasets layer
+        self.on_datasets: Any = None
 
     # --- API -------------------------------------------------------------------------
 
@@ -535,12 +537,23 @@ class RunService:
             known=job.run,
             fingerprint=await fingerprint,
         )
+        if result.datasets:
+            await self._datasets(job.run, result.datasets)
         if result.kernel_died:
             task = asyncio.ensure_future(
                 self._revive(project_id, job.project_name, job.working_dir)
             )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    async def _datasets(self, run: RunOut, reports: list[dict[str, Any]]) -> None:
+        """Hand what ``ain`` read and wrote to the datasets layer (lineage, versions)."""
+        if self.on_datasets is None:
+            return
+        try:
+            await self.on_datasets(run, reports)
+        except Exception:
+            log.exception("ai_notebook_ext: recording the datasets of run %s", run.id)
 
     async def _fingerprint(
         self, project_id: int, run: RunOut, expected: tuple[str, str] | None = None

@@ -2,7 +2,7 @@
 
 It imports nothing from the server side (the AI layer it uses has no server code), so it
 also works in kernels on a remote Gateway and in plain IPython. It registers the ``%%ai``
-magics; later issues add the dataset helpers here.
+magics and puts ``ain`` (the dataset helpers, see datasets.py) in the user namespace.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ LOADED_FLAG = "_ai_notebook_ext_loaded"
 
 def load_ipython_extension(ipython: Any) -> None:
     """Called by IPython when the extension loads: the magics, and a mark that it is ours."""
+    from .datasets import ain
     from .magics import AIMagics
 
     ipython.register_magics(AIMagics)
+    ipython.push({"ain": ain}, interactive=False)
     setattr(ipython, LOADED_FLAG, True)
 
 
