@@ -161,6 +161,13 @@ class AINotebookApp(ExtensionApp):
         10 * 1024**3, help="The largest dataset file an upload may send, in bytes."
     ).tag(config=True)
 
+    dataset_report_max_rows = Int(
+        100_000, help="Full profile reports of larger datasets use a random sample this big."
+    ).tag(config=True)
+    dataset_report_minimal = Bool(
+        False, help="Make minimal full reports (no correlations, interactions): faster."
+    ).tag(config=True)
+
     @default("dataset_storage_url")
     def _default_dataset_storage_url(self) -> str:
         return str(Path(self.data_dir) / "datasets")
@@ -226,6 +233,8 @@ class AINotebookApp(ExtensionApp):
             staging_dir=str(staging),
             dataset_max_bytes=self.dataset_max_bytes,
             root_dir=self.serverapp.root_dir,
+            report_rows=self.dataset_report_max_rows,
+            report_minimal=self.dataset_report_minimal,
             admin_users=frozenset(self.admin_users),
             max_request_bytes=self.max_request_bytes,
             version=__version__,

@@ -11,6 +11,7 @@ from .ai.templates import PromptService
 from .dag.service import DagService
 from .datasets.kernel_link import KernelLink
 from .datasets.lineage import LineageService
+from .datasets.reports import ReportService
 from .datasets.rules import RuleService
 from .datasets.service import DatasetService
 from .datasets.storage import BlobStore
@@ -45,6 +46,7 @@ class Services:
     datasets: DatasetService
     rules: RuleService
     lineage: LineageService
+    reports: ReportService
     staging_dir: str
     dataset_max_bytes: int
     local_username: str | None = None
@@ -65,6 +67,8 @@ class Services:
         staging_dir: str,
         dataset_max_bytes: int,
         root_dir: str,
+        report_rows: int = 100_000,
+        report_minimal: bool = False,
         local_username: str | None = None,
     ) -> Services:
         locks = KeyedLocks()
@@ -101,6 +105,14 @@ class Services:
             datasets=datasets,
             rules=rules,
             lineage=lineage,
+            reports=ReportService(
+                db,
+                store,
+                runs.artifacts,
+                runs.events.events,
+                max_rows=report_rows,
+                minimal=report_minimal,
+            ),
             staging_dir=staging_dir,
             dataset_max_bytes=dataset_max_bytes,
             local_username=local_username,
@@ -109,5 +121,6 @@ class Services:
     async def close(self) -> None:
         """Stop pipelines, runs and kernels, then close database connections."""
         await self.pipelines.stop()
+        await self.reports.stop()
         await self.runs.stop()
         await self.db.dispose()

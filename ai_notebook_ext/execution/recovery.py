@@ -6,14 +6,17 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import URL
 
 from ..store.database import make_sync_engine
+from ..store.dataset_models import DatasetReport
 from ..store.models import Block, ProjectKernel, Run
 from ..store.types import utcnow
 
 INTERRUPTED = "the server stopped before this run finished"
+INTERRUPTED_REPORT = "the server stopped before this report was made; ask for it again"
 
 
 def recover(url: str | URL) -> int:
-    """Mark unfinished runs interrupted and forget kernels of the previous server process."""
+    """Mark unfinished runs interrupted, unfinished dataset reports failed, and forget
+    kernels of the previous server process."""
     engine = make_sync_engine(url)
     now = utcnow()
     try:
@@ -34,6 +37,11 @@ def recover(url: str | URL) -> int:
                     .where((Block.last_run_id.is_(None)) | (Block.last_run_id < run_id))
                     .values(last_run_id=run_id)
                 )
+            conn.execute(
+                update(DatasetReport)
+                .where(DatasetReport.status.in_(("queued", "running")))
+                .values(status="failed", finished_at=now, message=INTERRUPTED_REPORT)
+            )
             conn.execute(
                 update(ProjectKernel)
                 .where(ProjectKernel.kernel_id.is_not(None))

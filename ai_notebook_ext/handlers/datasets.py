@@ -16,6 +16,7 @@ from ..datasets.schemas import (
     LineageOut,
     QualityOut,
     RegisterIn,
+    ReportOut,
     RuleIn,
     RuleList,
     RuleOut,
@@ -391,3 +392,57 @@ class CatalogHandler(ApiHandler):
             raise BadRequest("query parameter 'q' must be 1-200 characters", details={"field": "q"})
         limit = self.int_query("limit", 50, 1, 200)
         self.reply(await self.services.lineage.catalog(await self.actor(), q, limit))
+
+
+class VersionReportHandler(VersionHandler):
+    @operation(
+        "Start a full HTML profile report of the version (a background job; progress in "
+        "GET .../reports/{id} and dataset-report events). Data over dataset_report_max_rows "
+        "is sampled and the report says so. An existing report of the version is returned.",
+        response=ReportOut,
+        status=202,
+        errors=(404,),
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, project_id: str, dataset_id: str, number: str) -> None:
+        pid, did, n = self.ids(project_id, dataset_id, number)
+        self.reply(await self.services.reports.start(await self.actor(), pid, did, n), 202)
+
+
+class ReportHandler(ApiHandler):
+    auth_resource = RESOURCE
+
+    @operation("A report's status and progress.", response=ReportOut, errors=(404,))
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, project_id: str, dataset_id: str, report_id: str) -> None:
+        pid, did = self.path_id(project_id, "project"), self.path_id(dataset_id, "dataset")
+        rid = self.path_id(report_id, "report")
+        self.reply(await self.services.reports.get(await self.actor(), pid, did, rid))
+
+
+class ReportHtmlHandler(ApiHandler):
+    auth_resource = RESOURCE
+
+    @operation(
+        "A finished report's HTML, sandboxed (its scripts run in an origin of their own), "
+        "for a browser tab or an iframe.",
+        response=None,
+        errors=(404,),
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, project_id: str, dataset_id: str, report_id: str) -> None:
+        pid, did = self.path_id(project_id, "project"), self.path_id(dataset_id, "dataset")
+        rid = self.path_id(report_id, "report")
+        path = await self.services.reports.html(await self.actor(), pid, did, rid)
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.set_header("Content-Security-Policy", "sandbox allow-scripts")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Cache-Control", "private, max-age=3600")
+        with path.open("rb") as fh:
+            while chunk := fh.read(CHUNK):
+                self.write(chunk)
+                await self.flush()
+        self.finish()

@@ -30,12 +30,15 @@ from .datasets import (
     DatasetsHandler,
     DatasetUploadHandler,
     LineageHandler,
+    ReportHandler,
+    ReportHtmlHandler,
     RuleHandler,
     RulesHandler,
     VersionDownloadHandler,
     VersionHandler,
     VersionProfileHandler,
     VersionQualityHandler,
+    VersionReportHandler,
     VersionsHandler,
 )
 from .kernels import KernelHandler, KernelInterruptHandler, KernelRestartHandler
@@ -100,6 +103,12 @@ ROUTES: list[tuple[str, type[ApiHandler]]] = [
         "/projects/{project_id}/datasets/{dataset_id}/versions/{number}/quality",
         VersionQualityHandler,
     ),
+    (
+        "/projects/{project_id}/datasets/{dataset_id}/versions/{number}/report",
+        VersionReportHandler,
+    ),
+    ("/projects/{project_id}/datasets/{dataset_id}/reports/{report_id}", ReportHandler),
+    ("/projects/{project_id}/datasets/{dataset_id}/reports/{report_id}/html", ReportHtmlHandler),
 ]
 
 
