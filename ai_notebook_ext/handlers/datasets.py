@@ -3,6 +3,8 @@ profiles, schema diffs, quality rules, lineage and the catalog."""
 
 from __future__ import annotations
 
+import asyncio
+
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 
@@ -267,10 +269,13 @@ class VersionDownloadHandler(VersionHandler):
         self.set_header("Content-Length", str(size))
         self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
         self.set_header("X-Content-Type-Options", "nosniff")
-        with service.store.open(blob) as fh:
-            while chunk := fh.read(CHUNK):
+        fh = await asyncio.to_thread(service.store.open, blob)  # object stores block
+        try:
+            while chunk := await asyncio.to_thread(fh.read, CHUNK):
                 self.write(chunk)
                 await self.flush()
+        finally:
+            fh.close()
         self.finish()
 
 
