@@ -122,5 +122,6 @@ class Services:
         """Stop pipelines, runs and kernels, then close database connections."""
         await self.pipelines.stop()
         await self.reports.stop()
+        await self.datasets.stop()
         await self.runs.stop()
         await self.db.dispose()

@@ -43,7 +43,7 @@ def as_bytes(fmt: str, frame: pd.DataFrame = FRAME) -> bytes:
 
 @pytest.fixture
 def extension_config(tmp_path):
-    return {"dataset_max_bytes": 64 * 1024}
+    return {"dataset_max_bytes": 256 * 1024}
 
 
 def blobs(jp_serverapp) -> list[Path]:
@@ -123,7 +123,7 @@ async def test_broken_or_mislabeled_files_get_400_with_the_reason(
 
 async def test_oversize_uploads_get_413_and_leave_nothing(api, jp_serverapp):
     pid = await make_project(api)
-    big = b"a,b\n" + b"1,2\n" * 20_000  # 80 kB over the 64 kB limit
+    big = b"a,b\n" + b"1,2\n" * 70_000  # 280 kB over the 256 kB limit
     r = await upload(api, pid, "big", big, filename="big.csv")
     assert r.status == 413, r.body
     assert "dataset_max_bytes" in r.error["message"]
@@ -175,6 +175,52 @@ async def test_identical_reupload_makes_no_version_and_changes_do(api, jp_server
     assert r.body["removed"] == []
     assert r.body["changed"] == [{"name": "price", "before": "DOUBLE", "after": "VARCHAR"}]
     assert len(blobs(jp_serverapp)) == 2
+
+
+async def wait_ready(api, pid, did, number):
+    for _ in range(200):
+        r = await api("GET", f"projects/{pid}/datasets/{did}/versions/{number}")
+        if r.body["status"] != "processing":
+            return r.body
+        await asyncio.sleep(0.05)
+    raise AssertionError("the version stayed processing")
+
+
+async def test_background_uploads_answer_before_counting(api):
+    pid = await make_project(api)
+    rules = {"kind": "row_count", "params": {"min": 1}}
+    r = await upload(api, pid, "bg", as_bytes("csv"), filename="a.csv")
+    did = r.body["dataset"]["id"]
+    assert (
+        await api("POST", f"projects/{pid}/datasets/{did}/rules", json_body=rules)
+    ).status == 201
+    data = as_bytes("csv", pd.concat([FRAME] * 50))
+    r = await api(
+        "POST",
+        f"projects/{pid}/datasets/upload",
+        raw=data,
+        params={"name": "bg", "filename": "b.csv", "background": "true"},
+    )
+    assert r.status == 202, r.body
+    assert [c["name"] for c in r.body["version"]["columns"]] == ["id", "city", "price"]
+    version = await wait_ready(api, pid, did, 2)
+    assert (version["status"], version["row_count"]) == ("ready", 200)
+    assert version["quality"]["passed"] is True
+    r = await api("GET", f"projects/{pid}/datasets/{did}/versions/2/profile")
+    assert r.body["row_count"] == 200
+    # A file whose start parses but whose body does not becomes a broken version.
+    broken = b"a,b\n" + b"1,2\n" * 30_000 + b"3,4,5,6\n" + b"7,8\n"
+    r = await api(
+        "POST",
+        f"projects/{pid}/datasets/upload",
+        raw=broken,
+        params={"name": "bg", "filename": "c.csv", "background": "true"},
+    )
+    assert r.status == 202, r.body
+    version = await wait_ready(api, pid, did, 3)
+    assert version["status"] == "broken"
+    assert version["row_count"] is None
+    assert "cannot read the file as csv" in version["problem"]
 
 
 async def test_download_streams_the_exact_bytes(api):

@@ -153,8 +153,10 @@ def read_excel(path: str) -> Any:
     return pd.read_excel(path, sheet_name=0, engine="openpyxl")
 
 
-def inspect(path: str, fmt: str) -> Schema:
-    """Read the whole file as ``fmt``: its columns, their types and the row count."""
+def inspect(path: str, fmt: str, *, count: bool = True) -> Schema:
+    """Read the file as ``fmt``: its columns, their types and (``count``) the row count,
+    which reads the whole file. Without ``count`` only the parser's sample is read (the
+    header and first rows of text formats); row_count is then -1."""
     import duckdb
 
     if fmt not in FORMATS:
@@ -163,7 +165,9 @@ def inspect(path: str, fmt: str) -> Schema:
     try:
         open_relation(con, path, fmt)
         columns = [{"name": r[0], "type": r[1]} for r in con.execute("DESCRIBE data").fetchall()]
-        (rows,) = con.execute("SELECT count(*) FROM data").fetchone()
+        rows = -1
+        if count or fmt in ("parquet", "xlsx"):  # cheap there: metadata, or already read
+            (rows,) = con.execute("SELECT count(*) FROM data").fetchone()
     except (duckdb.Error, ValueError, zipfile.BadZipFile, KeyError, OSError) as exc:
         raise FormatError(f"cannot read the file as {fmt}: {_reason(exc, path)}") from None
     finally:

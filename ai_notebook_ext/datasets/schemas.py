@@ -53,9 +53,11 @@ class VersionOut(Output):
     blob: str = Field(description="sha256 of the content.")
     size: int
     format: Format
-    row_count: int
+    row_count: int | None = Field(description="null while a background upload is counted.")
     columns: list[ColumnOut]
     source: Literal["upload", "register", "kernel"]
+    status: Literal["ready", "processing", "broken"]
+    problem: str = Field(description="Why a version is broken.")
     filename: str
     created_by: str | None
     created_at: datetime

@@ -74,6 +74,7 @@ class DatasetService:
         self.locks = locks
         self.events = events
         self.root_dir = os.path.realpath(root_dir)
+        self._tasks: set[asyncio.Future[None]] = set()
         # async (version_id, dataset_id) -> (all passed or None, failed rules); the rules
         self.on_version = on_version
 
@@ -185,17 +186,28 @@ class DatasetService:
             await authorize(session, actor, project_id, "editor", "uploading datasets")
 
     async def ingest(
-        self, actor: Actor, project_id: int, name: str, incoming: Incoming
+        self,
+        actor: Actor,
+        project_id: int,
+        name: str,
+        incoming: Incoming,
+        *,
+        background: bool = False,
     ) -> UploadOut:
-        """Validate the file, store its blob and record a version (unless unchanged)."""
+        """Validate the file, store its blob and record a version (unless unchanged).
+
+        ``background``: only the schema is read before answering; the row count (a read
+        of the whole file), the profile and the quality checks follow in a task, and a
+        file that turns out broken further down becomes a 'broken' version."""
         await self.check_upload(actor, project_id)
         try:
-            schema = await asyncio.to_thread(_read, incoming)
+            schema = await asyncio.to_thread(_read, incoming, not background)
         except FormatError as exc:
             raise BadRequest(str(exc), details={"field": "body"}) from None
-        await asyncio.to_thread(self.store.put_file, incoming.path, incoming.digest)
+        move = incoming.source == "upload"
+        await asyncio.to_thread(self.store.put_file, incoming.path, incoming.digest, move=move)
         out = await self.record_version(actor, project_id, name, incoming, schema)
-        if out.created:
+        if out.created and not background:
             await self.ensure_profile(incoming.digest, schema.format)
         return out
 
@@ -260,9 +272,11 @@ class DatasetService:
                 blob=incoming.digest,
                 size=incoming.size,
                 format=schema.format,
-                row_count=schema.row_count,
+                row_count=schema.row_count if schema.row_count >= 0 else None,
                 columns=schema.columns,
                 source=incoming.source,
+                status="ready" if schema.row_count >= 0 else "processing",
+                problem="",
                 filename=_display_name(incoming.filename),
                 created_by=user_id,
                 created_at=now,
@@ -272,31 +286,119 @@ class DatasetService:
             await session.flush()
             version_id, dataset_id = version.id, dataset.id
         await self.write_manifest(project_id)
-        passed, failed = None, []
-        if self.on_version is not None:
-            passed, failed = await self.on_version(version_id, dataset_id)
-        self.events.emit(
-            DATASET_VERSION,
-            {
-                "project_id": project_id,
-                "dataset_id": dataset_id,
-                "name": name,
-                "version": version.number,
-                "row_count": schema.row_count,
-                "source": incoming.source,
-                "quality_passed": passed,
-                "quality_failed": failed,
-            },
-        )
+        number, fmt = version.number, schema.format
+        if schema.row_count < 0:  # a background upload: count, profile and check later
+            task = asyncio.ensure_future(
+                self._complete(project_id, name, version_id, dataset_id, number, incoming, fmt)
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        else:
+            await self._announce(
+                project_id, name, version_id, dataset_id, number, incoming.source, schema.row_count
+            )
         async with self.db.session() as session:
             rows = await self._versions(session, dataset_id)
             dataset = await session.get(Dataset, dataset_id)
             assert dataset is not None
             return UploadOut(
                 dataset=await self._out(session, dataset),
-                version=await self._version_out(session, _numbered(rows, version.number), rows),
+                version=await self._version_out(session, _numbered(rows, number), rows),
                 created=True,
             )
+
+    async def _announce(
+        self,
+        project_id: int,
+        name: str,
+        version_id: int,
+        dataset_id: int,
+        number: int,
+        source: str,
+        row_count: int | None,
+        problem: str = "",
+        *,
+        ready_after_checks: bool = False,
+    ) -> None:
+        """Run the quality checks of a new version, then tell subscribers about it."""
+        passed, failed = None, []
+        if self.on_version is not None and not problem:
+            passed, failed = await self.on_version(version_id, dataset_id)
+        if ready_after_checks:
+            await self._set_status(version_id, "ready", row_count, "")
+        self.events.emit(
+            DATASET_VERSION,
+            {
+                "project_id": project_id,
+                "dataset_id": dataset_id,
+                "name": name,
+                "version": number,
+                "status": "broken" if problem else "ready",
+                "problem": problem[:1000],
+                "row_count": row_count if row_count is not None else -1,
+                "source": source,
+                "quality_passed": passed,
+                "quality_failed": failed,
+            },
+        )
+
+    async def _complete(
+        self,
+        project_id: int,
+        name: str,
+        version_id: int,
+        dataset_id: int,
+        number: int,
+        incoming: Incoming,
+        fmt: str,
+    ) -> None:
+        """The rest of a background upload: the full read (row count), profile, checks;
+        the version is 'ready' once all are done."""
+        try:
+            schema = await asyncio.to_thread(self._inspect_blob, incoming.digest, fmt)
+        except FormatError as exc:
+            await self._set_status(version_id, "broken", None, str(exc))
+            await self._announce(
+                project_id, name, version_id, dataset_id, number, incoming.source, None, str(exc)
+            )
+            return
+        except Exception:
+            log.exception("ai_notebook_ext: reading dataset version %s", version_id)
+            await self._set_status(version_id, "broken", None, "the file could not be read")
+            return
+        await self._set_status(version_id, "processing", schema.row_count, "")
+        try:
+            await self.ensure_profile(incoming.digest, fmt)
+        except Exception:
+            log.exception("ai_notebook_ext: profiling dataset version %s", version_id)
+        await self._announce(
+            project_id,
+            name,
+            version_id,
+            dataset_id,
+            number,
+            incoming.source,
+            schema.row_count,
+            ready_after_checks=True,
+        )
+
+    async def _set_status(
+        self, version_id: int, status: str, row_count: int | None, problem: str
+    ) -> None:
+        async with self.db.session() as session:
+            version = await session.get(DatasetVersion, version_id)
+            if version is not None:
+                version.status, version.row_count, version.problem = status, row_count, problem
+
+    def _inspect_blob(self, blob: str, fmt: str) -> Schema:
+        with self.store.local_path(blob, "." + fmt) as path:
+            return inspect(path, fmt)
+
+    async def stop(self) -> None:
+        """Server shutdown: background uploads stop (their versions stay 'processing')."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def update(
         self, actor: Actor, project_id: int, dataset_id: int, data: DatasetUpdate
@@ -440,6 +542,8 @@ class DatasetService:
             row_count=v.row_count,
             columns=[ColumnOut(**c) for c in v.columns],
             source=v.source,  # type: ignore[arg-type]
+            status=v.status,  # type: ignore[arg-type]
+            problem=v.problem,
             filename=v.filename,
             created_by=username,
             created_at=v.created_at,
@@ -467,9 +571,9 @@ def _below_root(root: str, path: str) -> str:
     return full
 
 
-def _read(incoming: Incoming) -> Schema:
+def _read(incoming: Incoming, count: bool = True) -> Schema:
     fmt = detect(incoming.path, incoming.filename, incoming.declared)
-    return inspect(incoming.path, fmt)
+    return inspect(incoming.path, fmt, count=count)
 
 
 def _display_name(filename: str) -> str:

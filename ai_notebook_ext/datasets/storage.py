@@ -8,6 +8,7 @@ stores: a single PUT), so readers never see half a blob.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import os
@@ -43,13 +44,19 @@ class BlobStore:
     def exists(self, digest: str) -> bool:
         return bool(self.fs.exists(self.key(digest)))
 
-    def put_file(self, path: str, digest: str) -> None:
-        """Store a complete local file under its digest (nothing to do if already there)."""
+    def put_file(self, path: str, digest: str, *, move: bool = False) -> None:
+        """Store a complete local file under its digest (nothing to do if already there).
+        ``move``: the file is ours to take (a staged upload): on the same local disk it is
+        renamed into place instead of copied."""
         target = self.key(digest)
         if self.fs.exists(target):
             return
         if self.local:
             os.makedirs(os.path.dirname(target), exist_ok=True)
+            if move:
+                with contextlib.suppress(OSError):  # another disk: copy below
+                    os.replace(path, target)
+                    return
             fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".incoming-")
             os.close(fd)
             try:
@@ -114,30 +121,66 @@ def _protocols(fs: Any) -> tuple[str, ...]:
 
 
 class Staging:
-    """A local file that takes a stream while hashing it; removed unless kept."""
+    """A local file that takes a stream while hashing it; removed unless kept.
+
+    Chunks gather in memory up to BATCH bytes; a worker thread writes and hashes one batch
+    while the event loop receives the next (hashlib and file writes release the GIL), and
+    ``write`` waits when both are busy, so memory stays under two batches and a slow disk
+    slows the sender down instead of filling the server's memory.
+    """
+
+    BATCH = 8 << 20
 
     def __init__(self, folder: str) -> None:
         os.makedirs(folder, exist_ok=True)
         fd, self.path = tempfile.mkstemp(dir=folder, prefix="upload-")
         self._file = os.fdopen(fd, "wb")
         self._hash = hashlib.sha256()
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._flush: asyncio.Future[None] | None = None
         self.size = 0
 
-    def write(self, chunk: bytes) -> None:
-        self._file.write(chunk)
-        self._hash.update(chunk)
+    async def write(self, chunk: bytes) -> None:
+        self._pending.append(chunk)
+        self._pending_size += len(chunk)
         self.size += len(chunk)
+        if self._pending_size >= self.BATCH:
+            await self._drain()
 
-    def close(self) -> str:
-        """Finish writing; the sha256 of everything written."""
-        if not self._file.closed:
-            self._file.close()
+    async def _drain(self) -> None:
+        if self._flush is not None:
+            await self._flush
+        batch, self._pending, self._pending_size = self._pending, [], 0
+        self._flush = asyncio.ensure_future(asyncio.to_thread(self._write_batch, batch))
+        self._flush.add_done_callback(_retrieve)
+
+    def _write_batch(self, batch: list[bytes]) -> None:
+        for chunk in batch:
+            self._file.write(chunk)
+            self._hash.update(chunk)
+
+    async def finish(self) -> str:
+        """Write what is left; the sha256 of everything written."""
+        await self._drain()
+        if self._flush is not None:
+            await self._flush
+        self._file.close()
         return self._hash.hexdigest()
 
     def discard(self) -> None:
-        self.close()
+        """Remove the file (an aborted or failed upload leaves nothing behind)."""
+        self._pending = []
+        with contextlib.suppress(OSError, ValueError):
+            self._file.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    """A batch written after a discard fails on the closed file: expected, not logged."""
+    if not future.cancelled():
+        future.exception()
 
 
 def file_digest(path: str) -> tuple[str, int]:

@@ -37,6 +37,9 @@ UPLOAD_QUERY = {
     "name": "required: the dataset's name (a new dataset or a new version of it).",
     "filename": "The file's name; only its extension is used, to tell the format.",
     "format": f"One of {', '.join(FORMATS)}; default: from the filename and the content.",
+    "background": "true: answer 202 once the file is stored and its schema read; the row "
+    "count, profile and quality checks follow (status 'processing', then a dataset-version "
+    "event). Default false: 201 after all of them.",
 }
 
 
@@ -92,9 +95,9 @@ class DatasetUploadHandler(ApiHandler):
         self.request.connection.set_max_body_size(limit)  # type: ignore[union-attr]
         self.staging = Staging(self.services.staging_dir)
 
-    def data_received(self, chunk: bytes) -> None:
+    async def data_received(self, chunk: bytes) -> None:  # type: ignore[override]
         if self.staging is not None:
-            self.staging.write(chunk)
+            await self.staging.write(chunk)  # waits when the disk falls behind
 
     def on_connection_close(self) -> None:
         """An aborted upload leaves nothing behind."""
@@ -111,11 +114,12 @@ class DatasetUploadHandler(ApiHandler):
         "file's bytes (streamed). The whole file is read with the real parser first: a "
         "broken or mislabeled file gets 400 with the parser's reason; past "
         "dataset_max_bytes, 413. 201 with the new version, its quick profile computed and "
-        "its quality checks run; 200 when the content equals the latest version.",
+        "its quality checks run (202 with ?background=true, see below); 200 when the content "
+        "equals the latest version.",
         response=UploadOut,
         status=201,
         query=UPLOAD_QUERY,
-        text_query=("name", "filename", "format"),
+        text_query=("name", "filename", "format", "background"),
         raw_body="application/octet-stream",
         errors=(404, 413),
     )
@@ -124,7 +128,7 @@ class DatasetUploadHandler(ApiHandler):
     async def post(self, project_id: str) -> None:
         pid = self.path_id(project_id, "project")
         assert self.staging is not None
-        digest = self.staging.close()
+        digest = await self.staging.finish()
         if self.staging.size == 0:
             raise BadRequest("the upload is empty; send the file's bytes as the body")
         incoming = Incoming(
@@ -135,10 +139,11 @@ class DatasetUploadHandler(ApiHandler):
             self.declared,
             "upload",
         )
+        background = self.bool_query("background")
         out = await self.services.datasets.ingest(
-            await self.actor(), pid, self.dataset_name, incoming
+            await self.actor(), pid, self.dataset_name, incoming, background=background
         )
-        self.reply(out, 201 if out.created else 200)
+        self.reply(out, (202 if background else 201) if out.created else 200)
 
 
 class DatasetRegisterHandler(ApiHandler):

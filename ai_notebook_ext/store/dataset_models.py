@@ -50,6 +50,7 @@ class DatasetVersion(Base):
     __table_args__ = (
         UniqueConstraint("dataset_id", "number", name="uq_dataset_versions_dataset_number"),
         CheckConstraint("source IN ('upload', 'register', 'kernel')", name="source"),
+        CheckConstraint("status IN ('ready', 'processing', 'broken')", name="status"),
         Index("ix_dataset_versions_blob", "blob"),
     )
 
@@ -62,9 +63,13 @@ class DatasetVersion(Base):
     blob: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)
     format: Mapped[str] = mapped_column(String(16))
-    row_count: Mapped[int] = mapped_column(BigInteger)
+    row_count: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # None: counting
     columns: Mapped[list[Any]] = mapped_column(JSON, default=list)
     source: Mapped[str] = mapped_column(String(16), default="upload")
+    # ready; processing (a background upload still being read, profiled and checked);
+    # broken (the full read failed after the schema was accepted: ``problem`` says why)
+    status: Mapped[str] = mapped_column(String(16), default="ready")
+    problem: Mapped[str] = mapped_column(Text, default="")
     filename: Mapped[str] = mapped_column(String(255), default="")
     created_by: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True

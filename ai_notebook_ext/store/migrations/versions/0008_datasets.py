@@ -62,14 +62,19 @@ def upgrade() -> None:
         sa.Column("blob", sa.String(length=64), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("format", sa.String(length=16), nullable=False),
-        sa.Column("row_count", sa.BigInteger(), nullable=False),
+        sa.Column("row_count", sa.BigInteger(), nullable=True),
         sa.Column("columns", sa.JSON(), nullable=False),
         sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("problem", sa.Text(), nullable=False),
         sa.Column("filename", sa.String(length=255), nullable=False),
         sa.Column("created_by", sa.Integer(), nullable=True),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.CheckConstraint(
             "source IN ('upload', 'register', 'kernel')", name=op.f("ck_dataset_versions_source")
+        ),
+        sa.CheckConstraint(
+            "status IN ('ready', 'processing', 'broken')", name=op.f("ck_dataset_versions_status")
         ),
         sa.ForeignKeyConstraint(
             ["created_by"],
