@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from typing import Any
@@ -128,10 +129,13 @@ def reader_sql(path: str, fmt: str) -> str:
 
 
 def connect(memory_limit: str = "1GB", threads: int = 2) -> Any:
-    """A private in-memory DuckDB connection with bounded memory."""
+    """A private in-memory DuckDB connection with bounded memory; what does not fit
+    spills to a temporary folder."""
     import duckdb
 
     con = duckdb.connect(":memory:")
+    spill = os.path.join(tempfile.gettempdir(), f"ai-notebook-duckdb-{os.getpid()}")
+    con.execute(f"SET temp_directory = {_quote(spill)}")
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute(f"SET threads = {int(threads)}")
     con.execute("SET enable_progress_bar = false")

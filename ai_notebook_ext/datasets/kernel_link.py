@@ -20,7 +20,8 @@ from ..execution.schemas import RunOut
 from ..store import Database
 from ..store.dataset_models import Dataset, DatasetVersion
 from ..store.models import Run
-from .formats import FormatError, Schema, inspect
+from . import worker
+from .formats import FormatError
 from .lineage import LineageService
 from .service import DatasetService, Incoming
 from .storage import HEX64
@@ -89,8 +90,9 @@ class KernelLink:
             log.warning("ai_notebook_ext: run %s reported a blob that is not stored", run.id)
             return
         try:
-            schema, size = await asyncio.to_thread(self._inspect, blob)
-        except FormatError as exc:
+            schema = await worker.run(worker.read_blob, store.url, store.options, blob, "parquet")
+            size = await asyncio.to_thread(store.size, blob)
+        except (FormatError, worker.WorkerDied) as exc:
             log.warning("ai_notebook_ext: run %s wrote an unreadable dataset: %s", run.id, exc)
             return
         async with self.db.session() as session:
@@ -102,8 +104,3 @@ class KernelLink:
         await self.lineage.record(run.id, out.version.id, "write")
         if out.created:
             await self.datasets.ensure_profile(blob, "parquet")
-
-    def _inspect(self, blob: str) -> tuple[Schema, int]:
-        store = self.datasets.store
-        with store.local_path(blob, ".parquet") as path:
-            return inspect(path, "parquet"), store.size(blob)

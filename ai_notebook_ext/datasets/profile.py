@@ -62,17 +62,22 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def quick_profile(path: str, fmt: str, memory_limit: str = "1GB") -> dict[str, Any]:
+def quick_profile(path: str, fmt: str, memory_limit: str = "300MB") -> dict[str, Any]:
     """The profile of the file at ``path`` read as ``fmt``."""
     started = time.perf_counter()
     con = connect(memory_limit)
     try:
+        con.execute("SET preserve_insertion_order = false")
         open_relation(con, path, fmt)
         con.execute("CREATE TEMP TABLE t AS SELECT * FROM data")
-        described = con.execute("DESCRIBE t").fetchall()
+        described = [(r[0], r[1]) for r in con.execute("DESCRIBE t").fetchall()]
         (rows,) = con.execute("SELECT count(*) FROM t").fetchone()
-        (distinct_rows,) = con.execute("SELECT count(*) FROM (SELECT DISTINCT * FROM t)").fetchone()
-        columns = [_column(con, name, sql_type, rows) for name, sql_type, *_ in described]
+        # Duplicate rows by a 64-bit hash of each row: a collision among a billion rows
+        # has a chance of about 3%, among a million about 3e-8; DISTINCT * would hold
+        # every row in a hash table.
+        every = ", ".join(ident(name) for name, _ in described)
+        (distinct_rows,) = con.execute(f"SELECT count(DISTINCT hash({every})) FROM t").fetchone()
+        columns = _columns(con, described, rows)
     finally:
         con.close()
     return {
@@ -84,48 +89,79 @@ def quick_profile(path: str, fmt: str, memory_limit: str = "1GB") -> dict[str, A
     }
 
 
-def _column(con: Any, name: str, sql_type: str, rows: int) -> dict[str, Any]:
+def _aggregates(name: str, kind: str) -> list[str]:
+    """The one-pass aggregates of a column (in the order ``_columns`` reads them)."""
     col = ident(name)
-    kind = kind_of(sql_type)
-    count, distinct = con.execute(f"SELECT count({col}), count(DISTINCT {col}) FROM t").fetchone()
-    out: dict[str, Any] = {
-        "name": name,
-        "type": sql_type,
-        "kind": kind,
-        "count": count,
-        "nulls": rows - count,
-        "null_pct": round(100.0 * (rows - count) / rows, 4) if rows else 0.0,
-        "distinct": distinct,
-    }
-    if kind == "numeric" and count:
-        lo, hi, mean, std, quartiles = con.execute(
-            f"SELECT min({col}), max({col}), avg({col}::DOUBLE), stddev_samp({col}::DOUBLE), "
-            f"quantile_cont({col}::DOUBLE, [0.25, 0.5, 0.75]) FROM t"
-        ).fetchone()
-        out.update(
-            min=jsonable(lo),
-            max=jsonable(hi),
-            mean=jsonable(mean),
-            std=jsonable(std),
-            p25=jsonable(quartiles[0]),
-            p50=jsonable(quartiles[1]),
-            p75=jsonable(quartiles[2]),
-            histogram=_histogram(con, col, float(lo), float(hi)),
-        )
-    elif kind == "datetime" and count:
-        lo, hi = con.execute(f"SELECT min({col}), max({col}) FROM t").fetchone()
-        out.update(min=jsonable(lo), max=jsonable(hi))
-    if kind in ("text", "boolean") and count:
-        top = con.execute(
-            f"SELECT {col}::VARCHAR AS v, count(*) AS n FROM t WHERE {col} IS NOT NULL "
-            f"GROUP BY v ORDER BY n DESC, v LIMIT {TOP_VALUES}"
-        ).fetchall()
-        out["top"] = [{"value": v, "count": n} for v, n in top]
-    if kind == "text" and count:
-        lengths = con.execute(
-            f"SELECT min(length({col}::VARCHAR)), max(length({col}::VARCHAR)) FROM t"
-        ).fetchone()
-        out.update(min_length=lengths[0], max_length=lengths[1])
+    parts = [f"count({col})"]
+    if kind == "numeric":
+        number = f"{col}::DOUBLE"
+        parts += [
+            f"min({col})",
+            f"max({col})",
+            f"avg({number})",
+            f"stddev_samp({number})",
+        ]
+    elif kind == "datetime":
+        parts += [f"min({col})", f"max({col})"]
+    elif kind == "text":
+        parts += [f"min(length({col}::VARCHAR))", f"max(length({col}::VARCHAR))"]
+    return parts
+
+
+def _columns(con: Any, described: list[tuple[str, str]], rows: int) -> list[dict[str, Any]]:
+    """Every column's statistics: one scan for the aggregates of all columns, then one
+    query per column for its distinct count and quartiles (one hash table or value array
+    at a time keeps memory low), per histogram and per top-values list."""
+    kinds = [kind_of(sql_type) for _, sql_type in described]
+    select = [
+        a for (name, _), kind in zip(described, kinds, strict=True) for a in _aggregates(name, kind)
+    ]
+    values = list(con.execute(f"SELECT {', '.join(select)} FROM t").fetchone())
+    out = []
+    for (name, sql_type), kind in zip(described, kinds, strict=True):
+        count = values.pop(0)
+        col = ident(name)
+        (distinct,) = con.execute(f"SELECT count(DISTINCT {col}) FROM t").fetchone()
+        column: dict[str, Any] = {
+            "name": name,
+            "type": sql_type,
+            "kind": kind,
+            "count": count,
+            "nulls": rows - count,
+            "null_pct": round(100.0 * (rows - count) / rows, 4) if rows else 0.0,
+            "distinct": distinct,
+        }
+        if kind == "numeric":
+            lo, hi, mean, std = (values.pop(0) for _ in range(4))
+            if count:
+                (quartiles,) = con.execute(  # holds the column in memory: one at a time
+                    f"SELECT quantile_cont({col}::DOUBLE, [0.25, 0.5, 0.75]) FROM t"
+                ).fetchone()
+                column.update(
+                    min=jsonable(lo),
+                    max=jsonable(hi),
+                    mean=jsonable(mean),
+                    std=jsonable(std),
+                    p25=jsonable(quartiles[0]),
+                    p50=jsonable(quartiles[1]),
+                    p75=jsonable(quartiles[2]),
+                    histogram=_histogram(con, col, float(lo), float(hi)),
+                )
+        elif kind == "datetime":
+            lo, hi = values.pop(0), values.pop(0)
+            if count:
+                column.update(min=jsonable(lo), max=jsonable(hi))
+        elif kind == "text":
+            shortest, longest = values.pop(0), values.pop(0)
+            if count:
+                column.update(min_length=shortest, max_length=longest)
+        if kind in ("text", "boolean") and count:
+            top = con.execute(
+                f"SELECT {col}::VARCHAR AS v, count(*) AS n FROM t WHERE {col} IS NOT NULL "
+                f"GROUP BY v ORDER BY n DESC, v LIMIT {TOP_VALUES}"
+            ).fetchall()
+            column["top"] = [{"value": v, "count": n} for v, n in top]
+        out.append(column)
     return out
 
 

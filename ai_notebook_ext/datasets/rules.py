@@ -6,18 +6,18 @@ version and come back with the version (and the upload that made it).
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from sqlalchemy import select
 
-from ..errors import BadRequest, NotFound
+from ..errors import BadRequest, NotFound, ServiceUnavailable
 from ..projects.access import authorize
 from ..projects.users import Actor
 from ..store import Database
 from ..store.dataset_models import Dataset, DatasetVersion, QualityResult, QualityRule
 from ..store.types import utcnow
-from .quality import Rule, RuleError, evaluate, validate
+from . import worker
+from .quality import Rule, RuleError
 from .schemas import QualityOut, RuleIn, RuleOut
 from .storage import BlobStore
 
@@ -43,9 +43,11 @@ class RuleService:
     async def add(self, actor: Actor, project_id: int, dataset_id: int, data: RuleIn) -> RuleOut:
         rule = Rule(data.kind, data.column, dict(data.params))
         try:
-            await asyncio.to_thread(validate, rule)
+            await worker.run(worker.validate_rule, rule)
         except RuleError as exc:
             raise BadRequest(str(exc), details={"field": "params"}) from None
+        except worker.WorkerDied as exc:
+            raise ServiceUnavailable(str(exc)) from None
         async with self.db.session() as session:
             await authorize(session, actor, project_id, "editor", "adding quality rules")
             await _dataset(session, project_id, dataset_id)
@@ -112,7 +114,10 @@ class RuleService:
         if version is None or not rows:
             return None, []
         rules = [Rule(r.kind, r.column, dict(r.params), r.id) for r in rows]
-        results = await asyncio.to_thread(self._evaluate, version.blob, version.format, rules)
+        store = self.store
+        results = await worker.run(
+            worker.check_blob, store.url, store.options, version.blob, version.format, rules
+        )
         passed = all(r["passed"] for r in results)
         async with self.db.session() as session:
             session.add(
@@ -122,10 +127,6 @@ class RuleService:
             )
         failed = [f"{r['kind']} {r['column'] or ''}".strip() for r in results if not r["passed"]]
         return passed, failed
-
-    def _evaluate(self, blob: str, fmt: str, rules: list[Rule]) -> list[dict[str, Any]]:
-        with self.store.local_path(blob, "." + fmt) as path:
-            return evaluate(path, fmt, rules)
 
 
 async def _dataset(session: Any, project_id: int, dataset_id: int) -> Dataset:

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from ..errors import BadRequest, NotFound
+from ..errors import BadRequest, NotFound, ServiceUnavailable
 from ..events import DATASET_VERSION, Events
 from ..projects.access import authorize
 from ..projects.locks import KeyedLocks
@@ -27,8 +27,8 @@ from ..store import Database
 from ..store.dataset_models import Dataset, DatasetProfile, DatasetVersion, QualityResult
 from ..store.models import User
 from ..store.types import utcnow
-from .formats import FormatError, Schema, detect, inspect
-from .profile import quick_profile
+from . import worker
+from .formats import FormatError, Schema
 from .schemas import (
     ColumnOut,
     DatasetOut,
@@ -160,7 +160,8 @@ class DatasetService:
             row = await session.get(DatasetProfile, (blob, fmt))
             if row is not None:
                 return row.profile
-        profile = await asyncio.to_thread(self._profile_blob, blob, fmt)
+        store = self.store
+        profile = await worker.run(worker.profile_blob, store.url, store.options, blob, fmt)
         async with self.db.session() as session:
             if await session.get(DatasetProfile, (blob, fmt)) is None:
                 session.add(
@@ -173,10 +174,6 @@ class DatasetService:
                     )
                 )
         return profile
-
-    def _profile_blob(self, blob: str, fmt: str) -> dict[str, Any]:
-        with self.store.local_path(blob, "." + fmt) as path:
-            return quick_profile(path, fmt)
 
     # --- writing ------------------------------------------------------------------------
 
@@ -201,9 +198,17 @@ class DatasetService:
         file that turns out broken further down becomes a 'broken' version."""
         await self.check_upload(actor, project_id)
         try:
-            schema = await asyncio.to_thread(_read, incoming, not background)
+            schema = await worker.run(
+                worker.read_file,
+                incoming.path,
+                incoming.filename,
+                incoming.declared,
+                not background,
+            )
         except FormatError as exc:
             raise BadRequest(str(exc), details={"field": "body"}) from None
+        except worker.WorkerDied as exc:
+            raise ServiceUnavailable(str(exc)) from None
         move = incoming.source == "upload"
         await asyncio.to_thread(self.store.put_file, incoming.path, incoming.digest, move=move)
         out = await self.record_version(actor, project_id, name, incoming, schema)
@@ -355,7 +360,10 @@ class DatasetService:
         """The rest of a background upload: the full read (row count), profile, checks;
         the version is 'ready' once all are done."""
         try:
-            schema = await asyncio.to_thread(self._inspect_blob, incoming.digest, fmt)
+            store = self.store
+            schema = await worker.run(
+                worker.read_blob, store.url, store.options, incoming.digest, fmt
+            )
         except FormatError as exc:
             await self._set_status(version_id, "broken", None, str(exc))
             await self._announce(
@@ -389,10 +397,6 @@ class DatasetService:
             version = await session.get(DatasetVersion, version_id)
             if version is not None:
                 version.status, version.row_count, version.problem = status, row_count, problem
-
-    def _inspect_blob(self, blob: str, fmt: str) -> Schema:
-        with self.store.local_path(blob, "." + fmt) as path:
-            return inspect(path, fmt)
 
     async def stop(self) -> None:
         """Server shutdown: background uploads stop (their versions stay 'processing')."""
@@ -569,11 +573,6 @@ def _below_root(root: str, path: str) -> str:
     if not os.path.isfile(full):
         raise BadRequest(f"no file at {path!r} below the root dir", details={"field": "path"})
     return full
-
-
-def _read(incoming: Incoming, count: bool = True) -> Schema:
-    fmt = detect(incoming.path, incoming.filename, incoming.declared)
-    return inspect(incoming.path, fmt, count=count)
 
 
 def _display_name(filename: str) -> str:

@@ -123,8 +123,9 @@ def _protocols(fs: Any) -> tuple[str, ...]:
 class Staging:
     """A local file that takes a stream while hashing it; removed unless kept.
 
-    Chunks gather in memory up to BATCH bytes; a worker thread writes and hashes one batch
-    while the event loop receives the next (hashlib and file writes release the GIL), and
+    Chunks gather in memory up to BATCH bytes; one thread writes a batch while another
+    hashes it and the event loop receives the next (hashlib and file writes release the
+    GIL), and
     ``write`` waits when both are busy, so memory stays under two batches and a slow disk
     slows the sender down instead of filling the server's memory.
     """
@@ -138,7 +139,7 @@ class Staging:
         self._hash = hashlib.sha256()
         self._pending: list[bytes] = []
         self._pending_size = 0
-        self._flush: asyncio.Future[None] | None = None
+        self._flush: asyncio.Future[Any] | None = None
         self.size = 0
 
     async def write(self, chunk: bytes) -> None:
@@ -152,12 +153,17 @@ class Staging:
         if self._flush is not None:
             await self._flush
         batch, self._pending, self._pending_size = self._pending, [], 0
-        self._flush = asyncio.ensure_future(asyncio.to_thread(self._write_batch, batch))
+        self._flush = asyncio.gather(  # writing and hashing overlap on two threads
+            asyncio.to_thread(self._write_batch, batch), asyncio.to_thread(self._hash_batch, batch)
+        )
         self._flush.add_done_callback(_retrieve)
 
     def _write_batch(self, batch: list[bytes]) -> None:
         for chunk in batch:
             self._file.write(chunk)
+
+    def _hash_batch(self, batch: list[bytes]) -> None:
+        for chunk in batch:
             self._hash.update(chunk)
 
     async def finish(self) -> str:
@@ -177,7 +183,7 @@ class Staging:
             os.unlink(self.path)
 
 
-def _retrieve(future: asyncio.Future[None]) -> None:
+def _retrieve(future: asyncio.Future[Any]) -> None:
     """A batch written after a discard fails on the closed file: expected, not logged."""
     if not future.cancelled():
         future.exception()

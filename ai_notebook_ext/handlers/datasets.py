@@ -4,6 +4,8 @@ profiles, schema diffs, quality rules, lineage and the catalog."""
 from __future__ import annotations
 
 import asyncio
+import copy
+from typing import Any
 
 import tornado.web
 from jupyter_server.auth.decorator import authorized
@@ -33,6 +35,7 @@ from ..errors import BadRequest, PayloadTooLarge
 from .base import ApiHandler, operation
 
 RESOURCE = "ai_notebook_ext:datasets"
+UPLOAD_CHUNK = 1 << 20
 UPLOAD_QUERY = {
     "name": "required: the dataset's name (a new dataset or a new version of it).",
     "filename": "The file's name; only its extension is used, to tell the format.",
@@ -92,7 +95,12 @@ class DatasetUploadHandler(ApiHandler):
                 f"the upload is {int(length)} bytes; the limit is {limit} "
                 "(AINotebookApp.dataset_max_bytes)"
             )
-        self.request.connection.set_max_body_size(limit)  # type: ignore[union-attr]
+        connection: Any = self.request.connection
+        connection.set_max_body_size(limit)
+        # Read this body in 1 MiB pieces, not tornado's 64 KiB: 16x fewer Python calls.
+        connection.params = copy.copy(connection.params)
+        connection.params.chunk_size = UPLOAD_CHUNK
+        connection.stream.read_chunk_size = UPLOAD_CHUNK
         self.staging = Staging(self.services.staging_dir)
 
     async def data_received(self, chunk: bytes) -> None:  # type: ignore[override]
