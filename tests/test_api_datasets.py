@@ -241,6 +241,10 @@ async def test_deleting_versions_and_datasets_removes_unreferenced_blobs(api, jp
     await upload(api, pid, "one", b, filename="b.csv")
     other = (await upload(api, pid, "two", a, filename="a.csv")).body["dataset"]["id"]
     assert len(blobs(jp_serverapp)) == 2  # "two" shares a's blob
+    # Its profile was computed once, for the content, and is served again as stored.
+    first = await api("GET", f"projects/{pid}/datasets/{did}/versions/1/profile")
+    shared = await api("GET", f"projects/{pid}/datasets/{other}/versions/1/profile")
+    assert first.body == shared.body
     assert (await api("DELETE", f"projects/{pid}/datasets/{did}/versions/2")).status == 204
     assert len(blobs(jp_serverapp)) == 1
     assert (await api("DELETE", f"projects/{pid}/datasets/{did}")).status == 204

@@ -41,7 +41,11 @@ def main(settings: dict[str, Any]) -> None:
     if len(frame) < rows:
         title += f" (a random sample of {len(frame):,} of {rows:,} rows)"
     say(progress=0.2, message="loading the profiling library")
-    from data_profiling import ProfileReport
+    try:
+        from data_profiling import ProfileReport
+    except ImportError:
+        say(error="full reports need the profiling library: pip install 'ai_notebook_ext[report]'")
+        sys.exit(1)
 
     say(progress=0.3, message=f"describing {len(frame):,} rows x {frame.shape[1]} columns")
     report = ProfileReport(
