@@ -11,13 +11,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..errors import NotFound
-from ..projects.access import authorize
 from ..projects.users import Actor
 from ..store import Database
 from ..store.dataset_models import Dataset, DatasetVersion, Lineage
 from ..store.models import Membership, Project, Run
 from ..store.types import utcnow
+from .lookup import allowed_dataset
 from .schemas import CatalogHit, CatalogOut, LineageOut, LineageRun
 
 
@@ -49,10 +48,9 @@ class LineageService:
 
     async def of(self, actor: Actor, project_id: int, dataset_id: int) -> LineageOut:
         async with self.db.session() as session:
-            await authorize(session, actor, project_id, "viewer", "reading lineage")
-            dataset = await session.get(Dataset, dataset_id)
-            if dataset is None or dataset.project_id != project_id:
-                raise NotFound(f"dataset {dataset_id} not found in project {project_id}")
+            dataset = await allowed_dataset(
+                session, actor, project_id, dataset_id, "viewer", "reading lineage"
+            )
             rows = (
                 await session.execute(
                     select(Lineage, Run, DatasetVersion)

@@ -29,6 +29,7 @@ from ..projects.users import Actor
 from ..store import Database
 from ..store.dataset_models import Dataset, DatasetReport, DatasetVersion
 from ..store.types import utcnow
+from .lookup import allowed_dataset, version_of
 from .schemas import ReportOut
 from .storage import BlobStore
 
@@ -61,8 +62,10 @@ class ReportService:
     async def start(self, actor: Actor, project_id: int, dataset_id: int, number: int) -> ReportOut:
         """Queue a report of a version (viewers may ask); an existing one is returned."""
         async with self.db.session() as session:
-            await authorize(session, actor, project_id, "viewer", "profiling datasets")
-            dataset, version = await _version(session, project_id, dataset_id, number)
+            dataset = await allowed_dataset(
+                session, actor, project_id, dataset_id, "viewer", "profiling datasets"
+            )
+            version = await version_of(session, dataset_id, number)
             existing = await session.scalar(
                 select(DatasetReport)
                 .where(
@@ -225,22 +228,6 @@ class ReportService:
                 "message": message[:500],
             },
         )
-
-
-async def _version(
-    session: Any, project_id: int, dataset_id: int, number: int
-) -> tuple[Dataset, DatasetVersion]:
-    dataset = await session.get(Dataset, dataset_id)
-    if dataset is None or dataset.project_id != project_id:
-        raise NotFound(f"dataset {dataset_id} not found in project {project_id}")
-    version = await session.scalar(
-        select(DatasetVersion).where(
-            DatasetVersion.dataset_id == dataset_id, DatasetVersion.number == number
-        )
-    )
-    if version is None:
-        raise NotFound(f"version {number} not found")
-    return dataset, version
 
 
 async def _report(

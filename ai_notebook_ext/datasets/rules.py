@@ -6,17 +6,15 @@ version and come back with the version (and the upload that made it).
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 
 from ..errors import BadRequest, NotFound, ServiceUnavailable
-from ..projects.access import authorize
 from ..projects.users import Actor
 from ..store import Database
-from ..store.dataset_models import Dataset, DatasetVersion, QualityResult, QualityRule
+from ..store.dataset_models import DatasetVersion, QualityResult, QualityRule
 from ..store.types import utcnow
 from . import worker
+from .lookup import allowed_dataset, version_of
 from .quality import Rule, RuleError
 from .schemas import QualityOut, RuleIn, RuleOut
 from .storage import BlobStore
@@ -31,8 +29,9 @@ class RuleService:
 
     async def list(self, actor: Actor, project_id: int, dataset_id: int) -> list[RuleOut]:
         async with self.db.session() as session:
-            await authorize(session, actor, project_id, "viewer", "reading quality rules")
-            await _dataset(session, project_id, dataset_id)
+            await allowed_dataset(
+                session, actor, project_id, dataset_id, "viewer", "reading quality rules"
+            )
             rows = await session.scalars(
                 select(QualityRule)
                 .where(QualityRule.dataset_id == dataset_id)
@@ -49,8 +48,9 @@ class RuleService:
         except worker.WorkerDied as exc:
             raise ServiceUnavailable(str(exc)) from None
         async with self.db.session() as session:
-            await authorize(session, actor, project_id, "editor", "adding quality rules")
-            await _dataset(session, project_id, dataset_id)
+            await allowed_dataset(
+                session, actor, project_id, dataset_id, "editor", "adding quality rules"
+            )
             row = QualityRule(
                 dataset_id=dataset_id,
                 kind=rule.kind,
@@ -65,8 +65,9 @@ class RuleService:
 
     async def remove(self, actor: Actor, project_id: int, dataset_id: int, rule_id: int) -> None:
         async with self.db.session() as session:
-            await authorize(session, actor, project_id, "editor", "removing quality rules")
-            await _dataset(session, project_id, dataset_id)
+            await allowed_dataset(
+                session, actor, project_id, dataset_id, "editor", "removing quality rules"
+            )
             row = await session.get(QualityRule, rule_id)
             if row is None or row.dataset_id != dataset_id:
                 raise NotFound(f"quality rule {rule_id} not found")
@@ -77,15 +78,10 @@ class RuleService:
     ) -> QualityOut:
         """Evaluate the current rules on a version again (editor)."""
         async with self.db.session() as session:
-            await authorize(session, actor, project_id, "editor", "running quality checks")
-            await _dataset(session, project_id, dataset_id)
-            version = await session.scalar(
-                select(DatasetVersion).where(
-                    DatasetVersion.dataset_id == dataset_id, DatasetVersion.number == number
-                )
+            await allowed_dataset(
+                session, actor, project_id, dataset_id, "editor", "running quality checks"
             )
-            if version is None:
-                raise NotFound(f"version {number} not found")
+            version = await version_of(session, dataset_id, number)
         await self.evaluate_version(version.id, dataset_id)
         async with self.db.session() as session:
             result = await session.scalar(
@@ -127,10 +123,3 @@ class RuleService:
             )
         failed = [f"{r['kind']} {r['column'] or ''}".strip() for r in results if not r["passed"]]
         return passed, failed
-
-
-async def _dataset(session: Any, project_id: int, dataset_id: int) -> Dataset:
-    dataset = await session.get(Dataset, dataset_id)
-    if dataset is None or dataset.project_id != project_id:
-        raise NotFound(f"dataset {dataset_id} not found in project {project_id}")
-    return dataset

@@ -29,6 +29,7 @@ from ..store.models import User
 from ..store.types import utcnow
 from . import worker
 from .formats import FormatError, Schema
+from .lookup import allowed_dataset
 from .schemas import (
     ColumnOut,
     DatasetOut,
@@ -92,13 +93,16 @@ class DatasetService:
 
     async def get(self, actor: Actor, project_id: int, dataset_id: int) -> DatasetOut:
         async with self.db.session() as session:
-            await authorize(session, actor, project_id, "viewer", "reading datasets")
-            return await self._out(session, await self._dataset(session, project_id, dataset_id))
+            dataset = await allowed_dataset(
+                session, actor, project_id, dataset_id, "viewer", "reading datasets"
+            )
+            return await self._out(session, dataset)
 
     async def versions(self, actor: Actor, project_id: int, dataset_id: int) -> list[VersionOut]:
         async with self.db.session() as session:
-            await authorize(session, actor, project_id, "viewer", "reading datasets")
-            dataset = await self._dataset(session, project_id, dataset_id)
+            dataset = await allowed_dataset(
+                session, actor, project_id, dataset_id, "viewer", "reading datasets"
+            )
             rows = await self._versions(session, dataset.id)
             return [await self._version_out(session, v, rows) for v in reversed(rows)]
 
@@ -106,8 +110,9 @@ class DatasetService:
         self, actor: Actor, project_id: int, dataset_id: int, number: int
     ) -> VersionOut:
         async with self.db.session() as session:
-            await authorize(session, actor, project_id, "viewer", "reading datasets")
-            dataset = await self._dataset(session, project_id, dataset_id)
+            dataset = await allowed_dataset(
+                session, actor, project_id, dataset_id, "viewer", "reading datasets"
+            )
             rows = await self._versions(session, dataset.id)
             return await self._version_out(session, _numbered(rows, number), rows)
 
@@ -116,8 +121,9 @@ class DatasetService:
     ) -> tuple[str, str, str, int]:
         """(blob, format, download name, size) of a version the caller may read."""
         async with self.db.session() as session:
-            await authorize(session, actor, project_id, "viewer", "downloading datasets")
-            dataset = await self._dataset(session, project_id, dataset_id)
+            dataset = await allowed_dataset(
+                session, actor, project_id, dataset_id, "viewer", "downloading datasets"
+            )
             v = _numbered(await self._versions(session, dataset.id), number)
             safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in dataset.name)
             return v.blob, v.format, f"{safe}-v{v.number}.{v.format}", v.size
@@ -126,8 +132,9 @@ class DatasetService:
         self, actor: Actor, project_id: int, dataset_id: int, base: int, other: int
     ) -> SchemaDiff:
         async with self.db.session() as session:
-            await authorize(session, actor, project_id, "viewer", "reading datasets")
-            dataset = await self._dataset(session, project_id, dataset_id)
+            dataset = await allowed_dataset(
+                session, actor, project_id, dataset_id, "viewer", "reading datasets"
+            )
             rows = await self._versions(session, dataset.id)
             a, b = _numbered(rows, base), _numbered(rows, other)
         before = {c["name"]: c["type"] for c in a.columns}
@@ -150,8 +157,9 @@ class DatasetService:
     ) -> dict[str, Any]:
         """The version's quick profile: stored once per content, computed if missing."""
         async with self.db.session() as session:
-            await authorize(session, actor, project_id, "viewer", "reading datasets")
-            dataset = await self._dataset(session, project_id, dataset_id)
+            dataset = await allowed_dataset(
+                session, actor, project_id, dataset_id, "viewer", "reading datasets"
+            )
             v = _numbered(await self._versions(session, dataset.id), number)
         return await self.ensure_profile(v.blob, v.format)
 
@@ -408,8 +416,9 @@ class DatasetService:
         self, actor: Actor, project_id: int, dataset_id: int, data: DatasetUpdate
     ) -> DatasetOut:
         async with self.db.session() as session:
-            await authorize(session, actor, project_id, "editor", "changing datasets")
-            dataset = await self._dataset(session, project_id, dataset_id)
+            dataset = await allowed_dataset(
+                session, actor, project_id, dataset_id, "editor", "changing datasets"
+            )
             if data.description is not None:
                 dataset.description = data.description
             if data.tags is not None:
@@ -420,8 +429,9 @@ class DatasetService:
 
     async def delete(self, actor: Actor, project_id: int, dataset_id: int) -> None:
         async with self.db.session() as session:
-            await authorize(session, actor, project_id, "editor", "deleting datasets")
-            dataset = await self._dataset(session, project_id, dataset_id)
+            dataset = await allowed_dataset(
+                session, actor, project_id, dataset_id, "editor", "deleting datasets"
+            )
             blobs = {v.blob for v in await self._versions(session, dataset.id)}
             await session.execute(
                 delete(DatasetVersion).where(DatasetVersion.dataset_id == dataset.id)
@@ -434,8 +444,9 @@ class DatasetService:
         self, actor: Actor, project_id: int, dataset_id: int, number: int
     ) -> None:
         async with self.db.session() as session:
-            await authorize(session, actor, project_id, "editor", "deleting datasets")
-            dataset = await self._dataset(session, project_id, dataset_id)
+            dataset = await allowed_dataset(
+                session, actor, project_id, dataset_id, "editor", "deleting datasets"
+            )
             version = _numbered(await self._versions(session, dataset.id), number)
             blob = version.blob
             await session.delete(version)
@@ -484,13 +495,6 @@ class DatasetService:
             await asyncio.to_thread(self.store.delete, blob)
 
     # --- helpers ------------------------------------------------------------------------
-
-    @staticmethod
-    async def _dataset(session: Any, project_id: int, dataset_id: int) -> Dataset:
-        dataset = await session.get(Dataset, dataset_id)
-        if dataset is None or dataset.project_id != project_id:
-            raise NotFound(f"dataset {dataset_id} not found in project {project_id}")
-        return dataset
 
     @staticmethod
     async def _versions(session: Any, dataset_id: int) -> list[DatasetVersion]:
