@@ -20,6 +20,7 @@ from .formats import connect, open_relation
 
 HISTOGRAM_BINS = 10
 TOP_VALUES = 10
+QUANTILE_BATCH_VALUES = 8_000_000  # numbers held at once for quartiles (64 MB)
 NUMERIC = (
     *("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT"),
     *("UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "REAL"),
@@ -109,15 +110,17 @@ def _aggregates(name: str, kind: str) -> list[str]:
 
 
 def _columns(con: Any, described: list[tuple[str, str]], rows: int) -> list[dict[str, Any]]:
-    """Every column's statistics: one scan for the aggregates of all columns, then one
-    query per column for its distinct count and quartiles (one hash table or value array
-    at a time keeps memory low), per histogram and per top-values list."""
+    """Every column's statistics: one scan for the simple aggregates of all columns, one
+    query per column for its distinct count (one hash table at a time keeps memory low),
+    the numeric columns' quartiles and histograms together, a top-values query per text
+    column."""
     kinds = [kind_of(sql_type) for _, sql_type in described]
     select = [
         a for (name, _), kind in zip(described, kinds, strict=True) for a in _aggregates(name, kind)
     ]
     values = list(con.execute(f"SELECT {', '.join(select)} FROM t").fetchone())
     out = []
+    numeric: list[tuple[str, float, float]] = []
     for (name, sql_type), kind in zip(described, kinds, strict=True):
         count = values.pop(0)
         col = ident(name)
@@ -134,19 +137,10 @@ def _columns(con: Any, described: list[tuple[str, str]], rows: int) -> list[dict
         if kind == "numeric":
             lo, hi, mean, std = (values.pop(0) for _ in range(4))
             if count:
-                (quartiles,) = con.execute(  # holds the column in memory: one at a time
-                    f"SELECT quantile_cont({col}::DOUBLE, [0.25, 0.5, 0.75]) FROM t"
-                ).fetchone()
                 column.update(
-                    min=jsonable(lo),
-                    max=jsonable(hi),
-                    mean=jsonable(mean),
-                    std=jsonable(std),
-                    p25=jsonable(quartiles[0]),
-                    p50=jsonable(quartiles[1]),
-                    p75=jsonable(quartiles[2]),
-                    histogram=_histogram(con, col, float(lo), float(hi)),
+                    min=jsonable(lo), max=jsonable(hi), mean=jsonable(mean), std=jsonable(std)
                 )
+                numeric.append((name, float(lo), float(hi)))
         elif kind == "datetime":
             lo, hi = values.pop(0), values.pop(0)
             if count:
@@ -162,24 +156,62 @@ def _columns(con: Any, described: list[tuple[str, str]], rows: int) -> list[dict
             ).fetchall()
             column["top"] = [{"value": v, "count": n} for v, n in top]
         out.append(column)
+    by_name = {c["name"]: c for c in out}
+    for name, quartiles in _quartiles(con, [n for n, _, _ in numeric], rows).items():
+        by_name[name].update(
+            p25=jsonable(quartiles[0]), p50=jsonable(quartiles[1]), p75=jsonable(quartiles[2])
+        )
+    for name, histogram in _histograms(con, numeric).items():
+        by_name[name]["histogram"] = histogram
     return out
 
 
-def _histogram(con: Any, col: str, lo: float, hi: float) -> dict[str, list[Any]]:
-    """Equal-width bins over [min, max]; the last bin includes max."""
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return {"edges": [], "counts": []}
-    if hi == lo:
-        (n,) = con.execute(f"SELECT count({col}) FROM t").fetchone()
-        return {"edges": [lo, hi], "counts": [n]}
-    width = (hi - lo) / HISTOGRAM_BINS
-    rows = con.execute(
-        f"SELECT least(floor(({col}::DOUBLE - ?) / ?)::BIGINT, ?) AS b, count(*) FROM t "
-        f"WHERE {col} IS NOT NULL AND isfinite({col}::DOUBLE) GROUP BY b",
-        [lo, width, HISTOGRAM_BINS - 1],
-    ).fetchall()
-    counts = [0] * HISTOGRAM_BINS
-    for bucket, n in rows:
-        counts[int(bucket)] = n
-    edges = [lo + i * width for i in range(HISTOGRAM_BINS)] + [hi]
-    return {"edges": edges, "counts": counts}
+def _quartiles(con: Any, names: list[str], rows: int) -> dict[str, list[Any]]:
+    """Quartiles (linear interpolation) of numeric columns. Each needs its column's values
+    in memory: together in one scan when they fit QUANTILE_BATCH_VALUES, else one by one."""
+
+    def query(batch: list[str]) -> list[Any]:
+        parts = [f"quantile_cont({ident(n)}::DOUBLE, [0.25, 0.5, 0.75])" for n in batch]
+        return list(con.execute(f"SELECT {', '.join(parts)} FROM t").fetchone())
+
+    if not names:
+        return {}
+    if rows * len(names) <= QUANTILE_BATCH_VALUES:
+        return dict(zip(names, query(names), strict=True))
+    return {n: query([n])[0] for n in names}
+
+
+def _histograms(con: Any, columns: list[tuple[str, float, float]]) -> dict[str, dict[str, Any]]:
+    """Equal-width 10-bin histograms over [min, max] (the last bin includes max) of all
+    numeric columns in one scan."""
+    out: dict[str, dict[str, Any]] = {}
+    parts: list[str] = []
+    params: list[Any] = []
+    binned: list[tuple[str, float, float, float]] = []
+    for name, lo, hi in columns:
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            out[name] = {"edges": [], "counts": []}
+            continue
+        col = ident(name)
+        if hi == lo:
+            parts.append(f"count({col})")
+        else:
+            parts.append(
+                f"histogram(least(floor(({col}::DOUBLE - ?) / ?)::BIGINT, {HISTOGRAM_BINS - 1})) "
+                f"FILTER (WHERE {col} IS NOT NULL AND isfinite({col}::DOUBLE))"
+            )
+            params += [lo, (hi - lo) / HISTOGRAM_BINS]
+        binned.append((name, lo, hi, (hi - lo) / HISTOGRAM_BINS))
+    if not parts:
+        return out
+    results = con.execute(f"SELECT {', '.join(parts)} FROM t", params).fetchone()
+    for (name, lo, hi, width), result in zip(binned, results, strict=True):
+        if hi == lo:
+            out[name] = {"edges": [lo, hi], "counts": [result]}
+            continue
+        counts = [0] * HISTOGRAM_BINS
+        for bucket, n in (result or {}).items():
+            counts[int(bucket)] = n
+        edges = [lo + i * width for i in range(HISTOGRAM_BINS)] + [hi]
+        out[name] = {"edges": edges, "counts": counts}
+    return out
