@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -27,33 +27,37 @@ from .state import RunFacts, fingerprints, states
 LiveGeneration = Callable[[int], "int | None"]
 
 
+# Built once: load_graph runs for every execution (the block's fingerprint), and building
+# and cache-keying a select each time cost more than running it.
+_blocks, _edges = Block.__table__, Edge.__table__
+GRAPH_BLOCKS = (
+    select(_blocks.c.id, _blocks.c.source, _blocks.c.position)
+    .where(_blocks.c.project_id == bindparam("project_id"), _blocks.c.kind == "code")
+    .order_by(_blocks.c.position)
+)
+GRAPH_EDGES = (
+    select(_edges.c.id, _edges.c.source_id, _edges.c.target_id)
+    .where(_edges.c.project_id == bindparam("project_id"))
+    .order_by(_edges.c.id)
+)
+
+
 async def load_graph(
     session: Any, project_id: int, replace: dict[int, str] | None = None
 ) -> tuple[Graph, dict[int, int], dict[tuple[int, int], int]]:
     """The project's graph of code blocks (``replace``: sources to use instead of the
     stored ones), the blocks' positions, and explicit edge ids by (source, target).
     ``session`` is a session or a bare connection (both run the Core selects)."""
-    rows = (
-        await session.execute(
-            select(Block.id, Block.source, Block.position)
-            .where(Block.project_id == project_id, Block.kind == "code")
-            .order_by(Block.position)
-        )
-    ).all()
-    edge_rows = (
-        await session.execute(
-            select(Edge.id, Edge.source_id, Edge.target_id)
-            .where(Edge.project_id == project_id)
-            .order_by(Edge.id)
-        )
-    ).all()
+    params = {"project_id": project_id}
+    rows = (await session.execute(GRAPH_BLOCKS, params)).all()
+    edge_rows = (await session.execute(GRAPH_EDGES, params)).all()
     replace = replace or {}
-    code = {r.id for r in rows}
-    blocks = [(r.id, replace.get(r.id, r.source)) for r in rows]
-    explicit = [(e.source_id, e.target_id) for e in edge_rows if {e.source_id, e.target_id} <= code]
+    code = {r[0] for r in rows}
+    blocks = [(r[0], replace.get(r[0], r[1])) for r in rows]
+    explicit = [(e[1], e[2]) for e in edge_rows if e[1] in code and e[2] in code]
     graph = build(blocks, explicit, strict=False)
-    positions = {r.id: r.position for r in rows}
-    return graph, positions, {(e.source_id, e.target_id): e.id for e in edge_rows}
+    positions = {r[0]: r[2] for r in rows}
+    return graph, positions, {(e[1], e[2]): e[0] for e in edge_rows}
 
 
 async def block_fingerprint(
