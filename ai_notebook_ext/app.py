@@ -233,6 +233,7 @@ class AINotebookApp(ExtensionApp):
             staging_dir=str(staging),
             dataset_max_bytes=self.dataset_max_bytes,
             root_dir=self.serverapp.root_dir,
+            allow_hidden=bool(getattr(self.serverapp.contents_manager, "allow_hidden", False)),
             report_rows=self.dataset_report_max_rows,
             report_minimal=self.dataset_report_minimal,
             admin_users=frozenset(self.admin_users),

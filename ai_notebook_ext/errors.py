@@ -54,6 +54,13 @@ class Conflict(ApiError):
     code = "conflict"
 
 
+class Unprocessable(ApiError):
+    """The request is valid but the stored data cannot give what it asks for."""
+
+    status = 422
+    code = "unprocessable"
+
+
 class PayloadTooLarge(ApiError):
     """The request body exceeds a configured limit."""
 

@@ -67,6 +67,7 @@ class Services:
         staging_dir: str,
         dataset_max_bytes: int,
         root_dir: str,
+        allow_hidden: bool = False,
         report_rows: int = 100_000,
         report_minimal: bool = False,
         local_username: str | None = None,
@@ -80,6 +81,8 @@ class Services:
             locks,
             runs.events.events,
             root_dir=root_dir,
+            staging_dir=staging_dir,
+            allow_hidden=allow_hidden,
             on_version=rules.evaluate_version,
         )
         lineage = LineageService(db)

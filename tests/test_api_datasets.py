@@ -371,3 +371,44 @@ async def test_bad_dataset_requests(api):
     assert r.status == 400
     assert "format must be one of" in r.error["message"]
     assert json.dumps(r.error)  # the documented shape
+
+
+async def test_hostile_files_and_names_get_clear_answers(api, jp_root_dir):
+    pid = await make_project(api)
+    # Numbers at the edge of what a float holds still profile.
+    for name, data in (("edge", b"x\n-1e308\n1e308\n"), ("tiny", b"x\n0\n5e-324\n")):
+        r = await upload(api, pid, name, data, filename="e.csv")
+        assert r.status == 201, r.body
+        did = r.body["dataset"]["id"]
+        r = await api("GET", f"projects/{pid}/datasets/{did}/versions/1/profile")
+        assert r.status == 200, r.body
+        assert r.body["columns"][0]["count"] == 2
+    # An xlsx whose sheet XML is broken is refused with the reason.
+    import zipfile
+
+    buf = io.BytesIO(as_bytes("xlsx"))
+    broken = io.BytesIO()
+    with zipfile.ZipFile(buf) as src, zipfile.ZipFile(broken, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename.startswith("xl/worksheets/"):
+                data = data[: len(data) // 2]
+            dst.writestr(item, data)
+    r = await upload(api, pid, "broken", broken.getvalue(), filename="b.xlsx")
+    assert r.status == 400, r.body
+    assert "cannot read the file as xlsx" in r.error["message"]
+    # A name outside Latin-1 downloads under an ASCII name plus its UTF-8 form.
+    r = await upload(api, pid, "数据 ümlaut", as_bytes("csv"), filename="d.csv")
+    did = r.body["dataset"]["id"]
+    r = await api("GET", f"projects/{pid}/datasets/{did}/versions/1/download")
+    assert r.status == 200
+    disposition = r.headers["Content-Disposition"]
+    assert "filename*=UTF-8''%E6%95%B0%E6%8D%AE" in disposition
+    assert disposition.encode("ascii")
+    # Hidden files are not registered.
+    (jp_root_dir / ".secrets").mkdir()
+    (jp_root_dir / ".secrets" / "token.csv").write_bytes(as_bytes("csv"))
+    body = {"name": "leak", "path": ".secrets/token.csv"}
+    r = await api("POST", f"projects/{pid}/datasets/register", json_body=body)
+    assert r.status == 400, r.body
+    assert "hidden" in r.error["message"]

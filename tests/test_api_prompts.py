@@ -113,6 +113,7 @@ async def test_overriding_a_builtin_and_deleting_the_override(api):
             None,
         ),  # saved; refused on render
         (mine(extra=1), "unknown field 'extra'"),
+        (mine(template="{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}"), "nested too deeply"),
         (mine(description="a\x00b"), "NUL"),
         (mine(variables=[{"name": "v"}] * 51), "at most 50"),
         (mine(template=7), "template"),

@@ -129,3 +129,32 @@ async def test_rules_need_editors_and_report_missing_columns(api):
     assert r.status == 403
     assert (await api("DELETE", f"projects/{pid}/datasets/{did}/rules/{rid}")).status == 204
     assert (await api("DELETE", f"projects/{pid}/datasets/{did}/rules/{rid}")).status == 404
+
+
+async def test_rules_are_checked_only_for_editors_and_numbers_must_be_finite(api):
+    pid = await make_project(api)
+    did = (await upload(api, pid, "p", as_bytes("csv", GOOD), filename="p.csv")).body["dataset"][
+        "id"
+    ]
+    bad_sql = {"kind": "sql", "params": {"predicate": "this is not sql"}}
+    r = await api("POST", f"projects/{pid}/datasets/{did}/rules", json_body=bad_sql, user="dave")
+    assert r.status == 404  # a stranger learns nothing, not even the parser's opinion
+    r = await api("POST", f"projects/{pid + 1}/datasets/{did}/rules", json_body=bad_sql)
+    assert r.status == 404
+    for raw in (
+        '{"kind": "range", "column": "age", "params": {"min": NaN}}',
+        '{"kind": "range", "column": "age", "params": {"max": Infinity}}',
+        '{"kind": "range", "column": "age", "params": {"min": 1e400}}',
+    ):
+        r = await api("POST", f"projects/{pid}/datasets/{did}/rules", raw=raw)
+        assert r.status == 400, (raw, r.body)
+        assert "JSON" in r.error["message"]
+    sneaky = {"kind": "sql", "params": {"predicate": "true), false) UNION ALL SELECT 1 --"}}
+    r = await api("POST", f"projects/{pid}/datasets/{did}/rules", json_body=sneaky)
+    assert r.status == 400
+    assert "comments" in r.error["message"]
+    unbalanced = {"kind": "sql", "params": {"predicate": "true), (false"}}
+    r = await api("POST", f"projects/{pid}/datasets/{did}/rules", json_body=unbalanced)
+    assert r.status == 400
+    assert "unbalanced" in r.error["message"]
+    assert (await api("GET", f"projects/{pid}/datasets/{did}/rules")).body["items"] == []

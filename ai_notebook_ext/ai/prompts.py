@@ -32,7 +32,7 @@ RENDER_MAX = 400_000  # characters of rendered output
 LOOP_BUDGET = 100_000  # loop iterations per render
 NUMBER_MAX = 100_000  # largest integer a template may pass to a call or repeat by
 SAFE_FILTERS = (
-    *("abs", "capitalize", "count", "default", "d", "dictsort", "first", "float", "indent"),
+    *("abs", "capitalize", "count", "default", "d", "dictsort", "first", "float"),
     *("int", "items", "join", "last", "length", "list", "lower", "map", "max", "min"),
     *("replace", "reject", "rejectattr", "reverse", "round", "select", "selectattr", "sort"),
     *("string", "striptags", "sum", "title", "tojson", "trim", "truncate", "unique", "upper"),
@@ -185,8 +185,11 @@ def check(template: PromptTemplate) -> None:
         try:
             tree = _environment().parse(source)
             used = meta.find_undeclared_variables(tree)
+            _environment().from_string(source)  # Python's own limits show when compiling
         except TemplateSyntaxError as exc:  # also unknown filters and tests
             raise TemplateError(f"{part} line {exc.lineno}: {exc.message}", part) from None
+        except (RecursionError, SyntaxError, MemoryError):
+            raise TemplateError(f"{part}: nested too deeply", part) from None
         if any(n.name.startswith("_") for n in tree.find_all(nodes.Name) if n.ctx != "load"):
             raise TemplateError(f"{part}: names starting with '_' cannot be assigned", part)
         used -= seen
@@ -242,6 +245,8 @@ def _render(source: str, context: dict[str, Any], part: str) -> str:
         raise TemplateError(f"{part}: {type(exc).__name__}: {exc}", part) from None
     except RecursionError:
         raise TemplateError(f"{part}: macros call each other too deeply", part) from None
+    except (SyntaxError, MemoryError):
+        raise TemplateError(f"{part}: too large or nested too deeply", part) from None
     finally:
         _BUDGET.reset(token)
     return "".join(out)
@@ -292,11 +297,51 @@ def _budgeted_concat(*parts: Any) -> str:
     return _guard("".join(str(p) for p in parts))
 
 
-def _guarded_filter(func: Callable[..., Any]) -> Callable[..., Any]:
+def _size(value: Any) -> int:
+    return len(value) if isinstance(value, str | list | tuple | dict) else 0
+
+
+def _charge(args: Iterable[Any]) -> None:
+    """Spend budget in proportion to the data a call or filter works on (sorting or
+    summing a long list costs like looping over it)."""
+    budget = _BUDGET.get()
+    budget.left -= sum(_size(a) for a in args)
+    budget.spend()
+
+
+def _check_growth(name: str, args: tuple[Any, ...]) -> None:
+    """Refuse replace/join calls whose result would exceed RENDER_MAX, before building it."""
+    if name == "replace" and len(args) >= 3 and all(isinstance(a, str) for a in args[:3]):
+        text, old, new = args[0], args[1], args[2]
+        if len(new) > len(old):
+            hits = len(text) + 1 if old == "" else text.count(old)
+            if len(text) + hits * (len(new) - len(old)) > RENDER_MAX:
+                _refuse(f"the result would be longer than {RENDER_MAX} characters")
+    if name == "join" and len(args) >= 2 and isinstance(args[1], list | tuple):
+        sep = args[0] if isinstance(args[0], str) else ""
+        total = sum(len(str(x)) for x in args[1][:RENDER_MAX]) + len(sep) * len(args[1])
+        if total > RENDER_MAX:
+            _refuse(f"the result would be longer than {RENDER_MAX} characters")
+
+
+def _refuse(why: str) -> None:
+    from jinja2.exceptions import SecurityError
+
+    raise SecurityError(why)
+
+
+def _guarded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(func)  # keeps jinja's pass_context/pass_environment marker
     def run(*args: Any, **kwargs: Any) -> Any:
-        _BUDGET.get().spend()
-        _check_numbers((*args, *kwargs.values()))
+        values = [a for a in args if not hasattr(a, "environment")]  # not the context
+        _charge((*values, *kwargs.values()))
+        _check_numbers((*values, *kwargs.values()))
+        if name == "join" and values:  # the filter takes (items, separator)
+            _check_growth(
+                "join", (kwargs.get("d", values[1] if len(values) > 1 else ""), values[0])
+            )
+        else:
+            _check_growth(name, tuple(values))
         return _guard(func(*args, **kwargs))
 
     return run
@@ -334,6 +379,10 @@ def _environment() -> Any:
                 raise SecurityError("'%' string formatting is not available; use {{ }}")
             if op != "+":
                 _check_numbers((left, right))
+            if op == "*":  # a sequence times a number: refuse before building it
+                seq, times = (left, right) if _size(left) else (right, left)
+                if isinstance(times, int) and _size(seq) * max(times, 0) > RENDER_MAX:
+                    raise SecurityError(f"a value longer than {RENDER_MAX} would be built")
             if op == "**" and isinstance(right, int) and abs(right) > 64:
                 raise SecurityError("exponents above 64 are not allowed")
             ops = {"+": operator.add, "*": operator.mul, "**": operator.pow, "%": operator.mod}
@@ -350,12 +399,15 @@ def _environment() -> Any:
             return super().getitem(obj, argument)
 
         def call(self, context: Any, obj: Any, *args: Any, **kwargs: Any) -> Any:
-            _BUDGET.get().spend()
+            bound = getattr(obj, "__self__", None)
+            _charge((bound, *args, *kwargs.values()))
             _check_numbers((*args, *kwargs.values()))
+            if isinstance(bound, str):
+                _check_growth(getattr(obj, "__name__", ""), (bound, *args))
             return _guard(super().call(context, obj, *args, **kwargs))
 
     env = Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
-    env.filters = {n: _guarded_filter(env.filters[n]) for n in SAFE_FILTERS}
+    env.filters = {n: _guarded_filter(n, env.filters[n]) for n in SAFE_FILTERS}
     env.globals = {
         "range": env.globals["range"],
         "dict": env.globals["dict"],

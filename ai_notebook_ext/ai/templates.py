@@ -6,6 +6,7 @@ override brings the built-in back. Built-ins themselves cannot be changed or del
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import Any
 
@@ -48,9 +49,9 @@ def _variables(items: list[VariableIn]) -> tuple[Variable, ...]:
     return tuple(Variable(v.name, v.description, v.required, v.default) for v in items)
 
 
-def _checked(template: PromptTemplate) -> PromptTemplate:
+async def _checked(template: PromptTemplate) -> PromptTemplate:
     try:
-        check(template)
+        await asyncio.to_thread(check, template)  # compiling is CPU work: off the loop
     except TemplateError as exc:
         raise BadRequest(exc.message, details={"field": exc.field}) from None
     return template
@@ -76,7 +77,7 @@ class PromptService:
         return _out(self._builtin(name))
 
     async def create(self, actor: Actor, data: PromptIn) -> PromptOut:
-        template = _checked(
+        template = await _checked(
             PromptTemplate(
                 name=data.name,
                 description=data.description,
@@ -120,7 +121,7 @@ class PromptService:
             changes = data.model_dump(exclude_none=True)
             if "variables" in changes:
                 changes["variables"] = _variables(data.variables or [])
-            template = _checked(replace(_template(row), **changes))
+            template = await _checked(replace(_template(row), **changes))
             row.name = template.name
             row.description = template.description
             row.system = template.system
@@ -157,8 +158,8 @@ class PromptService:
         """The user's template (or the built-in) filled in; 400 naming what is wrong."""
         row = await self._row(actor, name)
         template = _template(row) if row is not None else self._builtin(name)
-        try:
-            return render(template, values)
+        try:  # budgeted, and in a thread so the server keeps answering meanwhile
+            return await asyncio.to_thread(render, template, values)
         except TemplateError as exc:
             raise BadRequest(exc.message, details={"field": exc.field}) from None
 

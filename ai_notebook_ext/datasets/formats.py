@@ -11,6 +11,7 @@ the profile and quality checks query.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -134,12 +135,17 @@ def connect(memory_limit: str = "1GB", threads: int = 2) -> Any:
     import duckdb
 
     con = duckdb.connect(":memory:")
-    spill = os.path.join(tempfile.gettempdir(), f"ai-notebook-duckdb-{os.getpid()}")
-    con.execute(f"SET temp_directory = {_quote(spill)}")
+    con.execute(f"SET temp_directory = {_quote(_spill_dir())}")
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute(f"SET threads = {int(threads)}")
     con.execute("SET enable_progress_bar = false")
     return con
+
+
+@functools.cache
+def _spill_dir() -> str:
+    """A private folder (mode 0700) of this process for DuckDB's spill files."""
+    return tempfile.mkdtemp(prefix="ai-notebook-duckdb-")
 
 
 def open_relation(con: Any, path: str, fmt: str) -> None:
@@ -161,7 +167,6 @@ def inspect(path: str, fmt: str, *, count: bool = True) -> Schema:
     """Read the file as ``fmt``: its columns, their types and (``count``) the row count,
     which reads the whole file. Without ``count`` only the parser's sample is read (the
     header and first rows of text formats); row_count is then -1."""
-    import duckdb
 
     if fmt not in FORMATS:
         raise FormatError(f"unsupported format {fmt!r}; one of {', '.join(FORMATS)}")
@@ -172,7 +177,7 @@ def inspect(path: str, fmt: str, *, count: bool = True) -> Schema:
         rows = -1
         if count or fmt in ("parquet", "xlsx"):  # cheap there: metadata, or already read
             (rows,) = con.execute("SELECT count(*) FROM data").fetchone()
-    except (duckdb.Error, ValueError, zipfile.BadZipFile, KeyError, OSError) as exc:
+    except Exception as exc:  # any parser's complaint (DuckDB, openpyxl's XML, zip) is the file's
         raise FormatError(f"cannot read the file as {fmt}: {_reason(exc, path)}") from None
     finally:
         con.close()

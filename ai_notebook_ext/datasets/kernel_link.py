@@ -14,6 +14,7 @@ import json
 import logging
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
 from ..execution.schemas import RunOut
@@ -23,10 +24,12 @@ from ..store.models import Run
 from . import worker
 from .formats import FormatError
 from .lineage import LineageService
-from .service import DatasetService, Incoming
+from .schemas import DatasetName
+from .service import DatasetService, Incoming, blob_lock
 from .storage import HEX64
 
 log = logging.getLogger(__name__)
+DATASET_NAME: TypeAdapter[str] = TypeAdapter(DatasetName)
 
 
 class KernelLink:
@@ -62,7 +65,11 @@ class KernelLink:
             blob, name = report.get("blob"), report.get("name")
             if not isinstance(blob, str) or not HEX64.match(blob) or not isinstance(name, str):
                 continue
-            name = name.strip()[:200]
+            try:
+                name = DATASET_NAME.validate_python(name)
+            except ValidationError:
+                log.warning("ai_notebook_ext: run %s reported an invalid dataset name", run.id)
+                continue
             if report.get("op") == "read":
                 version_id = await self._version_id(run.project_id, name, blob)
                 if version_id is not None:
@@ -85,6 +92,10 @@ class KernelLink:
             )
 
     async def _write(self, run: RunOut, name: str, blob: str) -> None:
+        async with self.datasets.locks.hold(blob_lock(blob)):  # no cleanup in between
+            await self._write_locked(run, name, blob)
+
+    async def _write_locked(self, run: RunOut, name: str, blob: str) -> None:
         store = self.datasets.store
         if not await asyncio.to_thread(store.exists, blob):
             log.warning("ai_notebook_ext: run %s reported a blob that is not stored", run.id)

@@ -193,20 +193,24 @@ def _histograms(con: Any, columns: list[tuple[str, float, float]]) -> dict[str, 
             out[name] = {"edges": [], "counts": []}
             continue
         col = ident(name)
-        if hi == lo:
+        width = (hi - lo) / HISTOGRAM_BINS
+        if not (math.isfinite(width) and width > 0):  # one value, or a range floats can't bin
             parts.append(f"count({col})")
+            width = 0.0
         else:
+            last = HISTOGRAM_BINS - 1
             parts.append(
-                f"histogram(least(floor(({col}::DOUBLE - ?) / ?)::BIGINT, {HISTOGRAM_BINS - 1})) "
+                f"histogram(coalesce(TRY_CAST(least(floor(({col}::DOUBLE - ?) / ?), {last}) "
+                f"AS BIGINT), {last})) "
                 f"FILTER (WHERE {col} IS NOT NULL AND isfinite({col}::DOUBLE))"
             )
-            params += [lo, (hi - lo) / HISTOGRAM_BINS]
-        binned.append((name, lo, hi, (hi - lo) / HISTOGRAM_BINS))
+            params += [lo, width]
+        binned.append((name, lo, hi, width))
     if not parts:
         return out
     results = con.execute(f"SELECT {', '.join(parts)} FROM t", params).fetchone()
     for (name, lo, hi, width), result in zip(binned, results, strict=True):
-        if hi == lo:
+        if width == 0.0:
             out[name] = {"edges": [lo, hi], "counts": [result]}
             continue
         counts = [0] * HISTOGRAM_BINS

@@ -84,8 +84,10 @@ def _check_sql(p: dict[str, Any]) -> None:
     predicate = p.get("predicate")
     if not isinstance(predicate, str) or not predicate.strip() or len(predicate) > 5000:
         raise RuleError("predicate must be a SQL boolean expression of 1 to 5000 characters")
-    if ";" in predicate:
-        raise RuleError("predicate must be one expression, without ';'")
+    if ";" in predicate or "--" in predicate or "/*" in predicate:
+        raise RuleError("predicate must be one expression, without ';' or comments")
+    if not _balanced(predicate):
+        raise RuleError("predicate has unbalanced parentheses or quotes")
     params = p.get("params", {})
     if not isinstance(params, dict) or len(params) > 50:
         raise RuleError("params must be an object of at most 50 named values")
@@ -98,7 +100,8 @@ def _check_sql(p: dict[str, Any]) -> None:
     try:
         _lock_down(con)
         con.execute("CREATE TABLE t (x INTEGER)")
-        con.execute(f"SELECT count(*) FROM t WHERE NOT coalesce(({predicate}), false)", params)
+        # PREPARE parses and binds without running anything.
+        con.execute(f"PREPARE check_rule AS {_failing_sql(predicate)}")
     except Exception as exc:  # the parser's or binder's reason, for the rule's author
         message = str(exc).split("\n\nLINE", 1)[0]
         if "Referenced column" in message or "not found in FROM clause" in message:
@@ -108,7 +111,30 @@ def _check_sql(p: dict[str, Any]) -> None:
         con.close()
 
 
+def _failing_sql(predicate: str) -> str:
+    return f"SELECT count(*) FROM t WHERE NOT coalesce(({predicate}), false)"
+
+
+def _balanced(text: str) -> bool:
+    """Parentheses balance outside quotes, so the predicate stays one expression."""
+    depth, quote = 0, ""
+    for ch in text:
+        if quote:
+            if ch == quote:
+                quote = ""  # a doubled quote re-opens at once: the same result
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0 and not quote
+
+
 def _lock_down(con: Any) -> None:
+    con.execute("SET max_temp_directory_size = '2GB'")
     con.execute("SET enable_external_access = false")
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET autoload_known_extensions = false")
@@ -212,4 +238,6 @@ def _condition(rule: Rule, col: str) -> tuple[str, Any, str]:
         condition = f"{col} IS NOT NULL AND NOT regexp_full_match({col}::VARCHAR, ?)"
         return condition, [p["pattern"]], "do not match the pattern"
     assert rule.kind == "sql"
+    if not _balanced(p["predicate"]):  # stored before this check existed
+        raise RuleError("predicate has unbalanced parentheses or quotes")
     return f"NOT coalesce(({p['predicate']}), false)", p.get("params", {}), "fail the predicate"

@@ -34,6 +34,7 @@ from .schemas import ReportOut
 from .storage import BlobStore
 
 log = logging.getLogger(__name__)
+REPORT_TIMEOUT = 3600.0  # seconds a report may take
 
 
 class ReportService:
@@ -157,39 +158,52 @@ class ReportService:
                     os.unlink(out)
 
     async def _work(self, job: dict[str, Any], out: str) -> dict[str, Any]:
-        with self.store.local_path(job["blob"], "." + job["format"]) as path:
-            settings = {
-                "path": path,
-                "format": job["format"],
-                "out": out,
-                "max_rows": self.max_rows,
-                "title": job["title"],
-                "minimal": self.minimal,
-            }
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "ai_notebook_ext.datasets.report_worker",
-                json.dumps(settings),
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.DEVNULL,
-            )
-            self._procs.add(proc)
-            last: dict[str, Any] = {"error": "the report worker ended without a result"}
-            try:
-                assert proc.stdout is not None
-                async for line in proc.stdout:
-                    try:
-                        msg = json.loads(line)
-                    except ValueError:
-                        continue
-                    if "progress" in msg:
-                        await self._update(job, "running", msg["progress"], msg.get("message", ""))
-                    else:
-                        last = msg
-                code = await proc.wait()
-            finally:
-                self._procs.discard(proc)
+        local = self.store.local_path(job["blob"], "." + job["format"])
+        path = await asyncio.to_thread(local.__enter__)  # object stores download: a thread
+        try:
+            return await asyncio.wait_for(self._process(job, path, out), REPORT_TIMEOUT)
+        except TimeoutError:
+            return {"error": f"the report took longer than {REPORT_TIMEOUT:g} s and was stopped"}
+        finally:
+            await asyncio.to_thread(local.__exit__, None, None, None)
+
+    async def _process(self, job: dict[str, Any], path: str, out: str) -> dict[str, Any]:
+        settings = {
+            "path": path,
+            "format": job["format"],
+            "out": out,
+            "max_rows": self.max_rows,
+            "title": job["title"],
+            "minimal": self.minimal,
+        }
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "ai_notebook_ext.datasets.report_worker",
+            json.dumps(settings),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        self._procs.add(proc)
+        last: dict[str, Any] = {"error": "the report worker ended without a result"}
+        try:
+            assert proc.stdout is not None
+            async for line in proc.stdout:
+                try:
+                    msg = json.loads(line)
+                except ValueError:
+                    continue
+                if "progress" in msg:
+                    await self._update(job, "running", msg["progress"], msg.get("message", ""))
+                else:
+                    last = msg
+            code = await proc.wait()
+        finally:  # cancelled, timed out or failed: the worker never outlives its job
+            self._procs.discard(proc)
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
         if code != 0 and "error" not in last:
             last = {"error": f"the report worker exited with status {code}"}
         return last

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from ..errors import BadRequest, NotFound, ServiceUnavailable
+from ..errors import BadRequest, NotFound, ServiceUnavailable, Unprocessable
 from ..projects.users import Actor
 from ..store import Database
 from ..store.dataset_models import DatasetVersion, QualityResult, QualityRule
@@ -41,8 +41,12 @@ class RuleService:
 
     async def add(self, actor: Actor, project_id: int, dataset_id: int, data: RuleIn) -> RuleOut:
         rule = Rule(data.kind, data.column, dict(data.params))
+        async with self.db.session() as session:  # the role before any work for the caller
+            await allowed_dataset(
+                session, actor, project_id, dataset_id, "editor", "adding quality rules"
+            )
         try:
-            await worker.run(worker.validate_rule, rule)
+            await worker.run(worker.validate_rule, rule, limit=worker.QUICK)
         except RuleError as exc:
             raise BadRequest(str(exc), details={"field": "params"}) from None
         except worker.WorkerDied as exc:
@@ -82,7 +86,12 @@ class RuleService:
                 session, actor, project_id, dataset_id, "editor", "running quality checks"
             )
             version = await version_of(session, dataset_id, number)
-        await self.evaluate_version(version.id, dataset_id)
+        try:
+            await self.evaluate_version(version.id, dataset_id)
+        except worker.WorkerDied as exc:
+            raise ServiceUnavailable(str(exc)) from None
+        except RuleError as exc:
+            raise Unprocessable(f"the checks could not run: {exc}") from None
         async with self.db.session() as session:
             result = await session.scalar(
                 select(QualityResult)

@@ -10,6 +10,7 @@ in threads so the server keeps answering.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -18,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from ..errors import BadRequest, NotFound, ServiceUnavailable
+from ..errors import BadRequest, NotFound, ServiceUnavailable, Unprocessable
 from ..events import DATASET_VERSION, Events
 from ..projects.access import authorize
 from ..projects.locks import KeyedLocks
@@ -40,7 +41,7 @@ from .schemas import (
     UploadOut,
     VersionOut,
 )
-from .storage import BlobStore, file_digest
+from .storage import BlobStore, copy_and_hash
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,8 @@ class DatasetService:
         events: Events,
         *,
         root_dir: str,
+        staging_dir: str,
+        allow_hidden: bool = False,
         on_version: Any = None,
     ) -> None:
         self.db = db
@@ -75,6 +78,8 @@ class DatasetService:
         self.locks = locks
         self.events = events
         self.root_dir = os.path.realpath(root_dir)
+        self.allow_hidden = allow_hidden
+        self.staging_dir = staging_dir
         self._tasks: set[asyncio.Future[None]] = set()
         # async (version_id, dataset_id) -> (all passed or None, failed rules); the rules
         self.on_version = on_version
@@ -161,7 +166,15 @@ class DatasetService:
                 session, actor, project_id, dataset_id, "viewer", "reading datasets"
             )
             v = _numbered(await self._versions(session, dataset.id), number)
-        return await self.ensure_profile(v.blob, v.format)
+        try:
+            return await self.ensure_profile(v.blob, v.format)
+        except worker.WorkerDied as exc:
+            raise ServiceUnavailable(str(exc)) from None
+        except Exception as exc:
+            log.warning("ai_notebook_ext: profiling version %s: %s", v.id, exc)
+            raise Unprocessable(
+                f"the profile of version {number} could not be made: {exc}"
+            ) from None
 
     async def ensure_profile(self, blob: str, fmt: str) -> dict[str, Any]:
         async with self.db.session() as session:
@@ -217,22 +230,37 @@ class DatasetService:
             raise BadRequest(str(exc), details={"field": "body"}) from None
         except worker.WorkerDied as exc:
             raise ServiceUnavailable(str(exc)) from None
-        move = incoming.source == "upload"
-        await asyncio.to_thread(self.store.put_file, incoming.path, incoming.digest, move=move)
-        out = await self.record_version(actor, project_id, name, incoming, schema)
+        move = incoming.source in ("upload", "register")  # our own staged copies
+        async with self.locks.hold(blob_lock(incoming.digest)):  # no cleanup in between
+            await asyncio.to_thread(self.store.put_file, incoming.path, incoming.digest, move=move)
+            out = await self.record_version(actor, project_id, name, incoming, schema)
         if out.created and not background:
-            await self.ensure_profile(incoming.digest, schema.format)
+            await self._profile_quietly(incoming.digest, schema.format)
         return out
+
+    async def _profile_quietly(self, blob: str, fmt: str) -> None:
+        """Profile a stored version; a failure is logged (the version stands, and GET
+        .../profile reports the failure)."""
+        try:
+            await self.ensure_profile(blob, fmt)
+        except Exception as exc:
+            log.warning("ai_notebook_ext: profiling blob %s: %s", blob[:12], exc)
 
     async def register(
         self, actor: Actor, project_id: int, name: str, path: str, fmt: str | None
     ) -> UploadOut:
         """A file under the server's root dir becomes a version (its bytes are copied)."""
         await self.check_upload(actor, project_id)
-        full = await asyncio.to_thread(_below_root, self.root_dir, path)
-        digest, size = await asyncio.to_thread(file_digest, full)
-        incoming = Incoming(full, digest, size, os.path.basename(full), fmt, "register")
-        return await self.ingest(actor, project_id, name, incoming)
+        full = await asyncio.to_thread(_below_root, self.root_dir, path, self.allow_hidden)
+        # A private copy, hashed while copied: the stored bytes are the hashed bytes even
+        # if the file changes meanwhile.
+        copy, digest, size = await asyncio.to_thread(copy_and_hash, full, self.staging_dir)
+        incoming = Incoming(copy, digest, size, os.path.basename(full), fmt, "register")
+        try:
+            return await self.ingest(actor, project_id, name, incoming)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                await asyncio.to_thread(os.unlink, copy)
 
     async def record_version(
         self,
@@ -272,6 +300,7 @@ class DatasetService:
                 latest is not None
                 and latest.blob == incoming.digest
                 and latest.format == schema.format
+                and latest.status == "ready"
             ):
                 return UploadOut(
                     dataset=await self._out(session, dataset),
@@ -336,7 +365,10 @@ class DatasetService:
         """Run the quality checks of a new version, then tell subscribers about it."""
         passed, failed = None, []
         if self.on_version is not None and not problem:
-            passed, failed = await self.on_version(version_id, dataset_id)
+            try:
+                passed, failed = await self.on_version(version_id, dataset_id)
+            except Exception as exc:  # the version stands; POST .../quality can try again
+                log.warning("ai_notebook_ext: quality checks of version %s: %s", version_id, exc)
         if ready_after_checks:
             await self._set_status(version_id, "ready", row_count, "")
         self.events.emit(
@@ -347,7 +379,6 @@ class DatasetService:
                 "name": name,
                 "version": number,
                 "status": "broken" if problem else "ready",
-                "problem": problem[:1000],
                 "row_count": row_count if row_count is not None else -1,
                 "source": source,
                 "quality_passed": passed,
@@ -383,10 +414,7 @@ class DatasetService:
             await self._set_status(version_id, "broken", None, "the file could not be read")
             return
         await self._set_status(version_id, "processing", schema.row_count, "")
-        try:
-            await self.ensure_profile(incoming.digest, fmt)
-        except Exception:
-            log.exception("ai_notebook_ext: profiling dataset version %s", version_id)
+        await self._profile_quietly(incoming.digest, fmt)
         await self._announce(
             project_id,
             name,
@@ -454,7 +482,12 @@ class DatasetService:
         await self.collect({blob})
 
     async def write_manifest(self, project_id: int) -> None:
-        """The project's name -> versions map next to the blobs, for kernels' ``ain``."""
+        """The project's name -> versions map next to the blobs, for kernels' ``ain``
+        (one writer per project at a time, each from the database as it is then)."""
+        async with self.locks.hold(("manifest", project_id)):
+            await self._write_manifest(project_id)
+
+    async def _write_manifest(self, project_id: int) -> None:
         async with self.db.session() as session:
             rows = (
                 await session.execute(
@@ -479,20 +512,19 @@ class DatasetService:
         await asyncio.to_thread(self.store.write_text, key, text)
 
     async def collect(self, blobs: set[str]) -> None:
-        """Remove blobs (and their profiles) no version references any more."""
-        async with self.db.session() as session:
-            used = set(
-                await session.scalars(
-                    select(DatasetVersion.blob).where(DatasetVersion.blob.in_(blobs)).distinct()
-                )
-            )
-            orphans = blobs - used
-            if orphans:
-                await session.execute(
-                    delete(DatasetProfile).where(DatasetProfile.blob.in_(orphans))
-                )
-        for blob in orphans:
-            await asyncio.to_thread(self.store.delete, blob)
+        """Remove blobs (and their profiles) no version references any more. Each blob is
+        checked and removed under its own lock, which ingest holds from storing a blob to
+        recording the version that uses it."""
+        for blob in sorted(blobs):
+            async with self.locks.hold(blob_lock(blob)):
+                async with self.db.session() as session:
+                    used = await session.scalar(
+                        select(DatasetVersion.id).where(DatasetVersion.blob == blob).limit(1)
+                    )
+                    if used is not None:
+                        continue
+                    await session.execute(delete(DatasetProfile).where(DatasetProfile.blob == blob))
+                await asyncio.to_thread(self.store.delete, blob)
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -559,6 +591,11 @@ class DatasetService:
         )
 
 
+def blob_lock(blob: str) -> tuple[str, str]:
+    """The lock key of storing one blob and of cleaning it up."""
+    return ("blob", blob)
+
+
 def _numbered(rows: list[DatasetVersion], number: int) -> DatasetVersion:
     for row in rows:
         if row.number == number:
@@ -566,12 +603,20 @@ def _numbered(rows: list[DatasetVersion], number: int) -> DatasetVersion:
     raise NotFound(f"version {number} not found")
 
 
-def _below_root(root: str, path: str) -> str:
-    """The real path of a file below ``root``; 400 for anything else (symlinks out too)."""
+def _below_root(root: str, path: str, allow_hidden: bool) -> str:
+    """The real path of a file below ``root``; 400 for anything else (symlinks out too,
+    and hidden files and folders unless the server shows them)."""
     full = os.path.realpath(os.path.join(root, path))
     if os.path.isabs(path) or os.path.commonpath([full, root]) != root:
         raise BadRequest(
             "path must be relative to the server's root dir and stay inside it",
+            details={"field": "path"},
+        )
+    hidden = [p for p in os.path.relpath(full, root).split(os.sep) if p.startswith(".")]
+    hidden += [p for p in path.replace("\\", "/").split("/") if p.startswith(".") and p != "."]
+    if hidden and not allow_hidden:
+        raise BadRequest(
+            "hidden files and folders cannot be registered (ContentsManager.allow_hidden)",
             details={"field": "path"},
         )
     if not os.path.isfile(full):

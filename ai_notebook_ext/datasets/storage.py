@@ -189,6 +189,25 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
+def copy_and_hash(src: str, folder: str) -> tuple[str, str, int]:
+    """A private copy of ``src`` in ``folder`` with the sha256 and size of what was copied."""
+    os.makedirs(folder, exist_ok=True)
+    fd, path = tempfile.mkstemp(dir=folder, prefix="register-")
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with open(src, "rb") as source, os.fdopen(fd, "wb") as target:
+            while chunk := source.read(CHUNK):
+                digest.update(chunk)
+                target.write(chunk)
+                size += len(chunk)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        raise
+    return path, digest.hexdigest(), size
+
+
 def file_digest(path: str) -> tuple[str, int]:
     """sha256 and size of a local file, read in chunks."""
     digest = hashlib.sha256()

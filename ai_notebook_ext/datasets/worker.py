@@ -27,6 +27,9 @@ class WorkerDied(RuntimeError):
     """The data worker process ended during a job (out of memory, killed)."""
 
 
+QUICK = 15.0  # seconds for checks that read no data (a rule's SQL)
+LONG = 3600.0  # seconds for reading, profiling or checking a whole file
+
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 _stores: dict[str, BlobStore] = {}  # in the worker: one store per configuration
@@ -40,21 +43,36 @@ def _executor() -> ProcessPoolExecutor:
         return _pool
 
 
-async def run(fn: Any, *args: Any) -> Any:
-    """``fn(*args)`` in the worker; FormatError and other job errors come back as raised."""
-    global _pool
+async def run(fn: Any, *args: Any, limit: float = LONG) -> Any:
+    """``fn(*args)`` in the worker; FormatError and other job errors come back as raised.
+    A job past ``limit`` seconds is stopped by killing the worker (WorkerDied)."""
     pool = _executor()
+    future = asyncio.get_running_loop().run_in_executor(pool, fn, *args)
     try:
-        return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+        return await asyncio.wait_for(future, limit)
+    except TimeoutError:
+        _discard(pool, kill=True)
+        raise WorkerDied(
+            f"the data worker took longer than {limit:g} s on this job and was stopped"
+        ) from None
     except BrokenProcessPool:
-        with _lock:
-            if _pool is pool:
-                _pool = None
-        pool.shutdown(wait=False, cancel_futures=True)
+        _discard(pool)
         raise WorkerDied(
             "the data worker process died during this job (out of memory?); try again, or "
             "with a smaller file"
         ) from None
+
+
+def _discard(pool: ProcessPoolExecutor, kill: bool = False) -> None:
+    """Forget a broken or stuck pool; the next job starts a new worker."""
+    global _pool
+    with _lock:
+        if _pool is pool:
+            _pool = None
+    if kill:  # the executor has no public way to stop a running job
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def shutdown() -> None:

@@ -6,17 +6,18 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import URL
 
 from ..store.database import make_sync_engine
-from ..store.dataset_models import DatasetReport
+from ..store.dataset_models import DatasetReport, DatasetVersion
 from ..store.models import Block, ProjectKernel, Run
 from ..store.types import utcnow
 
 INTERRUPTED = "the server stopped before this run finished"
 INTERRUPTED_REPORT = "the server stopped before this report was made; ask for it again"
+INTERRUPTED_UPLOAD = "the server stopped while this upload was being read; upload it again"
 
 
 def recover(url: str | URL) -> int:
-    """Mark unfinished runs interrupted, unfinished dataset reports failed, and forget
-    kernels of the previous server process."""
+    """Mark unfinished runs interrupted, unfinished dataset reports failed and background
+    uploads still being read broken, and forget kernels of the previous server process."""
     engine = make_sync_engine(url)
     now = utcnow()
     try:
@@ -37,6 +38,11 @@ def recover(url: str | URL) -> int:
                     .where((Block.last_run_id.is_(None)) | (Block.last_run_id < run_id))
                     .values(last_run_id=run_id)
                 )
+            conn.execute(
+                update(DatasetVersion)
+                .where(DatasetVersion.status == "processing")
+                .values(status="broken", problem=INTERRUPTED_UPLOAD)
+            )
             conn.execute(
                 update(DatasetReport)
                 .where(DatasetReport.status.in_(("queued", "running")))

@@ -6,6 +6,7 @@ Handlers stay thin: parse and validate the request, call a service, write JSON.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.client import responses
@@ -75,6 +76,17 @@ def validation_error(exc: ValidationError) -> BadRequest:
     return BadRequest(errors[0]["message"], details={"errors": errors})
 
 
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large for a number")
+    return value
+
+
 def error_code(status: int) -> str:
     """A snake_case code for an HTTP status, e.g. 405 -> method_not_allowed."""
     return responses.get(status, "error").lower().replace(" ", "_").replace("-", "_")
@@ -118,8 +130,8 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
         if not raw.strip():
             raise BadRequest("request body is empty; send a JSON object")
         try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            data = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError and ours below
             raise BadRequest(f"request body is not valid JSON: {exc}") from None
         except RecursionError:
             raise BadRequest("request body is nested too deeply") from None

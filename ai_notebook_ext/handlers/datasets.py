@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import copy
 from typing import Any
+from urllib.parse import quote
 
 import tornado.web
 from jupyter_server.auth.decorator import authorized
@@ -44,6 +45,12 @@ UPLOAD_QUERY = {
     "count, profile and quality checks follow (status 'processing', then a dataset-version "
     "event). Default false: 201 after all of them.",
 }
+
+
+def content_disposition(filename: str) -> str:
+    """An attachment header any name survives: ASCII fallback plus RFC 5987 UTF-8."""
+    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def _name(raw: str | None) -> str:
@@ -280,7 +287,7 @@ class VersionDownloadHandler(VersionHandler):
         blob, _fmt, filename, size = await service.blob_of(await self.actor(), pid, did, n)
         self.set_header("Content-Type", "application/octet-stream")
         self.set_header("Content-Length", str(size))
-        self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
+        self.set_header("Content-Disposition", content_disposition(filename))
         self.set_header("X-Content-Type-Options", "nosniff")
         fh = await asyncio.to_thread(service.store.open, blob)  # object stores block
         try:
