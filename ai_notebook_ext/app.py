@@ -263,16 +263,16 @@ class AINotebookApp(ExtensionApp):
 
     def _ai_router(self) -> Any:
         """The AI router from this configuration (client libraries are not imported)."""
-        from .ai.providers.gemini import GeminiProvider
-        from .ai.providers.ollama import OllamaProvider
-        from .ai.providers.openai import OpenAIProvider
+        from .ai.providers import default_providers
         from .ai.router import ResponseCache, Router, TokenBucket
 
-        providers = {
-            "openai": OpenAIProvider(self.openai_api_key or None, self.openai_base_url or None),
-            "gemini": GeminiProvider(self.gemini_api_key or None, self.gemini_base_url or None),
-            "ollama": OllamaProvider(self.ollama_host or None),
-        }
+        providers = default_providers(
+            openai_api_key=self.openai_api_key or None,
+            openai_base_url=self.openai_base_url or None,
+            gemini_api_key=self.gemini_api_key or None,
+            gemini_base_url=self.gemini_base_url or None,
+            ollama_host=self.ollama_host or None,
+        )
         rate = self.ai_rate_per_minute
         return Router(
             providers,

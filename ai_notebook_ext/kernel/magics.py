@@ -114,18 +114,11 @@ class AIMagics(Magics):
             self.errors[count] = f"{type(error).__name__}: {error}"
 
     def router(self) -> Any:
-        from ..ai.providers.gemini import GeminiProvider
-        from ..ai.providers.ollama import OllamaProvider
-        from ..ai.providers.openai import OpenAIProvider
+        from ..ai.providers import default_providers
         from ..ai.router import Router
 
         if self._router is None:
-            providers = {
-                "openai": OpenAIProvider(),
-                "gemini": GeminiProvider(),
-                "ollama": OllamaProvider(),
-            }
-            self._router = Router(providers)
+            self._router = Router(default_providers())
         self._router.aliases = dict(self.aliases)
         self._router.default_model = self.default_model
         return self._router

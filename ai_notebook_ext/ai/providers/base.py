@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from typing import Any
 
+from ..errors import ProviderError
 from ..types import Chunk, ToolSpec
 
 
@@ -39,6 +40,12 @@ class Provider(ABC):
     def configured(self) -> str:
         """ "" when usable; otherwise what to set (an environment variable or a trait)."""
 
+    def require_configured(self) -> None:
+        """Raise the not-configured error that says what to set, if anything is missing."""
+        missing = self.configured()
+        if missing:
+            raise ProviderError("not_configured", self.name, missing)
+
     @abstractmethod
     def chat(
         self,
@@ -59,8 +66,6 @@ class Provider(ABC):
 
     async def health(self, request_timeout: float = 5.0) -> str:
         """ "" when reachable, else why not (never raises)."""
-        from ..errors import ProviderError
-
         try:
             await self.list_models(request_timeout=request_timeout)
         except ProviderError as exc:

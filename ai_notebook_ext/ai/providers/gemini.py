@@ -89,8 +89,7 @@ class GeminiProvider(Provider):
         request_timeout: float = 60.0,
         **params: Any,
     ) -> AsyncIterator[Chunk]:
-        if self.configured():
-            raise ProviderError("not_configured", self.name, self.configured())
+        self.require_configured()
         contents, system = contents_of(messages)
         config: dict[str, Any] = dict(params)
         if system:
@@ -154,8 +153,7 @@ class GeminiProvider(Provider):
         return pieces
 
     async def list_models(self, request_timeout: float = 10.0) -> list[str]:
-        if self.configured():
-            raise ProviderError("not_configured", self.name, self.configured())
+        self.require_configured()
         try:
             pager = await self.client(request_timeout).aio.models.list()
             names = [m.name async for m in pager if m.name]

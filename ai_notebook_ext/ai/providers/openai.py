@@ -81,8 +81,7 @@ class OpenAIProvider(Provider):
         request_timeout: float = 60.0,
         **params: Any,
     ) -> AsyncIterator[Chunk]:
-        if self.configured():
-            raise ProviderError("not_configured", self.name, self.configured())
+        self.require_configured()
         import openai
 
         request: dict[str, Any] = {"model": model, "messages": messages, **params}
@@ -157,8 +156,7 @@ class OpenAIProvider(Provider):
         return value if isinstance(value, dict) else {"value": value}
 
     async def list_models(self, request_timeout: float = 10.0) -> list[str]:
-        if self.configured():
-            raise ProviderError("not_configured", self.name, self.configured())
+        self.require_configured()
         import openai
 
         try:
