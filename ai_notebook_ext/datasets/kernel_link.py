@@ -14,7 +14,7 @@ import json
 import logging
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from ..execution.schemas import RunOut
@@ -23,13 +23,14 @@ from ..store.dataset_models import Dataset, DatasetVersion
 from ..store.models import Run
 from . import worker
 from .formats import FormatError
+from .incoming import Incoming
 from .lineage import LineageService
-from .schemas import DatasetName
-from .service import DatasetService, Incoming, blob_lock
+from .profiles import profile_quietly
+from .schemas import DATASET_NAME
+from .service import DatasetService, blob_lock
 from .storage import HEX64
 
 log = logging.getLogger(__name__)
-DATASET_NAME: TypeAdapter[str] = TypeAdapter(DatasetName)
 
 
 class KernelLink:
@@ -114,4 +115,4 @@ class KernelLink:
         )
         await self.lineage.record(run.id, out.version.id, "write")
         if out.created:
-            await self.datasets.ensure_profile(blob, "parquet")
+            await profile_quietly(self.db, store, blob, "parquet")

@@ -18,6 +18,7 @@ from .lookup import allowed_dataset, version_of
 from .quality import Rule, RuleError
 from .schemas import QualityOut, RuleIn, RuleOut
 from .storage import BlobStore
+from .views import quality_out
 
 
 class RuleService:
@@ -99,10 +100,8 @@ class RuleService:
                 .order_by(QualityResult.id.desc())
                 .limit(1)
             )
-            if result is None:  # no rules
-                return QualityOut(passed=True, results=[], created_at=utcnow())
-            return QualityOut(
-                passed=result.passed, results=result.results, created_at=result.created_at
+            return quality_out(result) or QualityOut(  # no rules
+                passed=True, results=[], created_at=utcnow()
             )
 
     async def evaluate_version(self, version_id: int, dataset_id: int) -> tuple[bool | None, list]:

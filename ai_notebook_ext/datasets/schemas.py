@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, JsonValue, StringConstraints
+from pydantic import Field, JsonValue, StringConstraints, TypeAdapter
 
 from ..projects.schemas import Description, Input, Output, Text
 from .formats import FORMATS
@@ -17,6 +17,7 @@ DatasetName = Annotated[
     ),
     Text,
 ]
+DATASET_NAME: TypeAdapter[str] = TypeAdapter(DatasetName)
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), Text]
 Format = Literal["csv", "tsv", "parquet", "json", "jsonl", "xlsx"]
 assert set(Format.__args__) == set(FORMATS)  # type: ignore[attr-defined]
@@ -101,7 +102,7 @@ class SchemaDiff(Output):
     added: list[ColumnOut]
     removed: list[ColumnOut]
     changed: list[TypeChange]
-    row_count_change: int
+    row_count_change: int | None = Field(description="null while either count is unknown.")
 
 
 class RuleIn(Input):

@@ -11,51 +11,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select
 
-from ..errors import BadRequest, NotFound, ServiceUnavailable, Unprocessable
+from ..errors import BadRequest, ServiceUnavailable, Unprocessable
 from ..events import DATASET_VERSION, Events
 from ..projects.access import authorize
 from ..projects.locks import KeyedLocks
 from ..projects.users import Actor
 from ..store import Database
-from ..store.dataset_models import Dataset, DatasetProfile, DatasetVersion, QualityResult
-from ..store.models import User
+from ..store.dataset_models import Dataset, DatasetProfile, DatasetVersion
 from ..store.types import utcnow
 from . import worker
 from .formats import FormatError, Schema
+from .incoming import Incoming, below_root, display_name
 from .lookup import allowed_dataset
+from .manifest import manifest_of
+from .profiles import ensure_profile, profile_quietly
 from .schemas import (
-    ColumnOut,
     DatasetOut,
     DatasetUpdate,
-    QualityOut,
     SchemaDiff,
-    TypeChange,
     UploadOut,
     VersionOut,
 )
 from .storage import BlobStore, copy_and_hash
+from .views import dataset_outs, numbered, schema_diff, version_out, version_outs, versions_of
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Incoming:
-    """A complete local file about to become a version."""
-
-    path: str
-    digest: str
-    size: int
-    filename: str = ""
-    declared: str | None = None
-    source: str = "upload"
 
 
 class DatasetService:
@@ -94,22 +80,22 @@ class DatasetService:
                     select(Dataset).where(Dataset.project_id == project_id).order_by(Dataset.name)
                 )
             )
-            return [await self._out(session, d) for d in datasets]
+            return await dataset_outs(session, datasets)
 
     async def get(self, actor: Actor, project_id: int, dataset_id: int) -> DatasetOut:
         async with self.db.session() as session:
             dataset = await allowed_dataset(
                 session, actor, project_id, dataset_id, "viewer", "reading datasets"
             )
-            return await self._out(session, dataset)
+            return (await dataset_outs(session, [dataset]))[0]
 
     async def versions(self, actor: Actor, project_id: int, dataset_id: int) -> list[VersionOut]:
         async with self.db.session() as session:
             dataset = await allowed_dataset(
                 session, actor, project_id, dataset_id, "viewer", "reading datasets"
             )
-            rows = await self._versions(session, dataset.id)
-            return [await self._version_out(session, v, rows) for v in reversed(rows)]
+            rows = await versions_of(session, dataset.id)
+            return await version_outs(session, rows[::-1], {r.id: r.number for r in rows})
 
     async def version(
         self, actor: Actor, project_id: int, dataset_id: int, number: int
@@ -118,8 +104,8 @@ class DatasetService:
             dataset = await allowed_dataset(
                 session, actor, project_id, dataset_id, "viewer", "reading datasets"
             )
-            rows = await self._versions(session, dataset.id)
-            return await self._version_out(session, _numbered(rows, number), rows)
+            rows = await versions_of(session, dataset.id)
+            return await version_out(session, numbered(rows, number), rows)
 
     async def blob_of(
         self, actor: Actor, project_id: int, dataset_id: int, number: int
@@ -129,7 +115,7 @@ class DatasetService:
             dataset = await allowed_dataset(
                 session, actor, project_id, dataset_id, "viewer", "downloading datasets"
             )
-            v = _numbered(await self._versions(session, dataset.id), number)
+            v = numbered(await versions_of(session, dataset.id), number)
             safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in dataset.name)
             return v.blob, v.format, f"{safe}-v{v.number}.{v.format}", v.size
 
@@ -140,22 +126,9 @@ class DatasetService:
             dataset = await allowed_dataset(
                 session, actor, project_id, dataset_id, "viewer", "reading datasets"
             )
-            rows = await self._versions(session, dataset.id)
-            a, b = _numbered(rows, base), _numbered(rows, other)
-        before = {c["name"]: c["type"] for c in a.columns}
-        after = {c["name"]: c["type"] for c in b.columns}
-        return SchemaDiff(
-            base=base,
-            other=other,
-            added=[ColumnOut(name=n, type=t) for n, t in after.items() if n not in before],
-            removed=[ColumnOut(name=n, type=t) for n, t in before.items() if n not in after],
-            changed=[
-                TypeChange(name=n, before=before[n], after=t)
-                for n, t in after.items()
-                if n in before and before[n] != t
-            ],
-            row_count_change=b.row_count - a.row_count,
-        )
+            rows = await versions_of(session, dataset.id)
+            a, b = numbered(rows, base), numbered(rows, other)
+        return schema_diff(a, b)
 
     async def profile(
         self, actor: Actor, project_id: int, dataset_id: int, number: int
@@ -165,9 +138,9 @@ class DatasetService:
             dataset = await allowed_dataset(
                 session, actor, project_id, dataset_id, "viewer", "reading datasets"
             )
-            v = _numbered(await self._versions(session, dataset.id), number)
+            v = numbered(await versions_of(session, dataset.id), number)
         try:
-            return await self.ensure_profile(v.blob, v.format)
+            return await ensure_profile(self.db, self.store, v.blob, v.format)
         except worker.WorkerDied as exc:
             raise ServiceUnavailable(str(exc)) from None
         except Exception as exc:
@@ -175,26 +148,6 @@ class DatasetService:
             raise Unprocessable(
                 f"the profile of version {number} could not be made: {exc}"
             ) from None
-
-    async def ensure_profile(self, blob: str, fmt: str) -> dict[str, Any]:
-        async with self.db.session() as session:
-            row = await session.get(DatasetProfile, (blob, fmt))
-            if row is not None:
-                return row.profile
-        store = self.store
-        profile = await worker.run(worker.profile_blob, store.url, store.options, blob, fmt)
-        async with self.db.session() as session:
-            if await session.get(DatasetProfile, (blob, fmt)) is None:
-                session.add(
-                    DatasetProfile(
-                        blob=blob,
-                        format=fmt,
-                        profile=profile,
-                        seconds=profile["seconds"],
-                        created_at=utcnow(),
-                    )
-                )
-        return profile
 
     # --- writing ------------------------------------------------------------------------
 
@@ -235,23 +188,15 @@ class DatasetService:
             await asyncio.to_thread(self.store.put_file, incoming.path, incoming.digest, move=move)
             out = await self.record_version(actor, project_id, name, incoming, schema)
         if out.created and not background:
-            await self._profile_quietly(incoming.digest, schema.format)
+            await profile_quietly(self.db, self.store, incoming.digest, schema.format)
         return out
-
-    async def _profile_quietly(self, blob: str, fmt: str) -> None:
-        """Profile a stored version; a failure is logged (the version stands, and GET
-        .../profile reports the failure)."""
-        try:
-            await self.ensure_profile(blob, fmt)
-        except Exception as exc:
-            log.warning("ai_notebook_ext: profiling blob %s: %s", blob[:12], exc)
 
     async def register(
         self, actor: Actor, project_id: int, name: str, path: str, fmt: str | None
     ) -> UploadOut:
         """A file under the server's root dir becomes a version (its bytes are copied)."""
         await self.check_upload(actor, project_id)
-        full = await asyncio.to_thread(_below_root, self.root_dir, path, self.allow_hidden)
+        full = await asyncio.to_thread(below_root, self.root_dir, path, self.allow_hidden)
         # A private copy, hashed while copied: the stored bytes are the hashed bytes even
         # if the file changes meanwhile.
         copy, digest, size = await asyncio.to_thread(copy_and_hash, full, self.staging_dir)
@@ -294,7 +239,7 @@ class DatasetService:
                 )
                 session.add(dataset)
                 await session.flush()
-            rows = await self._versions(session, dataset.id)
+            rows = await versions_of(session, dataset.id)
             latest = rows[-1] if rows else None
             if (
                 latest is not None
@@ -303,8 +248,8 @@ class DatasetService:
                 and latest.status == "ready"
             ):
                 return UploadOut(
-                    dataset=await self._out(session, dataset),
-                    version=await self._version_out(session, latest, rows),
+                    dataset=(await dataset_outs(session, [dataset]))[0],
+                    version=await version_out(session, latest, rows),
                     created=False,
                 )
             version = DatasetVersion(
@@ -319,7 +264,7 @@ class DatasetService:
                 source=incoming.source,
                 status="ready" if schema.row_count >= 0 else "processing",
                 problem="",
-                filename=_display_name(incoming.filename),
+                filename=display_name(incoming.filename),
                 created_by=user_id,
                 created_at=now,
             )
@@ -340,12 +285,12 @@ class DatasetService:
                 project_id, name, version_id, dataset_id, number, incoming.source, schema.row_count
             )
         async with self.db.session() as session:
-            rows = await self._versions(session, dataset_id)
+            rows = await versions_of(session, dataset_id)
             dataset = await session.get(Dataset, dataset_id)
             assert dataset is not None
             return UploadOut(
-                dataset=await self._out(session, dataset),
-                version=await self._version_out(session, _numbered(rows, number), rows),
+                dataset=(await dataset_outs(session, [dataset]))[0],
+                version=await version_out(session, numbered(rows, number), rows),
                 created=True,
             )
 
@@ -414,7 +359,7 @@ class DatasetService:
             await self._set_status(version_id, "broken", None, "the file could not be read")
             return
         await self._set_status(version_id, "processing", schema.row_count, "")
-        await self._profile_quietly(incoming.digest, fmt)
+        await profile_quietly(self.db, self.store, incoming.digest, fmt)
         await self._announce(
             project_id,
             name,
@@ -453,14 +398,14 @@ class DatasetService:
                 dataset.tags = sorted(set(data.tags))
             dataset.updated_at = utcnow()
             await session.flush()
-            return await self._out(session, dataset)
+            return (await dataset_outs(session, [dataset]))[0]
 
     async def delete(self, actor: Actor, project_id: int, dataset_id: int) -> None:
         async with self.db.session() as session:
             dataset = await allowed_dataset(
                 session, actor, project_id, dataset_id, "editor", "deleting datasets"
             )
-            blobs = {v.blob for v in await self._versions(session, dataset.id)}
+            blobs = {v.blob for v in await versions_of(session, dataset.id)}
             await session.execute(
                 delete(DatasetVersion).where(DatasetVersion.dataset_id == dataset.id)
             )
@@ -475,7 +420,7 @@ class DatasetService:
             dataset = await allowed_dataset(
                 session, actor, project_id, dataset_id, "editor", "deleting datasets"
             )
-            version = _numbered(await self._versions(session, dataset.id), number)
+            version = numbered(await versions_of(session, dataset.id), number)
             blob = version.blob
             await session.delete(version)
         await self.write_manifest(project_id)
@@ -485,31 +430,9 @@ class DatasetService:
         """The project's name -> versions map next to the blobs, for kernels' ``ain``
         (one writer per project at a time, each from the database as it is then)."""
         async with self.locks.hold(("manifest", project_id)):
-            await self._write_manifest(project_id)
-
-    async def _write_manifest(self, project_id: int) -> None:
-        async with self.db.session() as session:
-            rows = (
-                await session.execute(
-                    select(
-                        Dataset.name,
-                        DatasetVersion.number,
-                        DatasetVersion.blob,
-                        DatasetVersion.format,
-                    )
-                    .join(DatasetVersion, DatasetVersion.dataset_id == Dataset.id)
-                    .where(Dataset.project_id == project_id)
-                    .order_by(Dataset.name, DatasetVersion.number)
-                )
-            ).all()
-        manifest: dict[str, Any] = {}
-        for name, number, blob, fmt in rows:
-            entry = manifest.setdefault(name, {"latest": number, "versions": {}})
-            entry["latest"] = number
-            entry["versions"][str(number)] = {"blob": blob, "format": fmt}
-        text = json.dumps(manifest, sort_keys=True)
-        key = self.store.manifest_key(project_id)
-        await asyncio.to_thread(self.store.write_text, key, text)
+            text = await manifest_of(self.db, project_id)
+            key = self.store.manifest_key(project_id)
+            await asyncio.to_thread(self.store.write_text, key, text)
 
     async def collect(self, blobs: set[str]) -> None:
         """Remove blobs (and their profiles) no version references any more. Each blob is
@@ -526,105 +449,7 @@ class DatasetService:
                     await session.execute(delete(DatasetProfile).where(DatasetProfile.blob == blob))
                 await asyncio.to_thread(self.store.delete, blob)
 
-    # --- helpers ------------------------------------------------------------------------
-
-    @staticmethod
-    async def _versions(session: Any, dataset_id: int) -> list[DatasetVersion]:
-        query = (
-            select(DatasetVersion)
-            .where(DatasetVersion.dataset_id == dataset_id)
-            .order_by(DatasetVersion.number)
-        )
-        return list(await session.scalars(query))
-
-    async def _out(self, session: Any, dataset: Dataset) -> DatasetOut:
-        rows = await self._versions(session, dataset.id)
-        latest = await self._version_out(session, rows[-1], rows) if rows else None
-        return DatasetOut(
-            id=dataset.id,
-            project_id=dataset.project_id,
-            name=dataset.name,
-            description=dataset.description,
-            tags=list(dataset.tags or []),
-            created_at=dataset.created_at,
-            updated_at=dataset.updated_at,
-            latest=latest,
-        )
-
-    @staticmethod
-    async def _version_out(
-        session: Any, v: DatasetVersion, rows: list[DatasetVersion]
-    ) -> VersionOut:
-        numbers = {r.id: r.number for r in rows}
-        username = (
-            await session.scalar(select(User.username).where(User.id == v.created_by))
-            if v.created_by is not None
-            else None
-        )
-        result = await session.scalar(
-            select(QualityResult)
-            .where(QualityResult.version_id == v.id)
-            .order_by(QualityResult.id.desc())
-            .limit(1)
-        )
-        quality = (
-            QualityOut(passed=result.passed, results=result.results, created_at=result.created_at)
-            if result is not None
-            else None
-        )
-        return VersionOut(
-            id=v.id,
-            number=v.number,
-            parent=numbers.get(v.parent_id) if v.parent_id is not None else None,
-            blob=v.blob,
-            size=v.size,
-            format=v.format,  # type: ignore[arg-type]
-            row_count=v.row_count,
-            columns=[ColumnOut(**c) for c in v.columns],
-            source=v.source,  # type: ignore[arg-type]
-            status=v.status,  # type: ignore[arg-type]
-            problem=v.problem,
-            filename=v.filename,
-            created_by=username,
-            created_at=v.created_at,
-            quality=quality,
-        )
-
 
 def blob_lock(blob: str) -> tuple[str, str]:
     """The lock key of storing one blob and of cleaning it up."""
     return ("blob", blob)
-
-
-def _numbered(rows: list[DatasetVersion], number: int) -> DatasetVersion:
-    for row in rows:
-        if row.number == number:
-            return row
-    raise NotFound(f"version {number} not found")
-
-
-def _below_root(root: str, path: str, allow_hidden: bool) -> str:
-    """The real path of a file below ``root``; 400 for anything else (symlinks out too,
-    and hidden files and folders unless the server shows them)."""
-    full = os.path.realpath(os.path.join(root, path))
-    if os.path.isabs(path) or os.path.commonpath([full, root]) != root:
-        raise BadRequest(
-            "path must be relative to the server's root dir and stay inside it",
-            details={"field": "path"},
-        )
-    hidden = [p for p in os.path.relpath(full, root).split(os.sep) if p.startswith(".")]
-    hidden += [p for p in path.replace("\\", "/").split("/") if p.startswith(".") and p != "."]
-    if hidden and not allow_hidden:
-        raise BadRequest(
-            "hidden files and folders cannot be registered (ContentsManager.allow_hidden)",
-            details={"field": "path"},
-        )
-    if not os.path.isfile(full):
-        raise BadRequest(f"no file at {path!r} below the root dir", details={"field": "path"})
-    return full
-
-
-def _display_name(filename: str) -> str:
-    """The client's file name, kept only as a label: no folders, no control characters."""
-    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
-    return "".join(c for c in base if c.isprintable())[:255]

@@ -4,18 +4,14 @@ profiles, schema diffs, quality rules, lineage and the catalog."""
 from __future__ import annotations
 
 import asyncio
-import copy
-from typing import Any
 from urllib.parse import quote
 
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 
-from ..datasets.formats import FORMATS
 from ..datasets.schemas import (
     CatalogOut,
     DatasetList,
-    DatasetName,
     DatasetOut,
     DatasetUpdate,
     LineageOut,
@@ -30,135 +26,17 @@ from ..datasets.schemas import (
     VersionList,
     VersionOut,
 )
-from ..datasets.service import Incoming
-from ..datasets.storage import CHUNK, Staging
-from ..errors import BadRequest, PayloadTooLarge
+from ..datasets.storage import CHUNK
+from ..errors import BadRequest
 from .base import ApiHandler, operation
 
 RESOURCE = "ai_notebook_ext:datasets"
-UPLOAD_CHUNK = 1 << 20
-UPLOAD_QUERY = {
-    "name": "required: the dataset's name (a new dataset or a new version of it).",
-    "filename": "The file's name; only its extension is used, to tell the format.",
-    "format": f"One of {', '.join(FORMATS)}; default: from the filename and the content.",
-    "background": "true: answer 202 once the file is stored and its schema read; the row "
-    "count, profile and quality checks follow (status 'processing', then a dataset-version "
-    "event). Default false: 201 after all of them.",
-}
 
 
 def content_disposition(filename: str) -> str:
     """An attachment header any name survives: ASCII fallback plus RFC 5987 UTF-8."""
     fallback = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in filename)
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
-
-
-def _name(raw: str | None) -> str:
-    from pydantic import TypeAdapter, ValidationError
-
-    if raw is None:
-        raise BadRequest("query parameter 'name' is required", details={"field": "name"})
-    try:
-        return TypeAdapter(DatasetName).validate_python(raw)
-    except ValidationError:
-        raise BadRequest(
-            "name must be 1-200 characters without '/', '\\' or control characters",
-            details={"field": "name"},
-        ) from None
-
-
-@tornado.web.stream_request_body
-class DatasetUploadHandler(ApiHandler):
-    """The body streams into a local staging file while it is hashed; memory stays flat
-    whatever the size. Authentication, authorization, the project role and the size limit
-    are checked before the first byte of the body is accepted."""
-
-    auth_resource = RESOURCE
-    staging: Staging | None = None
-
-    @tornado.web.authenticated
-    @authorized
-    async def _admit(self) -> None:
-        """Runs the same checks as the handler method, before the body streams."""
-
-    async def prepare(self) -> None:  # type: ignore[override]
-        await super().prepare()
-        if self.request.method != "POST":
-            return
-        await self._admit()
-        pid = self.path_id(self.path_args[0], "project")
-        self.dataset_name = _name(self.get_query_argument("name", None))
-        fmt = self.get_query_argument("format", None)
-        if fmt is not None and fmt not in FORMATS:
-            raise BadRequest(
-                f"format must be one of {', '.join(FORMATS)}", details={"field": "format"}
-            )
-        self.declared = fmt
-        await self.services.datasets.check_upload(await self.actor(), pid)
-        limit = self.services.dataset_max_bytes
-        length = self.request.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > limit:
-            raise PayloadTooLarge(
-                f"the upload is {int(length)} bytes; the limit is {limit} "
-                "(AINotebookApp.dataset_max_bytes)"
-            )
-        connection: Any = self.request.connection
-        connection.set_max_body_size(limit)
-        # Read this body in 1 MiB pieces, not tornado's 64 KiB: 16x fewer Python calls.
-        connection.params = copy.copy(connection.params)
-        connection.params.chunk_size = UPLOAD_CHUNK
-        connection.stream.read_chunk_size = UPLOAD_CHUNK
-        self.staging = Staging(self.services.staging_dir)
-
-    async def data_received(self, chunk: bytes) -> None:  # type: ignore[override]
-        if self.staging is not None:
-            await self.staging.write(chunk)  # waits when the disk falls behind
-
-    def on_connection_close(self) -> None:
-        """An aborted upload leaves nothing behind."""
-        if self.staging is not None:
-            self.staging.discard()
-        super().on_connection_close()
-
-    def on_finish(self) -> None:
-        if self.staging is not None:
-            self.staging.discard()
-
-    @operation(
-        "Upload a file as a new dataset or a new version of one (editor). The body is the "
-        "file's bytes (streamed). The whole file is read with the real parser first: a "
-        "broken or mislabeled file gets 400 with the parser's reason; past "
-        "dataset_max_bytes, 413. 201 with the new version, its quick profile computed and "
-        "its quality checks run (202 with ?background=true, see below); 200 when the content "
-        "equals the latest version.",
-        response=UploadOut,
-        status=201,
-        query=UPLOAD_QUERY,
-        text_query=("name", "filename", "format", "background"),
-        raw_body="application/octet-stream",
-        errors=(404, 413),
-    )
-    @tornado.web.authenticated
-    @authorized
-    async def post(self, project_id: str) -> None:
-        pid = self.path_id(project_id, "project")
-        assert self.staging is not None
-        digest = await self.staging.finish()
-        if self.staging.size == 0:
-            raise BadRequest("the upload is empty; send the file's bytes as the body")
-        incoming = Incoming(
-            self.staging.path,
-            digest,
-            self.staging.size,
-            self.get_query_argument("filename", "") or "",
-            self.declared,
-            "upload",
-        )
-        background = self.bool_query("background")
-        out = await self.services.datasets.ingest(
-            await self.actor(), pid, self.dataset_name, incoming, background=background
-        )
-        self.reply(out, (202 if background else 201) if out.created else 200)
 
 
 class DatasetRegisterHandler(ApiHandler):

@@ -22,13 +22,13 @@ from .artifacts import ArtifactHandler
 from .base import ApiHandler, NotFoundHandler
 from .blocks import BlockHandler, BlockMoveHandler, BlocksBulkHandler, BlocksHandler
 from .dag import DagHandler, EdgeHandler, EdgesHandler
+from .dataset_upload import DatasetUploadHandler
 from .datasets import (
     CatalogHandler,
     DatasetDiffHandler,
     DatasetHandler,
     DatasetRegisterHandler,
     DatasetsHandler,
-    DatasetUploadHandler,
     LineageHandler,
     ReportHandler,
     ReportHtmlHandler,
