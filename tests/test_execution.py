@@ -277,6 +277,69 @@ async def test_kernel_control_endpoints(api):
     assert (await run(api, pid, a))["kernel_generation"] == 3  # started again on demand
 
 
+async def kernel_model(jp_fetch, kid):
+    r = await jp_fetch("api", "kernels", kid, headers={"Authorization": "token token-alice"})
+    return json.loads(r.body)
+
+
+async def wait_for_state(jp_fetch, kid, state, within=10.0):
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        model = await kernel_model(jp_fetch, kid)
+        if model["execution_state"] == state:
+            return model
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"kernel {kid} never became {state}: {model}")
+
+
+async def test_kernel_activity_is_recorded_from_our_client(api, jp_fetch, jp_serverapp):
+    """Our client reads every iopub message, so it records the activity /api/kernels shows
+    (and the culler reads) and Jupyter's own tracker, which would decode each message a
+    second time, is stopped. Activity of other clients (a console) is recorded too."""
+    pid = await make_project(api)
+    (a,) = await blocks(api, pid, "import time; time.sleep(0.3)")
+    await run(api, pid, a)
+    kid = (await api("GET", f"projects/{pid}/kernel")).body["kernel_id"]
+    km = jp_serverapp.kernel_manager
+    assert km.get_kernel(kid)._activity_stream is None  # Jupyter's tracker is off
+    before = await wait_for_state(jp_fetch, kid, "idle")
+
+    # Our own runs: busy while one runs, idle after, last_activity moves on.
+    submitted = await api("POST", f"projects/{pid}/blocks/{a}/execute")
+    assert submitted.status == 202
+    await wait_for_state(jp_fetch, kid, "busy")
+    after_run = await wait_for_state(jp_fetch, kid, "idle")
+    assert after_run["last_activity"] > before["last_activity"]
+
+    # A console's execute (another client of the same kernel) is activity as well.
+    console = km.get_kernel(kid).client()
+    console.start_channels()
+    try:
+        await console.wait_for_ready(timeout=30)
+        console.execute("import time; time.sleep(0.5)")
+        await wait_for_state(jp_fetch, kid, "busy")
+        after_console = await wait_for_state(jp_fetch, kid, "idle")
+    finally:
+        console.stop_channels()
+    assert after_console["last_activity"] > after_run["last_activity"]
+
+    # A restart hands tracking to Jupyter while our client reconnects, then takes it back.
+    assert (await api("POST", f"projects/{pid}/kernel/restart")).status == 200
+    assert km.get_kernel(kid)._activity_stream is None
+    assert (await run(api, pid, a))["status"] == "succeeded"
+    restarted = await wait_for_state(jp_fetch, kid, "idle")
+    assert restarted["last_activity"] > after_console["last_activity"]
+
+    # Shut down: nothing of ours is left reading.
+    (app,) = jp_serverapp.extension_manager.extension_apps["ai_notebook_ext"]
+    handle = app.services.runs.kernels.handle(pid)
+    assert handle is not None
+    assert handle.reader is not None
+    assert (await api("DELETE", f"projects/{pid}/kernel")).status == 204
+    assert handle.reader is None
+    assert handle.client is None
+
+
 async def read_events(ws, pid):
     """Our events for project ``pid`` until its run reaches a final status."""
     seen = []

@@ -25,6 +25,7 @@ from ..projects.locks import KeyedLocks
 from ..store import Database
 from ..store.models import ProjectKernel
 from ..store.types import utcnow
+from .iopub import IopubReader, KernelActivity
 from .wire import CLIENT_OPTIONS, LeanSession
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class KernelHandle:
     death_reason: str = ""
     callback: Callable[[], None] | None = None
     pid: int | None = None  # the kernel process we connected to (local kernels)
+    reader: IopubReader | None = None  # reads the client's iopub channel (iopub.py)
 
 
 def describe_exit(returncode: int | None) -> str:
@@ -173,6 +175,8 @@ class ProjectKernels:
             ) from exc
         handle.client = client
         handle.pid = kernel_pid(kernel)
+        handle.reader = IopubReader(client, KernelActivity.take_over(self.km, handle.kernel_id))
+        handle.reader.start()
         if self.setup is not None:  # before any block: shell requests run in order
             client.execute(
                 self.setup(handle.project_id), silent=True, store_history=False, allow_stdin=False
@@ -239,9 +243,13 @@ class ProjectKernels:
         return bool(await ensure_async(kernel.is_alive()))
 
     @staticmethod
-    def _retire(handle: KernelHandle) -> None:
-        """Close the handle's client. A runner reading from it sees its read cancelled and
-        reports the kernel's death or restart (runner.execute handles that)."""
+    def _retire(handle: KernelHandle, stopping: bool = False) -> None:
+        """Close the handle's client. A runner waiting for messages is told the channel
+        closed and reports the kernel's death or restart (runner.execute handles that).
+        ``stopping``: the kernel is being shut down (Jupyter need not watch it again)."""
+        reader, handle.reader = handle.reader, None
+        if reader is not None:
+            reader.stop(release=not stopping)
         client, handle.client = handle.client, None
         if client is not None:
             client.stop_channels()
@@ -322,7 +330,7 @@ class ProjectKernels:
                 if self.state(handle.project_id)["state"] != "busy":
                     break
         handle.died.set()
-        self._retire(handle)
+        self._retire(handle, stopping=True)
         try:
             if handle.session_id and self.sessions is not None:
                 await ensure_async(self.sessions.delete_session(handle.session_id))

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .iopub import ChannelClosed, Mailbox
 from .kernels import KernelHandle, ProjectKernels
 from .outputs import OutputCollector
 
@@ -52,11 +53,19 @@ async def _shell_reply(client: Any, msg_id: str, wait: float) -> dict[str, Any] 
 
 @dataclass
 class Sent:
-    """An execute request on its way: the kernel generation it went to and its msg_id."""
+    """An execute request on its way: the kernel generation it went to, its msg_id and
+    the mailbox its iopub messages arrive in."""
 
     handle: KernelHandle
     generation: int
     msg_id: str
+    box: Mailbox
+
+    def close(self) -> None:
+        """No more interest in its messages (the reader forgets a request by itself once
+        the kernel is idle after it)."""
+        if self.handle.reader is not None:
+            self.handle.reader.unsubscribe(self.msg_id)
 
 
 def send(handle: KernelHandle, code: str, silent: bool = False) -> Sent:
@@ -65,7 +74,12 @@ def send(handle: KernelHandle, code: str, silent: bool = False) -> Sent:
     msg_id = handle.client.execute(
         code, silent=silent, store_history=not silent, allow_stdin=False, stop_on_error=True
     )
-    return Sent(handle, handle.generation, msg_id)
+    if handle.reader is not None:
+        box = handle.reader.subscribe(msg_id)
+    else:  # not connected (cannot happen for a ready handle): the runner reports it
+        box = Mailbox()
+        box.fail(ChannelClosed("not connected to the kernel"))
+    return Sent(handle, handle.generation, msg_id, box)
 
 
 async def execute(
@@ -110,7 +124,7 @@ async def _execute(
         sent = send(handle, code, silent)
         if on_sent is not None:
             await on_sent()
-    client, msg_id, generation = handle.client, sent.msg_id, sent.generation
+    client, box, generation = handle.client, sent.box, sent.generation
     loop = asyncio.get_running_loop()
     deadline = None if not time_limit else loop.time() + time_limit
     interrupted_at: float | None = None
@@ -135,32 +149,22 @@ async def _execute(
         if deadline is not None and interrupted_at is None:
             wait = max(0.01, min(POLL, deadline - now))
         try:
-            msg = await client.get_iopub_msg(timeout=wait)
+            msg = await box.get(timeout=wait)
         except queue.Empty:
             if not await kernels.is_alive(handle):
                 kernels.mark_dead(handle, handle.death_reason or kernels.exit_reason(handle))
             continue
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise  # we are being cancelled (server stopping)
-            # Our channel was closed under us (restart, shutdown): not a cancel of the run.
+        except ChannelClosed as exc:  # our client closed (restart, shutdown) or broke
             if not (handle.died.is_set() or handle.generation != generation):
-                kernels.mark_dead(handle, "lost the connection to the kernel")
-            continue
-        except Exception as exc:  # the channel broke: a restart or shutdown
-            if not (handle.died.is_set() or handle.generation != generation):
-                kernels.mark_dead(handle, f"lost the connection to the kernel ({exc})")
-            continue
-        if msg.get("parent_header", {}).get("msg_id") != msg_id:
-            continue
+                kernels.mark_dead(handle, str(exc))
+            continue  # the loop's first check reports it
         msg_type = msg["header"]["msg_type"]
         content = msg.get("content", {})
         if msg_type == "status" and content.get("execution_state") == "idle":
             break
         if collector.apply(msg_type, content):
             await on_output(collector)
-    reply = await _shell_reply(client, msg_id, REPLY_WAIT)
+    reply = await _shell_reply(client, sent.msg_id, REPLY_WAIT)
     reply_content = (reply or {}).get("content", {})
     if reply_content.get("execution_count") is not None:
         collector.execution_count = reply_content["execution_count"]

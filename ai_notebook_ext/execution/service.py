@@ -208,6 +208,7 @@ class RunService:
                     run_id = (await conn.execute(sql.INSERT_RUN, values)).scalar_one()
         except BaseException:
             if sent is not None:  # no record of the code: stop it
+                sent.close()
                 await self.kernels.interrupt(project_id)
             raise
         if row is None or role is None:

@@ -1,10 +1,10 @@
 """The Session and channels of our kernel clients: same protocol, less work per message.
 
 jupyter_client's ``Session.deserialize`` turns every ISO date in the header and parent
-header into a ``datetime`` with dateutil, about a tenth of a millisecond per message, and
-the server decodes each iopub message a second time for its activity tracker. Our runner
-reads ``msg_type``, ``parent_header.msg_id`` and ``content`` only, so our clients keep the
-dates as the strings the kernel sent. Signatures are checked exactly as jupyter_client does.
+header into a ``datetime`` with dateutil, about a tenth of a millisecond per message. Our
+reader (``iopub.py``) and runner read ``msg_type``, ``parent_header`` and ``content`` only,
+so our clients keep the dates as the strings the kernel sent. Signatures are checked
+exactly as jupyter_client does.
 
 ``AsyncZMQSocketChannel.get_msg`` always awaits an asyncio poll before receiving; after the
 kernel's ``busy`` status, its next iopub message and its shell reply are usually waiting
