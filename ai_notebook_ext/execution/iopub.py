@@ -202,9 +202,8 @@ class IopubReader:
                 box.put(msg)
                 if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
                     del self._boxes[msg_id]  # the request is done: nothing more will come
+                # The request's runner takes the message first: it is on the request's
+                # critical path, the activity record and this task's next wait are not.
+                await asyncio.sleep(0)
             if self.activity is not None:
                 self.activity.record(msg)
-            if box is not None:
-                # Let the request's runner take the message before this task sets up its
-                # next wait on the socket: the runner is on the request's critical path.
-                await asyncio.sleep(0)
