@@ -91,6 +91,7 @@ class RunService:
         self._done: dict[int, asyncio.Event] = {}
         self._results: dict[int, RunOut] = {}  # finished runs a waiting request takes
         self._waiting: set[int] = set()
+        self._on_end: dict[int, Callable[[RunOut], None]] = {}  # see submit()
         self._jobs: dict[int, Job] = {}
         self._tasks: set[asyncio.Future[None]] = set()
         # async (run, reports): what ain read and wrote in a run; set by the datasets layer
@@ -122,10 +123,13 @@ class RunService:
         ticket: Ticket | None = None,
         parent_id: int | None = None,
         expected: tuple[str, str] | None = None,
+        on_end: Callable[[RunOut], None] | None = None,
     ) -> RunOut:
         """Queue a run of the block's current code; with ``wait``, return when it ended.
         ``parent_id``: the pipeline run it belongs to; ``expected``: a (source,
-        fingerprint) the caller computed, used if the block still has that source."""
+        fingerprint) the caller computed, used if the block still has that source;
+        ``on_end`` (with ``wait``): called with the ended run as soon as its end is stored,
+        before this coroutine resumes (a request answers there, one task switch sooner)."""
         ticket = ticket or self.queues.reserve(project_id)
         try:
             job = await self._create_run(actor, project_id, block_id, ticket, parent_id)
@@ -138,6 +142,8 @@ class RunService:
         done = self._done[out.id] = asyncio.Event()
         if wait:
             self._waiting.add(out.id)
+            if on_end is not None:
+                self._on_end[out.id] = on_end
         self.events.status(out.project_id, out.id, out.block_id, "queued")
         if job.sent is not None:
             self.events.status(out.project_id, out.id, out.block_id, "running")
@@ -148,6 +154,7 @@ class RunService:
             await done.wait()
         finally:
             self._waiting.discard(out.id)
+            self._on_end.pop(out.id, None)
         result = self._results.pop(out.id, None)
         return result if result is not None else await self._run_out(out.id)
 
@@ -629,7 +636,13 @@ class RunService:
             final = {k: v for k, v in params.items() if k not in ("run_id", "generation")}
             if generation is not None:
                 final["kernel_generation"] = generation
-            self._results[run_id] = known.model_copy(update=final)
+            result = self._results[run_id] = known.model_copy(update=final)
+            on_end = self._on_end.pop(run_id, None)
+            if on_end is not None:
+                try:
+                    on_end(result)
+                except Exception:  # the caller's problem: the run has ended all the same
+                    log.exception("ai_notebook_ext: reporting the end of run %s", run_id)
         self.events.status(
             known.project_id,
             run_id,

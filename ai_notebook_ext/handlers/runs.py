@@ -39,8 +39,19 @@ class ExecuteHandler(ApiHandler):
         except BaseException:
             self.services.runs.abandon(ticket)
             raise
-        run = await self.services.runs.submit(actor, pid, bid, wait, ticket)
-        self.reply(run, 200 if wait else 202)
+        answered = False
+
+        def answer(ended: RunOut) -> None:
+            # ?wait=true: the answer goes out as soon as the run's end is stored.
+            nonlocal answered
+            self.reply(ended)
+            answered = True
+
+        run = await self.services.runs.submit(
+            actor, pid, bid, wait, ticket, on_end=answer if wait else None
+        )
+        if not answered:
+            self.reply(run, 200 if wait else 202)
 
 
 class RunsHandler(ApiHandler):
