@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.client
+import http.cookies
 import json
 import os
 import platform
@@ -121,13 +122,19 @@ class RawKernel:
 
 
 class ServerSide:
-    """Project + code block on a running server, executed over one keep-alive connection."""
+    """Project + code block on a running server, executed over one keep-alive connection.
+
+    The client keeps the cookies the server sets, as a browser or ``requests.Session``
+    does: Jupyter Server answers a token-authenticated request without its login cookie
+    by making an anonymous user and signing a new cookie for it, every time.
+    """
 
     def __init__(self, server: ServerProcess) -> None:
         self.server = server
         self.headers = {"Authorization": f"token {server.token}", "Content-Length": "0"}
         self.conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
         self.path = ""
+        self.cookies: http.cookies.SimpleCookie = http.cookies.SimpleCookie()
 
     def setup(self) -> None:
         status, project = self.server.request(
@@ -152,10 +159,18 @@ class ServerSide:
         elapsed = time.perf_counter() - start
         if resp.status != 200:
             raise RuntimeError(f"execute: {resp.status} {body[:500]!r}")
+        self.keep_cookies(resp)
         run = json.loads(body)
         if run["status"] != "succeeded":
             raise RuntimeError(f"execute: run {run['id']} {run['status']}: {run['message']}")
         return elapsed
+
+    def keep_cookies(self, resp: http.client.HTTPResponse) -> None:
+        for header in resp.headers.get_all("Set-Cookie") or ():
+            self.cookies.load(header)
+            self.headers["Cookie"] = "; ".join(
+                f"{name}={morsel.value}" for name, morsel in self.cookies.items()
+            )
 
     def close(self) -> None:
         self.conn.close()
@@ -260,7 +275,7 @@ def report(
         f"{args.warmup} warm-up, interleaved in chunks of {args.chunk}"
     )
     print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}")
-    print("HTTP client: http.client.HTTPConnection, one kept-alive connection")
+    print("HTTP client: http.client.HTTPConnection, one kept-alive connection, cookies kept")
     print()
     print(f"{'side':<34}{'p50 ms':>10}{'p95 ms':>10}{'mean ms':>10}")
     print(f"{'raw jupyter_client':<34}{r50:>10.2f}{r95:>10.2f}{rmean:>10.2f}")
