@@ -1,13 +1,15 @@
 """Core SQL of the execute hot path, built once: no ORM unit of work, cached compilation.
 
 An execution writes three times (create, running, finished); through the ORM each write
-costs more Python than the kernel round trip it surrounds.
+costs more Python than the kernel round trip it surrounds. Statements marked ``fast`` run
+on SQLite's DBAPI cursor when the database is SQLite (``store/fast.py``).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 
+from ..store.fast import fast
 from ..store.models import Artifact, Block, Membership, Project, Run
 
 artifacts = Artifact.__table__
@@ -17,7 +19,7 @@ projects = Project.__table__
 memberships = Membership.__table__
 
 # The block, its project and the caller's membership in one round trip.
-BLOCK_FOR_RUN = (
+BLOCK_FOR_RUN = fast(
     select(
         blocks.c.kind,
         blocks.c.source,
@@ -41,7 +43,7 @@ BLOCK_FOR_RUN = (
 
 INSERT_RUN = insert(runs).returning(runs.c.id)
 
-MARK_RUNNING = (
+MARK_RUNNING = fast(
     update(runs)
     .where(runs.c.id == bindparam("run_id"), runs.c.status == "queued")
     .values(
@@ -51,7 +53,7 @@ MARK_RUNNING = (
     )
 )
 
-SET_LAST_RUN = (
+SET_LAST_RUN = fast(
     update(blocks)
     .where(blocks.c.id == bindparam("block_id"))
     .values(last_run_id=bindparam("run_id"))
@@ -60,7 +62,7 @@ SET_LAST_RUN = (
 
 # The end of a run that has not ended yet (a cancel may have ended it meanwhile). Two
 # comparisons, not IN: an IN list is re-expanded on every execution.
-FINISH_RUN = (
+FINISH_RUN = fast(
     update(runs)
     .where(
         runs.c.id == bindparam("run_id"),

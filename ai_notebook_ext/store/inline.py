@@ -14,6 +14,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session, SessionTransaction
 
+from . import fast
+
 
 class _Nested:
     """``async with session.begin_nested():`` over a sync savepoint."""
@@ -34,13 +36,16 @@ class _Nested:
 
 
 class InlineConnection:
-    """An awaitable ``execute`` over a sync connection, for Core statements."""
+    """An awaitable ``execute`` over a sync connection, for Core statements; statements
+    marked ``fast`` run on the DBAPI cursor (``fast.py``)."""
 
     def __init__(self, connection: Any) -> None:
         self.sync_connection = connection
 
-    async def execute(self, *args: Any, **kwargs: Any) -> Any:
-        return self.sync_connection.execute(*args, **kwargs)
+    async def execute(self, statement: Any, parameters: Any = None, **kwargs: Any) -> Any:
+        if isinstance(parameters, dict) and not kwargs and fast.is_fast(statement):
+            return fast.execute(self.sync_connection, statement, parameters)
+        return self.sync_connection.execute(statement, parameters, **kwargs)
 
 
 class InlineSession:

@@ -1,0 +1,136 @@
+"""The SQLite fast path of hot statements (store/fast.py) stores and reads exactly what
+SQLAlchemy's own execution does: the same rows, timestamps, JSON and errors."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import exc, insert, select
+
+from ai_notebook_ext.execution import statements as sql
+from ai_notebook_ext.store import Database
+from ai_notebook_ext.store.fast import FastResult, fast, is_fast
+from ai_notebook_ext.store.models import Run
+
+
+@pytest.fixture
+def db(tmp_path, jp_asyncio_loop):
+    database = Database(f"sqlite:///{tmp_path / 'fast.db'}")
+    database.migrate()
+    raw = sqlite3.connect(tmp_path / "fast.db")
+    raw.execute("INSERT INTO users VALUES (1, 'ann', 'Ann', 'member', '2026-01-01 00:00:00')")
+    raw.execute(
+        "INSERT INTO projects VALUES (1, 'p', '', 1, '2026-01-01 00:00:00', "
+        "'2026-01-01 00:00:00', 'work/p')"
+    )
+    raw.execute("INSERT INTO memberships VALUES (1, 1, 'editor', '2026-01-01 00:00:00')")
+    raw.execute(
+        "INSERT INTO blocks VALUES (1, 1, 0, 'code', 'x = 1', 3, '2026-01-01 00:00:00', "
+        "'2026-01-01 00:00:00', 2.5, NULL)"
+    )
+    raw.commit()
+    raw.close()
+    yield database
+    jp_asyncio_loop.run_until_complete(database.dispose())
+
+
+async def new_run(db) -> int:
+    started = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    values = {"project_id": 1, "block_id": 1, "user_id": 1, "status": "queued"}
+    values |= {"source": "x = 1", "outputs": [], "message": "", "queued_at": started}
+    async with db.connection() as conn:
+        return (await conn.execute(sql.INSERT_RUN, values)).scalar_one()
+
+
+async def read_run(db, run_id):
+    async with db.session() as session:
+        return await session.get(Run, run_id)
+
+
+def finish_params(run_id, finished):
+    return {
+        "run_id": run_id,
+        "status": "failed",
+        "finished_at": finished,
+        "message": "ValueError: ünïcode",
+        "error": {"ename": "ValueError", "evalue": "ünïcode", "traceback": ["a", "b"]},
+        "execution_count": 7,
+        "outputs": [{"output_type": "stream", "name": "stdout", "text": "42\n"}],
+        "generation": None,
+        "fingerprint": "f" * 64,
+    }
+
+
+async def test_select_reads_what_sqlalchemy_reads(db):
+    ids = {"block_id": 1, "project_id": 1, "user_id": 1}
+    async with db.connection() as conn:
+        result = await conn.execute(sql.BLOCK_FOR_RUN, ids)
+        assert isinstance(result, FastResult)
+        row = result.first()
+        expected = conn.sync_connection.execute(sql.BLOCK_FOR_RUN, ids).first()
+    assert tuple(row) == tuple(expected)
+    assert (row.kind, row.source, row.version, row.role) == ("code", "x = 1", 3, "editor")
+    assert row.timeout_seconds == 2.5
+    assert row.working_dir == "work/p"
+    async with db.connection() as conn:  # no membership: the outer join gives None
+        other = (await conn.execute(sql.BLOCK_FOR_RUN, ids | {"user_id": 99})).first()
+        missing = (await conn.execute(sql.BLOCK_FOR_RUN, ids | {"block_id": 5})).first()
+    assert other.role is None
+    assert missing is None
+
+
+async def test_updates_store_what_sqlalchemy_stores(db):
+    finished = datetime(2026, 1, 2, 3, 4, 6, 1, tzinfo=timezone(timedelta(hours=2)))
+    fast_id, slow_id = await new_run(db), await new_run(db)
+    async with db.connection() as conn:
+        assert (await conn.execute(sql.FINISH_RUN, finish_params(fast_id, finished))).rowcount == 1
+        await conn.execute(sql.SET_LAST_RUN, {"block_id": 1, "run_id": fast_id})
+        conn.sync_connection.execute(sql.FINISH_RUN, finish_params(slow_id, finished))
+    fast_run, slow_run = await read_run(db, fast_id), await read_run(db, slow_id)
+    for column in Run.__table__.columns:
+        if column.key != "id":
+            assert getattr(fast_run, column.key) == getattr(slow_run, column.key), column.key
+    assert fast_run.finished_at == finished
+    assert fast_run.finished_at.tzinfo is not None
+    assert fast_run.error["evalue"] == "ünïcode"
+    assert fast_run.kernel_generation is None
+    # A finished run is not finished again (the status guard is a literal parameter).
+    async with db.connection() as conn:
+        again = await conn.execute(sql.FINISH_RUN, finish_params(fast_id, finished))
+        assert again.rowcount == 0
+    async with db.session() as session:
+        block_last = await session.scalar(select(sql.blocks.c.last_run_id))
+    assert block_last == fast_id
+
+
+async def test_the_transaction_is_sqlalchemys(db):
+    run_id = await new_run(db)
+
+    async def write_then_fail():
+        async with db.connection() as conn:
+            await conn.execute(sql.SET_LAST_RUN, {"block_id": 1, "run_id": run_id})
+            raise RuntimeError("roll back")
+
+    with pytest.raises(RuntimeError):
+        await write_then_fail()
+    async with db.session() as session:
+        assert await session.scalar(select(sql.blocks.c.last_run_id)) is None
+
+
+async def test_errors_are_sqlalchemy_errors(db):
+    with pytest.raises(exc.IntegrityError):  # no run 404: the foreign key refuses it
+        async with db.connection() as conn:
+            await conn.execute(sql.SET_LAST_RUN, {"block_id": 1, "run_id": 404})
+    with pytest.raises(exc.ArgumentError, match="run_id"):
+        async with db.connection() as conn:
+            await conn.execute(sql.SET_LAST_RUN, {"block_id": 1})
+
+
+def test_only_eligible_statements_are_fast():
+    assert is_fast(sql.FINISH_RUN)
+    assert is_fast(sql.BLOCK_FOR_RUN)
+    assert not is_fast(sql.INSERT_RUN)
+    with pytest.raises(TypeError):
+        fast(insert(sql.runs))  # type: ignore[arg-type]
