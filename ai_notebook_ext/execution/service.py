@@ -128,8 +128,9 @@ class RunService:
         """Queue a run of the block's current code; with ``wait``, return when it ended.
         ``parent_id``: the pipeline run it belongs to; ``expected``: a (source,
         fingerprint) the caller computed, used if the block still has that source;
-        ``on_end`` (with ``wait``): called with the ended run as soon as its end is stored,
-        before this coroutine resumes (a request answers there, one task switch sooner)."""
+        ``on_end`` (with ``wait``): called with the ended run once all it produced is
+        stored (outputs, datasets), before this coroutine resumes (a request answers
+        there, one task switch sooner)."""
         ticket = ticket or self.queues.reserve(project_id)
         try:
             job = await self._create_run(actor, project_id, block_id, ticket, parent_id)
@@ -636,13 +637,7 @@ class RunService:
             final = {k: v for k, v in params.items() if k not in ("run_id", "generation")}
             if generation is not None:
                 final["kernel_generation"] = generation
-            result = self._results[run_id] = known.model_copy(update=final)
-            on_end = self._on_end.pop(run_id, None)
-            if on_end is not None:
-                try:
-                    on_end(result)
-                except Exception:  # the caller's problem: the run has ended all the same
-                    log.exception("ai_notebook_ext: reporting the end of run %s", run_id)
+            self._results[run_id] = known.model_copy(update=final)
         self.events.status(
             known.project_id,
             run_id,
@@ -654,6 +649,14 @@ class RunService:
         )
 
     def _release(self, run_id: int) -> None:
+        """Everything the run produced is recorded: answer whoever waits for it."""
+        on_end = self._on_end.pop(run_id, None)
+        result = self._results.get(run_id)
+        if on_end is not None and result is not None:
+            try:
+                on_end(result)
+            except Exception:  # the caller's problem: the run has ended all the same
+                log.exception("ai_notebook_ext: reporting the end of run %s", run_id)
         done = self._done.pop(run_id, None)
         if done is not None:
             done.set()
