@@ -24,17 +24,18 @@ from ..projects.schemas import Page
 from ..projects.service import working_dir_for
 from ..projects.users import Actor
 from ..store import Database
-from ..store.models import RUN_FINAL, Artifact, ProjectKernel, Run
+from ..store.models import RUN_FINAL, Run
 from ..store.types import utcnow
 from . import runner
 from . import statements as sql
 from .artifacts import ArtifactStore
+from .control import KernelControl
 from .kernels import KernelHandle, KernelStartError, ProjectKernels
 from .outputs import externalize, storable
 from .progress import RunEvents
 from .queue import ProjectQueues, Ticket
 from .recovery import INTERRUPTED
-from .schemas import KernelOut, RunOut
+from .schemas import RunOut
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ class RunService:
         self.kernels = ProjectKernels(serverapp, db, kernel_name, self.events.kernel)
         self.queues = ProjectQueues(self._process)
         self.artifacts = ArtifactStore(artifact_dir)
+        self.control = KernelControl(db, self.kernels, self.queues, self.artifacts)
         self.text_limit = text_limit
         self.default_timeout = default_timeout
         self._cancel: dict[int, asyncio.Event] = {}
@@ -373,52 +375,6 @@ class RunService:
                 self._waiting.discard(run_id)
         found = self._results.pop(run_id, None)
         return found if found is not None else await self._run_out(run_id)
-
-    async def kernel(self, actor: Actor, project_id: int, minimum: str = "viewer") -> KernelOut:
-        async with self.db.session() as session:
-            await authorize(session, actor, project_id, minimum, "reading the kernel state")
-            row = await session.get(ProjectKernel, project_id)
-        live = self.kernels.state(project_id)
-        handle = self.kernels.handle(project_id)
-        queued = self.queues.queued(project_id)
-        return KernelOut(
-            state=live["state"],
-            kernel_id=handle.kernel_id if handle else None,
-            kernel_name=handle.kernel_name if handle else self.kernels.kernel_name,
-            generation=row.generation if row else 0,
-            started_at=row.started_at if row and handle else None,
-            last_activity=live["last_activity"],
-            reset_at=row.reset_at if row else None,
-            reset_reason=row.reset_reason if row else "",
-            queued_run_ids=queued,
-        )
-
-    async def control(self, actor: Actor, project_id: int, action: str) -> KernelOut:
-        """interrupt, restart or shutdown the project's kernel (editor)."""
-        async with self.db.session() as session:
-            await authorize(session, actor, project_id, "editor", f"{action} of the kernel")
-        done = False
-        if action == "interrupt":
-            done = await self.kernels.interrupt(project_id)
-        elif action == "restart":
-            done = await self.kernels.restart(project_id)
-        elif action == "shutdown":
-            done = await self.kernels.shutdown(project_id)
-        if not done:
-            raise Conflict(
-                f"project {project_id} has no running kernel to {action}",
-                details={"state": "not_started"},
-            )
-        return await self.kernel(actor, project_id)
-
-    async def artifact(self, actor: Actor, project_id: int, sha256: str) -> tuple[Path, str]:
-        """The file and mime type of an artifact the project's outputs reference."""
-        async with self.db.session() as session:
-            await authorize(session, actor, project_id, "viewer", "reading artifacts")
-            row = await session.get(Artifact, (project_id, sha256)) if len(sha256) == 64 else None
-        if row is None or not self.artifacts.exists(sha256):
-            raise NotFound(f"artifact {sha256[:64]!r} not found in project {project_id}")
-        return self.artifacts.path(sha256), row.mime
 
     async def stop(self) -> None:
         """Server shutdown: stop the queues, record unfinished runs, stop kernels."""

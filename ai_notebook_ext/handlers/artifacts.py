@@ -21,7 +21,7 @@ class ArtifactHandler(ApiHandler):
     @authorized
     async def get(self, project_id: str, artifact_id: str) -> None:
         pid = self.path_id(project_id, "project")
-        path, mime = await self.services.runs.artifact(await self.actor(), pid, artifact_id)
+        path, mime = await self.services.runs.control.artifact(await self.actor(), pid, artifact_id)
         # Kernels choose mime types freely; anything odd is served as plain bytes.
         self.set_header("Content-Type", mime if MIME.match(mime) else "application/octet-stream")
         self.set_header("Content-Length", str(path.stat().st_size))

@@ -21,7 +21,7 @@ class KernelHandler(ApiHandler):
     @authorized
     async def get(self, project_id: str) -> None:
         pid = self.path_id(project_id, "project")
-        self.reply(await self.services.runs.kernel(await self.actor(), pid))
+        self.reply(await self.services.runs.control.state(await self.actor(), pid))
 
     @operation(
         "Shut the project's kernel down (editor); state is lost.",
@@ -32,7 +32,7 @@ class KernelHandler(ApiHandler):
     @authorized
     async def delete(self, project_id: str) -> None:
         pid = self.path_id(project_id, "project")
-        await self.services.runs.control(await self.actor(), pid, "shutdown")
+        await self.services.runs.control.act(await self.actor(), pid, "shutdown")
         self.no_content()
 
 
@@ -48,7 +48,7 @@ class KernelInterruptHandler(ApiHandler):
     @authorized
     async def post(self, project_id: str) -> None:
         pid = self.path_id(project_id, "project")
-        self.reply(await self.services.runs.control(await self.actor(), pid, "interrupt"))
+        self.reply(await self.services.runs.control.act(await self.actor(), pid, "interrupt"))
 
 
 class KernelRestartHandler(ApiHandler):
@@ -63,4 +63,4 @@ class KernelRestartHandler(ApiHandler):
     @authorized
     async def post(self, project_id: str) -> None:
         pid = self.path_id(project_id, "project")
-        self.reply(await self.services.runs.control(await self.actor(), pid, "restart"))
+        self.reply(await self.services.runs.control.act(await self.actor(), pid, "restart"))
