@@ -85,6 +85,7 @@ class KernelActivity:
     def __init__(self, km: Any, kernel_id: str) -> None:
         self.km = km
         self.kernel_id = kernel_id
+        self.kernel = km.get_kernel(kernel_id)  # the same object across restarts
 
     @classmethod
     def take_over(cls, km: Any, kernel_id: str) -> KernelActivity | None:
@@ -114,10 +115,7 @@ class KernelActivity:
             log.warning("ai_notebook_ext: restarting Jupyter's activity tracker", exc_info=True)
 
     def record(self, msg: dict[str, Any]) -> None:
-        if self.kernel_id not in self.km:
-            return
-        kernel = self.km.get_kernel(self.kernel_id)
-        km = self.km
+        kernel, km = self.kernel, self.km
         msg_type = msg["msg_type"]
         parent_type = (msg.get("parent_header") or {}).get("msg_type")
         state = getattr(kernel, "execution_state", None)

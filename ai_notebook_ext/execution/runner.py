@@ -71,15 +71,13 @@ class Sent:
 def send(handle: KernelHandle, code: str, silent: bool = False) -> Sent:
     """Send ``code`` to the kernel (no await: callers may do it inside a transaction).
     ``silent``: our own control code, kept out of the history and execution count."""
+    reader = handle.reader  # set and cleared together with the client
+    if reader is None:
+        raise ChannelClosed("not connected to the kernel")
     msg_id = handle.client.execute(
         code, silent=silent, store_history=not silent, allow_stdin=False, stop_on_error=True
     )
-    if handle.reader is not None:
-        box = handle.reader.subscribe(msg_id)
-    else:  # not connected (cannot happen for a ready handle): the runner reports it
-        box = Mailbox()
-        box.fail(ChannelClosed("not connected to the kernel"))
-    return Sent(handle, handle.generation, msg_id, box)
+    return Sent(handle, handle.generation, msg_id, reader.subscribe(msg_id))
 
 
 async def execute(
