@@ -277,6 +277,31 @@ async def test_kernel_control_endpoints(api):
     assert (await run(api, pid, a))["kernel_generation"] == 3  # started again on demand
 
 
+async def test_a_restarted_kernel_is_handed_back_idle_and_set_up(api, jp_fetch, jp_serverapp):
+    """Start and restart return once our setup code has run: the kernel is idle then, not
+    busy with the setup a moment later, and `ain` is configured for the first block."""
+    (app,) = jp_serverapp.extension_manager.extension_apps["ai_notebook_ext"]
+    kernels = app.services.runs.kernels
+    setup = kernels.setup
+    kernels.setup = lambda pid: setup(pid) + "\nimport time as _t\n_t.sleep(1.5)\ndel _t"
+    pid = await make_project(api)
+    (a,) = await blocks(api, pid, "print(ain.list())")
+    first = await run(api, pid, a)
+    assert first["status"] == "succeeded", first
+    r = await api("POST", f"projects/{pid}/kernel/restart")
+    assert r.status == 200, r.body
+    assert (r.body["state"], r.body["generation"]) == ("idle", 2), r.body
+    now = await api("GET", f"projects/{pid}/kernel")
+    assert now.body["state"] == "idle", now.body
+    assert (await kernel_model(jp_fetch, r.body["kernel_id"]))["execution_state"] == "idle"
+    # Jupyter's restart had settled, so our client took the activity tracking over.
+    km = jp_serverapp.kernel_manager
+    assert km.get_kernel(r.body["kernel_id"])._activity_stream is None
+    again = await run(api, pid, a)
+    assert again["status"] == "succeeded", again
+    assert again["outputs"] == first["outputs"]
+
+
 async def kernel_model(jp_fetch, kid):
     r = await jp_fetch("api", "kernels", kid, headers={"Authorization": "token token-alice"})
     return json.loads(r.body)

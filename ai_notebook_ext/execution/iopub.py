@@ -194,6 +194,10 @@ class IopubReader:
                 log.warning("ai_notebook_ext: reading the kernel's messages failed: %s", exc)
                 self._end(ChannelClosed(f"lost the connection to the kernel ({exc})"))
                 return
+            # Recorded before anyone waiting hears of it: whoever sees a request end (a
+            # run finished, a restart's setup done) then reads the kernel state it left.
+            if self.activity is not None:
+                self.activity.record(msg)
             msg_id = (msg.get("parent_header") or {}).get("msg_id")
             box = self._boxes.get(msg_id) if msg_id else None
             if box is not None:
@@ -201,7 +205,5 @@ class IopubReader:
                 if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
                     del self._boxes[msg_id]  # the request is done: nothing more will come
                 # The request's runner takes the message first: it is on the request's
-                # critical path, the activity record and this task's next wait are not.
+                # critical path, this task's next wait is not.
                 await asyncio.sleep(0)
-            if self.activity is not None:
-                self.activity.record(msg)

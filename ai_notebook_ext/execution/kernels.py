@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from .iopub import IopubReader, KernelActivity
 from .wire import CLIENT_OPTIONS, LeanSession
 
 log = logging.getLogger(__name__)
+
+SETUP_POLL = 0.5  # seconds between liveness checks while the setup code runs
 
 StateListener = Callable[[int, str, int, str], Awaitable[None]]
 
@@ -177,10 +180,54 @@ class ProjectKernels:
         handle.pid = kernel_pid(kernel)
         handle.reader = IopubReader(client, KernelActivity.take_over(self.km, handle.kernel_id))
         handle.reader.start()
-        if self.setup is not None:  # before any block: shell requests run in order
-            client.execute(
-                self.setup(handle.project_id), silent=True, store_history=False, allow_stdin=False
+        if self.setup is not None:
+            await self._run_setup(handle, self.setup(handle.project_id))
+
+    async def _run_setup(self, handle: KernelHandle, code: str) -> None:
+        """Run our setup code and wait for it, so that a kernel handed out (started,
+        restarted) is idle and ready rather than busy with it a moment later. A setup
+        that fails, hangs or dies is logged; the next request finds out the rest."""
+        reader = handle.reader
+        assert reader is not None
+        msg_id = handle.client.execute(code, silent=True, store_history=False, allow_stdin=False)
+        box = reader.subscribe(msg_id)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.startup_timeout
+        project = handle.project_id
+        try:
+            while (remaining := deadline - loop.time()) > 0:
+                try:
+                    msg = await box.get(timeout=min(SETUP_POLL, remaining))
+                except queue.Empty:
+                    if not await self._process_alive(handle):
+                        log.warning("ai_notebook_ext: kernel of project %s died in setup", project)
+                        return
+                    continue
+                content = msg.get("content") or {}
+                if msg["msg_type"] == "error":
+                    log.warning(
+                        "ai_notebook_ext: setup code failed in the kernel of project %s: %s: %s",
+                        project,
+                        content.get("ename"),
+                        content.get("evalue"),
+                    )
+                elif msg["msg_type"] == "status" and content.get("execution_state") == "idle":
+                    return
+            log.warning(
+                "ai_notebook_ext: setup of project %s still running after %s s",
+                project,
+                self.startup_timeout,
             )
+        except ConnectionError as exc:  # our client closed under us
+            log.warning("ai_notebook_ext: setup of project %s interrupted: %s", project, exc)
+        finally:
+            reader.unsubscribe(msg_id)
+
+    async def _process_alive(self, handle: KernelHandle) -> bool:
+        """Whether the kernel process lives (whatever our bookkeeping says)."""
+        if handle.kernel_id not in self.km:
+            return False
+        return bool(await ensure_async(self.km.get_kernel(handle.kernel_id).is_alive()))
 
     def _watch(self, handle: KernelHandle) -> None:
         """Hear from jupyter_client's restarter when the kernel dies."""
@@ -295,7 +342,14 @@ class ProjectKernels:
             handle.death_reason = reason  # a run in progress reports this
             handle.died.set()  # the restart callback must not count this as a crash
             self._retire(handle)
-            await ensure_async(self.km.restart_kernel(handle.kernel_id, now=True))
+            pending = await ensure_async(self.km.restart_kernel(handle.kernel_id, now=True))
+            if isinstance(pending, asyncio.Future):
+                # Jupyter Server's restart resolves when the new kernel answers it: only
+                # then is its activity tracker settled, to be taken over by our client.
+                try:
+                    await pending
+                except Exception as exc:  # _connect reports a kernel that is not there
+                    log.warning("ai_notebook_ext: restart of project %s: %s", project_id, exc)
             handle.generation = await self._record_start(project_id, handle.kernel_id, reason)
             handle.started_at = utcnow()
             await self._connect(handle)
