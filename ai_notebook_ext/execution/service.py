@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 
-from ..dag.service import block_fingerprint
 from ..errors import BadRequest, Conflict, NotFound
 from ..events import Events
 from ..projects.access import authorize, require
@@ -30,8 +29,8 @@ from . import runner
 from . import statements as sql
 from .artifacts import ArtifactStore
 from .control import KernelControl
+from .ending import RunEnding
 from .kernels import KernelHandle, KernelStartError, ProjectKernels
-from .outputs import externalize, storable
 from .progress import RunEvents
 from .queue import ProjectQueues, Ticket
 from .recovery import INTERRUPTED
@@ -40,11 +39,6 @@ from .schemas import RunOut
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-def _mime(mime: str) -> str:
-    """A mime type that fits the column; kernels may invent absurdly long ones."""
-    return mime if len(mime) <= 255 else "application/octet-stream"
 
 
 async def _project_run(session: Any, project_id: int, run_id: int) -> Run:
@@ -87,6 +81,7 @@ class RunService:
         self.queues = ProjectQueues(self._process)
         self.artifacts = ArtifactStore(artifact_dir)
         self.control = KernelControl(db, self.kernels, self.queues, self.artifacts)
+        self.ending = RunEnding(db, self.artifacts, self.events, text_limit)
         self.text_limit = text_limit
         self.default_timeout = default_timeout
         self._cancel: dict[int, asyncio.Event] = {}
@@ -346,12 +341,8 @@ class RunService:
         generation: int | None = None,
     ) -> None:
         """End a run opened with ``open_run``: outputs stored as any run's are."""
-        stored: list[Any] = []
-        if outputs:
-            outputs, stored = await asyncio.to_thread(
-                externalize, outputs, self.artifacts.put, self.text_limit
-            )
-        fingerprint = await self._fingerprint(run.project_id, run)
+        outputs, stored = await self.ending.outputs(outputs)
+        fingerprint = await self.ending.fingerprint(run.project_id, run)
         await self._finish(
             run.id,
             status,
@@ -408,25 +399,9 @@ class RunService:
             self._release(run_id)
 
     async def _fail_internal(self, run_id: int, exc: Exception) -> None:
-        message = (
-            f"the server failed while handling this run ({type(exc).__name__}); "
-            "its log has the details"
-        )
-        error = {"ename": "InternalError", "evalue": message, "traceback": [], "reason": "internal"}
-        try:
-            await self._finish(run_id, "failed", message=message, error=error)
-        except Exception:
-            log.exception("ai_notebook_ext: recording the failure of run %s", run_id)
-            try:  # the bare minimum, so the run does not stay running forever
-                async with self.db.connection() as conn:
-                    params = {"run_id": run_id, "status": "failed", "finished_at": utcnow()}
-                    params |= {"message": message, "error": error, "execution_count": None}
-                    await conn.execute(
-                        sql.FINISH_RUN,
-                        {**params, "outputs": [], "generation": None, "fingerprint": None},
-                    )
-            except Exception:
-                log.exception("ai_notebook_ext: run %s could not be marked failed", run_id)
+        final = await self.ending.record_failure(run_id, exc, keep=run_id in self._waiting)
+        if final is not None:
+            self._results[run_id] = final
 
     async def _execute(self, project_id: int, run_id: int, job: Job, cancel: asyncio.Event) -> None:
         """Start the kernel if needed, run the code, store what came out."""
@@ -471,7 +446,7 @@ class RunService:
         generation = job.sent.generation if job.sent is not None else handle.generation
         emitter = self.events.outputs(run)
         # Computed while the kernel works (the task runs at the runner's first wait).
-        fingerprint = asyncio.ensure_future(self._fingerprint(project_id, run, job.expected))
+        fingerprint = asyncio.ensure_future(self.ending.fingerprint(project_id, run, job.expected))
         try:
             result = await runner.execute(
                 self.kernels,
@@ -485,11 +460,7 @@ class RunService:
             )
         finally:
             emitter.close()
-        outputs, stored = result.outputs, []
-        if outputs:
-            outputs, stored = await asyncio.to_thread(
-                externalize, result.outputs, self.artifacts.put, self.text_limit
-            )
+        outputs, stored = await self.ending.outputs(result.outputs)
         await self._finish(
             run_id,
             result.status,
@@ -520,21 +491,6 @@ class RunService:
         except Exception:
             log.exception("ai_notebook_ext: recording the datasets of run %s", run.id)
 
-    async def _fingerprint(
-        self, project_id: int, run: RunOut, expected: tuple[str, str] | None = None
-    ) -> str | None:
-        """The block's fingerprint with the code this run executes (None if it cannot be
-        computed: the run is then never fresh, which is safe)."""
-        if run.block_id is None:
-            return None
-        if expected is not None and expected[0] == run.source:
-            return expected[1]
-        try:
-            return await block_fingerprint(self.db, project_id, run.block_id, run.source)
-        except Exception:
-            log.exception("ai_notebook_ext: fingerprint of run %s", run.id)
-            return None
-
     async def _revive(self, project_id: int, name: str, cwd: str) -> None:
         """Bring a crashed project kernel back right away, not at the next run."""
         try:
@@ -542,67 +498,11 @@ class RunService:
         except Exception:
             log.exception("ai_notebook_ext: restarting the kernel of project %s", project_id)
 
-    async def _finish(
-        self,
-        run_id: int,
-        status: str,
-        *,
-        outputs: list[dict[str, Any]] | None = None,
-        error: dict[str, Any] | None = None,
-        message: str = "",
-        execution_count: int | None = None,
-        artifacts: list[Any] = (),  # type: ignore[assignment]
-        generation: int | None = None,
-        known: RunOut | None = None,
-        fingerprint: str | None = None,
-    ) -> None:
-        """Persist the end of a run (outputs, artifacts, the block's last run), then announce.
-
-        ``known`` is the run as the worker already has it: then no row is read back.
-        """
-        params: dict[str, Any] = {
-            "run_id": run_id,
-            "status": status,
-            "finished_at": utcnow(),
-            "message": storable(message),
-            "error": storable(error),
-            "execution_count": execution_count,
-            "generation": generation,
-            "fingerprint": fingerprint,
-        }
-        if known is None:
-            async with self.db.session() as session:
-                row = await session.get(Run, run_id)
-                if row is None:
-                    return
-                known = RunOut.model_validate(row)
-        params["outputs"] = storable(outputs) if outputs is not None else known.outputs
-        async with self.db.connection() as conn:
-            if not (await conn.execute(sql.FINISH_RUN, params)).rowcount:
-                return  # already ended (e.g. cancelled while stopping)
-            for art in {a.sha256: a for a in artifacts}.values():
-                key = {"project_id": known.project_id, "sha256": art.sha256}
-                if (await conn.execute(sql.ARTIFACT_EXISTS, key)).first() is None:
-                    await conn.execute(
-                        sql.INSERT_ARTIFACT,
-                        {**key, "mime": _mime(art.mime), "size": art.size, "created_at": utcnow()},
-                    )
-            if known.block_id is not None:
-                await conn.execute(sql.SET_LAST_RUN, {"block_id": known.block_id, "run_id": run_id})
-        if run_id in self._waiting:
-            final = {k: v for k, v in params.items() if k not in ("run_id", "generation")}
-            if generation is not None:
-                final["kernel_generation"] = generation
-            self._results[run_id] = known.model_copy(update=final)
-        self.events.status(
-            known.project_id,
-            run_id,
-            known.block_id,
-            status,
-            execution_count,
-            params["message"],
-            error,
-        )
+    async def _finish(self, run_id: int, status: str, **end: Any) -> None:
+        """Record the end of a run (see RunEnding.record); a waiting request gets it."""
+        final = await self.ending.record(run_id, status, keep=run_id in self._waiting, **end)
+        if final is not None:
+            self._results[run_id] = final
 
     def _release(self, run_id: int) -> None:
         """Everything the run produced is recorded: answer whoever waits for it."""

@@ -1,0 +1,151 @@
+"""How a run ends, on record: outputs with their artifacts, the block's last run, the
+fingerprint it ran with; then the status event. Persisted first, announced after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from ..dag.service import block_fingerprint
+from ..store import Database
+from ..store.models import Run
+from ..store.types import utcnow
+from . import statements as sql
+from .artifacts import ArtifactStore
+from .outputs import StoredArtifact, externalize, storable
+from .progress import RunEvents
+from .schemas import RunOut
+
+log = logging.getLogger(__name__)
+
+
+def _mime(mime: str) -> str:
+    """A mime type that fits the column; kernels may invent absurdly long ones."""
+    return mime if len(mime) <= 255 else "application/octet-stream"
+
+
+class RunEnding:
+    """Stores the end of runs for the RunService (block runs and pipeline batches)."""
+
+    def __init__(
+        self, db: Database, artifacts: ArtifactStore, events: RunEvents, text_limit: int
+    ) -> None:
+        self.db = db
+        self.artifacts = artifacts
+        self.events = events
+        self.text_limit = text_limit
+
+    async def outputs(
+        self, outputs: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], list[StoredArtifact]]:
+        """Outputs with binary data and long text moved to artifacts (off the loop)."""
+        if not outputs:
+            return outputs, []
+        return await asyncio.to_thread(externalize, outputs, self.artifacts.put, self.text_limit)
+
+    async def fingerprint(
+        self, project_id: int, run: RunOut, expected: tuple[str, str] | None = None
+    ) -> str | None:
+        """The block's fingerprint with the code this run executes (None if it cannot be
+        computed: the run is then never fresh, which is safe). ``expected``: a (source,
+        fingerprint) the caller computed, used if the run has that source."""
+        if run.block_id is None:
+            return None
+        if expected is not None and expected[0] == run.source:
+            return expected[1]
+        try:
+            return await block_fingerprint(self.db, project_id, run.block_id, run.source)
+        except Exception:
+            log.exception("ai_notebook_ext: fingerprint of run %s", run.id)
+            return None
+
+    async def record(
+        self,
+        run_id: int,
+        status: str,
+        *,
+        outputs: list[dict[str, Any]] | None = None,
+        error: dict[str, Any] | None = None,
+        message: str = "",
+        execution_count: int | None = None,
+        artifacts: list[StoredArtifact] = (),  # type: ignore[assignment]
+        generation: int | None = None,
+        known: RunOut | None = None,
+        fingerprint: str | None = None,
+        keep: bool = False,
+    ) -> RunOut | None:
+        """Persist the end of a run, then announce it; with ``keep``, the run as it ended
+        (None if it had ended already or does not exist).
+
+        ``known`` is the run as the caller already has it: then no row is read back.
+        """
+        params: dict[str, Any] = {
+            "run_id": run_id,
+            "status": status,
+            "finished_at": utcnow(),
+            "message": storable(message),
+            "error": storable(error),
+            "execution_count": execution_count,
+            "generation": generation,
+            "fingerprint": fingerprint,
+        }
+        if known is None:
+            async with self.db.session() as session:
+                row = await session.get(Run, run_id)
+                if row is None:
+                    return None
+                known = RunOut.model_validate(row)
+        params["outputs"] = storable(outputs) if outputs is not None else known.outputs
+        async with self.db.connection() as conn:
+            if not (await conn.execute(sql.FINISH_RUN, params)).rowcount:
+                return None  # already ended (e.g. cancelled while stopping)
+            for art in {a.sha256: a for a in artifacts}.values():
+                key = {"project_id": known.project_id, "sha256": art.sha256}
+                if (await conn.execute(sql.ARTIFACT_EXISTS, key)).first() is None:
+                    await conn.execute(
+                        sql.INSERT_ARTIFACT,
+                        {**key, "mime": _mime(art.mime), "size": art.size, "created_at": utcnow()},
+                    )
+            if known.block_id is not None:
+                await conn.execute(sql.SET_LAST_RUN, {"block_id": known.block_id, "run_id": run_id})
+        final: RunOut | None = None
+        if keep:
+            update = {k: v for k, v in params.items() if k not in ("run_id", "generation")}
+            if generation is not None:
+                update["kernel_generation"] = generation
+            final = known.model_copy(update=update)
+        self.events.status(
+            known.project_id,
+            run_id,
+            known.block_id,
+            status,
+            execution_count,
+            params["message"],
+            error,
+        )
+        return final
+
+    async def record_failure(self, run_id: int, exc: Exception, keep: bool) -> RunOut | None:
+        """The server itself failed handling the run: it ends failed all the same."""
+        message = (
+            f"the server failed while handling this run ({type(exc).__name__}); "
+            "its log has the details"
+        )
+        error = {"ename": "InternalError", "evalue": message, "traceback": [], "reason": "internal"}
+        try:
+            return await self.record(run_id, "failed", message=message, error=error, keep=keep)
+        except Exception:
+            log.exception("ai_notebook_ext: recording the failure of run %s", run_id)
+        try:  # the bare minimum, so the run does not stay running forever
+            async with self.db.connection() as conn:
+                params = {"run_id": run_id, "status": "failed", "finished_at": utcnow()}
+                params |= {"message": message, "error": error, "execution_count": None}
+                await conn.execute(
+                    sql.FINISH_RUN,
+                    {**params, "outputs": [], "generation": None, "fingerprint": None},
+                )
+        except Exception:
+            log.exception("ai_notebook_ext: run %s could not be marked failed", run_id)
+        return None
