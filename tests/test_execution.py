@@ -302,6 +302,52 @@ async def test_a_restarted_kernel_is_handed_back_idle_and_set_up(api, jp_fetch, 
     assert again["outputs"] == first["outputs"]
 
 
+async def run_in(api, pid, rid, statuses, within=30.0):
+    """The run once its status is one of ``statuses``."""
+    deadline = time.monotonic() + within
+    while True:
+        found = (await api("GET", f"projects/{pid}/runs/{rid}")).body
+        if found["status"] in statuses:
+            return found
+        assert time.monotonic() < deadline, f"run {rid} still {found['status']}"
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "done"),
+    [("POST", "kernel/restart", "restarted"), ("DELETE", "kernel", "shut down")],
+)
+async def test_restart_and_shutdown_cancel_the_queued_runs(api, method, path, done):
+    """Queued runs expect the state the kernel loses: they are cancelled, never run in the
+    new kernel; the running one fails; the kernel works for the next request."""
+    pid = await make_project(api)
+    slow, after, fresh = await blocks(
+        api, pid, "import time; time.sleep(60)", "print('ran after')", "print('fresh')"
+    )
+    assert (await run(api, pid, fresh))["status"] == "succeeded"  # the kernel is up
+    running = (await api("POST", f"projects/{pid}/blocks/{slow}/execute")).body
+    queued = [(await api("POST", f"projects/{pid}/blocks/{after}/execute")).body for _ in "ab"]
+    await run_in(api, pid, running["id"], {"running"})
+    state = (await api("GET", f"projects/{pid}/kernel")).body
+    assert state["queued_run_ids"] == [q["id"] for q in queued], state
+
+    r = await api(method, f"projects/{pid}/{path}")
+    assert r.status in (200, 204), r.body
+    for q in queued:
+        ended = (await api("GET", f"projects/{pid}/runs/{q['id']}")).body
+        assert ended["status"] == "cancelled", ended
+        assert ended["message"] == f"cancelled: the kernel was {done}", ended
+        assert ended["started_at"] is None, ended
+    stopped = await run_in(api, pid, running["id"], {"failed", "succeeded", "cancelled"})
+    assert stopped["status"] == "failed", stopped
+    assert (await api("GET", f"projects/{pid}/kernel")).body["queued_run_ids"] == []
+    again = await run(api, pid, fresh)
+    assert again["status"] == "succeeded"
+    assert again["outputs"][0]["text"] == "fresh\n"
+    ran = (await api("GET", f"projects/{pid}/runs", params={"block_id": after})).body
+    assert {r["status"] for r in ran["items"]} == {"cancelled"}, ran
+
+
 async def kernel_model(jp_fetch, kid):
     r = await jp_fetch("api", "kernels", kid, headers={"Authorization": "token token-alice"})
     return json.loads(r.body)

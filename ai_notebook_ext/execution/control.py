@@ -7,6 +7,7 @@ shut the kernel down.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from ..errors import Conflict, NotFound
@@ -19,6 +20,8 @@ from .kernels import ProjectKernels
 from .queue import ProjectQueues
 from .schemas import KernelOut
 
+DROPS_QUEUE = {"restart": "restarted", "shutdown": "shut down"}
+
 
 class KernelControl:
     """Reads and controls the kernels the RunService runs blocks in."""
@@ -29,11 +32,13 @@ class KernelControl:
         kernels: ProjectKernels,
         queues: ProjectQueues,
         artifacts: ArtifactStore,
+        cancel_queued: Callable[[int, str], Awaitable[None]],
     ) -> None:
         self.db = db
         self.kernels = kernels
         self.queues = queues
         self.artifacts = artifacts
+        self.cancel_queued = cancel_queued  # (project id, why): the RunService's
 
     async def state(self, actor: Actor, project_id: int, minimum: str = "viewer") -> KernelOut:
         async with self.db.session() as session:
@@ -58,6 +63,10 @@ class KernelControl:
         """interrupt, restart or shutdown the project's kernel (editor)."""
         async with self.db.session() as session:
             await authorize(session, actor, project_id, "editor", f"{action} of the kernel")
+        if action in DROPS_QUEUE and self.kernels.state(project_id)["state"] != "not_started":
+            # Queued runs expect the state the kernel is about to lose: they do not run.
+            # Cancelled first, or the worker would start the next one in the new kernel.
+            await self.cancel_queued(project_id, f"cancelled: the kernel was {DROPS_QUEUE[action]}")
         done = False
         if action == "interrupt":
             done = await self.kernels.interrupt(project_id)

@@ -80,7 +80,9 @@ class RunService:
         self.kernels = ProjectKernels(serverapp, db, kernel_name, self.events.kernel)
         self.queues = ProjectQueues(self._process)
         self.artifacts = ArtifactStore(artifact_dir)
-        self.control = KernelControl(db, self.kernels, self.queues, self.artifacts)
+        self.control = KernelControl(
+            db, self.kernels, self.queues, self.artifacts, self.cancel_queued
+        )
         self.ending = RunEnding(db, self.artifacts, self.events, text_limit)
         self.text_limit = text_limit
         self.default_timeout = default_timeout
@@ -292,6 +294,14 @@ class RunService:
             self._release(run_id)
         elif run_id in self._cancel:
             self._cancel[run_id].set()
+
+    async def cancel_queued(self, project_id: int, why: str) -> None:
+        """Cancel every run of the project still waiting in its queue (not the running one)."""
+        for run_id in self.queues.queued(project_id):
+            if self.queues.remove(project_id, run_id):
+                self._jobs.pop(run_id, None)
+                await self._finish(run_id, "cancelled", message=why)
+                self._release(run_id)
 
     async def exclusive(
         self,
