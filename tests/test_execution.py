@@ -319,7 +319,8 @@ async def run_in(api, pid, rid, statuses, within=30.0):
 )
 async def test_restart_and_shutdown_cancel_the_queued_runs(api, method, path, done):
     """Queued runs expect the state the kernel loses: they are cancelled, never run in the
-    new kernel; the running one fails; the kernel works for the next request."""
+    new kernel; the running one fails as its kernel died; the queue is not stuck: the next
+    request runs (in a kernel started again after a shutdown)."""
     pid = await make_project(api)
     slow, after, fresh = await blocks(
         api, pid, "import time; time.sleep(60)", "print('ran after')", "print('fresh')"
@@ -340,6 +341,11 @@ async def test_restart_and_shutdown_cancel_the_queued_runs(api, method, path, do
         assert ended["started_at"] is None, ended
     stopped = await run_in(api, pid, running["id"], {"failed", "succeeded", "cancelled"})
     assert stopped["status"] == "failed", stopped
+    if done == "restarted":
+        assert stopped["error"]["reason"] == "kernel_died", stopped
+        assert "restarted on request" in stopped["message"], stopped
+    else:  # interrupted first, for a clean shutdown
+        assert stopped["error"]["ename"] == "KeyboardInterrupt", stopped
     assert (await api("GET", f"projects/{pid}/kernel")).body["queued_run_ids"] == []
     again = await run(api, pid, fresh)
     assert again["status"] == "succeeded"

@@ -392,6 +392,50 @@ async def test_a_free_kernel_gets_the_code_at_once_and_a_cancel_still_reaches_it
     assert (await get_block(api, pid, slow))["last_run_id"] == first["id"]
 
 
+async def test_a_cancel_waits_until_the_kernel_begins_the_run(api, jp_serverapp):
+    """ipykernel ignores SIGINT until it starts on a request. A run cancelled while the
+    kernel still works on another client's code is interrupted once it begins: the other
+    code is not hit, and the interrupt is not lost (no restart, state kept)."""
+    pid, generation = await start_with_state(api)
+    slow = await add_block(api, pid, "import time\nfor _ in range(600): time.sleep(0.1)")
+    kid = (await kernel(api, pid))["kernel_id"]
+    console = jp_serverapp.kernel_manager.get_kernel(kid).client()
+    console.start_channels()
+    try:
+        await console.wait_for_ready(timeout=30)
+        console_msg = console.execute("import time as _t; _t.sleep(1.5); print('console done')")
+        # The console's request is being handled before ours is sent.
+        while True:
+            msg = await console.get_iopub_msg(timeout=10)
+            if (
+                msg["parent_header"].get("msg_id") == console_msg
+                and msg["msg_type"] == "execute_input"
+            ):
+                break
+        first = await execute(api, pid, slow, wait=False)
+        r = await api("POST", f"projects/{pid}/runs/{first['id']}/cancel")
+        assert r.status == 200, r.body
+        console_out = []
+        while True:
+            msg = await console.get_iopub_msg(timeout=20)
+            if msg["parent_header"].get("msg_id") != console_msg:
+                continue
+            if msg["msg_type"] in ("stream", "error"):
+                console_out.append(msg["content"])
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+    finally:
+        console.stop_channels()
+    assert console_out == [{"name": "stdout", "text": "console done\n"}], console_out
+    cancelled = await wait_run(api, pid, first["id"], within=20)
+    assert cancelled["status"] == "cancelled", cancelled
+    assert cancelled["message"] == "cancelled while running", cancelled
+    assert cancelled["kernel_generation"] == generation
+    check = await run_code(api, pid, "print(before)")
+    assert stdout(check) == "41\n", check  # interrupted, not restarted
+    assert (await kernel(api, pid))["generation"] == generation
+
+
 async def test_cancel_while_the_kernel_starts_never_runs_the_code(api):
     pid = await make_project(api)
     bid = await add_block(api, pid, "ran = True; print('ran')")

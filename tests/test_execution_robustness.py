@@ -46,38 +46,6 @@ async def wait_running(api, pid, run_id):
     raise AssertionError("run never started")
 
 
-async def test_restart_and_shutdown_during_a_run_keep_the_queue_going(api):
-    pid = await make_project(api)
-    slow, after, slow2, after2 = await blocks(
-        api,
-        pid,
-        "import time; time.sleep(20)",
-        "print('next')",
-        "import time; time.sleep(20)",
-        "print('again')",
-    )
-    first = await start(api, pid, slow)
-    queued = await start(api, pid, after)
-    await wait_running(api, pid, first)
-    assert (await api("POST", f"projects/{pid}/kernel/restart")).status == 200
-    ended = await final(api, pid, first, within=15)
-    assert ended["status"] == "failed"
-    assert ended["error"]["reason"] == "kernel_died"
-    assert "restarted on request" in ended["message"]
-    nxt = await final(api, pid, queued)
-    assert nxt["status"] == "succeeded"
-    assert nxt["outputs"][0]["text"] == "next\n"
-
-    third = await start(api, pid, slow2)
-    fourth = await start(api, pid, after2)
-    await wait_running(api, pid, third)
-    assert (await api("DELETE", f"projects/{pid}/kernel")).status == 204
-    assert (await final(api, pid, third, within=15))["status"] == "failed"
-    last = await final(api, pid, fourth)
-    assert last["status"] == "succeeded"  # a new kernel was started for it
-    assert last["outputs"][0]["text"] == "again\n"
-
-
 async def test_a_failure_inside_the_server_fails_the_run_instead_of_leaving_it_running(
     api, jp_serverapp
 ):

@@ -127,16 +127,21 @@ async def _execute(
     deadline = None if not time_limit else loop.time() + time_limit
     interrupted_at: float | None = None
     why_interrupted = ""
+    # ipykernel ignores SIGINT until it starts handling a request: an interrupt sent
+    # before then is lost (and would hit another client's code running before ours).
+    # So it waits until the kernel says it began ours (execute_input; busy if silent).
+    began = False
     while True:
         if handle.died.is_set() or handle.generation != generation:
             return _died(collector, handle.death_reason or "the kernel was restarted")
         now = loop.time()
-        if interrupted_at is None:
+        if not why_interrupted:
             if cancel.is_set():
                 why_interrupted = "cancelled"
             elif deadline is not None and now >= deadline:
                 why_interrupted = "timeout"
-            if why_interrupted:
+        if interrupted_at is None:
+            if why_interrupted and began:
                 interrupted_at = now
                 await kernels.interrupt(handle.project_id)
         elif now - interrupted_at > INTERRUPT_GRACE:
@@ -144,7 +149,7 @@ async def _execute(
             await kernels.restart(handle.project_id, reason=f"{why_interrupted}: interrupt ignored")
             return _stopped(collector, why_interrupted, time_limit, restarted=True)
         wait = POLL
-        if deadline is not None and interrupted_at is None:
+        if deadline is not None and not why_interrupted:
             wait = max(0.01, min(POLL, deadline - now))
         try:
             msg = await box.get(timeout=wait)
@@ -160,6 +165,13 @@ async def _execute(
         content = msg.get("content", {})
         if msg_type == "status" and content.get("execution_state") == "idle":
             break
+        if not began and (
+            msg_type == "execute_input"
+            or (silent and msg_type == "status" and content.get("execution_state") == "busy")
+        ):
+            began = True
+            if why_interrupted:
+                continue  # the loop's top sends the interrupt now
         if collector.apply(msg_type, content):
             await on_output(collector)
     reply = await _shell_reply(client, sent.msg_id, REPLY_WAIT)
