@@ -344,8 +344,12 @@ async def test_restart_and_shutdown_cancel_the_queued_runs(api, method, path, do
     if done == "restarted":
         assert stopped["error"]["reason"] == "kernel_died", stopped
         assert "restarted on request" in stopped["message"], stopped
-    else:  # interrupted first, for a clean shutdown
-        assert stopped["error"]["ename"] == "KeyboardInterrupt", stopped
+    else:
+        assert stopped["error"]["reason"] == "kernel", stopped
+        assert stopped["message"] == (
+            "the kernel was shut down while this block ran (shut down on request); "
+            "its state was lost"
+        ), stopped
     assert (await api("GET", f"projects/{pid}/kernel")).body["queued_run_ids"] == []
     again = await run(api, pid, fresh)
     assert again["status"] == "succeeded"

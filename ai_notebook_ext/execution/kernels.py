@@ -62,6 +62,7 @@ class KernelHandle:
     callback: Callable[[], None] | None = None
     pid: int | None = None  # the kernel process we connected to (local kernels)
     reader: IopubReader | None = None  # reads the client's iopub channel (iopub.py)
+    stopping: str = ""  # why the kernel is being shut down (a run in progress reports it)
 
 
 def describe_exit(returncode: int | None) -> str:
@@ -363,7 +364,7 @@ class ProjectKernels:
             handle = self._handles.get(project_id)
             if handle is None:
                 return False
-            await self._shutdown_handle(handle)
+            await self._shutdown_handle(handle, reason)
             await self._record_stop(project_id, reason)
         await self.on_state(project_id, "shutdown", handle.generation, reason)
         return True
@@ -375,7 +376,8 @@ class ProjectKernels:
             except Exception:  # keep stopping the others
                 log.exception("ai_notebook_ext: stopping the kernel of project %s", project_id)
 
-    async def _shutdown_handle(self, handle: KernelHandle) -> None:
+    async def _shutdown_handle(self, handle: KernelHandle, reason: str = "shut down") -> None:
+        handle.stopping = reason
         if self.state(handle.project_id)["state"] == "busy":
             # Interrupt first: a kernel shut down mid-request logs socket errors on exit.
             await self.interrupt(handle.project_id)

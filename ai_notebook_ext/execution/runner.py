@@ -132,6 +132,8 @@ async def _execute(
     # So it waits until the kernel says it began ours (execute_input; busy if silent).
     began = False
     while True:
+        if handle.stopping:
+            return _shut_down(collector, handle.stopping)
         if handle.died.is_set() or handle.generation != generation:
             return _died(collector, handle.death_reason or "the kernel was restarted")
         now = loop.time()
@@ -178,6 +180,8 @@ async def _execute(
     reply_content = (reply or {}).get("content", {})
     if reply_content.get("execution_count") is not None:
         collector.execution_count = reply_content["execution_count"]
+    if handle.stopping and reply_content.get("status") != "ok":
+        return _shut_down(collector, handle.stopping)  # interrupted by the shutdown
     if why_interrupted:
         return _stopped(collector, why_interrupted, time_limit, restarted=False)
     if reply_content.get("status") == "error" or collector.error is not None:
@@ -209,6 +213,17 @@ def _died(collector: OutputCollector, reason: str) -> ExecResult:
         error={"ename": "KernelDied", "evalue": message, "traceback": [], "reason": "kernel_died"},
         message=message,
         kernel_died=True,
+    )
+
+
+def _shut_down(collector: OutputCollector, reason: str) -> ExecResult:
+    message = f"the kernel was shut down while this block ran ({reason}); its state was lost"
+    return ExecResult(
+        "failed",
+        collector.outputs,
+        collector.execution_count,
+        error={"ename": "KernelShutdown", "evalue": message, "traceback": [], "reason": "kernel"},
+        message=message,
     )
 
 

@@ -62,7 +62,10 @@ class RunOut(Output):
         description="nbformat outputs; binary or large data is in output.artifacts[mime]."
     )
     error: dict[str, Any] | None = Field(
-        description="ename, evalue, traceback and reason (error, timeout, kernel_died)."
+        description=(
+            "ename, evalue, traceback and reason (error, timeout, kernel_died, kernel: "
+            "it could not start or was shut down, internal)."
+        )
     )
     message: str = Field(description="A short summary of how the run ended.")
     kernel_generation: int | None
