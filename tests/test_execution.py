@@ -200,7 +200,7 @@ async def test_markdown_roles_and_missing_blocks(api):
     assert (await api("GET", f"projects/{pid}/runs", params={"status": "odd"})).status == 400
 
 
-async def test_twenty_concurrent_executes_run_in_order_without_interleaving(api):
+async def test_twenty_concurrent_executes_run_in_order_without_interleaving(api, jp_serverapp):
     pid = await make_project(api)
     code = (
         "import time\n"
@@ -215,12 +215,19 @@ async def test_twenty_concurrent_executes_run_in_order_without_interleaving(api)
     responses = [
         api("POST", f"projects/{pid}/blocks/{bid}/execute", params={"wait": "true"}) for bid in ids
     ]
-    # fire them all at once; the queue keeps arrival order
-    results = []
+    # Fire them all at once; the queue keeps arrival order. Arrival is when the handler
+    # takes its place (RunService.reserve, watched here): the next request goes once the
+    # previous one has arrived, since the server may read two sockets in either order.
+    (app,) = jp_serverapp.extension_manager.extension_apps["ai_notebook_ext"]
+    reserve, arrived = app.services.runs.reserve, []
+    app.services.runs.reserve = lambda project: arrived.append(project) or reserve(project)
     tasks = []
     for coro in responses:
         tasks.append(asyncio.ensure_future(coro))
-        await asyncio.sleep(0.005)
+        deadline = time.monotonic() + 30
+        while len(arrived) < len(tasks):
+            assert time.monotonic() < deadline, "a request never reached the handler"
+            await asyncio.sleep(0.001)
     results = await asyncio.gather(*tasks)
     runs = [r.body for r in results]
     assert all(r["status"] == "succeeded" for r in runs), [r["message"] for r in runs]

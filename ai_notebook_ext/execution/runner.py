@@ -201,30 +201,31 @@ async def _execute(
     return ExecResult("succeeded", collector.outputs, collector.execution_count)
 
 
+def _failed(
+    collector: OutputCollector, ename: str, message: str, reason: str, kernel_died: bool = False
+) -> ExecResult:
+    """A run that failed for a reason of ours (not the code's own error)."""
+    return ExecResult(
+        "failed",
+        collector.outputs,
+        collector.execution_count,
+        error={"ename": ename, "evalue": message, "traceback": [], "reason": reason},
+        message=message,
+        kernel_died=kernel_died,
+    )
+
+
 def _died(collector: OutputCollector, reason: str) -> ExecResult:
     message = (
         f"kernel died while running this block ({reason or 'no reason given'}); "
         "its state was lost and it is being restarted"
     )
-    return ExecResult(
-        "failed",
-        collector.outputs,
-        collector.execution_count,
-        error={"ename": "KernelDied", "evalue": message, "traceback": [], "reason": "kernel_died"},
-        message=message,
-        kernel_died=True,
-    )
+    return _failed(collector, "KernelDied", message, "kernel_died", kernel_died=True)
 
 
 def _shut_down(collector: OutputCollector, reason: str) -> ExecResult:
     message = f"the kernel was shut down while this block ran ({reason}); its state was lost"
-    return ExecResult(
-        "failed",
-        collector.outputs,
-        collector.execution_count,
-        error={"ename": "KernelShutdown", "evalue": message, "traceback": [], "reason": "kernel"},
-        message=message,
-    )
+    return _failed(collector, "KernelShutdown", message, "kernel")
 
 
 def _stopped(
@@ -233,18 +234,7 @@ def _stopped(
     tail = "; the kernel ignored the interrupt and was restarted (state lost)" if restarted else ""
     if why == "timeout":
         message = f"timed out after {time_limit or 0:g} s{tail}"
-        return ExecResult(
-            "failed",
-            collector.outputs,
-            collector.execution_count,
-            error={
-                "ename": "TimeoutError",
-                "evalue": message,
-                "traceback": [],
-                "reason": "timeout",
-            },
-            message=message,
-        )
+        return _failed(collector, "TimeoutError", message, "timeout")
     return ExecResult(
         "cancelled",
         collector.outputs,
