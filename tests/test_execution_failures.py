@@ -403,7 +403,7 @@ async def test_a_cancel_waits_until_the_kernel_begins_the_run(api, jp_serverapp)
     console.start_channels()
     try:
         await console.wait_for_ready(timeout=30)
-        console_msg = console.execute("import time as _t; _t.sleep(1.5); print('console done')")
+        console_msg = console.execute("import time as _t; _t.sleep(3); print('console done')")
         # The console's request is being handled before ours is sent.
         while True:
             msg = await console.get_iopub_msg(timeout=10)
@@ -434,6 +434,32 @@ async def test_a_cancel_waits_until_the_kernel_begins_the_run(api, jp_serverapp)
     check = await run_code(api, pid, "print(before)")
     assert stdout(check) == "41\n", check  # interrupted, not restarted
     assert (await kernel(api, pid))["generation"] == generation
+
+
+async def test_a_run_that_never_begins_still_times_out(api, jp_serverapp):
+    """Another client's code holds the kernel past our run's time limit: after a grace
+    period the interrupt goes anyway (it stops that code), then again once our run
+    begins; the run fails as timed out, without a restart."""
+    pid, generation = await start_with_state(api)
+    slow = await add_block(
+        api, pid, "import time\nfor _ in range(600): time.sleep(0.1)", timeout_seconds=1
+    )
+    kid = (await kernel(api, pid))["kernel_id"]
+    console = jp_serverapp.kernel_manager.get_kernel(kid).client()
+    console.start_channels()
+    try:
+        await console.wait_for_ready(timeout=30)
+        console.execute("import time as _t\nfor _ in range(600): _t.sleep(0.1)")
+        run = await execute(api, pid, slow, wait=False)
+        ended = await wait_run(api, pid, run["id"], within=30)
+    finally:
+        console.stop_channels()
+    assert ended["status"] == "failed", ended
+    assert ended["error"]["reason"] == "timeout", ended
+    assert ended["message"] == "timed out after 1 s", ended
+    assert (await kernel(api, pid))["generation"] == generation
+    check = await run_code(api, pid, "print(before)")
+    assert stdout(check) == "41\n", check
 
 
 async def test_cancel_while_the_kernel_starts_never_runs_the_code(api):

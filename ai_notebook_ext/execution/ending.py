@@ -74,10 +74,9 @@ class RunEnding:
         generation: int | None = None,
         known: RunOut | None = None,
         fingerprint: str | None = None,
-        keep: bool = False,
     ) -> RunOut | None:
-        """Persist the end of a run, then announce it; with ``keep``, the run as it ended
-        (None if it had ended already or does not exist).
+        """Persist the end of a run, then announce it; the run as it ended (None if it
+        had ended already or does not exist).
 
         ``known`` is the run as the caller already has it: then no row is read back.
         """
@@ -110,12 +109,10 @@ class RunEnding:
                     )
             if known.block_id is not None:
                 await conn.execute(sql.SET_LAST_RUN, {"block_id": known.block_id, "run_id": run_id})
-        final: RunOut | None = None
-        if keep:
-            update = {k: v for k, v in params.items() if k not in ("run_id", "generation")}
-            if generation is not None:
-                update["kernel_generation"] = generation
-            final = known.model_copy(update=update)
+        update = {k: v for k, v in params.items() if k not in ("run_id", "generation")}
+        if generation is not None:
+            update["kernel_generation"] = generation
+        final = known.model_copy(update=update)
         self.events.status(
             known.project_id,
             run_id,
@@ -127,7 +124,7 @@ class RunEnding:
         )
         return final
 
-    async def record_failure(self, run_id: int, exc: Exception, keep: bool) -> RunOut | None:
+    async def record_failure(self, run_id: int, exc: Exception) -> RunOut | None:
         """The server itself failed handling the run: it ends failed all the same."""
         message = (
             f"the server failed while handling this run ({type(exc).__name__}); "
@@ -135,7 +132,7 @@ class RunEnding:
         )
         error = {"ename": "InternalError", "evalue": message, "traceback": [], "reason": "internal"}
         try:
-            return await self.record(run_id, "failed", message=message, error=error, keep=keep)
+            return await self.record(run_id, "failed", message=message, error=error)
         except Exception:
             log.exception("ai_notebook_ext: recording the failure of run %s", run_id)
         try:  # the bare minimum, so the run does not stay running forever

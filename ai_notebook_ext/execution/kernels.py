@@ -178,6 +178,7 @@ class ProjectKernels:
                 f"kernel {handle.kernel_id} did not become ready: {exc}"
             ) from exc
         handle.client = client
+        handle.stopping = ""
         handle.pid = kernel_pid(kernel)
         handle.reader = IopubReader(client, KernelActivity.take_over(self.km, handle.kernel_id))
         handle.reader.start()
@@ -380,11 +381,14 @@ class ProjectKernels:
         handle.stopping = reason
         if self.state(handle.project_id)["state"] == "busy":
             # Interrupt first: a kernel shut down mid-request logs socket errors on exit.
-            await self.interrupt(handle.project_id)
-            for _ in range(10):
-                await asyncio.sleep(0.1)
-                if self.state(handle.project_id)["state"] != "busy":
-                    break
+            try:
+                await self.interrupt(handle.project_id)
+                for _ in range(10):
+                    await asyncio.sleep(0.1)
+                    if self.state(handle.project_id)["state"] != "busy":
+                        break
+            except Exception as exc:  # shut it down all the same
+                log.info("ai_notebook_ext: interrupting kernel %s: %s", handle.kernel_id, exc)
         handle.died.set()
         self._retire(handle, stopping=True)
         try:

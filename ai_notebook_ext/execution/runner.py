@@ -125,33 +125,23 @@ async def _execute(
     client, box, generation = handle.client, sent.box, sent.generation
     loop = asyncio.get_running_loop()
     deadline = None if not time_limit else loop.time() + time_limit
-    interrupted_at: float | None = None
-    why_interrupted = ""
-    # ipykernel ignores SIGINT until it starts handling a request: an interrupt sent
-    # before then is lost (and would hit another client's code running before ours).
-    # So it waits until the kernel says it began ours (execute_input; busy if silent).
-    began = False
+    stopper = _Stopper(kernels, handle)
     while True:
         if handle.stopping:
             return _shut_down(collector, handle.stopping)
         if handle.died.is_set() or handle.generation != generation:
             return _died(collector, handle.death_reason or "the kernel was restarted")
         now = loop.time()
-        if not why_interrupted:
-            if cancel.is_set():
-                why_interrupted = "cancelled"
-            elif deadline is not None and now >= deadline:
-                why_interrupted = "timeout"
-        if interrupted_at is None:
-            if why_interrupted and began:
-                interrupted_at = now
-                await kernels.interrupt(handle.project_id)
-        elif now - interrupted_at > INTERRUPT_GRACE:
+        if cancel.is_set():
+            stopper.want("cancelled", now)
+        elif deadline is not None and now >= deadline:
+            stopper.want("timeout", now)
+        if await stopper.tick(now):
             # The code ignores SIGINT: only a restart stops it, and the state goes with it.
-            await kernels.restart(handle.project_id, reason=f"{why_interrupted}: interrupt ignored")
-            return _stopped(collector, why_interrupted, time_limit, restarted=True)
+            await kernels.restart(handle.project_id, reason=f"{stopper.why}: interrupt ignored")
+            return _stopped(collector, stopper.why, time_limit, restarted=True)
         wait = POLL
-        if deadline is not None and not why_interrupted:
+        if deadline is not None and not stopper.why:
             wait = max(0.01, min(POLL, deadline - now))
         try:
             msg = await box.get(timeout=wait)
@@ -167,13 +157,10 @@ async def _execute(
         content = msg.get("content", {})
         if msg_type == "status" and content.get("execution_state") == "idle":
             break
-        if not began and (
-            msg_type == "execute_input"
-            or (silent and msg_type == "status" and content.get("execution_state") == "busy")
+        if msg_type == "execute_input" or (
+            silent and msg_type == "status" and content.get("execution_state") == "busy"
         ):
-            began = True
-            if why_interrupted:
-                continue  # the loop's top sends the interrupt now
+            await stopper.begin(loop.time())
         if collector.apply(msg_type, content):
             await on_output(collector)
     reply = await _shell_reply(client, sent.msg_id, REPLY_WAIT)
@@ -182,8 +169,8 @@ async def _execute(
         collector.execution_count = reply_content["execution_count"]
     if handle.stopping and reply_content.get("status") != "ok":
         return _shut_down(collector, handle.stopping)  # interrupted by the shutdown
-    if why_interrupted:
-        return _stopped(collector, why_interrupted, time_limit, restarted=False)
+    if stopper.why:
+        return _stopped(collector, stopper.why, time_limit, restarted=False)
     if reply_content.get("status") == "error" or collector.error is not None:
         error = collector.error or {
             "ename": reply_content.get("ename", "Error"),
@@ -199,6 +186,52 @@ async def _execute(
             message=f"{error['ename']}: {error['evalue']}",
         )
     return ExecResult("succeeded", collector.outputs, collector.execution_count)
+
+
+class _Stopper:
+    """Interrupts a run that must stop (cancelled, timed out) at the right moment.
+
+    ipykernel ignores SIGINT until it starts handling a request: an interrupt sent before
+    is lost, or hits another client's code running first. So the interrupt waits until
+    the kernel says it began ours (execute_input; busy for silent requests), at most
+    INTERRUPT_GRACE; one sent before ours began is sent again when it begins. A run
+    still going INTERRUPT_GRACE after its interrupt ignores it (``tick`` says so).
+    """
+
+    def __init__(self, kernels: ProjectKernels, handle: KernelHandle) -> None:
+        self.kernels = kernels
+        self.handle = handle
+        self.why = ""
+        self.began = False
+        self._wanted_at = 0.0
+        self._sent_at: float | None = None
+        self._sent_early = False
+
+    def want(self, why: str, now: float) -> None:
+        if not self.why:
+            self.why, self._wanted_at = why, now
+
+    async def tick(self, now: float) -> bool:
+        """Interrupt if it is time; True once the interrupt has been ignored too long."""
+        if not self.why:
+            return False
+        if self._sent_at is None:
+            if self.began or now - self._wanted_at > INTERRUPT_GRACE:
+                await self._send(now)
+            return False
+        return now - self._sent_at > INTERRUPT_GRACE
+
+    async def begin(self, now: float) -> None:
+        """The kernel began our request."""
+        if self.began:
+            return
+        self.began = True
+        if self.why and (self._sent_at is None or self._sent_early):
+            await self._send(now)
+
+    async def _send(self, now: float) -> None:
+        self._sent_at, self._sent_early = now, not self.began
+        await self.kernels.interrupt(self.handle.project_id)
 
 
 def _failed(

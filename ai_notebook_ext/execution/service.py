@@ -297,11 +297,15 @@ class RunService:
 
     async def cancel_queued(self, project_id: int, why: str) -> None:
         """Cancel every run of the project still waiting in its queue (not the running one)."""
-        for run_id in self.queues.queued(project_id):
-            if self.queues.remove(project_id, run_id):
+        doomed = []
+        for run_id in self.queues.queued(project_id):  # all out of the queue before any await
+            job = self._jobs.get(run_id)
+            if (job is None or job.sent is None) and self.queues.remove(project_id, run_id):
                 self._jobs.pop(run_id, None)
-                await self._finish(run_id, "cancelled", message=why)
-                self._release(run_id)
+                doomed.append(run_id)
+        for run_id in doomed:
+            await self._finish(run_id, "cancelled", message=why)
+            self._release(run_id)
 
     async def exclusive(
         self,
@@ -409,8 +413,8 @@ class RunService:
             self._release(run_id)
 
     async def _fail_internal(self, run_id: int, exc: Exception) -> None:
-        final = await self.ending.record_failure(run_id, exc, keep=run_id in self._waiting)
-        if final is not None:
+        final = await self.ending.record_failure(run_id, exc)
+        if final is not None and run_id in self._waiting:
             self._results[run_id] = final
 
     async def _execute(self, project_id: int, run_id: int, job: Job, cancel: asyncio.Event) -> None:
@@ -510,8 +514,8 @@ class RunService:
 
     async def _finish(self, run_id: int, status: str, **end: Any) -> None:
         """Record the end of a run (see RunEnding.record); a waiting request gets it."""
-        final = await self.ending.record(run_id, status, keep=run_id in self._waiting, **end)
-        if final is not None:
+        final = await self.ending.record(run_id, status, **end)
+        if final is not None and run_id in self._waiting:
             self._results[run_id] = final
 
     def _release(self, run_id: int) -> None:
