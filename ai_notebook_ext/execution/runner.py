@@ -8,6 +8,7 @@ clear outcome on timeout, cancellation or kernel death.
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from typing import Any
 from .iopub import ChannelClosed, Mailbox
 from .kernels import KernelHandle, ProjectKernels
 from .outputs import OutputCollector
+
+log = logging.getLogger(__name__)
 
 POLL = 0.5  # seconds between liveness checks while the kernel is quiet
 INTERRUPT_GRACE = 5.0  # seconds an interrupted request gets to finish before a restart
@@ -45,6 +48,14 @@ async def _shell_reply(client: Any, msg_id: str, wait: float) -> dict[str, Any] 
         try:
             msg = await client.get_shell_msg(timeout=max(0.05, deadline - loop.time()))
         except queue.Empty:
+            return None
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the run's task is being cancelled (the server stops)
+            return None  # the socket closed under us (restart, shutdown): no reply
+        except Exception as exc:  # the channel broke: the run ends with what it has
+            log.debug("ai_notebook_ext: no shell reply for %s: %s", msg_id, exc)
             return None
         if msg.get("parent_header", {}).get("msg_id") == msg_id:
             return msg
