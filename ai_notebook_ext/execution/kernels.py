@@ -289,7 +289,7 @@ class ProjectKernels:
         if handle.pid is not None and kernel_pid(kernel) not in (None, handle.pid):
             handle.death_reason = "the kernel was restarted outside AI Notebook"
             return False
-        return bool(await ensure_async(kernel.is_alive()))
+        return await self._process_alive(handle)
 
     @staticmethod
     def _retire(handle: KernelHandle, stopping: bool = False) -> None:

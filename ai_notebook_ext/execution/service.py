@@ -288,24 +288,32 @@ class RunService:
         job = self._jobs.get(run_id)
         if job is not None and job.sent is not None:  # in the kernel already: interrupt it
             self._cancel.setdefault(run_id, asyncio.Event()).set()
-        elif self.queues.remove(project_id, run_id):
-            self._jobs.pop(run_id, None)
-            await self._finish(run_id, "cancelled", message="cancelled before it started")
-            self._release(run_id)
+        elif self._take_out(project_id, run_id):
+            await self._cancel_unstarted(run_id, "cancelled before it started")
         elif run_id in self._cancel:
             self._cancel[run_id].set()
 
     async def cancel_queued(self, project_id: int, why: str) -> None:
         """Cancel every run of the project still waiting in its queue (not the running one)."""
-        doomed = []
-        for run_id in self.queues.queued(project_id):  # all out of the queue before any await
-            job = self._jobs.get(run_id)
-            if (job is None or job.sent is None) and self.queues.remove(project_id, run_id):
-                self._jobs.pop(run_id, None)
-                doomed.append(run_id)
+        # All out of the queue before any await: the worker must not start one meanwhile.
+        doomed = [rid for rid in self.queues.queued(project_id) if self._take_out(project_id, rid)]
         for run_id in doomed:
-            await self._finish(run_id, "cancelled", message=why)
-            self._release(run_id)
+            await self._cancel_unstarted(run_id, why)
+
+    def _take_out(self, project_id: int, run_id: int) -> bool:
+        """Take a run that waits in the queue out of it; False if it is not waiting (or
+        its code went to the kernel already)."""
+        job = self._jobs.get(run_id)
+        if job is not None and job.sent is not None:
+            return False
+        if not self.queues.remove(project_id, run_id):
+            return False
+        self._jobs.pop(run_id, None)
+        return True
+
+    async def _cancel_unstarted(self, run_id: int, why: str) -> None:
+        await self._finish(run_id, "cancelled", message=why)
+        self._release(run_id)
 
     async def exclusive(
         self,
