@@ -19,7 +19,7 @@ from traitlets import Bool, Dict, Float, Int, List, Set, Unicode, default, valid
 
 from ._version import __version__
 from .datasets.storage import BlobStore
-from .events import Events
+from .events import Events, Hub
 from .execution.recovery import recover
 from .execution.service import RunService
 from .handlers.routes import handlers
@@ -213,10 +213,14 @@ class AINotebookApp(ExtensionApp):
                 interrupted,
             )
         self._ensure_kernelspec()
+        hub = Hub()  # the project sockets' fan-out; every event goes through it
+        events = Events(
+            getattr(self.serverapp, "event_logger", None), hub, shared=not self._single_user()
+        )
         runs = RunService(
             db,
             self.serverapp,
-            Events(getattr(self.serverapp, "event_logger", None)),
+            events,
             kernel_name=self.kernel_name,
             artifact_dir=Path(self.data_dir) / "artifacts",
             text_limit=self.output_text_limit,
@@ -241,6 +245,7 @@ class AINotebookApp(ExtensionApp):
             version=__version__,
             runs=runs,
             local_username=self.local_username if self._single_user() else None,
+            hub=hub,
         )
         self.log.info("ai_notebook_ext %s: database %s", __version__, db.display_url)
         if self.services.local_username:

@@ -15,6 +15,8 @@ from .datasets.reports import ReportService
 from .datasets.rules import RuleService
 from .datasets.service import DatasetService
 from .datasets.storage import BlobStore
+from .events.feed import ProjectFeed
+from .events.hub import Hub
 from .execution.pipelines import PipelineService
 from .execution.service import RunService
 from .notebooks.service import NotebookService
@@ -24,6 +26,7 @@ from .projects.members import MemberService
 from .projects.service import ProjectService
 from .projects.users import ActorCache
 from .store import Database
+from .workspace.service import WorkspaceService
 
 
 @dataclass
@@ -49,6 +52,8 @@ class Services:
     reports: ReportService
     staging_dir: str
     dataset_max_bytes: int
+    workspace: WorkspaceService
+    hub: Hub
     local_username: str | None = None
     actors: ActorCache = field(default_factory=ActorCache)
 
@@ -71,7 +76,10 @@ class Services:
         report_rows: int = 100_000,
         report_minimal: bool = False,
         local_username: str | None = None,
+        hub: Hub | None = None,
     ) -> Services:
+        hub = hub or Hub()
+        feed = ProjectFeed(hub)
         locks = KeyedLocks()
         prompts = PromptService(db)
         rules = RuleService(db, store)
@@ -89,16 +97,17 @@ class Services:
         link = KernelLink(db, datasets, lineage, storage_options)
         runs.on_datasets = link.record
         runs.kernels.setup = link.setup_code
+        dag = DagService(db, runs.live_generation, feed)
         return cls(
             db=db,
-            projects=ProjectService(db),
-            members=MemberService(db, locks),
-            blocks=BlockService(db, locks),
+            projects=ProjectService(db, feed),
+            members=MemberService(db, locks, feed),
+            blocks=BlockService(db, locks, feed),
             admin_users=admin_users,
             max_request_bytes=max_request_bytes,
             version=version,
             runs=runs,
-            dag=DagService(db, runs.live_generation),
+            dag=dag,
             pipelines=PipelineService(db, runs, runs.events.events),
             notebooks=NotebookService(
                 db, runs.artifacts, runs.text_limit, runs.kernels.kernel_name
@@ -118,6 +127,8 @@ class Services:
             ),
             staging_dir=staging_dir,
             dataset_max_bytes=dataset_max_bytes,
+            workspace=WorkspaceService(db, runs),
+            hub=hub,
             local_username=local_username,
         )
 

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from ..errors import BadRequest, Conflict, NotFound
+from ..events.feed import ProjectFeed
 from ..projects.access import authorize
 from ..projects.users import Actor
 from ..store import Database
@@ -124,12 +125,37 @@ async def _outdated_reads(session: Any, runs: Any) -> set[int]:
     return {r.block_id for r in await session.execute(query)}
 
 
-class DagService:
-    """Reads a project's DAG and manages its explicit edges."""
+def edges_out(
+    graph: Graph, edge_ids: dict[tuple[int, int], int]
+) -> tuple[list[DagEdge], list[IgnoredEdge]]:
+    """The graph's edges and its ignored (cyclic) explicit edges as the API shows them."""
+    edges = [
+        DagEdge(
+            source=e.source,
+            target=e.target,
+            kind=e.kind,  # type: ignore[arg-type]
+            names=list(e.names),
+            id=edge_ids.get((e.source, e.target)) if e.kind == "explicit" else None,
+        )
+        for e in graph.edges
+    ]
+    ignored = [
+        IgnoredEdge(id=edge_ids[(e.source, e.target)], source=e.source, target=e.target, cycle=c)
+        for e, c in graph.ignored
+    ]
+    return edges, ignored
 
-    def __init__(self, db: Database, live_generation: LiveGeneration) -> None:
+
+class DagService:
+    """Reads a project's DAG and manages its explicit edges (announced to the project's
+    members once committed)."""
+
+    def __init__(
+        self, db: Database, live_generation: LiveGeneration, feed: ProjectFeed | None = None
+    ) -> None:
         self.db = db
         self.live_generation = live_generation
+        self.feed = feed or ProjectFeed()
 
     async def get(self, actor: Actor, project_id: int) -> DagOut:
         async with self.db.session() as session:
@@ -156,26 +182,16 @@ class DagService:
                     error=analysis.error,
                 )
             )
-        edges = [
-            DagEdge(
-                source=e.source,
-                target=e.target,
-                kind=e.kind,  # type: ignore[arg-type]
-                names=list(e.names),
-                id=edge_ids.get((e.source, e.target)) if e.kind == "explicit" else None,
-            )
-            for e in graph.edges
-        ]
-        ignored = [
-            IgnoredEdge(
-                id=edge_ids[(e.source, e.target)], source=e.source, target=e.target, cycle=c
-            )
-            for e, c in graph.ignored
-        ]
+        edges, ignored = edges_out(graph, edge_ids)
         return DagOut(nodes=nodes, edges=edges, ignored_edges=ignored, kernel_generation=generation)
 
     async def add_edge(self, actor: Actor, project_id: int, source: int, target: int) -> EdgeOut:
         """Add ``source -> target``; 409 if it exists or would close a cycle."""
+        edge = await self._add_edge(actor, project_id, source, target)
+        self.feed.edge_added(project_id, edge, actor.username)
+        return edge
+
+    async def _add_edge(self, actor: Actor, project_id: int, source: int, target: int) -> EdgeOut:
         async with self.db.session() as session:
             await authorize(session, actor, project_id, "editor", "adding edges", lock=True)
             kinds = dict(
@@ -238,3 +254,4 @@ class DagService:
             if edge is None or edge.project_id != project_id:
                 raise NotFound(f"edge {edge_id} not found in project {project_id}")
             await session.delete(edge)
+        self.feed.edge_removed(project_id, edge_id, actor.username)

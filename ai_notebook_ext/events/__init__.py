@@ -1,37 +1,87 @@
-"""Versioned jupyter_events schemas of our events, and a small emitter around them."""
+"""Versioned jupyter_events schemas of our events, and the emitter of them.
+
+Each event goes to the project's members through the project hub (``hub.py``, the
+project's sockets) and to Jupyter's global event bus (``/api/events/subscribe``), which
+carries what ``bus.py`` allows.
+"""
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
+
+from .bus import (
+    BASE,
+    DATASET_REPORT,
+    DATASET_VERSION,
+    KERNEL_STATUS,
+    PIPELINE_BLOCK,
+    RUN_OUTPUT,
+    RUN_STATUS,
+    SCHEMA_DIR,
+    for_bus,
+    wire_type,
+)
+from .hub import Hub
+
+__all__ = [
+    "BASE",
+    "DATASET_REPORT",
+    "DATASET_VERSION",
+    "KERNEL_STATUS",
+    "PIPELINE_BLOCK",
+    "RUN_OUTPUT",
+    "RUN_STATUS",
+    "SCHEMA_DIR",
+    "Events",
+    "Hub",
+]
 
 log = logging.getLogger(__name__)
 
-SCHEMA_DIR = Path(__file__).parent
-BASE = "https://events.jupyter.org/ai_notebook_ext"
-RUN_STATUS = f"{BASE}/run-status/v1"
-RUN_OUTPUT = f"{BASE}/run-output/v1"
-KERNEL_STATUS = f"{BASE}/kernel-status/v1"
-PIPELINE_BLOCK = f"{BASE}/pipeline-block/v1"
-DATASET_VERSION = f"{BASE}/dataset-version/v1"
-DATASET_REPORT = f"{BASE}/dataset-report/v1"
+# After these, block states may have changed in ways the event itself does not say
+# (a new kernel makes everything stale; a new dataset version, the blocks that read it).
+DAG_CHANGING = frozenset({KERNEL_STATUS, DATASET_VERSION})
 
 
 class Events:
-    """Emits our events on the server's EventLogger (``/api/events/subscribe``)."""
+    """Emits our events to the project's members (hub) and on the server's EventLogger.
 
-    def __init__(self, event_logger: Any) -> None:
+    ``shared``: the server has several users (``single_user`` off), so the global bus
+    carries no names (see ``bus.for_bus``).
+    """
+
+    def __init__(self, event_logger: Any, hub: Hub | None = None, *, shared: bool = False) -> None:
         self.logger = event_logger
+        self.hub = hub
+        self.shared = shared
         if event_logger is not None:
             for path in sorted(SCHEMA_DIR.glob("*.yaml")):
                 event_logger.register_event_schema(path)
 
-    def emit(self, schema_id: str, data: dict[str, Any]) -> None:
-        """Emit; an event that cannot be sent is logged, never fails the caller."""
-        if self.logger is None:
+    def listening(self, project_id: int) -> bool:
+        """Whether the project's members have it open."""
+        return self.hub is not None and self.hub.listening(project_id)
+
+    def emit(
+        self,
+        schema_id: str,
+        data: dict[str, Any],
+        *,
+        members: dict[str, Any] | None = None,
+        members_only: bool = False,
+    ) -> None:
+        """Emit ``data``; ``members``: fields that only the project's members get (added or
+        replacing), ``members_only``: not on the global bus. An event that cannot be sent
+        is logged, never fails the caller."""
+        project_id = data.get("project_id")
+        if self.hub is not None and isinstance(project_id, int):
+            self.hub.publish(project_id, {"type": wire_type(schema_id), **data, **(members or {})})
+            if schema_id in DAG_CHANGING:
+                self.hub.publish(project_id, {"type": "dag-changed"})
+        if self.logger is None or members_only:
             return
         try:
-            self.logger.emit(schema_id=schema_id, data=data)
+            self.logger.emit(schema_id=schema_id, data=for_bus(schema_id, data, self.shared))
         except Exception:
             log.exception("ai_notebook_ext: could not emit %s", schema_id)

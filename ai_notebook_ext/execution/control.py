@@ -1,8 +1,8 @@
 """A project kernel as the API shows it (state, generation, queue), its controls, and the
 artifacts of the project's outputs.
 
-Role rules: viewers read the kernel state and artifacts; editors interrupt, restart and
-shut the kernel down.
+Role rules: viewers read the kernel state and artifacts; editors start, interrupt,
+restart and shut the kernel down.
 """
 
 from __future__ import annotations
@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, NotFound, ServiceUnavailable
 from ..projects.access import authorize
+from ..projects.service import working_dir
 from ..projects.users import Actor
 from ..store import Database
 from ..store.models import Artifact, ProjectKernel
 from .artifacts import ArtifactStore
-from .kernels import ProjectKernels
+from .kernels import KernelStartError, ProjectKernels
 from .queue import ProjectQueues
 from .schemas import KernelOut
 
@@ -44,6 +45,10 @@ class KernelControl:
         async with self.db.session() as session:
             await authorize(session, actor, project_id, minimum, "reading the kernel state")
             row = await session.get(ProjectKernel, project_id)
+        return self.describe(project_id, row)
+
+    def describe(self, project_id: int, row: ProjectKernel | None) -> KernelOut:
+        """The kernel as the API shows it, from its stored row and the live handle."""
         live = self.kernels.state(project_id)
         handle = self.kernels.handle(project_id)
         queued = self.queues.queued(project_id)
@@ -58,6 +63,20 @@ class KernelControl:
             reset_reason=row.reset_reason if row else "",
             queued_run_ids=queued,
         )
+
+    async def start(self, actor: Actor, project_id: int) -> KernelOut:
+        """Start the project's kernel unless it runs (editor), e.g. for a client to attach
+        its notebook session to it; answers once it is ready."""
+        async with self.db.session() as session:
+            project, _ = await authorize(
+                session, actor, project_id, "editor", "starting the kernel"
+            )
+            name, cwd = project.name, working_dir(project)
+        try:
+            await self.kernels.ensure(project_id, name, cwd)
+        except KernelStartError as exc:
+            raise ServiceUnavailable(str(exc), details={"state": "not_started"}) from None
+        return await self.state(actor, project_id)
 
     async def act(self, actor: Actor, project_id: int, action: str) -> KernelOut:
         """interrupt, restart or shutdown the project's kernel (editor)."""

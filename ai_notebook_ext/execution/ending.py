@@ -121,6 +121,7 @@ class RunEnding:
             execution_count,
             params["message"],
             error,
+            pipeline_id=known.parent_id,
         )
         return final
 

@@ -116,7 +116,7 @@ class PipelineService:
         }
         run = await self._insert(actor, project_id, options, plan.order, results)
         state = PipelineState(run, actor, graph, options, results, *where, prints)
-        self.runs.events.status(project_id, run.id, None, run.status)
+        self.runs.events.status(project_id, run.id, None, run.status, kind="pipeline")
         if not plan.order:
             return run
         self._active[run.id] = state
@@ -510,4 +510,6 @@ class PipelineService:
                 .values(**values)
             )
         state.run = state.run.model_copy(update={**values, "results": _models(values["results"])})
-        self.runs.events.status(state.run.project_id, state.run.id, None, status, None, message)
+        self.runs.events.status(
+            state.run.project_id, state.run.id, None, status, None, message, kind="pipeline"
+        )

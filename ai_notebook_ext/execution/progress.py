@@ -14,7 +14,11 @@ EVENT_INTERVAL = 0.1
 
 
 class OutputEvents:
-    """Coalesces output events of one run: at most one every EVENT_INTERVAL seconds."""
+    """Coalesces output events of one run: at most one every EVENT_INTERVAL seconds.
+
+    They always go to the project's members (when someone has the project open); on the
+    global bus only when ``enabled`` (``event_outputs``).
+    """
 
     def __init__(self, events: Events, run: Any, enabled: bool = True) -> None:
         self.events = events
@@ -25,7 +29,7 @@ class OutputEvents:
         self.timer: asyncio.TimerHandle | None = None
 
     async def update(self, collector: OutputCollector) -> None:
-        if not self.enabled:
+        if not self.enabled and not self.events.listening(self.project_id):
             return
         self.pending = collector  # read at most once per interval, not per message
         if self.timer is None:
@@ -49,6 +53,7 @@ class OutputEvents:
                 "outputs": outputs,
                 "omitted_bytes": omitted,
             },
+            members_only=not self.enabled,
         )
 
     def close(self) -> None:
@@ -80,7 +85,14 @@ class RunEvents:
         execution_count: int | None = None,
         message: str = "",
         error: dict[str, Any] | None = None,
+        pipeline_id: int | None = None,
+        kind: str = "block",
     ) -> None:
+        """A run's new status; members also get the whole message, the run's ``kind``
+        (block or pipeline) and, for a block run of a pipeline, ``pipeline_id``."""
+        members: dict[str, Any] = {"message": message[:500], "kind": kind}
+        if pipeline_id is not None:
+            members["pipeline_id"] = pipeline_id
         if not self.private_outputs and error is not None and error.get("reason") == "error":
             message = str(error.get("ename", "error"))  # the value is the program's text
         self.events.emit(
@@ -93,6 +105,7 @@ class RunEvents:
                 "execution_count": execution_count,
                 "message": message[:500],
             },
+            members=members,
         )
 
     async def kernel(self, project_id: int, state: str, generation: int, reason: str) -> None:

@@ -144,9 +144,12 @@ class RunService:
             self._waiting.add(out.id)
             if on_end is not None:
                 self._on_end[out.id] = on_end
-        self.events.status(out.project_id, out.id, out.block_id, "queued")
+        pipeline = out.parent_id
+        self.events.status(out.project_id, out.id, out.block_id, "queued", pipeline_id=pipeline)
         if job.sent is not None:
-            self.events.status(out.project_id, out.id, out.block_id, "running")
+            self.events.status(
+                out.project_id, out.id, out.block_id, "running", pipeline_id=pipeline
+            )
         self.queues.fill(ticket, out.id)
         if not wait:
             return out
@@ -349,7 +352,7 @@ class RunService:
     ) -> RunOut:
         """A block run, recorded as running, that the caller executes itself."""
         job = await self._create_run(actor, project_id, block_id, None, parent_id, running=True)
-        self.events.status(project_id, job.run.id, block_id, "running")
+        self.events.status(project_id, job.run.id, block_id, "running", pipeline_id=parent_id)
         return job.run
 
     async def close_run(
@@ -450,7 +453,9 @@ class RunService:
                 params = {"run_id": run_id, "started_at": started, "generation": generation}
                 await conn.execute(sql.MARK_RUNNING, params)
             job.run = run.model_copy(update={"started_at": started})
-            self.events.status(project_id, run_id, run.block_id, "running")
+            self.events.status(
+                project_id, run_id, run.block_id, "running", pipeline_id=run.parent_id
+            )
 
         await self._collect(project_id, run_id, job, cancel, handle, mark_running)
 

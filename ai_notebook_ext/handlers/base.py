@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from tornado.web import HTTPError
 
 from ..errors import ApiError, BadRequest, NotFound, PayloadTooLarge
+from ..events import origin
 from ..projects.schemas import INT_MAX, PAGE_MAX
 from ..projects.users import Actor, actor_for
 
@@ -92,12 +93,15 @@ def error_code(status: int) -> str:
     return responses.get(status, "error").lower().replace(" ", "_").replace("-", "_")
 
 
-class ApiHandler(ExtensionHandlerMixin, APIHandler):
-    """Base of every ai_notebook_ext REST handler."""
+class CallerMixin:
+    """The services and the caller as a user row, for REST handlers and sockets."""
+
+    current_user: Any
+    extensionapp: Any
 
     @property
     def services(self) -> Services:
-        return self.extensionapp.services  # type: ignore[attr-defined,no-any-return]
+        return self.extensionapp.services  # type: ignore[no-any-return]
 
     async def actor(self) -> Actor:
         """The caller as a user row of our store (created on first sight)."""
@@ -118,6 +122,38 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
             self.services.actors.put(actor)
         self._actor = actor
         return actor
+
+    def error_json(self, status_code: int, exc: BaseException | None) -> dict[str, Any]:
+        """The body of an error answer: ``{"error": {"code", "message", "details"}}``
+        (sets the status and headers an ApiError asks for)."""
+        handler: Any = self
+        if isinstance(exc, ApiError):
+            handler.set_status(exc.status)
+            for name, value in exc.headers.items():
+                handler.set_header(name, value)
+            return exc.to_json()
+        if isinstance(exc, HTTPError) and status_code == 403 and not self.current_user:
+            body = ApiError(
+                "not authenticated: log in, or send the header 'Authorization: token <token>'"
+            ).to_json()
+            body["error"]["code"] = "unauthenticated"
+        elif isinstance(exc, HTTPError):
+            message = exc.log_message % exc.args if exc.log_message else exc.reason
+            body = ApiError(message or responses.get(status_code, "error")).to_json()
+            body["error"]["code"] = error_code(status_code)
+        else:
+            body = ApiError("internal server error; the server log has the details").to_json()
+            body["error"]["code"] = "internal_error"
+        return body
+
+
+class ApiHandler(CallerMixin, ExtensionHandlerMixin, APIHandler):
+    """Base of every ai_notebook_ext REST handler."""
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        # Events this request causes name the client it came from (X-AINB-Client).
+        origin.set_client(self.request.headers.get(origin.HEADER))
+        await super().prepare()
 
     def body(self, model: type[M]) -> M:
         """The JSON request body validated against ``model`` (400 otherwise)."""
@@ -203,24 +239,7 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
         """Every error body is ``{"error": {"code", "message", "details"}}``."""
         self.set_header("Content-Type", "application/json")
         exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, ApiError):
-            self.set_status(exc.status)
-            for name, value in exc.headers.items():
-                self.set_header(name, value)
-            body = exc.to_json()
-        elif isinstance(exc, HTTPError) and status_code == 403 and not self.current_user:
-            body = ApiError(
-                "not authenticated: log in, or send the header 'Authorization: token <token>'"
-            ).to_json()
-            body["error"]["code"] = "unauthenticated"
-        elif isinstance(exc, HTTPError):
-            message = exc.log_message % exc.args if exc.log_message else exc.reason
-            body = ApiError(message or responses.get(status_code, "error")).to_json()
-            body["error"]["code"] = error_code(status_code)
-        else:
-            body = ApiError("internal server error; the server log has the details").to_json()
-            body["error"]["code"] = "internal_error"
-        self.finish(json.dumps(body))
+        self.finish(json.dumps(self.error_json(status_code, exc)))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         """Client errors are expected: log them briefly, not as tracebacks."""

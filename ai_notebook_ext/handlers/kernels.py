@@ -1,4 +1,4 @@
-"""REST handlers of a project's kernel: state, interrupt, restart, shutdown."""
+"""REST handlers of a project's kernel: state, start, interrupt, restart, shutdown."""
 
 from __future__ import annotations
 
@@ -22,6 +22,18 @@ class KernelHandler(ApiHandler):
     async def get(self, project_id: str) -> None:
         pid = self.path_id(project_id, "project")
         self.reply(await self.services.runs.control.state(await self.actor(), pid))
+
+    @operation(
+        "Start the project's kernel unless it runs (editor); answers once it is ready, with "
+        "its Jupyter kernel_id (a client may attach a notebook session to it).",
+        response=KernelOut,
+        errors=(403, 404, 503),
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, project_id: str) -> None:
+        pid = self.path_id(project_id, "project")
+        self.reply(await self.services.runs.control.start(await self.actor(), pid))
 
     @operation(
         "Shut the project's kernel down (editor); state is lost.",

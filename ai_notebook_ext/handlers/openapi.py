@@ -9,8 +9,9 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
+from tornado.web import RequestHandler
 
-from .base import ApiHandler, Operation
+from .base import Operation
 
 METHODS = ("get", "post", "put", "patch", "delete")
 REF = "#/components/schemas/{model}"
@@ -31,7 +32,7 @@ ERROR_SCHEMA = {
 }
 
 
-def operations(handler: type[ApiHandler]) -> dict[str, Operation]:
+def operations(handler: type[RequestHandler]) -> dict[str, Operation]:
     """The documented HTTP methods a handler implements."""
     ops = {}
     for method in METHODS:
@@ -42,7 +43,7 @@ def operations(handler: type[ApiHandler]) -> dict[str, Operation]:
     return ops
 
 
-def _models(routes: list[tuple[str, type[ApiHandler]]]) -> list[tuple[type[BaseModel], Any]]:
+def _models(routes: list[tuple[str, type[RequestHandler]]]) -> list[tuple[type[BaseModel], Any]]:
     found: dict[type[BaseModel], Any] = {}
     for _, handler in routes:
         for op in operations(handler).values():
@@ -58,13 +59,15 @@ def _operation_id(method: str, template: str) -> str:
     return method + "_" + "_".join(words)
 
 
-def openapi_document(routes: list[tuple[str, type[ApiHandler]]], version: str) -> dict[str, Any]:
+def openapi_document(
+    routes: list[tuple[str, type[RequestHandler]]], version: str
+) -> dict[str, Any]:
     """The whole document; cached since routes and models are fixed at import time."""
     return _document(tuple(routes), version)
 
 
 @cache
-def _document(routes: tuple[tuple[str, type[ApiHandler]], ...], version: str) -> dict[str, Any]:
+def _document(routes: tuple[tuple[str, type[RequestHandler]], ...], version: str) -> dict[str, Any]:
     models = _models(list(routes))
     keyed, defs = models_json_schema(models, ref_template=REF)
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
@@ -105,7 +108,7 @@ def _document(routes: tuple[tuple[str, type[ApiHandler]], ...], version: str) ->
                     "content": {"application/json": {"schema": keyed[(op.body, "validation")]}},
                 }
             ok: dict[str, Any] = {"description": responses.get(op.status, "OK")}
-            if op.status != 204:
+            if op.status not in (101, 204):  # 101: a WebSocket upgrade, frames follow
                 schema = (
                     keyed[(op.response, "serialization")]
                     if op.response is not None

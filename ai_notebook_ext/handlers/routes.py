@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from jupyter_server.utils import url_path_join
+from tornado.web import RequestHandler
 
 from .ai import (
     AIAnalyticsHandler,
@@ -19,7 +20,7 @@ from .ai import (
     AIProvidersHandler,
 )
 from .artifacts import ArtifactHandler
-from .base import ApiHandler, NotFoundHandler
+from .base import NotFoundHandler
 from .blocks import BlockHandler, BlockMoveHandler, BlocksBulkHandler, BlocksHandler
 from .dag import DagHandler, EdgeHandler, EdgesHandler
 from .dataset_upload import DatasetUploadHandler
@@ -41,16 +42,19 @@ from .datasets import (
     VersionReportHandler,
     VersionsHandler,
 )
+from .events import ProjectEventsSocket
 from .kernels import KernelHandler, KernelInterruptHandler, KernelRestartHandler
 from .members import MemberHandler, MembersHandler
 from .meta import MeHandler, OpenAPIHandler
 from .notebooks import NotebookExportHandler, NotebookImportHandler
 from .projects import ProjectHandler, ProjectsHandler
 from .runs import ExecuteHandler, RunCancelHandler, RunHandler, RunsHandler
+from .workspace import WorkspaceHandler
 
 API_PREFIX = "/ai-notebook/api"
 
-ROUTES: list[tuple[str, type[ApiHandler]]] = [
+# REST handlers (ApiHandler) and the project's event socket (a WebSocketHandler).
+ROUTES: list[tuple[str, type[RequestHandler]]] = [
     ("/me", MeHandler),
     ("/ai/providers", AIProvidersHandler),
     ("/ai/complete", AICompleteHandler),
@@ -63,6 +67,8 @@ ROUTES: list[tuple[str, type[ApiHandler]]] = [
     ("/projects/import", NotebookImportHandler),  # before /projects/{project_id}
     ("/projects/{project_id}", ProjectHandler),
     ("/projects/{project_id}/notebook", NotebookExportHandler),
+    ("/projects/{project_id}/workspace", WorkspaceHandler),
+    ("/projects/{project_id}/events", ProjectEventsSocket),
     ("/projects/{project_id}/members", MembersHandler),
     ("/projects/{project_id}/members/{username}", MemberHandler),
     ("/projects/{project_id}/blocks", BlocksHandler),
@@ -117,7 +123,7 @@ def tornado_pattern(template: str) -> str:
     return url_path_join(API_PREFIX, re.sub(r"\{[a-z_]+\}", "([^/]+)", template)) + "/?"
 
 
-def handlers() -> list[tuple[str, type[ApiHandler]]]:
+def handlers() -> list[tuple[str, type[RequestHandler]]]:
     """The tornado handler list, with a JSON 404 for unknown API paths last."""
     table = [(tornado_pattern(t), h) for t, h in ROUTES]
     table.append((url_path_join(API_PREFIX, "(.*)"), NotFoundHandler))

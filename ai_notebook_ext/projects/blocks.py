@@ -14,6 +14,7 @@ from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..errors import BadRequest, Conflict, NotFound
+from ..events.feed import ProjectFeed
 from ..store import Database
 from ..store.models import Block, Project
 from ..store.types import utcnow
@@ -89,11 +90,13 @@ def _touch(project: Project) -> None:
 
 
 class BlockService:
-    """Business rules of blocks: viewers read, editors write."""
+    """Business rules of blocks: viewers read, editors write. Every change is announced
+    to the project's members once committed (``feed``)."""
 
-    def __init__(self, db: Database, locks: KeyedLocks) -> None:
+    def __init__(self, db: Database, locks: KeyedLocks, feed: ProjectFeed | None = None) -> None:
         self.db = db
         self.locks = locks
+        self.feed = feed or ProjectFeed()
 
     async def list(self, actor: Actor, project_id: int, limit: int, offset: int) -> Page[BlockOut]:
         async with self.db.session() as session:
@@ -122,7 +125,15 @@ class BlockService:
     async def _insert(
         self, actor: Actor, project_id: int, specs: Sequence[BlockSpec], position: int | None
     ) -> list[BlockOut]:
-        async with self.locks.hold(project_id), self.db.session() as session:
+        async with self.locks.hold(project_id):
+            outs = await self._insert_rows(actor, project_id, specs, position)
+            self.feed.blocks_created(project_id, outs, actor.username)
+            return outs
+
+    async def _insert_rows(
+        self, actor: Actor, project_id: int, specs: Sequence[BlockSpec], position: int | None
+    ) -> list[BlockOut]:
+        async with self.db.session() as session:
             project, _ = await authorize(
                 session, actor, project_id, "editor", "adding blocks", lock=True
             )
@@ -153,6 +164,15 @@ class BlockService:
     async def update(
         self, actor: Actor, project_id: int, block_id: int, data: BlockUpdate
     ) -> BlockOut:
+        out, changed = await self._update_row(actor, project_id, block_id, data)
+        if changed:
+            self.feed.block_changed(project_id, out, actor.username)
+        return out
+
+    async def _update_row(
+        self, actor: Actor, project_id: int, block_id: int, data: BlockUpdate
+    ) -> tuple[BlockOut, bool]:
+        """The block after the change, and whether anything changed."""
         changes = data.model_dump(exclude_unset=True, exclude={"version"})
         for name in ("kind", "source"):
             if name in changes and changes[name] is None:
@@ -167,7 +187,7 @@ class BlockService:
             block = await get_block(session, project_id, block_id)
             _check_version(block, data.version)
             if all(getattr(block, k) == v for k, v in changes.items()):
-                return BlockOut.model_validate(block)
+                return BlockOut.model_validate(block), False
             result = await session.execute(
                 update(Block)
                 .where(Block.id == block_id, Block.version == data.version)
@@ -178,10 +198,15 @@ class BlockService:
             if result.rowcount == 0:  # another writer got in between the read and the update
                 _check_version(block, data.version)
             _touch(project)
-            return BlockOut.model_validate(block)
+            return BlockOut.model_validate(block), True
 
     async def delete(self, actor: Actor, project_id: int, block_id: int, version: int) -> None:
-        async with self.locks.hold(project_id), self.db.session() as session:
+        async with self.locks.hold(project_id):
+            await self._delete_row(actor, project_id, block_id, version)
+            self.feed.block_deleted(project_id, block_id, actor.username)
+
+    async def _delete_row(self, actor: Actor, project_id: int, block_id: int, version: int) -> None:
+        async with self.db.session() as session:
             project, _ = await authorize(
                 session, actor, project_id, "editor", "deleting blocks", lock=True
             )
@@ -199,7 +224,16 @@ class BlockService:
     async def move(
         self, actor: Actor, project_id: int, block_id: int, data: BlockMove
     ) -> BlockMoved:
-        async with self.locks.hold(project_id), self.db.session() as session:
+        async with self.locks.hold(project_id):
+            moved, changed = await self._move_row(actor, project_id, block_id, data)
+            if changed:
+                self.feed.blocks_moved(project_id, moved.order, actor.username)
+            return moved
+
+    async def _move_row(
+        self, actor: Actor, project_id: int, block_id: int, data: BlockMove
+    ) -> tuple[BlockMoved, bool]:
+        async with self.db.session() as session:
             project, _ = await authorize(
                 session, actor, project_id, "editor", "moving blocks", lock=True
             )
@@ -222,4 +256,4 @@ class BlockService:
                 )
             )
             block = await get_block(session, project_id, block_id)
-            return BlockMoved(block=BlockOut.model_validate(block), order=order)
+            return BlockMoved(block=BlockOut.model_validate(block), order=order), new != old

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..errors import Conflict, NotFound
+from ..events.feed import ProjectFeed
 from ..store import Database
 from ..store.models import Membership, User
 from ..store.types import utcnow
@@ -58,11 +59,13 @@ async def _ensure_another_owner(session: AsyncSession, project_id: int, user_id:
 
 
 class MemberService:
-    """Business rules of memberships: owners manage them, members may leave."""
+    """Business rules of memberships: owners manage them, members may leave. Changes are
+    announced to the project's members; a removed member's sockets close first."""
 
-    def __init__(self, db: Database, locks: KeyedLocks) -> None:
+    def __init__(self, db: Database, locks: KeyedLocks, feed: ProjectFeed | None = None) -> None:
         self.db = db
         self.locks = locks
+        self.feed = feed or ProjectFeed()
 
     async def list(self, actor: Actor, project_id: int, limit: int, offset: int) -> Page[MemberOut]:
         async with self.db.session() as session:
@@ -80,7 +83,13 @@ class MemberService:
             return Page[MemberOut](items=items, total=total or 0, limit=limit, offset=offset)
 
     async def add(self, actor: Actor, project_id: int, data: MemberAdd) -> MemberOut:
-        async with self.locks.hold(project_id), self.db.session() as session:
+        async with self.locks.hold(project_id):
+            out = await self._add(actor, project_id, data)
+            self.feed.members_changed(project_id, actor.username)
+            return out
+
+    async def _add(self, actor: Actor, project_id: int, data: MemberAdd) -> MemberOut:
+        async with self.db.session() as session:
             await authorize(session, actor, project_id, "owner", "adding members", lock=True)
             user = await get_or_create_user(session, data.username)
             await session.flush()
@@ -100,7 +109,15 @@ class MemberService:
     async def update(
         self, actor: Actor, project_id: int, username: str, data: MemberUpdate
     ) -> MemberOut:
-        async with self.locks.hold(project_id), self.db.session() as session:
+        async with self.locks.hold(project_id):
+            out = await self._update(actor, project_id, username, data)
+            self.feed.members_changed(project_id, actor.username, role=(out.username, out.role))
+            return out
+
+    async def _update(
+        self, actor: Actor, project_id: int, username: str, data: MemberUpdate
+    ) -> MemberOut:
+        async with self.db.session() as session:
             await authorize(session, actor, project_id, "owner", "changing roles", lock=True)
             user, membership = await _membership(session, project_id, username)
             if membership.role == "owner" and data.role != "owner":
@@ -109,7 +126,12 @@ class MemberService:
             return _out(user, membership)
 
     async def remove(self, actor: Actor, project_id: int, username: str) -> None:
-        async with self.locks.hold(project_id), self.db.session() as session:
+        async with self.locks.hold(project_id):
+            await self._remove(actor, project_id, username)
+            self.feed.members_changed(project_id, actor.username, removed=username)
+
+    async def _remove(self, actor: Actor, project_id: int, username: str) -> None:
+        async with self.db.session() as session:
             minimum = "viewer" if username == actor.username else "owner"
             await authorize(session, actor, project_id, minimum, "removing members", lock=True)
             user, membership = await _membership(session, project_id, username)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..events.feed import ProjectFeed
 from ..store import Database
 from ..store.models import Membership, Project, User
 from ..store.types import utcnow
@@ -42,6 +43,12 @@ def _out(project: Project, owner: str, role: str) -> ProjectOut:
     )
 
 
+async def project_out(session: AsyncSession, project: Project, role: str) -> ProjectOut:
+    """The project as the API shows it to a caller with ``role``."""
+    owners = await _owner_names(session, {project.owner_id})
+    return _out(project, owners.get(project.owner_id, ""), role)
+
+
 async def new_project(session: AsyncSession, actor: Actor, data: ProjectCreate) -> ProjectOut:
     """Insert a project owned by ``actor`` (inside the caller's transaction)."""
     now = utcnow()
@@ -60,10 +67,12 @@ async def new_project(session: AsyncSession, actor: Actor, data: ProjectCreate) 
 
 
 class ProjectService:
-    """Business rules of projects; every method checks the caller's role."""
+    """Business rules of projects; every method checks the caller's role. Renames and
+    deletes are announced to the project's members (``feed``)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, feed: ProjectFeed | None = None) -> None:
         self.db = db
+        self.feed = feed or ProjectFeed()
 
     async def create(self, actor: Actor, data: ProjectCreate) -> ProjectOut:
         async with self.db.session() as session:
@@ -101,6 +110,11 @@ class ProjectService:
             return _out(project, owners.get(project.owner_id, ""), role)
 
     async def update(self, actor: Actor, project_id: int, data: ProjectUpdate) -> ProjectOut:
+        out = await self._update(actor, project_id, data)
+        self.feed.project_changed(project_id, out, actor.username)
+        return out
+
+    async def _update(self, actor: Actor, project_id: int, data: ProjectUpdate) -> ProjectOut:
         async with self.db.session() as session:
             project, role = await authorize(
                 session, actor, project_id, "editor", "changing the project"
@@ -120,3 +134,4 @@ class ProjectService:
             await authorize(session, actor, project_id, "owner", "deleting the project")
             # Memberships and blocks go with it (ON DELETE CASCADE on both backends).
             await session.execute(delete(Project).where(Project.id == project_id))
+        self.feed.project_deleted(project_id, actor.username)
