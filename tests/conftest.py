@@ -131,6 +131,7 @@ def api(jp_fetch: Any, jp_serverapp: Any, jp_asyncio_loop: Any) -> Iterator[Api]
         json_body: Any = None,
         raw: bytes | str | None = None,
         params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Response:
         body = (
             raw if raw is not None else (json.dumps(json_body) if json_body is not None else None)
@@ -143,7 +144,7 @@ def api(jp_fetch: Any, jp_serverapp: Any, jp_asyncio_loop: Any) -> Iterator[Api]
             *path.strip("/").split("/"),
             method=method,
             body=body,
-            headers={**auth(user), "Content-Type": "application/json"},
+            headers={**auth(user), "Content-Type": "application/json", **(headers or {})},
             params=params,
             raise_error=False,
             allow_nonstandard_methods=True,

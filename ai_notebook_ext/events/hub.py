@@ -48,12 +48,15 @@ class Hub:
     # --- subscriptions -------------------------------------------------------------
 
     def join(self, project_id: int, sub: Subscriber, hello: Event | None = None) -> None:
-        """Add a subscriber; ``hello`` (with the presence, it included) is its first event."""
+        """Add a subscriber; ``hello`` (with the presence, it included) is its first event,
+        the others get the new presence."""
         before = self.presence(project_id)
-        self._subs.setdefault(project_id, []).append(sub)
         if hello is not None:
-            sub.send(encode({**hello, "presence": self.presence(project_id)}))
-        self._presence_changed(project_id, before)
+            sub.send(
+                encode({**hello, "presence": presence([*self._subs.get(project_id, ()), sub])})
+            )
+        self._presence_changed(project_id, before, after=[sub])
+        self._subs.setdefault(project_id, []).append(sub)
 
     def leave(self, project_id: int, sub: Subscriber) -> None:
         subs = self._subs.get(project_id)
@@ -121,7 +124,13 @@ class Hub:
             if sub.username == username:
                 sub.role = role
 
-    def _presence_changed(self, project_id: int, before: list[dict[str, str]]) -> None:
-        now = self.presence(project_id)
+    def _presence_changed(
+        self,
+        project_id: int,
+        before: list[dict[str, str]],
+        after: list[Subscriber] = (),  # type: ignore[assignment]
+    ) -> None:
+        """Publish the presence if it changed (``after``: joining, not yet subscribed)."""
+        now = presence([*self._subs.get(project_id, ()), *after])
         if now != before:
             self.publish(project_id, {"type": "presence", "presence": now})
