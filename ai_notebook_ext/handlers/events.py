@@ -114,15 +114,14 @@ class ProjectEventsSocket(
             self.send('{"type":"pong"}')
 
     def on_close(self) -> None:
-        if self._open:
-            self._open = False
-            self.services.hub.leave(self.project_id, self)
+        self._open = False
+        self.services.hub.leave(self.project_id, self)  # nothing if it was revoked
 
     # --- Subscriber ------------------------------------------------------------------
 
     def send(self, text: str) -> None:
         """Queue one event frame (a closed socket drops it)."""
-        if self.ws_connection is None or self.ws_connection.is_closing():
+        if not self._open or self.ws_connection is None or self.ws_connection.is_closing():
             return
         with contextlib.suppress(WebSocketClosedError):
             self.write_message(text).add_done_callback(_observe)
