@@ -6,9 +6,17 @@
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
+import { UUID } from '@lumino/coreutils';
 
 /** URL prefix of the API, relative to the Jupyter server base URL. */
 export const API_PREFIX = 'ai-notebook/api';
+
+/**
+ * This browser tab's id, sent as `X-AINB-Client` on every request: the
+ * project event stream echoes it on the events a request caused, so the
+ * workspace can tell its own changes from other users'.
+ */
+export const CLIENT_ID = UUID.uuid4();
 
 export type ProjectRole = 'owner' | 'editor' | 'viewer';
 export type BlockKind = 'code' | 'markdown';
@@ -44,6 +52,12 @@ export interface IBlock {
   timeout_seconds?: number | null;
   created_at: string;
   updated_at: string;
+}
+
+export interface IMember {
+  username: string;
+  display_name?: string;
+  role: ProjectRole;
 }
 
 export type RunStatus =
@@ -240,10 +254,11 @@ export async function requestAPI<T>(
   options: IRequestOptions = {}
 ): Promise<T> {
   const url = apiUrl(settings, path, options.query);
-  const init: RequestInit = { method: options.method ?? 'GET' };
+  const headers: Record<string, string> = { 'X-AINB-Client': CLIENT_ID };
+  const init: RequestInit = { method: options.method ?? 'GET', headers };
   if (options.body !== undefined) {
     init.body = JSON.stringify(options.body);
-    init.headers = { 'Content-Type': 'application/json' };
+    headers['Content-Type'] = 'application/json';
   }
 
   const response = await send(settings, url, init);
@@ -307,64 +322,6 @@ export class AiNotebookAPI {
     });
   }
 
-  listBlocks(
-    projectId: number,
-    limit = 500,
-    offset = 0
-  ): Promise<IPage<IBlock>> {
-    return requestAPI<IPage<IBlock>>(
-      this.settings,
-      ['projects', projectId, 'blocks'],
-      { query: { limit, offset } }
-    );
-  }
-
-  // ------------------------------------------------------------ runs
-
-  /** Queue a run of a code block (202: the run, queued or running). */
-  executeBlock(projectId: number, blockId: number): Promise<IRun> {
-    return requestAPI<IRun>(
-      this.settings,
-      ['projects', projectId, 'blocks', blockId, 'execute'],
-      { method: 'POST' }
-    );
-  }
-
-  getRun(projectId: number, runId: number): Promise<IRun> {
-    return requestAPI<IRun>(this.settings, [
-      'projects',
-      projectId,
-      'runs',
-      runId
-    ]);
-  }
-
-  /** Runs of a project (newest first), optionally of one block. */
-  listRuns(
-    projectId: number,
-    options: { blockId?: number; status?: RunStatus; limit?: number } = {}
-  ): Promise<IPage<IRun>> {
-    return requestAPI<IPage<IRun>>(
-      this.settings,
-      ['projects', projectId, 'runs'],
-      {
-        query: {
-          block_id: options.blockId,
-          status: options.status,
-          limit: options.limit
-        }
-      }
-    );
-  }
-
-  cancelRun(projectId: number, runId: number): Promise<IRun> {
-    return requestAPI<IRun>(
-      this.settings,
-      ['projects', projectId, 'runs', runId, 'cancel'],
-      { method: 'POST' }
-    );
-  }
-
   /** The bytes of an output moved out of a run (Content-Type = its mime). */
   fetchArtifact(projectId: number, sha256: string): Promise<Response> {
     return requestRaw(this.settings, [
@@ -375,29 +332,64 @@ export class AiNotebookAPI {
     ]);
   }
 
-  // ------------------------------------------------------------ kernel
+  getProject(projectId: number): Promise<IProject> {
+    return requestAPI<IProject>(this.settings, ['projects', projectId]);
+  }
 
-  getKernel(projectId: number): Promise<IKernelStatus> {
-    return requestAPI<IKernelStatus>(this.settings, [
+  updateProject(
+    projectId: number,
+    change: { name?: string; description?: string }
+  ): Promise<IProject> {
+    return requestAPI<IProject>(this.settings, ['projects', projectId], {
+      method: 'PATCH',
+      body: change
+    });
+  }
+
+  deleteProject(projectId: number): Promise<void> {
+    return requestAPI<void>(this.settings, ['projects', projectId], {
+      method: 'DELETE'
+    });
+  }
+
+  // ------------------------------------------------------------ members
+
+  listMembers(projectId: number): Promise<IPage<IMember>> {
+    return requestAPI<IPage<IMember>>(this.settings, [
       'projects',
       projectId,
-      'kernel'
+      'members'
     ]);
   }
 
-  interruptKernel(projectId: number): Promise<IKernelStatus> {
-    return requestAPI<IKernelStatus>(
+  addMember(
+    projectId: number,
+    username: string,
+    role: ProjectRole
+  ): Promise<IMember> {
+    return requestAPI<IMember>(this.settings, ['projects', projectId, 'members'], {
+      method: 'POST',
+      body: { username, role }
+    });
+  }
+
+  setMemberRole(
+    projectId: number,
+    username: string,
+    role: ProjectRole
+  ): Promise<IMember> {
+    return requestAPI<IMember>(
       this.settings,
-      ['projects', projectId, 'kernel', 'interrupt'],
-      { method: 'POST' }
+      ['projects', projectId, 'members', username],
+      { method: 'PATCH', body: { role } }
     );
   }
 
-  restartKernel(projectId: number): Promise<IKernelStatus> {
-    return requestAPI<IKernelStatus>(
+  removeMember(projectId: number, username: string): Promise<void> {
+    return requestAPI<void>(
       this.settings,
-      ['projects', projectId, 'kernel', 'restart'],
-      { method: 'POST' }
+      ['projects', projectId, 'members', username],
+      { method: 'DELETE' }
     );
   }
 }

@@ -1,16 +1,33 @@
+/**
+ * The JupyterLab side of ai_notebook_ext: the projects sidebar, projects
+ * opened as notebooks in the main area (a contents drive + the project
+ * document), the cell executor routing project cells to the execute API, and
+ * the commands other parts and tests rely on.
+ */
 import {
   ILayoutRestorer,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
-import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { IDocumentManager } from '@jupyterlab/docmanager';
+import {
+  INotebookCellExecutor,
+  INotebookTracker,
+  NotebookPanel
+} from '@jupyterlab/notebook';
 
 import { AiNotebookAPI } from './api';
-import { AiNotebookPanel, PANEL_ID, aiNotebookIcon } from './panel';
+import { ProjectDrive, KERNEL_NAME, projectIdOf, projectPath } from './drive';
+import { ProjectCellExecutor } from './executor';
+import { ArtifactLoader } from './outputs';
+import { ProjectDocument } from './projectdoc';
+import { addProjectToolbar } from './toolbar';
+import { ProjectsSidebar, aiNotebookIcon } from './sidebar';
 
 export namespace CommandIDs {
   export const open = 'ai-notebook:open';
+  export const openProject = 'ai-notebook:open-project';
 }
 
 /** Rank of the panel in the left sidebar (file browser is 100, running 200). */
@@ -19,42 +36,101 @@ const SIDEBAR_RANK = 600;
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'ai-notebook-ext:plugin',
   description:
-    'AI Notebook sidebar panel: projects, their blocks, runs and outputs.',
+    'AI Notebook: projects of blocks opened as notebooks, with states, DAG and pipelines.',
   autoStart: true,
-  requires: [IRenderMimeRegistry],
+  requires: [IDocumentManager, INotebookTracker],
   optional: [ICommandPalette, ILayoutRestorer],
   activate: (
     app: JupyterFrontEnd,
-    rendermime: IRenderMimeRegistry,
+    docManager: IDocumentManager,
+    tracker: INotebookTracker,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null
   ): void => {
     const api = new AiNotebookAPI(app.serviceManager.serverSettings);
-    const panel = new AiNotebookPanel({
-      api,
-      rendermime,
-      events: app.serviceManager.events
-    });
+    const drive = new ProjectDrive(api, new ArtifactLoader(api));
+    app.serviceManager.contents.addDrive(drive);
 
-    app.shell.add(panel, 'left', { rank: SIDEBAR_RANK });
-    if (restorer) {
-      // Remembers whether the panel was the open sidebar tab.
-      restorer.add(panel, PANEL_ID);
-    }
+    const documents = new Map<NotebookPanel, ProjectDocument>();
+    const bind = (panel: NotebookPanel): ProjectDocument | undefined => {
+      const projectId = projectIdOf(panel.context.path);
+      if (projectId === null) {
+        return undefined;
+      }
+      let doc = documents.get(panel);
+      if (!doc) {
+        // Attach to the project kernel ourselves, never start another one.
+        panel.sessionContext.kernelPreference = {
+          ...panel.sessionContext.kernelPreference,
+          shouldStart: false,
+          canStart: false,
+          autoStartDefault: false
+        };
+        doc = new ProjectDocument(panel, projectId, api, drive);
+        documents.set(panel, doc);
+        panel.disposed.connect(() => documents.delete(panel));
+        const bound = doc;
+        void doc.ready.then(() => addProjectToolbar(app, bound));
+      }
+      return doc;
+    };
+    tracker.widgetAdded.connect((_, panel) => void bind(panel));
+    tracker.forEach(panel => void bind(panel));
 
-    app.commands.addCommand(CommandIDs.open, {
-      label: 'Open AI Notebook panel',
-      caption: 'Show the AI Notebook sidebar panel',
-      icon: aiNotebookIcon,
-      execute: () => {
-        app.shell.activateById(panel.id);
+    app.commands.addCommand(CommandIDs.openProject, {
+      label: 'Open AI Notebook project',
+      execute: async args => {
+        const projectId = Number(args.projectId);
+        if (!Number.isInteger(projectId) || projectId <= 0) {
+          throw new Error('ai-notebook:open-project needs {projectId}');
+        }
+        const open = tracker.find(p => projectIdOf(p.context.path) === projectId);
+        const project = open ? null : await api.getProject(projectId);
+        const widget = open ?? docManager.openOrReveal(
+          projectPath(projectId, project!.name),
+          'Notebook',
+          { name: KERNEL_NAME }
+        ) as NotebookPanel | undefined;
+        if (!widget) {
+          throw new Error(`Could not open project ${projectId}`);
+        }
+        app.shell.activateById(widget.id);
+        const doc = bind(widget);
+        if (doc && args.blockId !== undefined) {
+          await doc.reveal(Number(args.blockId));
+        }
+        await doc?.ready;
+        return widget.id;
       }
     });
 
+    const sidebar = new ProjectsSidebar(api, projectId =>
+      void app.commands.execute(CommandIDs.openProject, { projectId })
+    );
+    app.shell.add(sidebar, 'left', { rank: SIDEBAR_RANK });
+    if (restorer) {
+      restorer.add(sidebar, sidebar.id);
+    }
+    app.commands.addCommand(CommandIDs.open, {
+      label: 'Open AI Notebook panel',
+      caption: 'Show the AI Notebook projects sidebar',
+      icon: aiNotebookIcon,
+      execute: () => app.shell.activateById(sidebar.id)
+    });
     if (palette) {
       palette.addItem({ command: CommandIDs.open, category: 'AI Notebook' });
     }
   }
 };
 
-export default plugin;
+/** Runs project cells through the execute API, others as usual. */
+const executor: JupyterFrontEndPlugin<INotebookCellExecutor> = {
+  id: 'ai-notebook-ext:cell-executor',
+  description: 'Runs cells of AI Notebook projects as recorded block runs.',
+  autoStart: true,
+  provides: INotebookCellExecutor,
+  activate: (): INotebookCellExecutor =>
+    new ProjectCellExecutor(options => ProjectDocument.forModel(options.notebook))
+};
+
+export default [plugin, executor];

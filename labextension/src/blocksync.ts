@@ -1,0 +1,450 @@
+/**
+ * Keeps a project notebook's cells and the server's blocks in step, one block
+ * at a time (never a whole-document write).
+ *
+ * Local edits: a source change is saved after a short pause with the block's
+ * `version` (a 409 asks "keep mine / take theirs"); an added cell becomes a
+ * new block at its place, a deleted cell deletes its block, a moved cell
+ * moves it, a type change (which JupyterLab does as delete + insert with the
+ * same metadata) changes the block's kind. Server calls run one after the
+ * other, so the server sees changes in the order they were made.
+ *
+ * Remote changes (other users, the agent) arrive as events and are applied
+ * to the notebook model without being echoed back.
+ */
+import type { ICellModel } from '@jupyterlab/cells';
+import type { INotebookModel } from '@jupyterlab/notebook';
+import type { IDisposable } from '@lumino/disposable';
+import { Signal } from '@lumino/signaling';
+import type { ISignal } from '@lumino/signaling';
+
+import type { BlockKind, IBlock } from './api';
+import { ApiError } from './api';
+import { resolveConflict } from './conflict';
+import type { ICellBlockMeta } from './drive';
+import type { ProjectAPI } from './projectapi';
+
+/** Pause after the last keystroke before a source is saved. */
+export const SAVE_DELAY_MS = 400;
+const META = 'ai_notebook';
+
+interface ITracked {
+  cell: ICellModel;
+  blockId: number | null;
+  version: number;
+  kind: BlockKind;
+  timer: number;
+  /** A local source change not yet saved. */
+  dirty: boolean;
+  /** Removed from the notebook; deleted on the server unless re-claimed. */
+  removed: boolean;
+}
+
+function kindOf(cell: ICellModel): BlockKind {
+  return cell.type === 'code' ? 'code' : 'markdown';
+}
+
+export class BlockSync implements IDisposable {
+  constructor(
+    private readonly api: ProjectAPI,
+    private readonly model: INotebookModel,
+    readonly readOnly: boolean
+  ) {
+    for (const cell of model.cells) {
+      const meta = cell.getMetadata(META) as ICellBlockMeta | undefined;
+      const t = this.track(cell, meta);
+      if (!meta && !readOnly) {
+        // A cell JupyterLab added itself (an empty project gets one).
+        this.enqueue(() => this.create(t));
+      }
+    }
+    model.cells.changed.connect(this.onCellsChanged, this);
+  }
+
+  /** A block was saved or created (its new version). */
+  get saved(): ISignal<this, IBlock> {
+    return this._saved;
+  }
+
+  /** A block's source was edited here (before it is saved). */
+  get edited(): ISignal<this, number> {
+    return this._edited;
+  }
+
+  /** A server call failed (message for the user). */
+  get failed(): ISignal<this, string> {
+    return this._failed;
+  }
+
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  dispose(): void {
+    if (this._disposed) {
+      return;
+    }
+    this._disposed = true;
+    this.model.cells.changed.disconnect(this.onCellsChanged, this);
+    for (const t of this._byCell.values()) {
+      window.clearTimeout(t.timer);
+    }
+    Signal.clearData(this);
+  }
+
+  blockIdOf(cell: ICellModel): number | null {
+    return this._byCell.get(cell.id)?.blockId ?? null;
+  }
+
+  cellOf(blockId: number): ICellModel | undefined {
+    for (const t of this._byCell.values()) {
+      if (t.blockId === blockId && !t.removed) {
+        return t.cell;
+      }
+    }
+    return undefined;
+  }
+
+  /** Save the cell now (creating its block if needed); its block id. */
+  async flush(cell: ICellModel): Promise<number | null> {
+    const t = this._byCell.get(cell.id);
+    if (!t) {
+      return null;
+    }
+    if (t.dirty) {
+      window.clearTimeout(t.timer);
+      this.enqueue(() => this.saveSource(t));
+    }
+    await this._chain;
+    return t.blockId;
+  }
+
+  /** Wait for every pending server call. */
+  async idle(): Promise<void> {
+    for (const t of this._byCell.values()) {
+      if (t.dirty) {
+        window.clearTimeout(t.timer);
+        this.enqueue(() => this.saveSource(t));
+      }
+    }
+    await this._chain;
+  }
+
+  // ------------------------------------------------------ remote changes
+
+  /** Apply a change without saving it back. */
+  private remote(change: () => void): void {
+    this._remote++;
+    try {
+      change();
+    } finally {
+      this._remote--;
+    }
+  }
+
+  remoteCreated(block: IBlock): void {
+    if (this.cellOf(block.id)) {
+      return;
+    }
+    const index = Math.min(block.position, this.model.cells.length);
+    this.remote(() => {
+      this.model.sharedModel.insertCell(index, {
+        cell_type: block.kind,
+        source: block.source,
+        metadata: { [META]: { block_id: block.id, version: block.version } }
+      });
+    });
+    this.track(this.model.cells.get(index), {
+      block_id: block.id,
+      version: block.version
+    });
+  }
+
+  remoteChanged(block: IBlock): void {
+    const cell = this.cellOf(block.id);
+    const t = cell && this._byCell.get(cell.id);
+    if (!cell || !t || block.version <= t.version) {
+      return;
+    }
+    if (block.kind !== t.kind) {
+      this.remoteDeleted(block.id);
+      this.remoteCreated(block);
+      return;
+    }
+    if (t.dirty) {
+      // Our unsaved text wins until it is saved: that save meets a 409 and
+      // the user chooses.
+      return;
+    }
+    t.version = block.version;
+    this.remote(() => {
+      if (cell.sharedModel.getSource() !== block.source) {
+        cell.sharedModel.setSource(block.source);
+      }
+      cell.setMetadata(META, { block_id: block.id, version: block.version });
+    });
+  }
+
+  remoteDeleted(blockId: number): void {
+    const cell = this.cellOf(blockId);
+    if (!cell) {
+      return;
+    }
+    const index = this.indexOf(cell);
+    this._byCell.delete(cell.id);
+    if (index >= 0) {
+      this.remote(() => this.model.sharedModel.deleteCell(index));
+    }
+  }
+
+  /** Reorder cells to the server's order of block ids. */
+  remoteMoved(order: number[]): void {
+    this.remote(() => {
+      order.forEach((blockId, target) => {
+        const cell = this.cellOf(blockId);
+        const from = cell ? this.indexOf(cell) : -1;
+        if (from >= 0 && from !== target && target < this.model.cells.length) {
+          this.model.sharedModel.moveCell(from, target);
+        }
+      });
+    });
+  }
+
+  // ------------------------------------------------------- local changes
+
+  private track(cell: ICellModel, meta: ICellBlockMeta | undefined): ITracked {
+    const t: ITracked = {
+      cell,
+      blockId: meta?.block_id ?? null,
+      version: meta?.version ?? 0,
+      kind: kindOf(cell),
+      timer: 0,
+      dirty: false,
+      removed: false
+    };
+    this._byCell.set(cell.id, t);
+    cell.sharedModel.changed.connect((_, change) => {
+      if (change.sourceChange && !this._remote && this._byCell.get(cell.id) === t) {
+        this.sourceEdited(t);
+      }
+    });
+    return t;
+  }
+
+  private sourceEdited(t: ITracked): void {
+    if (this.readOnly) {
+      return;
+    }
+    t.dirty = true;
+    if (t.blockId !== null) {
+      this._edited.emit(t.blockId);
+    }
+    window.clearTimeout(t.timer);
+    t.timer = window.setTimeout(
+      () => this.enqueue(() => this.saveSource(t)),
+      SAVE_DELAY_MS
+    );
+  }
+
+  private onCellsChanged(
+    _: unknown,
+    change: {
+      type: string;
+      newIndex: number;
+      newValues: ICellModel[];
+      oldValues: ICellModel[];
+    }
+  ): void {
+    if (this._remote || this.readOnly) {
+      return;
+    }
+    if (change.type === 'add') {
+      change.newValues.forEach(cell => this.added(cell));
+    } else if (change.type === 'remove') {
+      change.oldValues.forEach(cell => this.removedCell(cell));
+    } else if (change.type === 'move') {
+      change.newValues.forEach(cell => {
+        const t = this._byCell.get(cell.id);
+        if (t) {
+          this.enqueue(() => this.move(t));
+        }
+      });
+    }
+  }
+
+  private added(cell: ICellModel): void {
+    const meta = cell.getMetadata(META) as ICellBlockMeta | undefined;
+    const owner = meta ? this.trackedBlock(meta.block_id) : undefined;
+    if (owner && owner.removed) {
+      // The same block, re-inserted (a type change, or cut and paste at once).
+      this._byCell.delete(owner.cell.id);
+      const t = this.track(cell, meta);
+      t.version = owner.version;
+      this.enqueue(() => this.move(t));
+      if (t.kind !== owner.kind || owner.dirty) {
+        t.dirty = true;
+        this.enqueue(() => this.saveSource(t));
+      }
+      return;
+    }
+    // A new cell, or a copy of a block that still exists: a new block.
+    if (meta) {
+      cell.deleteMetadata(META);
+    }
+    const t = this.track(cell, undefined);
+    this.enqueue(() => this.create(t));
+  }
+
+  private removedCell(cell: ICellModel): void {
+    const t = this._byCell.get(cell.id);
+    if (!t) {
+      return;
+    }
+    t.removed = true;
+    window.clearTimeout(t.timer);
+    // Deleted only if no cell claims the block in this same change.
+    window.setTimeout(() => {
+      if (this._byCell.get(cell.id) === t) {
+        this._byCell.delete(cell.id);
+        this.enqueue(() => this.remove(t));
+      }
+    }, 0);
+  }
+
+  private trackedBlock(blockId: number): ITracked | undefined {
+    for (const t of this._byCell.values()) {
+      if (t.blockId === blockId) {
+        return t;
+      }
+    }
+    return undefined;
+  }
+
+  private indexOf(cell: ICellModel): number {
+    const cells = this.model.cells;
+    for (let i = 0; i < cells.length; i++) {
+      if (cells.get(i) === cell) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /** The cell's position among cells that are blocks on the server. */
+  private serverIndex(cell: ICellModel): number {
+    let position = 0;
+    for (const other of this.model.cells) {
+      if (other === cell) {
+        return position;
+      }
+      if (this._byCell.get(other.id)?.blockId != null) {
+        position++;
+      }
+    }
+    return position;
+  }
+
+  private enqueue(call: () => Promise<void>): void {
+    this._chain = this._chain.then(call).catch(err => {
+      const message = err instanceof Error ? err.message : String(err);
+      this._failed.emit(message);
+    });
+  }
+
+  private remember(t: ITracked, block: IBlock): void {
+    t.blockId = block.id;
+    t.version = block.version;
+    t.kind = block.kind;
+    this.remote(() =>
+      t.cell.setMetadata(META, { block_id: block.id, version: block.version })
+    );
+    this._saved.emit(block);
+  }
+
+  private async create(t: ITracked): Promise<void> {
+    if (t.removed || t.blockId !== null) {
+      return;
+    }
+    const source = t.cell.sharedModel.getSource();
+    t.dirty = false;
+    const block = await this.api.createBlock(
+      kindOf(t.cell),
+      source,
+      this.serverIndex(t.cell)
+    );
+    this.remember(t, block);
+    if (t.cell.sharedModel.getSource() !== source) {
+      t.dirty = true;
+      await this.saveSource(t);
+    }
+  }
+
+  private async saveSource(t: ITracked): Promise<void> {
+    if (t.removed || !t.dirty) {
+      return;
+    }
+    if (t.blockId === null) {
+      return this.create(t);
+    }
+    const source = t.cell.sharedModel.getSource();
+    const kind = kindOf(t.cell);
+    t.dirty = false;
+    try {
+      this.remember(
+        t,
+        await this.api.updateBlock(t.blockId, t.version, { source, kind })
+      );
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.status !== 409) {
+        t.dirty = true;
+        throw err;
+      }
+      const theirs = await this.api.getBlock(t.blockId);
+      const choice = await resolveConflict(source, theirs);
+      if (choice === 'mine') {
+        this.remember(
+          t,
+          await this.api.updateBlock(t.blockId, theirs.version, {
+            source: t.cell.sharedModel.getSource(),
+            kind
+          })
+        );
+      } else {
+        t.version = theirs.version - 1;
+        this.remoteChanged(theirs);
+      }
+    }
+    if (t.dirty === false && t.cell.sharedModel.getSource() !== source) {
+      t.dirty = true;
+    }
+  }
+
+  private async remove(t: ITracked): Promise<void> {
+    if (t.blockId === null) {
+      return;
+    }
+    try {
+      await this.api.deleteBlock(t.blockId, t.version);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) {
+        return; // someone else deleted it first
+      }
+      throw err;
+    }
+  }
+
+  private async move(t: ITracked): Promise<void> {
+    if (t.blockId === null || t.removed) {
+      return;
+    }
+    await this.api.moveBlock(t.blockId, this.serverIndex(t.cell));
+  }
+
+  private _disposed = false;
+  private _remote = 0;
+  private _chain: Promise<void> = Promise.resolve();
+  private _byCell = new Map<string, ITracked>();
+  private _saved = new Signal<this, IBlock>(this);
+  private _failed = new Signal<this, string>(this);
+  private _edited = new Signal<this, number>(this);
+}

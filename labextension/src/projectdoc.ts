@@ -1,0 +1,421 @@
+/**
+ * A project opened as a notebook: ties JupyterLab's NotebookPanel to the
+ * project's blocks (BlockSync), states (StateView), event stream, kernel and
+ * runs.
+ *
+ * Cells run through the project's execute API (see executor.ts), so every
+ * run is recorded; outputs come back from the event stream and the stored
+ * run. The notebook's session is attached to the project kernel, so
+ * completion, comms and widgets work as in any notebook.
+ */
+import type { Cell, CodeCell, ICellModel } from '@jupyterlab/cells';
+import type * as nbformat from '@jupyterlab/nbformat';
+import type { NotebookPanel } from '@jupyterlab/notebook';
+import { Notification } from '@jupyterlab/apputils';
+import type { IDisposable } from '@lumino/disposable';
+import { PromiseDelegate } from '@lumino/coreutils';
+import { Signal } from '@lumino/signaling';
+import type { ISignal } from '@lumino/signaling';
+
+import type { AiNotebookAPI, IBlock, IRun, IStoredOutput, ProjectRole } from './api';
+import { BlockSync } from './blocksync';
+import type { ProjectDrive } from './drive';
+import { liveOutputs, resolveOutputs } from './outputs';
+import { ProjectAPI } from './projectapi';
+import type { BlockState } from './projectapi';
+import { ProjectEvents, isOwnEvent } from './projectevents';
+import type { IProjectEvent } from './projectevents';
+import { StateView } from './states';
+
+const FINAL = new Set(['succeeded', 'failed', 'cancelled', 'interrupted']);
+const DAG_RELOAD_MS = 250;
+
+export class ProjectDocument implements IDisposable {
+  private static _byModel = new Map<unknown, ProjectDocument>();
+
+  /** The project document showing a notebook model, if any. */
+  static forModel(model: unknown): ProjectDocument | undefined {
+    return ProjectDocument._byModel.get(model);
+  }
+
+  constructor(
+    readonly panel: NotebookPanel,
+    readonly projectId: number,
+    api: AiNotebookAPI,
+    private readonly drive: ProjectDrive
+  ) {
+    this.project = new ProjectAPI(api, projectId);
+    this.events = ProjectEvents.acquire(api.settings, projectId);
+    panel.disposed.connect(() => this.dispose());
+    void this.start();
+  }
+
+  readonly project: ProjectAPI;
+  readonly events: ProjectEvents;
+  role: ProjectRole = 'viewer';
+  sync: BlockSync | null = null;
+  states: StateView | null = null;
+
+  /** Resolved once the notebook is loaded and bound to its blocks. */
+  get ready(): Promise<void> {
+    return this._ready.promise;
+  }
+
+  /** States changed (for the DAG view and toolbars). */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  dispose(): void {
+    if (this._disposed) {
+      return;
+    }
+    this._disposed = true;
+    for (const [model, doc] of ProjectDocument._byModel) {
+      if (doc === this) {
+        ProjectDocument._byModel.delete(model);
+      }
+    }
+    window.clearTimeout(this._dagTimer);
+    this.sync?.dispose();
+    this.events.received.disconnect(this.onEvent, this);
+    this.events.release();
+    Signal.clearData(this);
+  }
+
+  blockIdOf(cell: ICellModel): number | null {
+    return this.sync?.blockIdOf(cell) ?? null;
+  }
+
+  cellWidget(blockId: number): Cell | undefined {
+    const model = this.sync?.cellOf(blockId);
+    return this.panel.content.widgets.find(w => w.model === model);
+  }
+
+  /** Scroll to a block and select it. */
+  async reveal(blockId: number): Promise<void> {
+    await this.ready;
+    const notebook = this.panel.content;
+    const index = notebook.widgets.findIndex(
+      w => w.model === this.sync?.cellOf(blockId)
+    );
+    if (index >= 0) {
+      notebook.activeCellIndex = index;
+      notebook.deselectAll();
+      await notebook.scrollToItem(index, 'center');
+    }
+  }
+
+  private async start(): Promise<void> {
+    const { context } = this.panel;
+    try {
+      await context.ready;
+    } catch (err) {
+      this._ready.reject(err);
+      return;
+    }
+    const ws = this.drive.workspace(this.projectId);
+    if (!ws || this._disposed) {
+      return;
+    }
+    this.role = ws.role;
+    this.panel.title.caption = `AI Notebook project “${ws.project.name}” (${ws.role})`;
+    this.panel.addClass('ainb-project-notebook');
+    const model = this.panel.content.model!;
+    ProjectDocument._byModel.set(model, this);
+    const readOnly = ws.role === 'viewer';
+    this.sync = new BlockSync(this.project, model, readOnly);
+    this.states = new StateView(this.panel.content, this.sync);
+    if (readOnly) {
+      this.panel.addClass('ainb-readonly');
+      for (const cell of model.cells) {
+        cell.setMetadata('editable', false);
+        cell.setMetadata('deletable', false);
+      }
+    }
+    this.sync.failed.connect((_, message) =>
+      Notification.error(`Could not save: ${message}`, { autoClose: 8000 })
+    );
+    this.sync.saved.connect(() => this.reloadDag());
+    for (const block of ws.blocks) {
+      if (block.state) {
+        this.states.set(block.id, block.state, block.stale_reason ?? '');
+      }
+    }
+    model.cells.changed.connect(() =>
+      requestAnimationFrame(() => this.states?.render())
+    );
+    this.sync.edited.connect((_, blockId) => this.states?.edited(blockId));
+    this.events.received.connect(this.onEvent, this);
+    this.events.connectionChanged.connect((_, state) => {
+      if (state === 'open') {
+        this.reloadDag();
+      }
+    });
+    // Blocks are saved as they change: the document is never "unsaved".
+    context.model.dirty = false;
+    context.model.stateChanged.connect((_, change) => {
+      if (change.name === 'dirty' && change.newValue) {
+        void this.sync?.idle().then(() => (context.model.dirty = false));
+      }
+    });
+    this._ready.resolve();
+    this.reloadDag();
+    if (!readOnly) {
+      await this.attachKernel();
+    }
+  }
+
+  /**
+   * Point the notebook's session at the project kernel (starting it). Calls
+   * run one after the other: two sessions made at once would make JupyterLab
+   * delete one, and Jupyter shuts down the kernel of a deleted session.
+   */
+  attachKernel(): Promise<void> {
+    this._attaching = this._attaching.then(() => this.attach());
+    return this._attaching;
+  }
+
+  private async attach(): Promise<void> {
+    const session = this.panel.sessionContext;
+    try {
+      const kernel = await this.project.startKernel();
+      await session.ready;
+      if (kernel.kernel_id && session.session?.kernel?.id !== kernel.kernel_id) {
+        await session.changeKernel({ id: kernel.kernel_id });
+      }
+    } catch (err) {
+      console.warn('ai-notebook: could not attach the project kernel', err);
+    }
+  }
+
+  // ----------------------------------------------------------- running
+
+  /** Run one cell's block and wait for its end; true when it succeeded. */
+  async execute(cell: Cell): Promise<boolean> {
+    await this.ready;
+    const blockId = await this.sync!.flush(cell.model);
+    if (blockId === null) {
+      return false;
+    }
+    const codeCell = cell as CodeCell;
+    codeCell.model.trusted = true;
+    codeCell.outputArea.model.clear();
+    codeCell.setPrompt('*');
+    this.states!.set(blockId, 'queued', '', true);
+    let run: IRun;
+    try {
+      run = await this.project.execute(blockId);
+    } catch (err) {
+      this.states!.clearLive(blockId);
+      codeCell.setPrompt('');
+      Notification.error(
+        `Could not run the block: ${err instanceof Error ? err.message : err}`,
+        { autoClose: 8000 }
+      );
+      this.reloadDag();
+      return false;
+    }
+    const ended = new PromiseDelegate<IRun>();
+    this._waiting.set(run.id, ended);
+    this._own.add(run.id);
+    if (FINAL.has(run.status)) {
+      await this.finish(run);
+    } else {
+      void this.poll(run.id);
+    }
+    const final = await ended.promise;
+    return final.status === 'succeeded';
+  }
+
+  /** Fallback when events do not arrive (socket down): poll the run. */
+  private async poll(runId: number): Promise<void> {
+    let delay = 1000;
+    while (this._waiting.has(runId) && !this._disposed) {
+      await new Promise(r => setTimeout(r, delay));
+      if (this.events.state === 'open' && delay < 4000) {
+        delay *= 2;
+        continue;
+      }
+      const run = await this.project.run(runId).catch(() => null);
+      if (run && FINAL.has(run.status)) {
+        await this.finish(run);
+      }
+    }
+  }
+
+  /** A run ended: show its stored outputs and wake whoever waits on it. */
+  private async finish(run: IRun): Promise<void> {
+    const waiter = this._waiting.get(run.id);
+    this._waiting.delete(run.id);
+    if (run.block_id !== null) {
+      this.states?.clearLive(run.block_id);
+      await this.showOutputs(run.block_id, run.outputs, run.execution_count);
+    }
+    waiter?.resolve(run);
+    this.reloadDag();
+  }
+
+  private async showOutputs(
+    blockId: number,
+    stored: ReadonlyArray<IStoredOutput>,
+    count: number | null,
+    live = false
+  ): Promise<void> {
+    const widget = this.cellWidget(blockId);
+    if (!widget || widget.model.type !== 'code') {
+      return;
+    }
+    const cell = widget as CodeCell;
+    const outputs: nbformat.IOutput[] = live
+      ? liveOutputs(stored)
+      : await resolveOutputs(this.drive.loader, this.projectId, stored);
+    cell.model.outputs.fromJSON(outputs);
+    if (!live) {
+      cell.model.executionCount = count;
+      cell.setPrompt(count === null ? '' : String(count));
+    }
+  }
+
+  // ------------------------------------------------------------ events
+
+  private onEvent(_: ProjectEvents, event: IProjectEvent): void {
+    const sync = this.sync;
+    if (!sync || this._disposed) {
+      return;
+    }
+    const own = isOwnEvent(event);
+    switch (event.type) {
+      case 'block-created':
+        if (!own) {
+          sync.remoteCreated(event.block as IBlock);
+        }
+        this.reloadDag();
+        break;
+      case 'block-changed':
+        // Also our own: a restore from history or the agent changes blocks
+        // outside the editor; versions keep echoes of our saves harmless.
+        sync.remoteChanged(event.block as IBlock);
+        this.reloadDag();
+        break;
+      case 'block-deleted':
+        if (!own) {
+          sync.remoteDeleted(event.block_id as number);
+        }
+        this.reloadDag();
+        break;
+      case 'blocks-moved':
+        if (!own) {
+          sync.remoteMoved(event.order as number[]);
+        }
+        break;
+      case 'run-status':
+        this.onRunStatus(event);
+        break;
+      case 'run-output':
+        if (typeof event.block_id === 'number') {
+          void this.showOutputs(
+            event.block_id,
+            event.outputs as IStoredOutput[],
+            null,
+            true
+          );
+        }
+        break;
+      case 'pipeline-block':
+        this.onPipelineBlock(event);
+        break;
+      case 'kernel-status':
+        if (event.state === 'started' && this.role !== 'viewer') {
+          void this.attachKernel();
+        }
+        this.reloadDag();
+        break;
+      case 'edge-added':
+      case 'edge-removed':
+      case 'dag-changed':
+        this.reloadDag();
+        break;
+      case 'project-changed': {
+        const name = (event.project as { name?: string })?.name;
+        if (name) {
+          this.drive.renamed(this.projectId, name);
+        }
+        break;
+      }
+      case 'project-deleted':
+        Notification.warning('This project was deleted.', { autoClose: false });
+        this.panel.close();
+        break;
+    }
+    this._changed.emit();
+  }
+
+  private onRunStatus(event: IProjectEvent): void {
+    const blockId = event.block_id as number | null;
+    const status = String(event.status);
+    const runId = event.run_id as number;
+    if (blockId === null || blockId === undefined) {
+      return;
+    }
+    if (status === 'queued' || status === 'running') {
+      this.states?.set(blockId, status as BlockState, '', true);
+      const widget = this.cellWidget(blockId) as CodeCell | undefined;
+      if (widget?.model.type === 'code') {
+        widget.setPrompt('*');
+        if (status === 'running' && !this._own.has(runId)) {
+          widget.model.outputs.clear();
+        }
+      }
+      return;
+    }
+    if (FINAL.has(status)) {
+      void this.project
+        .run(runId)
+        .then(run => this.finish(run))
+        .catch(() => this.reloadDag());
+    }
+  }
+
+  private onPipelineBlock(event: IProjectEvent): void {
+    const blockId = event.block_id as number;
+    const status = String(event.status);
+    if (status === 'pending') {
+      this.states?.set(blockId, 'queued', String(event.reason ?? ''), true);
+    } else if (status === 'skipped' || status === 'cancelled') {
+      this.states?.set(blockId, 'skipped', String(event.reason ?? ''), true);
+      const widget = this.cellWidget(blockId) as CodeCell | undefined;
+      widget?.setPrompt?.(' ');
+    } else if (status === 'running') {
+      this.states?.set(blockId, 'running', '', true);
+    }
+  }
+
+  /** Re-read the DAG's states soon (coalesced). */
+  reloadDag(): void {
+    window.clearTimeout(this._dagTimer);
+    this._dagTimer = window.setTimeout(async () => {
+      try {
+        const dag = await this.project.dag();
+        if (!this._disposed) {
+          this.states?.setDag(dag);
+          this._changed.emit();
+        }
+      } catch {
+        // the next event tries again
+      }
+    }, DAG_RELOAD_MS);
+  }
+
+  private _disposed = false;
+  private _attaching: Promise<void> = Promise.resolve();
+  private _ready = new PromiseDelegate<void>();
+  private _changed = new Signal<this, void>(this);
+  private _dagTimer = 0;
+  private _waiting = new Map<number, PromiseDelegate<IRun>>();
+  private _own = new Set<number>();
+}

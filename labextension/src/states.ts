@@ -1,0 +1,170 @@
+/**
+ * Block states shown on the cells of a project notebook: fresh, stale (and
+ * why), never-run, queued, running, failed, skipped.
+ *
+ * The server's DAG states are the base (re-read when something may have
+ * changed them); run and pipeline events set queued / running / skipped in
+ * between. Every cell element carries `data-block-id` and `data-state`, and
+ * a badge whose tooltip says why a block is stale.
+ */
+import type { Cell } from '@jupyterlab/cells';
+import type { Notebook } from '@jupyterlab/notebook';
+
+import type { BlockSync } from './blocksync';
+import type { BlockState, IDag, IDagEdge } from './projectapi';
+
+export interface IBlockState {
+  state: BlockState;
+  reason: string;
+}
+
+const LABELS: Record<BlockState, string> = {
+  fresh: 'fresh',
+  stale: 'stale',
+  'never-run': 'not run',
+  queued: 'queued',
+  running: 'running',
+  failed: 'failed',
+  skipped: 'skipped'
+};
+
+/** First non-empty line of a source, shortened. */
+export function firstLine(source: string, max = 40): string {
+  const line = source.split('\n').find(l => l.trim() !== '') ?? '';
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+/** Why each stale block is stale, from the DAG's states and edges. */
+export function staleReasons(
+  dag: IDag,
+  sourceOf: (blockId: number) => string
+): Map<number, string> {
+  const state = new Map(dag.nodes.map(n => [n.block_id, n.state]));
+  const parents = new Map<number, IDagEdge[]>();
+  for (const edge of dag.edges) {
+    const list = parents.get(edge.target) ?? [];
+    list.push(edge);
+    parents.set(edge.target, list);
+  }
+  const reasons = new Map<number, string>();
+  for (const node of dag.nodes) {
+    if (node.state !== 'stale') {
+      continue;
+    }
+    const changed = (parents.get(node.block_id) ?? []).filter(
+      e => state.get(e.source) !== 'fresh'
+    );
+    if (changed.length === 0) {
+      reasons.set(
+        node.block_id,
+        'its code changed, or the kernel restarted, since it last ran'
+      );
+      continue;
+    }
+    const parts = changed.map(e => {
+      const what = e.names?.length ? `${e.names.join(', ')} from ` : '';
+      const upstream = state.get(e.source) ?? 'stale';
+      return `${what}block “${firstLine(sourceOf(e.source))}” (${upstream})`;
+    });
+    reasons.set(node.block_id, `upstream changed: ${parts.join('; ')}`);
+  }
+  return reasons;
+}
+
+export class StateView {
+  constructor(
+    private readonly notebook: Notebook,
+    private readonly sync: BlockSync
+  ) {}
+
+  get(blockId: number): IBlockState | undefined {
+    return this._states.get(blockId);
+  }
+
+  /** Replace every state with the server's DAG. */
+  setDag(dag: IDag): void {
+    const reasons = staleReasons(dag, id =>
+      this.sync.cellOf(id)?.sharedModel.getSource() ?? ''
+    );
+    this._states.clear();
+    for (const node of dag.nodes) {
+      const live = this._live.get(node.block_id);
+      this._states.set(node.block_id, {
+        state: live ?? node.state,
+        reason: reasons.get(node.block_id) ?? ''
+      });
+    }
+    this.render();
+  }
+
+  /**
+   * A live state from a run or pipeline event; `sticky` keeps it over DAG
+   * reloads until `clearLive` (queued and running last as long as the run).
+   */
+  set(blockId: number, state: BlockState, reason = '', sticky = false): void {
+    this._states.set(blockId, { state, reason });
+    if (sticky) {
+      this._live.set(blockId, state);
+    } else {
+      this._live.delete(blockId);
+    }
+    this.render();
+  }
+
+  clearLive(blockId: number): void {
+    this._live.delete(blockId);
+  }
+
+  /** Mark a block stale at once when its code is edited here. */
+  edited(blockId: number): void {
+    const current = this._states.get(blockId);
+    if (current && current.state !== 'never-run' && !this._live.has(blockId)) {
+      this.set(blockId, 'stale', 'its code changed since it last ran');
+    }
+  }
+
+  /** Decorate every cell (cheap: attributes only change when they differ). */
+  render(): void {
+    for (const cell of this.notebook.widgets) {
+      this.decorate(cell);
+    }
+  }
+
+  private decorate(cell: Cell): void {
+    const blockId = this.sync.blockIdOf(cell.model);
+    const node = cell.node;
+    if (blockId === null) {
+      delete node.dataset.blockId;
+      delete node.dataset.state;
+      return;
+    }
+    node.dataset.blockId = String(blockId);
+    if (cell.model.type !== 'code') {
+      delete node.dataset.state;
+      node.querySelector('.ainb-state-badge')?.remove();
+      return;
+    }
+    const info = this._states.get(blockId) ?? {
+      state: 'never-run' as BlockState,
+      reason: ''
+    };
+    if (node.dataset.state !== info.state) {
+      node.dataset.state = info.state;
+    }
+    let badge = node.querySelector<HTMLElement>(':scope > .ainb-state-badge');
+    if (!badge) {
+      badge = document.createElement('div');
+      badge.className = 'ainb-state-badge';
+      node.appendChild(badge);
+    }
+    const label = LABELS[info.state];
+    if (badge.textContent !== label) {
+      badge.textContent = label;
+    }
+    badge.title = info.reason ? `${label}: ${info.reason}` : label;
+    badge.dataset.state = info.state;
+  }
+
+  private _states = new Map<number, IBlockState>();
+  private _live = new Map<number, BlockState>();
+}
