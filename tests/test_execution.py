@@ -73,6 +73,8 @@ async def test_state_persists_between_blocks_and_kernel_is_listed(api, jp_fetch)
     assert [r["id"] for r in page["items"]] == [ext["id"], second["id"], first["id"]]
     only_b = (await api("GET", f"projects/{pid}/runs", params={"block_id": b})).body
     assert [r["id"] for r in only_b["items"]] == [second["id"]]
+    # Run lists say who ran each run (the run history shows it).
+    assert {r["username"] for r in page["items"]} == {"alice"}
 
 
 async def test_kernel_runs_in_the_project_working_dir(api, jp_serverapp):

@@ -72,6 +72,9 @@ class RunOut(Output):
     fingerprint: str | None = Field(
         default=None, description="The block's fingerprint (its code and upstream) it ran with."
     )
+    username: str | None = Field(
+        default=None, description="Who started the run (filled in run lists)."
+    )
     kind: Literal["block", "pipeline"] = "block"
     parent_id: int | None = Field(default=None, description="The pipeline run it belongs to.")
     plan: list[int] | None = Field(default=None, description="A pipeline's blocks in order.")

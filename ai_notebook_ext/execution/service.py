@@ -23,7 +23,7 @@ from ..projects.schemas import Page
 from ..projects.service import working_dir_for
 from ..projects.users import Actor
 from ..store import Database
-from ..store.models import RUN_FINAL, Run
+from ..store.models import RUN_FINAL, Run, User
 from ..store.types import utcnow
 from . import runner
 from . import statements as sql
@@ -268,8 +268,20 @@ class RunService:
             if kind is not None:
                 query = query.where(Run.kind == kind)
             total = await session.scalar(select(func.count()).select_from(query.subquery()))
-            rows = await session.scalars(query.order_by(Run.id.desc()).limit(limit).offset(offset))
-            items = [RunOut.model_validate(r) for r in rows]
+            rows = list(
+                await session.scalars(query.order_by(Run.id.desc()).limit(limit).offset(offset))
+            )
+            # Who ran what (the run history shows it): one query for the page's users.
+            user_ids = {r.user_id for r in rows if r.user_id is not None}
+            names = dict(
+                (await session.execute(select(User.id, User.username).where(User.id.in_(user_ids))))
+                .tuples()
+                .all()
+            )
+            items = [
+                RunOut.model_validate(r).model_copy(update={"username": names.get(r.user_id)})
+                for r in rows
+            ]
             return Page[RunOut](items=items, total=total or 0, limit=limit, offset=offset)
 
     async def cancel(self, actor: Actor, project_id: int, run_id: int) -> RunOut:
