@@ -103,6 +103,8 @@ export interface IRun {
   /** Human summary, e.g. "timed out after 5 s". */
   message: string;
   kernel_generation: number | null;
+  /** Who started it (in run lists). */
+  username?: string | null;
   queued_at: string;
   started_at: string | null;
   finished_at: string | null;

@@ -9,7 +9,9 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
+import { ICommandPalette, WidgetTracker } from '@jupyterlab/apputils';
+import type { MainAreaWidget } from '@jupyterlab/apputils';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import {
   INotebookCellExecutor,
@@ -20,7 +22,9 @@ import {
 import { AiNotebookAPI } from './api';
 import { ProjectDrive, KERNEL_NAME, projectIdOf, projectPath } from './drive';
 import { ProjectCellExecutor } from './executor';
+import { RunHistory, historyWidget } from './history';
 import { ArtifactLoader } from './outputs';
+import { ProjectAPI } from './projectapi';
 import { ProjectDocument } from './projectdoc';
 import { addProjectToolbar } from './toolbar';
 import { ProjectsSidebar, aiNotebookIcon } from './sidebar';
@@ -28,6 +32,7 @@ import { ProjectsSidebar, aiNotebookIcon } from './sidebar';
 export namespace CommandIDs {
   export const open = 'ai-notebook:open';
   export const openProject = 'ai-notebook:open-project';
+  export const openHistory = 'ai-notebook:open-history';
 }
 
 /** Rank of the panel in the left sidebar (file browser is 100, running 200). */
@@ -38,12 +43,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description:
     'AI Notebook: projects of blocks opened as notebooks, with states, DAG and pipelines.',
   autoStart: true,
-  requires: [IDocumentManager, INotebookTracker],
+  requires: [IDocumentManager, INotebookTracker, IRenderMimeRegistry],
   optional: [ICommandPalette, ILayoutRestorer],
   activate: (
     app: JupyterFrontEnd,
     docManager: IDocumentManager,
     tracker: INotebookTracker,
+    rendermime: IRenderMimeRegistry,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null
   ): void => {
@@ -101,6 +107,37 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
         await doc?.ready;
         return widget.id;
+      }
+    });
+
+    const histories = new WidgetTracker<MainAreaWidget<RunHistory>>({
+      namespace: 'ai-notebook-history'
+    });
+    app.commands.addCommand(CommandIDs.openHistory, {
+      label: 'Block run history',
+      execute: args => {
+        const projectId = Number(args.projectId);
+        const blockId = Number(args.blockId);
+        if (!Number.isInteger(blockId) || blockId <= 0) {
+          throw new Error('Select a block to see its run history.');
+        }
+        const existing = histories.find(w => w.content.blockId === blockId);
+        if (existing) {
+          app.shell.activateById(existing.id);
+          void existing.content.refresh();
+          return;
+        }
+        const doc = [...documents.values()].find(d => d.projectId === projectId);
+        const history = new RunHistory(
+          new ProjectAPI(api, projectId),
+          blockId,
+          rendermime,
+          drive.loader,
+          doc ? doc.role !== 'viewer' : false
+        );
+        const widget = historyWidget(history);
+        void histories.add(widget);
+        app.shell.add(widget, 'main', { mode: 'split-right' });
       }
     });
 
