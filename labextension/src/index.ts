@@ -8,10 +8,14 @@ import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 
 import { AiNotebookAPI } from './api';
 import { AiNotebookPanel, PANEL_ID, aiNotebookIcon } from './panel';
+import { registerDagCommands } from './dag/commands';
 
 export namespace CommandIDs {
   export const open = 'ai-notebook:open';
 }
+
+/** Opens a project in the main area (from the project document plugin). */
+const OPEN_PROJECT = 'ai-notebook:open-project';
 
 /** Rank of the panel in the left sidebar (file browser is 100, running 200). */
 const SIDEBAR_RANK = 600;
@@ -54,6 +58,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
     if (palette) {
       palette.addItem({ command: CommandIDs.open, category: 'AI Notebook' });
     }
+
+    registerDagCommands(app, api, {
+      restorer,
+      openBlock: (projectId, blockId) => {
+        if (app.commands.hasCommand(OPEN_PROJECT)) {
+          void app.commands.execute(OPEN_PROJECT, { projectId, blockId });
+        } else {
+          app.shell.activateById(panel.id);
+        }
+      }
+    });
   }
 };
 
