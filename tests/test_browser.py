@@ -221,9 +221,12 @@ HTML_BOLD = "div.ainb-outputs b[data-jupyter-id='ainb-html']"
 
 @contextmanager
 def lab_page(
-    tmp_path: Path, app_config: dict[str, Any] | None = None
+    tmp_path: Path,
+    app_config: dict[str, Any] | None = None,
+    lab_config: dict[str, Any] | None = None,
 ) -> Iterator[tuple[Any, Any, ServerProcess, list[str]]]:
-    """A JupyterLab server with the extension and a Chromium page collecting console errors."""
+    """A JupyterLab server with the extension and a Chromium page collecting console errors
+    (``lab_config``: more LabApp settings, e.g. ``expose_app_in_browser``)."""
     require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
@@ -243,6 +246,7 @@ def lab_page(
                 "workspaces_dir": str(lab_dir / "workspaces"),
                 "user_settings_dir": str(lab_dir / "user-settings"),
                 "extra_labextensions_path": built_extension_paths(tmp_path),
+                **(lab_config or {}),
             },
             "AINotebookApp": app_config or {},
         },

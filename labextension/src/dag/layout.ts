@@ -1,6 +1,6 @@
 /**
- * Layout of the DAG with elkjs: layered, top to bottom, orthogonal edges with
- * their labels placed by ELK. The bundled build runs ELK in the page, so no
+ * Layout of the DAG with elkjs: layered, top to bottom, orthogonal edges
+ * (labels are placed on them here). The bundled build runs ELK in the page, so no
  * web worker file has to be served.
  */
 import ELK from 'elkjs/lib/elk.bundled.js';
@@ -48,11 +48,9 @@ const LAYOUT_OPTIONS: Record<string, string> = {
   'elk.spacing.nodeNode': '40',
   'elk.spacing.edgeNode': '24',
   'elk.spacing.edgeEdge': '14',
-  'elk.spacing.edgeLabel': '4',
-  'elk.layered.spacing.nodeNodeBetweenLayers': '56',
+  'elk.layered.spacing.nodeNodeBetweenLayers': '64',
   'elk.layered.spacing.edgeNodeBetweenLayers': '20',
   'elk.layered.spacing.edgeEdgeBetweenLayers': '12',
-  'elk.edgeLabels.inline': 'true',
   // Keep the blocks' order (left to right) where the graph allows.
   'elk.layered.considerModelOrder.strategy': 'NODES_AND_EDGES',
   'elk.layered.nodePlacement.strategy': 'BRANDES_KOEPF'
@@ -85,25 +83,42 @@ export function textWidth(text: string, size: number): number {
   return context.measureText(text).width;
 }
 
+/**
+ * Where an edge's label goes: centred on the longest vertical run of its
+ * route (its longest run if none is tall enough), over the line. Placing
+ * labels here rather than in ELK keeps the layers close together.
+ */
+export function placeLabel(
+  points: IPoint[],
+  width: number,
+  height: number
+): IPoint | null {
+  let best: { length: number; at: IPoint } | null = null;
+  let longest: { length: number; at: IPoint } | null = null;
+  for (let i = 1; i < points.length; i++) {
+    const [a, b] = [points[i - 1], points[i]];
+    const length = Math.hypot(b.x - a.x, b.y - a.y);
+    const at = { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 };
+    if (!longest || length > longest.length) {
+      longest = { length, at };
+    }
+    if (Math.abs(a.x - b.x) < 0.5 && length >= height + 6) {
+      if (!best || length > best.length) {
+        best = { length, at };
+      }
+    }
+  }
+  const centre = (best ?? longest)?.at;
+  return centre ? { x: centre.x - width / 2, y: centre.y - height / 2 } : null;
+}
+
 /** Lay the model out; positions are in SVG user units (px at zoom 1). */
 export async function layoutDag(model: IDagModel): Promise<ILayout> {
-  const edges: ElkExtendedEdge[] = model.links.map(link => {
-    const text = link.kind === 'inferred' ? labelText(link.names) : '';
-    return {
-      id: link.key,
-      sources: [`n${link.source}`],
-      targets: [`n${link.target}`],
-      labels: text
-        ? [
-            {
-              text,
-              width: Math.ceil(textWidth(text, LABEL_FONT_SIZE)) + 12,
-              height: LABEL_HEIGHT
-            }
-          ]
-        : []
-    };
-  });
+  const edges: ElkExtendedEdge[] = model.links.map(link => ({
+    id: link.key,
+    sources: [`n${link.source}`],
+    targets: [`n${link.target}`]
+  }));
   const graph: ElkNode = {
     id: 'root',
     layoutOptions: LAYOUT_OPTIONS,
@@ -126,6 +141,7 @@ export async function layoutDag(model: IDagModel): Promise<ILayout> {
       height: child.height ?? NODE_HEIGHT
     });
   }
+  const links = new Map(model.links.map(link => [link.key, link]));
   const routes = new Map<string, IEdgeRoute>();
   for (const edge of result.edges ?? []) {
     const points: IPoint[] = [];
@@ -133,19 +149,17 @@ export async function layoutDag(model: IDagModel): Promise<ILayout> {
       points.push(section.startPoint, ...(section.bendPoints ?? []));
       points.push(section.endPoint);
     }
-    const label = edge.labels?.[0];
+    const link = links.get(edge.id);
+    const text =
+      link?.kind === 'inferred' && link.names.length
+        ? labelText(link.names)
+        : '';
+    const width = Math.ceil(textWidth(text, LABEL_FONT_SIZE)) + 12;
+    const at = text ? placeLabel(points, width, LABEL_HEIGHT) : null;
     routes.set(edge.id, {
       key: edge.id,
       points,
-      label: label?.text
-        ? {
-            text: label.text,
-            x: label.x ?? 0,
-            y: label.y ?? 0,
-            width: label.width ?? 0,
-            height: label.height ?? LABEL_HEIGHT
-          }
-        : null
+      label: at ? { text, ...at, width, height: LABEL_HEIGHT } : null
     });
   }
   return {

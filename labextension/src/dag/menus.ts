@@ -3,7 +3,6 @@
  * on a node, open or run it, its upstream or its downstream; on an explicit
  * edge, remove it. The commands live in a registry private to the view.
  */
-import { deleteIcon, runIcon } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { Menu } from '@lumino/widgets';
@@ -37,7 +36,6 @@ export class DagMenus {
     });
     commands.addCommand(CMD.runBlock, {
       label: 'Run this block',
-      icon: runIcon,
       execute: args =>
         actions.run(
           { target: 'blocks', block_ids: [blockOf(args)] },
@@ -64,7 +62,6 @@ export class DagMenus {
     });
     commands.addCommand(CMD.removeEdge, {
       label: 'Remove explicit edge',
-      icon: deleteIcon,
       execute: args => actions.removeEdge(Number(args.edgeId))
     });
   }

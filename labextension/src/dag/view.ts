@@ -6,7 +6,7 @@
  * press Delete (or use its context menu) to remove it.
  *
  * Stable selectors (UI-test contract, see render.ts for nodes and edges):
- *   .ainb-dag-view, .ainb-dag-toolbar button.ainb-dag-{refresh,fit,run-all,run-stale},
+ *   .ainb-dag-view, .ainb-dag-toolbar .ainb-dag-{refresh,fit,run-all,run-stale} (jp-button),
  *   svg.ainb-dag-svg, .ainb-dag-empty, .ainb-dag-error, .ainb-dag-status.
  */
 import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
@@ -30,6 +30,9 @@ import { DagState, IDagModel, describeBlock, loadDag, toDagState } from './model
 import { PipelineWatch } from './pipeline';
 import { renderEdge, renderMarkers, renderNode, setEdgeSelected, setNodeState, svgEl } from './render';
 import { Viewport } from './viewport';
+
+/** The first view of a graph is never zoomed out below this. */
+const READABLE_SCALE = 0.7;
 
 export namespace DagView {
   export interface IOptions {
@@ -155,10 +158,11 @@ export class DagView extends Panel {
     }
   }
 
-  /** Show the whole graph. */
-  fit(): void {
+  /** Show the whole graph (`readable`: not below a legible scale). */
+  fit(readable = false): void {
     if (this._graphLayout) {
-      this._needsFit = !this._viewport.fit(this._graphLayout);
+      const min = readable ? READABLE_SCALE : undefined;
+      this._needsFit = !this._viewport.fit(this._graphLayout, min);
     }
   }
 
@@ -194,14 +198,14 @@ export class DagView extends Panel {
   protected onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
     if (this._needsFit) {
-      this.fit();
+      this.fit(true);
     }
   }
 
   protected onResize(msg: Widget.ResizeMessage): void {
     super.onResize(msg);
     if (this._needsFit) {
-      this.fit();
+      this.fit(true);
     }
   }
 
@@ -272,7 +276,7 @@ export class DagView extends Panel {
       this._setStatus(`Explicit edges left out, they close a cycle: ${cycles}`, true);
     }
     if (first && model.blocks.length) {
-      this.fit();
+      this.fit(true);
     }
   }
 

@@ -8,7 +8,7 @@ import { IPoint } from './layout';
 const MIN_SCALE = 0.2;
 const MAX_SCALE = 2.5;
 /** Fit never enlarges beyond this: small graphs keep a natural size. */
-const FIT_MAX_SCALE = 1.25;
+const FIT_MAX_SCALE = 1;
 const FIT_MARGIN = 24;
 
 export class Viewport {
@@ -45,8 +45,11 @@ export class Viewport {
     this._apply();
   }
 
-  /** Show a box of graph coordinates whole and centred (false: not shown yet). */
-  fit(box: { width: number; height: number }): boolean {
+  /**
+   * Show a box of graph coordinates whole and centred, unless that needs a
+   * scale below `minScale` (then its top part). False: not shown yet.
+   */
+  fit(box: { width: number; height: number }, minScale = MIN_SCALE): boolean {
     const rect = this.svg.getBoundingClientRect();
     if (rect.width <= 0 || rect.height <= 0 || box.width <= 0) {
       return false;
@@ -57,7 +60,7 @@ export class Viewport {
         (rect.height - 2 * FIT_MARGIN) / box.height,
         FIT_MAX_SCALE
       ),
-      MIN_SCALE,
+      minScale,
       MAX_SCALE
     );
     this._scale = scale;
