@@ -46,7 +46,9 @@ export function registerDagCommands(
 
   app.commands.addCommand(DagCommandIDs.open, {
     label: args =>
-      args.projectId === undefined ? 'Open DAG' : `Open DAG of project ${args.projectId}`,
+      args.projectId === undefined
+        ? 'Open DAG'
+        : `Open DAG of project ${args.projectId}`,
     caption: "Show a project's dependency graph of code blocks",
     icon: dagIcon,
     execute: async args => {

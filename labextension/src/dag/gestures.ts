@@ -88,7 +88,9 @@ export class Gestures {
     };
     const move = (e: PointerEvent): void => {
       if (!dragging) {
-        if (Math.hypot(e.clientX - start.x, e.clientY - start.y) < DRAG_THRESHOLD) {
+        if (
+          Math.hypot(e.clientX - start.x, e.clientY - start.y) < DRAG_THRESHOLD
+        ) {
           return;
         }
         dragging = true;

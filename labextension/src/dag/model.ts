@@ -15,13 +15,7 @@ import {
 
 /** Node states of the UI contract (`data-state` of every node). */
 export type DagState =
-  | 'fresh'
-  | 'stale'
-  | 'never-run'
-  | 'queued'
-  | 'running'
-  | 'failed'
-  | 'skipped';
+  'fresh' | 'stale' | 'never-run' | 'queued' | 'running' | 'failed' | 'skipped';
 
 export const DAG_STATES: readonly DagState[] = [
   'fresh',

@@ -66,10 +66,16 @@ export class PipelineWatch {
       }
       let current: IPipelineRun;
       try {
-        current = (await this.api.getRun(this.projectId, run.id)) as IPipelineRun;
+        current = (await this.api.getRun(
+          this.projectId,
+          run.id
+        )) as IPipelineRun;
       } catch (err) {
         if (token === this._token) {
-          this.handlers.message(`Lost track of the run: ${errorMessage(err)}`, true);
+          this.handlers.message(
+            `Lost track of the run: ${errorMessage(err)}`,
+            true
+          );
           this.handlers.ended(null);
         }
         return;

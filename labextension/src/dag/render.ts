@@ -142,7 +142,11 @@ export function renderNode(block: IDagBlock, box: IBox): SVGGElement {
     g
   );
   id.textContent = `#${block.id}`;
-  const title = svgEl('text', { class: 'ainb-dag-node-title', x: 16, y: 22 }, g);
+  const title = svgEl(
+    'text',
+    { class: 'ainb-dag-node-title', x: 16, y: 22 },
+    g
+  );
   title.textContent = fitText(block.title, width - 60, TITLE_FONT_SIZE);
   svgEl('circle', { class: 'ainb-dag-node-dot', cx: 20, cy: 39, r: 4 }, g);
   const meta = svgEl('text', { class: 'ainb-dag-node-meta', x: 30, y: 43 }, g);

@@ -9,26 +9,34 @@
  *   .ainb-dag-view, .ainb-dag-toolbar .ainb-dag-{refresh,fit,run-all,run-stale} (jp-button),
  *   svg.ainb-dag-svg, .ainb-dag-empty, .ainb-dag-error, .ainb-dag-status.
  */
-import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
-import {
-  Toolbar,
-  ToolbarButton,
-  fastForwardIcon,
-  refreshIcon,
-  runIcon
-} from '@jupyterlab/ui-components';
+import { showErrorMessage } from '@jupyterlab/apputils';
 import { Message } from '@lumino/messaging';
 import { Panel, Widget } from '@lumino/widgets';
 
 import { AiNotebookAPI, ApiError, IPipelineRequest } from '../api';
 import { el, errorMessage } from '../dom';
 import { Gestures, nodeOf } from './gestures';
-import { dagIcon, fitIcon } from './icons';
+import { showCycleRefused } from './dialogs';
+import { dagIcon } from './icons';
 import { ILayout, layoutDag } from './layout';
 import { DagMenus } from './menus';
-import { DagState, IDagModel, describeBlock, loadDag, toDagState } from './model';
+import {
+  DagState,
+  IDagModel,
+  describeBlock,
+  loadDag,
+  toDagState
+} from './model';
 import { PipelineWatch } from './pipeline';
-import { renderEdge, renderMarkers, renderNode, setEdgeSelected, setNodeState, svgEl } from './render';
+import { createDagToolbar } from './toolbar';
+import {
+  renderEdge,
+  renderMarkers,
+  renderNode,
+  setEdgeSelected,
+  setNodeState,
+  svgEl
+} from './render';
 import { Viewport } from './viewport';
 
 /** The first view of a graph is never zoomed out below this. */
@@ -57,8 +65,17 @@ export class DagView extends Panel {
     this.title.closable = true;
     this._setTitle(options.projectName ?? `project ${options.projectId}`);
 
-    this.addWidget(this._toolbar());
-    const canvas = new Widget({ node: el('div', 'ainb-dag-canvas') });
+    const { toolbar, status } = createDagToolbar({
+      refresh: () => void this.refresh(),
+      fit: () => this.fit(),
+      runAll: () => void this.run({ target: 'all' }, 'all blocks'),
+      runStale: () => void this.run({ target: 'stale' }, 'stale blocks')
+    });
+    this._status = status;
+    this.addWidget(toolbar);
+    const canvas = (this._canvas = new Widget({
+      node: el('div', 'ainb-dag-canvas')
+    }));
     this.addWidget(canvas);
     canvas.node.tabIndex = 0;
     canvas.node.addEventListener('keydown', this._onKey);
@@ -90,7 +107,11 @@ export class DagView extends Panel {
     this._empty = el('div', 'ainb-dag-empty');
     this._empty.append(
       el('div', 'ainb-dag-empty-title', 'No code blocks yet'),
-      el('div', 'ainb-dag-empty-hint', 'Add code blocks to the project: their dependencies appear here.')
+      el(
+        'div',
+        'ainb-dag-empty-hint',
+        'Add code blocks to the project: their dependencies appear here.'
+      )
     );
     this._error = el('div', 'ainb-dag-error');
     this._error.setAttribute('role', 'alert');
@@ -209,45 +230,6 @@ export class DagView extends Panel {
     }
   }
 
-  private _toolbar(): Toolbar {
-    const toolbar = new Toolbar();
-    toolbar.addClass('ainb-dag-toolbar');
-    const button = (
-      name: string,
-      props: ConstructorParameters<typeof ToolbarButton>[0]
-    ): void => {
-      toolbar.addItem(name, new ToolbarButton({ className: `ainb-dag-${name}`, ...props }));
-    };
-    button('refresh', { icon: refreshIcon, tooltip: 'Reload the DAG', onClick: () => void this.refresh() });
-    button('fit', { icon: fitIcon, tooltip: 'Fit the graph to the view', onClick: () => this.fit() });
-    button('run-all', {
-      icon: fastForwardIcon,
-      label: 'Run all',
-      tooltip: 'Run every block in dependency order',
-      onClick: () => void this.run({ target: 'all' }, 'all blocks')
-    });
-    button('run-stale', {
-      icon: runIcon,
-      label: 'Run stale',
-      tooltip: 'Run the blocks that are not fresh, and what depends on them',
-      onClick: () => void this.run({ target: 'stale' }, 'stale blocks')
-    });
-    toolbar.addItem('spacer', Toolbar.createSpacerItem());
-    const status = new Widget({ node: el('div', 'ainb-dag-status') });
-    status.node.setAttribute('aria-live', 'polite');
-    this._status = status.node;
-    toolbar.addItem('status', status);
-    const legend = new Widget({ node: el('div', 'ainb-dag-legend') });
-    legend.node.append(
-      el('span', 'ainb-dag-legend-inferred', 'inferred'),
-      el('span', 'ainb-dag-legend-explicit', 'explicit')
-    );
-    legend.node.title =
-      'Inferred edges come from the names blocks use. Drag from one block to another to add an explicit edge.';
-    toolbar.addItem('legend', legend);
-    return toolbar;
-  }
-
   private _draw(model: IDagModel, layout: ILayout): void {
     const first = this._model === null || this._model.blocks.length === 0;
     this._model = model;
@@ -271,9 +253,15 @@ export class DagView extends Panel {
     this._svg.classList.toggle('ainb-dag-hidden', model.blocks.length === 0);
     if (model.ignored.length) {
       const cycles = model.ignored
-        .map(e => `#${e.source} → #${e.target} (cycle ${e.cycle.map(b => `#${b}`).join(' → ')})`)
+        .map(
+          e =>
+            `#${e.source} → #${e.target} (cycle ${e.cycle.map(b => `#${b}`).join(' → ')})`
+        )
         .join('; ');
-      this._setStatus(`Explicit edges left out, they close a cycle: ${cycles}`, true);
+      this._setStatus(
+        `Explicit edges left out, they close a cycle: ${cycles}`,
+        true
+      );
     }
     if (first && model.blocks.length) {
       this.fit(true);
@@ -300,33 +288,23 @@ export class DagView extends Panel {
       setEdgeSelected(this._selected, true, this._prefix);
       this._setStatus('Edge selected: press Delete to remove it');
     }
-    (this.widgets[1]?.node as HTMLElement | undefined)?.focus({ preventScroll: true });
+    this._canvas.node.focus({ preventScroll: true });
   }
 
   private async _addEdge(source: number, target: number): Promise<void> {
     const name = (id: number) => describeBlock(this._model, id);
+    const edge = `${name(source)} → ${name(target)}`;
     try {
       await this._api.addEdge(this.projectId, source, target);
-      this._setStatus(`Added edge ${name(source)} → ${name(target)}`);
+      this._setStatus(`Added edge ${edge}`);
       await this.refresh();
     } catch (err) {
       const cycle = err instanceof ApiError ? err.details.cycle : undefined;
+      this._setStatus(`Edge not added: ${errorMessage(err)}`, true);
       if (Array.isArray(cycle)) {
-        this._setStatus(errorMessage(err), true);
-        const body = el('div', 'ainb-dag-cycle');
-        body.append(el('p', '', `The server refused the edge ${name(source)} → ${name(target)}: ${errorMessage(err)}.`));
-        const list = el('ol', 'ainb-dag-cycle-blocks');
-        for (const id of cycle.slice(0, -1) as number[]) {
-          list.append(el('li', '', name(id)));
-        }
-        body.append(list);
-        await showDialog({
-          title: 'Cycle refused',
-          body: new Widget({ node: body }),
-          buttons: [Dialog.okButton({ label: 'Close' })]
-        });
+        const blocks = (cycle as number[]).slice(0, -1).map(name);
+        await showCycleRefused(errorMessage(err), edge, blocks);
       } else {
-        this._setStatus(`Edge not added: ${errorMessage(err)}`, true);
         await showErrorMessage('Edge not added', errorMessage(err));
       }
     }
@@ -347,7 +325,10 @@ export class DagView extends Panel {
     if (event.key === 'Escape') {
       this._gestures.cancel();
       this._selectEdge(null);
-    } else if ((event.key === 'Delete' || event.key === 'Backspace') && this._selected) {
+    } else if (
+      (event.key === 'Delete' || event.key === 'Backspace') &&
+      this._selected
+    ) {
       event.preventDefault();
       event.stopPropagation();
       const id = Number(this._selected.dataset.edgeId);
@@ -361,7 +342,9 @@ export class DagView extends Panel {
     const node = nodeOf(event.target);
     const edge =
       event.target instanceof Element
-        ? (event.target.closest('.ainb-dag-edge-explicit') as SVGGElement | null)
+        ? (event.target.closest(
+            '.ainb-dag-edge-explicit'
+          ) as SVGGElement | null)
         : null;
     if (!node && !edge) {
       return; // JupyterLab's own context menu
@@ -369,15 +352,24 @@ export class DagView extends Panel {
     event.preventDefault();
     event.stopPropagation();
     if (node) {
-      this._menus.openNodeMenu(Number(node.dataset.blockId), event.clientX, event.clientY);
+      this._menus.openNodeMenu(
+        Number(node.dataset.blockId),
+        event.clientX,
+        event.clientY
+      );
     } else if (edge) {
       this._selectEdge(edge);
-      this._menus.openEdgeMenu(Number(edge.dataset.edgeId), event.clientX, event.clientY);
+      this._menus.openEdgeMenu(
+        Number(edge.dataset.edgeId),
+        event.clientX,
+        event.clientY
+      );
     }
   };
 
   private readonly _api: AiNotebookAPI;
   private readonly _openBlock: (blockId: number) => void;
+  private readonly _canvas: Widget;
   private readonly _svg: SVGSVGElement;
   private readonly _prefix: string;
   private readonly _edgeLayer: SVGGElement;
@@ -388,7 +380,7 @@ export class DagView extends Panel {
   private readonly _empty: HTMLDivElement;
   private readonly _error: HTMLDivElement;
   private readonly _watch: PipelineWatch;
-  private _status!: HTMLElement;
+  private readonly _status: HTMLElement;
   private _model: IDagModel | null = null;
   private _graphLayout: ILayout | null = null;
   private _selected: SVGGElement | null = null;
