@@ -29,7 +29,8 @@ EXPECTED_409 = re.compile(
 )
 TOUR_SOURCES = [
     "import pandas as pd\nimport numpy as np",
-    "# load the raw orders\nraw = pd.DataFrame({'region': list('NSEW' * 25), 'amount': np.arange(100)})",
+    "# load the raw orders\n"
+    "raw = pd.DataFrame({'region': list('NSEW' * 25), 'amount': np.arange(100)})",
     "regions = sorted(raw['region'].unique())",
     "clean = raw[raw['amount'] > 5].copy()",
     "summary = clean.groupby('region')['amount'].agg(['sum', 'mean'])",
@@ -133,6 +134,16 @@ def dag_scenario(page: Any, expect: Any, server: ServerProcess) -> None:
     empty = open_dag(page, expect, empty_pid)
     expect(empty.locator(".ainb-dag-empty")).to_have_text(re.compile("No code blocks yet"))
     expect(empty.locator("g.ainb-dag-node")).to_have_count(0)
+    # A block whose code does not parse is a node with the error, not a failure.
+    status, bad = server.request(
+        "POST", f"ai-notebook/api/projects/{empty_pid}/blocks", {"source": "def broken(:"}
+    )
+    assert status == 201, bad
+    empty.locator(".ainb-dag-refresh").click()
+    broken = node(empty, bad["id"])
+    expect(broken).to_have_class(re.compile(r"\bainb-dag-node-error\b"))
+    expect(broken).to_contain_text("syntax error")
+    expect(empty.locator(".ainb-dag-empty")).to_be_hidden()
 
     # --- nodes and inferred edges, with the contract's attributes
     view = open_dag(page, expect, pid)
@@ -207,6 +218,24 @@ def dag_scenario(page: Any, expect: Any, server: ServerProcess) -> None:
     )
     expect(node(view, b)).to_have_attribute("data-state", "fresh")
 
+    # --- zoom (wheel) and pan (drag on the background) survive a refresh
+    viewport = view.locator("g.ainb-dag-viewport")
+    before = viewport.get_attribute("transform")
+    canvas = view.locator(".ainb-dag-canvas").bounding_box()
+    page.mouse.move(canvas["x"] + 40, canvas["y"] + 40)
+    page.mouse.wheel(0, -300)
+    expect(viewport).not_to_have_attribute("transform", before)
+    page.mouse.down()
+    page.mouse.move(canvas["x"] + 140, canvas["y"] + 90, steps=5)
+    page.mouse.up()
+    moved = viewport.get_attribute("transform")
+    assert moved != before
+    view.locator(".ainb-dag-refresh").click()
+    expect(node(view, c)).to_have_attribute("data-state", "fresh")
+    assert viewport.get_attribute("transform") == moved
+    view.locator(".ainb-dag-fit").click()
+    expect(viewport).not_to_have_attribute("transform", moved)
+
     # --- edit an upstream block: dependents turn stale after a refresh
     status, block = server.request("GET", f"ai-notebook/api/projects/{pid}/blocks/{a}")
     assert status == 200, block
@@ -221,9 +250,7 @@ def dag_scenario(page: Any, expect: Any, server: ServerProcess) -> None:
         expect(node(view, block_id)).to_have_attribute("data-state", "stale")
     view.locator(".ainb-dag-run-stale").click()
     for block_id in (a, b, c):
-        expect(node(view, block_id)).to_have_attribute(
-            "data-state", "fresh", timeout=RUN_TIMEOUT
-        )
+        expect(node(view, block_id)).to_have_attribute("data-state", "fresh", timeout=RUN_TIMEOUT)
 
 
 def tour_screenshot(page: Any, expect: Any, server: ServerProcess) -> None:
@@ -266,9 +293,7 @@ def tour_screenshot(page: Any, expect: Any, server: ServerProcess) -> None:
     menu.locator(".lm-Menu-item", has_text="Run downstream").click()
     expect(menu).to_have_count(0)
     for block_id in ids[3:]:
-        expect(node(view, block_id)).to_have_attribute(
-            "data-state", "fresh", timeout=RUN_TIMEOUT
-        )
+        expect(node(view, block_id)).to_have_attribute("data-state", "fresh", timeout=RUN_TIMEOUT)
     expect(view.locator(".ainb-dag-status")).to_contain_text("downstream of")
 
     # The dark theme: only theme variables, so it follows.
@@ -279,3 +304,10 @@ def tour_screenshot(page: Any, expect: Any, server: ServerProcess) -> None:
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
     page.wait_for_timeout(500)
     page.screenshot(path=str(SCREENSHOTS / "dag-view-dark.png"))
+
+    # Restored after a reload by the layout restorer.
+    page.wait_for_timeout(1500)  # the workspace is saved after a short delay
+    page.reload(timeout=LAB_LOAD_TIMEOUT)
+    restored = page.locator(f"#ainb-dag-{pid}")
+    expect(restored).to_be_visible(timeout=LAB_LOAD_TIMEOUT)
+    expect(restored.locator("g.ainb-dag-node")).to_have_count(len(TOUR_SOURCES))
