@@ -183,7 +183,10 @@ export class DagView extends Panel {
   fit(readable = false): void {
     if (this._graphLayout) {
       const min = readable ? READABLE_SCALE : undefined;
-      this._needsFit = !this._viewport.fit(this._graphLayout, min);
+      const first = this._model?.blocks[0];
+      const box = first ? this._graphLayout.nodes.get(first.id) : undefined;
+      const focus = box && { x: box.x + box.width / 2, y: box.y };
+      this._needsFit = !this._viewport.fit(this._graphLayout, min, focus);
     }
   }
 

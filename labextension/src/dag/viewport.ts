@@ -46,10 +46,15 @@ export class Viewport {
   }
 
   /**
-   * Show a box of graph coordinates whole and centred, unless that needs a
-   * scale below `minScale` (then its top part). False: not shown yet.
+   * Show a box of graph coordinates whole, centred and at the top, unless
+   * that needs a scale below `minScale`: then its top part, horizontally
+   * around `focus` (e.g. the first block). False: not shown yet (no size).
    */
-  fit(box: { width: number; height: number }, minScale = MIN_SCALE): boolean {
+  fit(
+    box: { width: number; height: number },
+    minScale = MIN_SCALE,
+    focus?: IPoint
+  ): boolean {
     const rect = this.svg.getBoundingClientRect();
     if (rect.width <= 0 || rect.height <= 0 || box.width <= 0) {
       return false;
@@ -64,9 +69,15 @@ export class Viewport {
       MAX_SCALE
     );
     this._scale = scale;
-    this._x = (rect.width - box.width * scale) / 2;
-    // Short graphs sit near the top, as documents do; tall ones are centred.
-    this._y = Math.min((rect.height - box.height * scale) / 2, FIT_MARGIN);
+    const width = box.width * scale;
+    if (width <= rect.width || !focus) {
+      this._x = (rect.width - width) / 2;
+    } else {
+      const x = rect.width / 2 - focus.x * scale;
+      this._x = clamp(x, rect.width - width, 0);
+    }
+    // Graphs start at the top, as documents do.
+    this._y = 0;
     this._apply();
     return true;
   }
