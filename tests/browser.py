@@ -128,7 +128,8 @@ class Browser:
         )
         self.console_errors: list[str] = []
 
-    def page(self, token: str | None = None, width: int = 1400, height: int = 900) -> Any:
+    def blank_page(self, width: int = 1400, height: int = 900) -> Any:
+        """A page in a fresh context recording console errors, not yet navigated."""
         from playwright.sync_api import expect
 
         context = self.browser.new_context(viewport={"width": width, "height": height})
@@ -146,6 +147,11 @@ class Browser:
             "pageerror",
             lambda err: self.console_errors.append(f"uncaught: {err.message}\n{err.stack}"),
         )
+        return page
+
+    def page(self, token: str | None = None, width: int = 1400, height: int = 900) -> Any:
+        """JupyterLab signed in with ``token``, once our commands are registered."""
+        page = self.blank_page(width, height)
         page.goto(
             f"{self.server.url}lab?token={token or self.server.token}", timeout=LAB_LOAD_TIMEOUT
         )
@@ -196,3 +202,17 @@ def screenshot(page: Any, name: str, tmp_path: Path) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
     return path
+
+
+@contextmanager
+def lab_page(
+    tmp_path: Path,
+    app_config: dict[str, Any] | None = None,
+    lab_config: dict[str, Any] | None = None,
+) -> Iterator[tuple[Any, Any, ServerProcess, list[str]]]:
+    """A lab server and a blank page: ``(page, expect, server, console_errors)``.
+    (``lab_config`` is accepted for older callers; the app is always exposed.)"""
+    from playwright.sync_api import expect
+
+    with lab_server(tmp_path, app_config) as server, chromium(server) as browser:
+        yield browser.blank_page(), expect, server, browser.console_errors

@@ -28,6 +28,9 @@ import { ProjectAPI } from './projectapi';
 import { ProjectDocument } from './projectdoc';
 import { addProjectToolbar } from './toolbar';
 import { ProjectsSidebar, aiNotebookIcon } from './sidebar';
+import { DAG_TRACKER_NAMESPACE, registerDagCommands } from './dag/commands';
+import type { DagView } from './dag/view';
+import { ProjectEvents } from './projectevents';
 
 export namespace CommandIDs {
   export const open = 'ai-notebook:open';
@@ -157,6 +160,33 @@ const plugin: JupyterFrontEndPlugin<void> = {
     if (palette) {
       palette.addItem({ command: CommandIDs.open, category: 'AI Notebook' });
     }
+
+    const dags = new WidgetTracker<DagView>({ namespace: DAG_TRACKER_NAMESPACE });
+    registerDagCommands(app, api, {
+      restorer,
+      tracker: dags,
+      openBlock: (projectId, blockId) =>
+        void app.commands.execute(CommandIDs.openProject, { projectId, blockId })
+    });
+    // DAG views follow the project's event stream: live run states, and a
+    // fresh layout when blocks or edges change.
+    dags.widgetAdded.connect((_, view) => {
+      const events = ProjectEvents.acquire(api.settings, view.projectId);
+      let timer = 0;
+      events.received.connect((__, event) => {
+        if (event.type === 'run-status' && typeof event.block_id === 'number') {
+          view.applyRunStatus(event.block_id, String(event.status));
+          if (!['queued', 'running'].includes(String(event.status))) {
+            window.clearTimeout(timer);
+            timer = window.setTimeout(() => void view.refresh(), 300);
+          }
+        } else if (/^(block|blocks|edge|dag|kernel)-/.test(event.type)) {
+          window.clearTimeout(timer);
+          timer = window.setTimeout(() => void view.refresh(), 300);
+        }
+      }, view);
+      view.disposed.connect(() => events.release());
+    });
   }
 };
 
