@@ -188,9 +188,7 @@ def chromium(server: ServerProcess) -> Iterator[Browser]:
 
 def run_command(page: Any, command: str, args: dict[str, Any]) -> Any:
     """Execute a JupyterLab command in the page and return its result."""
-    return page.evaluate(
-        "([c, a]) => window.jupyterapp.commands.execute(c, a)", [command, args]
-    )
+    return page.evaluate("([c, a]) => window.jupyterapp.commands.execute(c, a)", [command, args])
 
 
 def screenshot(page: Any, name: str, tmp_path: Path) -> Path:

@@ -17,8 +17,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from server_process import ServerProcess
 from browser import LAB_LOAD_TIMEOUT, lab_page, mentions_us
+from server_process import ServerProcess
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 RUN_TIMEOUT = 90_000  # ms: the first run starts the project's kernel
@@ -181,9 +181,14 @@ def dag_scenario(page: Any, expect: Any, server: ServerProcess) -> None:
     assert (stored["source"], stored["target"]) == (a, c), stored
     expect(explicit).to_have_attribute("data-edge-id", str(stored["id"]))
 
-    # --- a click on a node asks to open its block (no project document here: no dialog)
+    # --- a click on a node opens the project notebook at its block; back to the DAG
     node(view, b).click()
-    expect(page.locator(".jp-Dialog")).to_have_count(0)
+    active = page.locator(".jp-NotebookPanel:visible .jp-Cell.jp-mod-active")
+    expect(active).to_have_attribute("data-block-id", str(b))
+    page.evaluate(
+        "p => window.jupyterapp.commands.execute('ai-notebook:open-dag', {projectId: p})", pid
+    )
+    expect(view).to_be_visible()
 
     # --- select the explicit edge, press Delete: gone, here and on the server
     x, y = point_on_edge(page, view, a, c)

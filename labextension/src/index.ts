@@ -30,7 +30,7 @@ import { addProjectToolbar } from './toolbar';
 import { ProjectsSidebar, aiNotebookIcon } from './sidebar';
 import { DAG_TRACKER_NAMESPACE, registerDagCommands } from './dag/commands';
 import type { DagView } from './dag/view';
-import { ProjectEvents } from './projectevents';
+import { ProjectEvents, isOwnEvent } from './projectevents';
 
 export namespace CommandIDs {
   export const open = 'ai-notebook:open';
@@ -180,7 +180,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
             window.clearTimeout(timer);
             timer = window.setTimeout(() => void view.refresh(), 300);
           }
-        } else if (/^(block|blocks|edge|dag|kernel)-/.test(event.type)) {
+        } else if (
+          /^(block|blocks|edge|dag|kernel)-/.test(event.type) &&
+          !isOwnEvent(event)
+        ) {
           window.clearTimeout(timer);
           timer = window.setTimeout(() => void view.refresh(), 300);
         }

@@ -147,8 +147,12 @@ export class ProjectDocument implements IDisposable {
       }
     }
     model.cells.changed.connect(() =>
-      requestAnimationFrame(() => this.states?.render())
+      requestAnimationFrame(() => {
+        this.states?.render();
+        this.lockIfViewer();
+      })
     );
+    this.lockIfViewer();
     this.sync.edited.connect((_, blockId) => this.states?.edited(blockId));
     this.events.received.connect(this.onEvent, this);
     this.events.connectionChanged.connect((_, state) => {
@@ -167,6 +171,15 @@ export class ProjectDocument implements IDisposable {
     this.reloadDag();
     if (!readOnly) {
       await this.attachKernel();
+    }
+  }
+
+  /** Viewers see every block but cannot edit one. */
+  private lockIfViewer(): void {
+    if (this.role === 'viewer') {
+      for (const cell of this.panel.content.widgets) {
+        cell.readOnly = true;
+      }
     }
   }
 
