@@ -162,10 +162,18 @@ def test_outputs_widgets_and_history(tmp_path: Path) -> None:
         expect(out[2]).to_contain_text("ZeroDivisionError")
         expect(cells(page).nth(2)).to_have_attribute("data-state", "failed")
         expect(out[3].locator("img")).to_be_attached(timeout=RUN_TIMEOUT)
-        # Widget views reach the output (their live rendering is still open: the widget
-        # manager fails on the comm the server-side run opens; see the note).
-        expect(out[4]).not_to_be_empty(timeout=RUN_TIMEOUT)
+        # Widgets render live: the notebook's session is on the project kernel, so the
+        # comms the recorded run opens reach JupyterLab's widget manager.
+        expect(out[4].locator(".widget-slider")).to_be_visible(timeout=RUN_TIMEOUT)
+        expect(out[4].locator(".widget-readout")).to_have_text("7")
+        expect(out[5].locator(".widget-hprogress, .widget-progress").first).to_be_visible(
+            timeout=RUN_TIMEOUT
+        )
         expect(out[5]).to_contain_text("1225", timeout=RUN_TIMEOUT)
+        # Cells ran in their order (the execution counts follow the cells).
+        prompts = [cells(page).nth(i).locator(".jp-InputPrompt").inner_text() for i in range(6)]
+        counts = [int(p.strip("[]: ")) for p in prompts]
+        assert counts == sorted(counts), prompts
         screenshot(page, "workspace-outputs", tmp_path)
 
         # --- run history: change block 1, open its history, restore the code that ran

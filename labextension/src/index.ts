@@ -10,6 +10,7 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette, WidgetTracker } from '@jupyterlab/apputils';
+import type { ISessionContext } from '@jupyterlab/apputils';
 import type { MainAreaWidget } from '@jupyterlab/apputils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { IDocumentManager } from '@jupyterlab/docmanager';
@@ -69,12 +70,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
       let doc = documents.get(panel);
       if (!doc) {
         // Attach to the project kernel ourselves, never start another one.
-        panel.sessionContext.kernelPreference = {
-          ...panel.sessionContext.kernelPreference,
-          shouldStart: false,
-          canStart: false,
-          autoStartDefault: false
-        };
+        const preference = panel.sessionContext.kernelPreference;
+        if (!preference.id) {
+          panel.sessionContext.kernelPreference = {
+            ...preference,
+            shouldStart: false,
+            canStart: false,
+            autoStartDefault: false
+          };
+        }
         doc = new ProjectDocument(panel, projectId, api, drive);
         documents.set(panel, doc);
         panel.disposed.connect(() => documents.delete(panel));
@@ -95,11 +99,32 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
         const open = tracker.find(p => projectIdOf(p.context.path) === projectId);
         const project = open ? null : await api.getProject(projectId);
-        const widget = open ?? docManager.openOrReveal(
-          projectPath(projectId, project!.name),
-          'Notebook',
-          { name: KERNEL_NAME }
-        ) as NotebookPanel | undefined;
+        // Editors open the notebook with its session on the project kernel from
+        // the start: the widget manager binds to the session once it is ready.
+        let kernelPreference: ISessionContext.IKernelPreference | undefined;
+        if (project && project.role !== 'viewer') {
+          const kernel = await new ProjectAPI(api, projectId)
+            .startKernel()
+            .catch(() => null);
+          if (kernel?.kernel_id) {
+            kernelPreference = {
+              id: kernel.kernel_id,
+              name: KERNEL_NAME,
+              shouldStart: true,
+              canStart: true,
+              autoStartDefault: false
+            };
+          }
+        }
+        const widget =
+          open ??
+          (docManager.openOrReveal(
+            projectPath(projectId, project!.name),
+            'Notebook',
+            undefined,
+            {},
+            kernelPreference
+          ) as NotebookPanel | undefined);
         if (!widget) {
           throw new Error(`Could not open project ${projectId}`);
         }

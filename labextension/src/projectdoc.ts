@@ -222,7 +222,14 @@ export class ProjectDocument implements IDisposable {
     this.states!.set(blockId, 'queued', '', true);
     let run: IRun;
     try {
-      run = await this.project.execute(blockId);
+      // One request at a time: the server queues runs in arrival order, and
+      // requests sent together may arrive in any order.
+      const request = this._sending.then(() => this.project.execute(blockId));
+      this._sending = request.then(
+        () => undefined,
+        () => undefined
+      );
+      run = await request;
     } catch (err) {
       this.states!.clearLive(blockId);
       codeCell.setPrompt('');
@@ -426,6 +433,7 @@ export class ProjectDocument implements IDisposable {
 
   private _disposed = false;
   private _attaching: Promise<void> = Promise.resolve();
+  private _sending: Promise<void> = Promise.resolve();
   private _ready = new PromiseDelegate<void>();
   private _changed = new Signal<this, void>(this);
   private _dagTimer = 0;
