@@ -104,6 +104,10 @@ def lab_server(
     if multi_user:
         token = "token-alice"
         extra["ServerApp"] = {"identity_provider_class": "identity.TokenUsers"}
+        # No server token in the page: JupyterLab would send it on every request, and a
+        # token wins over the login cookie, making every browser the same user. Each
+        # page signs in with its own ?token=token-<name> and keeps that user's cookie.
+        extra["IdentityProvider"] = {"token": ""}
         extra["AINotebookApp"]["single_user"] = False
         path = os.environ.get("PYTHONPATH", "")
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS_DIR), path) if p)

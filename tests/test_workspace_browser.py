@@ -10,6 +10,7 @@ code; two users see each other's edits live and a viewer cannot edit.
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.request
 from pathlib import Path
@@ -262,6 +263,13 @@ def test_two_users_live_and_a_viewer(tmp_path: Path) -> None:
         run_command(carol, "ai-notebook:open-project", {"projectId": pid})
         expect(cells(carol)).to_have_count(3)
         expect(cells(carol).nth(0).locator(".cm-content")).to_have_text("x = 41")
+        expect(carol.locator(".jp-NotebookPanel:visible")).to_have_class(
+            re.compile(r"\bainb-readonly\b")
+        )
+        expect(cells(carol).nth(0).locator(".cm-content")).to_have_attribute(
+            "aria-readonly", "true"
+        )
+        expect(carol.locator(".ainb-tb-dag")).to_be_visible()
         expect(carol.locator(".ainb-tb-run-stale")).to_have_count(0)
         cells(carol).nth(0).locator(".cm-content").click()
         carol.keyboard.type("import os")
