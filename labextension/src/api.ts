@@ -61,12 +61,7 @@ export interface IMember {
 }
 
 export type RunStatus =
-  | 'queued'
-  | 'running'
-  | 'succeeded'
-  | 'failed'
-  | 'cancelled'
-  | 'interrupted';
+  'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
 
 /** Where an output's mime data moved to when it was binary or large. */
 export interface IArtifactRef {
@@ -222,7 +217,11 @@ async function send(
     return await ServerConnection.makeRequest(url, init, settings);
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
-    throw new ApiError(`Could not reach the server: ${reason}`, 0, 'network_error');
+    throw new ApiError(
+      `Could not reach the server: ${reason}`,
+      0,
+      'network_error'
+    );
   }
 }
 
@@ -302,7 +301,8 @@ export async function requestRaw(
 // ------------------------------------------------------------ DAG and pipelines
 
 /** A block's state in the DAG as the server computes it. */
-export type DagNodeState = 'never-run' | 'fresh' | 'stale' | 'running' | 'failed';
+export type DagNodeState =
+  'never-run' | 'fresh' | 'stale' | 'running' | 'failed';
 
 /** A code block in the DAG (`GET projects/{id}/dag`). */
 export interface IDagNode {
@@ -352,7 +352,8 @@ export interface IExplicitEdge {
   created_at: string;
 }
 
-export type PipelineTarget = 'all' | 'stale' | 'upstream' | 'downstream' | 'blocks';
+export type PipelineTarget =
+  'all' | 'stale' | 'upstream' | 'downstream' | 'blocks';
 
 /** `POST projects/{id}/runs`: what a pipeline runs. */
 export interface IPipelineRequest {
@@ -457,10 +458,14 @@ export class AiNotebookAPI {
     username: string,
     role: ProjectRole
   ): Promise<IMember> {
-    return requestAPI<IMember>(this.settings, ['projects', projectId, 'members'], {
-      method: 'POST',
-      body: { username, role }
-    });
+    return requestAPI<IMember>(
+      this.settings,
+      ['projects', projectId, 'members'],
+      {
+        method: 'POST',
+        body: { username, role }
+      }
+    );
   }
 
   setMemberRole(
@@ -485,14 +490,27 @@ export class AiNotebookAPI {
 
   // ------------------------------------------------------------ DAG
 
-  listBlocks(projectId: number, limit = 500, offset = 0): Promise<IPage<IBlock>> {
-    return requestAPI<IPage<IBlock>>(this.settings, ['projects', projectId, 'blocks'], {
-      query: { limit, offset }
-    });
+  listBlocks(
+    projectId: number,
+    limit = 500,
+    offset = 0
+  ): Promise<IPage<IBlock>> {
+    return requestAPI<IPage<IBlock>>(
+      this.settings,
+      ['projects', projectId, 'blocks'],
+      {
+        query: { limit, offset }
+      }
+    );
   }
 
   getRun(projectId: number, runId: number): Promise<IRun> {
-    return requestAPI<IRun>(this.settings, ['projects', projectId, 'runs', runId]);
+    return requestAPI<IRun>(this.settings, [
+      'projects',
+      projectId,
+      'runs',
+      runId
+    ]);
   }
 
   getDag(projectId: number): Promise<IDag> {

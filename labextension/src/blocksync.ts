@@ -119,12 +119,14 @@ export class BlockSync implements IDisposable {
     return t.blockId;
   }
 
-  /** Wait for every pending server call. */
+  /** Save every pending edit now and wait for every server call. */
   async idle(): Promise<void> {
     for (const t of this._byCell.values()) {
-      if (t.dirty) {
+      if (t.dirty && !t.cell.isDisposed) {
         window.clearTimeout(t.timer);
-        this.enqueue(() => this.saveSource(t));
+        // Read now: the cell may be gone (tab closed) when the call runs.
+        const source = t.cell.sharedModel.getSource();
+        this.enqueue(() => this.saveSource(t, source));
       }
     }
     await this._chain;
@@ -224,7 +226,11 @@ export class BlockSync implements IDisposable {
     };
     this._byCell.set(cell.id, t);
     cell.sharedModel.changed.connect((_, change) => {
-      if (change.sourceChange && !this._remote && this._byCell.get(cell.id) === t) {
+      if (
+        change.sourceChange &&
+        !this._remote &&
+        this._byCell.get(cell.id) === t
+      ) {
         this.sourceEdited(t);
       }
     });
@@ -280,8 +286,9 @@ export class BlockSync implements IDisposable {
       this._byCell.delete(owner.cell.id);
       const t = this.track(cell, meta);
       t.version = owner.version;
+      t.kind = owner.kind; // the block's kind on the server, until saved
       this.enqueue(() => this.move(t));
-      if (t.kind !== owner.kind || owner.dirty) {
+      if (kindOf(cell) !== owner.kind || owner.dirty) {
         t.dirty = true;
         this.enqueue(() => this.saveSource(t));
       }
@@ -337,7 +344,7 @@ export class BlockSync implements IDisposable {
       if (other === cell) {
         return position;
       }
-      if (this._byCell.get(other.id)?.blockId != null) {
+      if (this.blockIdOf(other) !== null) {
         position++;
       }
     }
@@ -379,15 +386,15 @@ export class BlockSync implements IDisposable {
     }
   }
 
-  private async saveSource(t: ITracked): Promise<void> {
+  private async saveSource(t: ITracked, text?: string): Promise<void> {
     if (t.removed || !t.dirty) {
       return;
     }
     if (t.blockId === null) {
       return this.create(t);
     }
-    const source = t.cell.sharedModel.getSource();
-    const kind = kindOf(t.cell);
+    const source = text ?? t.cell.sharedModel.getSource();
+    const kind = t.kind === kindOf(t.cell) ? undefined : kindOf(t.cell);
     t.dirty = false;
     try {
       this.remember(
@@ -414,7 +421,11 @@ export class BlockSync implements IDisposable {
         this.remoteChanged(theirs);
       }
     }
-    if (t.dirty === false && t.cell.sharedModel.getSource() !== source) {
+    if (
+      !t.cell.isDisposed &&
+      !t.dirty &&
+      t.cell.sharedModel.getSource() !== source
+    ) {
       t.dirty = true;
     }
   }

@@ -32,7 +32,11 @@ export async function resolveConflict(
   sides.className = 'ainb-conflict-sides';
   sides.append(
     column('Your text', mine, 'ainb-conflict-mine'),
-    column(`Their text (version ${theirs.version})`, theirs.source, 'ainb-conflict-theirs')
+    column(
+      `Their text (version ${theirs.version})`,
+      theirs.source,
+      'ainb-conflict-theirs'
+    )
   );
   body.node.append(note, sides);
   const result = await showDialog({

@@ -35,7 +35,9 @@ export function projectPath(projectId: number, name: string): string {
 }
 
 function localOf(path: string): string {
-  return path.startsWith(`${DRIVE_NAME}:`) ? path.slice(DRIVE_NAME.length + 1) : path;
+  return path.startsWith(`${DRIVE_NAME}:`)
+    ? path.slice(DRIVE_NAME.length + 1)
+    : path;
 }
 
 /** The project id of a path of this drive (with or without the prefix). */
@@ -66,7 +68,9 @@ export async function blockToCell(
     return { cell_type: 'markdown', id, source: block.source, metadata };
   }
   const run = block.last_run;
-  const outputs = run ? await resolveOutputs(loader, projectId, run.outputs) : [];
+  const outputs = run
+    ? await resolveOutputs(loader, projectId, run.outputs)
+    : [];
   return {
     cell_type: 'code',
     id,
@@ -176,7 +180,9 @@ export class ProjectDrive implements Contents.IDrive {
     if (projectId === null || !name.trim()) {
       return this.refuse('Rename projects from the AI Notebook sidebar.');
     }
-    const project = await this.api.updateProject(projectId, { name: name.trim() });
+    const project = await this.api.updateProject(projectId, {
+      name: name.trim()
+    });
     const ws = this._workspaces.get(projectId);
     if (ws) {
       ws.project = project;

@@ -84,10 +84,14 @@ export class RunHistory extends Widget {
     this.node.textContent = '';
     const header = el('div', 'ainb-history-header');
     header.appendChild(el('h3', undefined, `Run history of block ${block.id}`));
-    header.appendChild(el('code', 'ainb-history-current', firstLine(block.source, 80)));
+    header.appendChild(
+      el('code', 'ainb-history-current', firstLine(block.source, 80))
+    );
     this.node.appendChild(header);
     if (runs.length === 0) {
-      this.node.appendChild(el('div', 'ainb-empty', 'This block has not been run yet.'));
+      this.node.appendChild(
+        el('div', 'ainb-empty', 'This block has not been run yet.')
+      );
       return;
     }
     const list = el('div', 'ainb-history-list');
@@ -112,7 +116,9 @@ export class RunHistory extends Widget {
       el(
         'span',
         'ainb-history-changed',
-        run.source === block.source ? 'same code as now' : 'code differs from now'
+        run.source === block.source
+          ? 'same code as now'
+          : 'code differs from now'
       )
     );
     item.appendChild(summary);
@@ -124,9 +130,15 @@ export class RunHistory extends Widget {
     return item;
   }
 
-  private async fill(item: HTMLElement, run: IRun, block: IBlock): Promise<void> {
+  private async fill(
+    item: HTMLElement,
+    run: IRun,
+    block: IBlock
+  ): Promise<void> {
     const body = el('div', 'ainb-history-body');
-    body.appendChild(el('h4', undefined, 'Code that ran, against the current code'));
+    body.appendChild(
+      el('h4', undefined, 'Code that ran, against the current code')
+    );
     body.appendChild(renderDiff(run.source, block.source));
     if (this.canEdit && run.source !== block.source) {
       const restore = el(
@@ -141,7 +153,9 @@ export class RunHistory extends Widget {
       body.appendChild(el('div', 'ainb-history-message', run.message));
     }
     const model = new OutputAreaModel({ trusted: false });
-    model.fromJSON(await resolveOutputs(this.loader, run.project_id, run.outputs));
+    model.fromJSON(
+      await resolveOutputs(this.loader, run.project_id, run.outputs)
+    );
     const area = new OutputArea({ model, rendermime: this.rendermime });
     area.addClass('ainb-history-outputs');
     item.appendChild(body);
@@ -154,12 +168,17 @@ export class RunHistory extends Widget {
       await this.project.updateBlock(this.blockId, current.version, {
         source: run.source
       });
-      Notification.success(`Block ${this.blockId} restored to the code of run ${run.id}.`, {
-        autoClose: 4000
-      });
+      Notification.success(
+        `Block ${this.blockId} restored to the code of run ${run.id}.`,
+        {
+          autoClose: 4000
+        }
+      );
       await this.refresh();
     } catch (err) {
-      Notification.error(`Could not restore: ${errorMessage(err)}`, { autoClose: 8000 });
+      Notification.error(`Could not restore: ${errorMessage(err)}`, {
+        autoClose: 8000
+      });
     }
   }
 

@@ -97,7 +97,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
         if (!Number.isInteger(projectId) || projectId <= 0) {
           throw new Error('ai-notebook:open-project needs {projectId}');
         }
-        const open = tracker.find(p => projectIdOf(p.context.path) === projectId);
+        const open = tracker.find(
+          p => projectIdOf(p.context.path) === projectId
+        );
         const project = open ? null : await api.getProject(projectId);
         // Editors open the notebook with its session on the project kernel from
         // the start: the widget manager binds to the session once it is ready.
@@ -155,7 +157,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
           void existing.content.refresh();
           return;
         }
-        const doc = [...documents.values()].find(d => d.projectId === projectId);
+        const doc = [...documents.values()].find(
+          d => d.projectId === projectId
+        );
         const history = new RunHistory(
           new ProjectAPI(api, projectId),
           blockId,
@@ -169,8 +173,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
-    const sidebar = new ProjectsSidebar(api, projectId =>
-      void app.commands.execute(CommandIDs.openProject, { projectId })
+    const sidebar = new ProjectsSidebar(
+      api,
+      projectId =>
+        void app.commands.execute(CommandIDs.openProject, { projectId })
     );
     app.shell.add(sidebar, 'left', { rank: SIDEBAR_RANK });
     if (restorer) {
@@ -186,12 +192,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
       palette.addItem({ command: CommandIDs.open, category: 'AI Notebook' });
     }
 
-    const dags = new WidgetTracker<DagView>({ namespace: DAG_TRACKER_NAMESPACE });
+    const dags = new WidgetTracker<DagView>({
+      namespace: DAG_TRACKER_NAMESPACE
+    });
     registerDagCommands(app, api, {
       restorer,
       tracker: dags,
       openBlock: (projectId, blockId) =>
-        void app.commands.execute(CommandIDs.openProject, { projectId, blockId })
+        void app.commands.execute(CommandIDs.openProject, {
+          projectId,
+          blockId
+        })
     });
     // DAG views follow the project's event stream: live run states, and a
     // fresh layout when blocks or edges change.
@@ -225,7 +236,9 @@ const executor: JupyterFrontEndPlugin<INotebookCellExecutor> = {
   autoStart: true,
   provides: INotebookCellExecutor,
   activate: (): INotebookCellExecutor =>
-    new ProjectCellExecutor(options => ProjectDocument.forModel(options.notebook))
+    new ProjectCellExecutor(options =>
+      ProjectDocument.forModel(options.notebook)
+    )
 };
 
 export default [plugin, executor];

@@ -38,11 +38,21 @@ class MembersBody extends Widget {
       const name = el('input', 'ainb-member-username jp-mod-styled');
       name.placeholder = 'username';
       const role = roleSelect('editor', 'ainb-member-new-role');
-      const add = el('button', 'ainb-member-add-button jp-Button jp-mod-styled jp-mod-accept', 'Add');
-      add.addEventListener('click', () =>
-        void this.act(() =>
-          this.api.addMember(project.id, name.value.trim(), role.value as ProjectRole)
-        ).then(() => (name.value = ''))
+      const add = el(
+        'button',
+        'ainb-member-add-button jp-Button jp-mod-styled jp-mod-accept',
+        'Add'
+      );
+      add.addEventListener(
+        'click',
+        () =>
+          void this.act(() =>
+            this.api.addMember(
+              project.id,
+              name.value.trim(),
+              role.value as ProjectRole
+            )
+          ).then(() => (name.value = ''))
       );
       form.append(name, role, add);
       this.node.appendChild(form);
@@ -82,14 +92,28 @@ class MembersBody extends Widget {
       );
       if (owner) {
         const role = roleSelect(member.role, 'ainb-member-role');
-        role.addEventListener('change', () =>
-          void this.act(() =>
-            this.api.setMemberRole(this.project.id, member.username, role.value as ProjectRole)
-          )
+        role.addEventListener(
+          'change',
+          () =>
+            void this.act(() =>
+              this.api.setMemberRole(
+                this.project.id,
+                member.username,
+                role.value as ProjectRole
+              )
+            )
         );
-        const remove = el('button', 'ainb-member-remove jp-Button jp-mod-styled', 'Remove');
-        remove.addEventListener('click', () =>
-          void this.act(() => this.api.removeMember(this.project.id, member.username))
+        const remove = el(
+          'button',
+          'ainb-member-remove jp-Button jp-mod-styled',
+          'Remove'
+        );
+        remove.addEventListener(
+          'click',
+          () =>
+            void this.act(() =>
+              this.api.removeMember(this.project.id, member.username)
+            )
         );
         item.append(role, remove);
       } else {

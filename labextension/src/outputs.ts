@@ -74,12 +74,12 @@ function blobToBase64(blob: Blob): Promise<string> {
 export class ArtifactLoader {
   constructor(private readonly _api: AiNotebookAPI) {}
 
-  load(
-    projectId: number,
-    mime: string,
-    ref: IArtifactRef
-  ): Promise<MimeValue> {
-    const kind = isBinaryMime(mime) ? 'b64' : isJsonMime(mime) ? 'json' : 'text';
+  load(projectId: number, mime: string, ref: IArtifactRef): Promise<MimeValue> {
+    const kind = isBinaryMime(mime)
+      ? 'b64'
+      : isJsonMime(mime)
+        ? 'json'
+        : 'text';
     const key = `${projectId}/${ref.id}/${kind}`;
     const cached = this._cache.get(key);
     if (cached) {
@@ -177,7 +177,11 @@ async function resolveOne(
     }
     try {
       output.text = joinText(
-        (await loader.load(projectId, 'text/plain', ref)) as nbformat.MultilineString
+        (await loader.load(
+          projectId,
+          'text/plain',
+          ref
+        )) as nbformat.MultilineString
       );
     } catch (err) {
       output.text = `${shown}\n[output truncated; the rest could not be loaded: ${reasonOf(err)}]\n`;

@@ -17,13 +17,7 @@ import { requestAPI } from './api';
 
 /** The states a block shows (the server's DAG states plus live ones). */
 export type BlockState =
-  | 'fresh'
-  | 'stale'
-  | 'never-run'
-  | 'queued'
-  | 'running'
-  | 'failed'
-  | 'skipped';
+  'fresh' | 'stale' | 'never-run' | 'queued' | 'running' | 'failed' | 'skipped';
 
 export interface IDagNode {
   block_id: number;
@@ -63,11 +57,7 @@ export interface IWorkspace {
 }
 
 export type PipelineTarget =
-  | 'all'
-  | 'stale'
-  | 'upstream'
-  | 'downstream'
-  | 'blocks';
+  'all' | 'stale' | 'upstream' | 'downstream' | 'blocks';
 
 export interface IPipelineRequest {
   target: PipelineTarget;

@@ -17,7 +17,13 @@ import { PromiseDelegate } from '@lumino/coreutils';
 import { Signal } from '@lumino/signaling';
 import type { ISignal } from '@lumino/signaling';
 
-import type { AiNotebookAPI, IBlock, IRun, IStoredOutput, ProjectRole } from './api';
+import type {
+  AiNotebookAPI,
+  IBlock,
+  IRun,
+  IStoredOutput,
+  ProjectRole
+} from './api';
 import { BlockSync } from './blocksync';
 import type { ProjectDrive } from './drive';
 import { liveOutputs, resolveOutputs } from './outputs';
@@ -81,7 +87,12 @@ export class ProjectDocument implements IDisposable {
       }
     }
     window.clearTimeout(this._dagTimer);
-    this.sync?.dispose();
+    const sync = this.sync;
+    // Save what was typed in the last moments before the tab closed.
+    void sync
+      ?.idle()
+      .catch(() => undefined)
+      .then(() => sync.dispose());
     this.events.received.disconnect(this.onEvent, this);
     this.events.release();
     Signal.clearData(this);
@@ -164,7 +175,8 @@ export class ProjectDocument implements IDisposable {
     context.model.dirty = false;
     context.model.stateChanged.connect((_, change) => {
       if (change.name === 'dirty' && change.newValue) {
-        void this.sync?.idle().then(() => (context.model.dirty = false));
+        // Pending edits are saved by their own timers (and flushed on close).
+        window.setTimeout(() => (context.model.dirty = false), 0);
       }
     });
     this._ready.resolve();
@@ -198,7 +210,10 @@ export class ProjectDocument implements IDisposable {
     try {
       const kernel = await this.project.startKernel();
       await session.ready;
-      if (kernel.kernel_id && session.session?.kernel?.id !== kernel.kernel_id) {
+      if (
+        kernel.kernel_id &&
+        session.session?.kernel?.id !== kernel.kernel_id
+      ) {
         await session.changeKernel({ id: kernel.kernel_id });
       }
     } catch (err) {

@@ -83,8 +83,9 @@ export class StateView {
 
   /** Replace every state with the server's DAG. */
   setDag(dag: IDag): void {
-    const reasons = staleReasons(dag, id =>
-      this.sync.cellOf(id)?.sharedModel.getSource() ?? ''
+    const reasons = staleReasons(
+      dag,
+      id => this.sync.cellOf(id)?.sharedModel.getSource() ?? ''
     );
     this._states.clear();
     for (const node of dag.nodes) {

@@ -9,7 +9,11 @@ import { Notification, ToolbarButton } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
 import { errorMessage } from './dom';
-import type { IPipelineRequest, IPipelineRun, PipelineTarget } from './projectapi';
+import type {
+  IPipelineRequest,
+  IPipelineRun,
+  PipelineTarget
+} from './projectapi';
 import type { IProjectEvent } from './projectevents';
 import type { ProjectDocument } from './projectdoc';
 
@@ -41,8 +45,11 @@ class PipelineStatus extends Widget {
     this.parallel = select('ainb-parallel', 'Parallel workers', [1, 2, 4], v =>
       v === 1 ? 'sequential' : `${v} parallel`
     );
-    this.retries = select('ainb-retries', 'Retries per failing block', [0, 1, 2, 3], v =>
-      v === 0 ? 'no retries' : `${v} ${v === 1 ? 'retry' : 'retries'}`
+    this.retries = select(
+      'ainb-retries',
+      'Retries per failing block',
+      [0, 1, 2, 3],
+      v => (v === 0 ? 'no retries' : `${v} ${v === 1 ? 'retry' : 'retries'}`)
     );
     this.progress = document.createElement('span');
     this.progress.className = 'ainb-pipeline-progress';
@@ -54,7 +61,10 @@ class PipelineStatus extends Widget {
   readonly progress: HTMLSpanElement;
 }
 
-export function addProjectToolbar(app: JupyterFrontEnd, doc: ProjectDocument): void {
+export function addProjectToolbar(
+  app: JupyterFrontEnd,
+  doc: ProjectDocument
+): void {
   const toolbar = doc.panel.toolbar;
   const status = new PipelineStatus();
   let pipeline: IPipelineRun | null = null;
@@ -66,7 +76,8 @@ export function addProjectToolbar(app: JupyterFrontEnd, doc: ProjectDocument): v
       return;
     }
     const plan = pipeline.plan?.length ?? counts.size;
-    const tally = (s: string) => [...counts.values()].filter(v => v === s).length;
+    const tally = (s: string) =>
+      [...counts.values()].filter(v => v === s).length;
     const done = tally('succeeded') + tally('failed') + tally('skipped');
     const failed = tally('failed');
     status.progress.textContent =
@@ -122,7 +133,8 @@ export function addProjectToolbar(app: JupyterFrontEnd, doc: ProjectDocument): v
       `${tally('failed')} failed, ${tally('skipped')} skipped`;
     status.progress.textContent = summary;
     status.progress.dataset.status = run.status;
-    const notify = run.status === 'succeeded' ? Notification.success : Notification.warning;
+    const notify =
+      run.status === 'succeeded' ? Notification.success : Notification.warning;
     notify(summary, { autoClose: 6000 });
   };
 
@@ -142,37 +154,74 @@ export function addProjectToolbar(app: JupyterFrontEnd, doc: ProjectDocument): v
     }
   });
 
-  const button = (name: string, label: string, tooltip: string, onClick: () => void) =>
+  const button = (
+    name: string,
+    label: string,
+    tooltip: string,
+    onClick: () => void
+  ) =>
     toolbar.addItem(
       name,
-      new ToolbarButton({ label, tooltip, onClick, className: `ainb-tb-${name}` })
+      new ToolbarButton({
+        label,
+        tooltip,
+        onClick,
+        className: `ainb-tb-${name}`
+      })
     );
 
   if (doc.role !== 'viewer') {
-    button('run-stale', '▶ Stale', 'Run stale blocks and what depends on them', () =>
-      void start('stale')
+    button(
+      'run-stale',
+      '▶ Stale',
+      'Run stale blocks and what depends on them',
+      () => void start('stale')
     );
-    button('run-all', '▶ All', 'Run every block in DAG order', () => void start('all'));
-    button('run-upstream', '↥ Upstream', 'Run the active block and what it needs', () =>
-      void start('upstream')
+    button(
+      'run-all',
+      '▶ All',
+      'Run every block in DAG order',
+      () => void start('all')
     );
-    button('run-downstream', '↧ Downstream', 'Run the active block and its dependents', () =>
-      void start('downstream')
+    button(
+      'run-upstream',
+      '↥ Upstream',
+      'Run the active block and what it needs',
+      () => void start('upstream')
     );
-    button('run-selected', '▶ Selected', 'Run the selected blocks', () => void start('blocks'));
+    button(
+      'run-downstream',
+      '↧ Downstream',
+      'Run the active block and its dependents',
+      () => void start('downstream')
+    );
+    button(
+      'run-selected',
+      '▶ Selected',
+      'Run the selected blocks',
+      () => void start('blocks')
+    );
     button('stop', '■ Stop', 'Stop the pipeline', () => {
       if (pipeline && !DONE.has(pipeline.status)) {
-        void doc.project.cancel(pipeline.id).catch(err =>
-          Notification.error(errorMessage(err), { autoClose: 6000 })
-        );
+        void doc.project
+          .cancel(pipeline.id)
+          .catch(err =>
+            Notification.error(errorMessage(err), { autoClose: 6000 })
+          );
       } else {
         void doc.project.interruptKernel();
       }
     });
     toolbar.addItem('pipeline-options', status);
   }
-  button('dag', 'DAG', 'Open the DAG view of this project', () =>
-    void app.commands.execute('ai-notebook:open-dag', { projectId: doc.projectId })
+  button(
+    'dag',
+    'DAG',
+    'Open the DAG view of this project',
+    () =>
+      void app.commands.execute('ai-notebook:open-dag', {
+        projectId: doc.projectId
+      })
   );
   button('history', 'History', 'Run history of the active block', () => {
     const cell = doc.panel.content.activeCell;

@@ -393,5 +393,7 @@ export class DagView extends Panel {
 }
 
 namespace Private {
+  // Incremented by every view (prefer-const misreads namespace exports).
+  // eslint-disable-next-line prefer-const
   export let nextId = 0;
 }
