@@ -54,12 +54,6 @@ export interface IBlock {
   updated_at: string;
 }
 
-export interface IMember {
-  username: string;
-  display_name?: string;
-  role: ProjectRole;
-}
-
 export type RunStatus =
   'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
 
@@ -298,96 +292,6 @@ export async function requestRaw(
   return response;
 }
 
-// ------------------------------------------------------------ DAG and pipelines
-
-/** A block's state in the DAG as the server computes it. */
-export type DagNodeState =
-  'never-run' | 'fresh' | 'stale' | 'running' | 'failed';
-
-/** A code block in the DAG (`GET projects/{id}/dag`). */
-export interface IDagNode {
-  block_id: number;
-  position: number;
-  state: DagNodeState;
-  fingerprint: string;
-  defines: string[];
-  references: string[];
-  mutates: string[];
-  /** Names read that no earlier block defines. */
-  unresolved: string[];
-  star_imports: string[];
-  /** Why the code could not be analyzed, if so. */
-  error: string | null;
-}
-
-export interface IDagEdge {
-  source: number;
-  target: number;
-  kind: 'inferred' | 'explicit';
-  /** Names that cause an inferred edge ('*': a star import). */
-  names: string[];
-  /** The explicit edge's id (to delete it). */
-  id?: number | null;
-}
-
-/** An explicit edge left out because it now closes a cycle. */
-export interface IIgnoredEdge {
-  id: number;
-  source: number;
-  target: number;
-  cycle: number[];
-}
-
-export interface IDag {
-  nodes: IDagNode[];
-  edges: IDagEdge[];
-  ignored_edges: IIgnoredEdge[];
-  kernel_generation: number | null;
-}
-
-export interface IExplicitEdge {
-  id: number;
-  source: number;
-  target: number;
-  created_at: string;
-}
-
-export type PipelineTarget =
-  'all' | 'stale' | 'upstream' | 'downstream' | 'blocks';
-
-/** `POST projects/{id}/runs`: what a pipeline runs. */
-export interface IPipelineRequest {
-  target: PipelineTarget;
-  /** The block of `upstream` / `downstream`. */
-  block_id?: number;
-  /** The blocks of `blocks`. */
-  block_ids?: number[];
-  parallel?: number;
-  stop_on_error?: boolean;
-  retries?: number;
-}
-
-/** A pipeline run: a run with its plan and per-block results. */
-export interface IPipelineRun extends IRun {
-  kind: 'block' | 'pipeline';
-  plan: number[] | null;
-  results:
-    | {
-        block_id: number;
-        status:
-          | 'pending'
-          | 'running'
-          | 'succeeded'
-          | 'failed'
-          | 'skipped'
-          | 'cancelled';
-        run_id: number | null;
-        attempts: number;
-        reason: string;
-      }[]
-    | null;
-}
-
 /** Thin typed wrapper over the endpoints the panel uses. */
 export class AiNotebookAPI {
   constructor(readonly settings: ServerConnection.ISettings) {}
@@ -443,52 +347,7 @@ export class AiNotebookAPI {
     });
   }
 
-  // ------------------------------------------------------------ members
-
-  listMembers(projectId: number): Promise<IPage<IMember>> {
-    return requestAPI<IPage<IMember>>(this.settings, [
-      'projects',
-      projectId,
-      'members'
-    ]);
-  }
-
-  addMember(
-    projectId: number,
-    username: string,
-    role: ProjectRole
-  ): Promise<IMember> {
-    return requestAPI<IMember>(
-      this.settings,
-      ['projects', projectId, 'members'],
-      {
-        method: 'POST',
-        body: { username, role }
-      }
-    );
-  }
-
-  setMemberRole(
-    projectId: number,
-    username: string,
-    role: ProjectRole
-  ): Promise<IMember> {
-    return requestAPI<IMember>(
-      this.settings,
-      ['projects', projectId, 'members', username],
-      { method: 'PATCH', body: { role } }
-    );
-  }
-
-  removeMember(projectId: number, username: string): Promise<void> {
-    return requestAPI<void>(
-      this.settings,
-      ['projects', projectId, 'members', username],
-      { method: 'DELETE' }
-    );
-  }
-
-  // ------------------------------------------------------------ DAG
+  // ------------------------------------------------------------ blocks and runs
 
   listBlocks(
     projectId: number,
@@ -511,42 +370,5 @@ export class AiNotebookAPI {
       'runs',
       runId
     ]);
-  }
-
-  getDag(projectId: number): Promise<IDag> {
-    return requestAPI<IDag>(this.settings, ['projects', projectId, 'dag']);
-  }
-
-  /** Add `source -> target` (409 with `details.cycle` if it closes a cycle). */
-  addEdge(
-    projectId: number,
-    source: number,
-    target: number
-  ): Promise<IExplicitEdge> {
-    return requestAPI<IExplicitEdge>(
-      this.settings,
-      ['projects', projectId, 'edges'],
-      { method: 'POST', body: { source, target } }
-    );
-  }
-
-  deleteEdge(projectId: number, edgeId: number): Promise<void> {
-    return requestAPI<void>(
-      this.settings,
-      ['projects', projectId, 'edges', edgeId],
-      { method: 'DELETE' }
-    );
-  }
-
-  /** Start a pipeline over the DAG (202: the pipeline run). */
-  runPipeline(
-    projectId: number,
-    request: IPipelineRequest
-  ): Promise<IPipelineRun> {
-    return requestAPI<IPipelineRun>(
-      this.settings,
-      ['projects', projectId, 'runs'],
-      { method: 'POST', body: request }
-    );
   }
 }

@@ -6,7 +6,14 @@
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
-import type { AiNotebookAPI, IMember, IProject, ProjectRole } from './api';
+import type { AiNotebookAPI, IProject, ProjectRole } from './api';
+import type { IMember } from './membersapi';
+import {
+  addMember,
+  listMembers,
+  removeMember,
+  setMemberRole
+} from './membersapi';
 import { el, errorMessage } from './dom';
 
 const ROLES: ProjectRole[] = ['viewer', 'editor', 'owner'];
@@ -47,7 +54,8 @@ class MembersBody extends Widget {
         'click',
         () =>
           void this.act(() =>
-            this.api.addMember(
+            addMember(
+              this.api,
               project.id,
               name.value.trim(),
               role.value as ProjectRole
@@ -73,7 +81,7 @@ class MembersBody extends Widget {
 
   private async load(): Promise<void> {
     try {
-      const page = await this.api.listMembers(this.project.id);
+      const page = await listMembers(this.api, this.project.id);
       this.render(page.items);
     } catch (err) {
       this._error.textContent = errorMessage(err);
@@ -96,7 +104,8 @@ class MembersBody extends Widget {
           'change',
           () =>
             void this.act(() =>
-              this.api.setMemberRole(
+              setMemberRole(
+                this.api,
                 this.project.id,
                 member.username,
                 role.value as ProjectRole
@@ -112,7 +121,7 @@ class MembersBody extends Widget {
           'click',
           () =>
             void this.act(() =>
-              this.api.removeMember(this.project.id, member.username)
+              removeMember(this.api, this.project.id, member.username)
             )
         );
         item.append(role, remove);

@@ -7,7 +7,7 @@ import { CommandRegistry } from '@lumino/commands';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { Menu } from '@lumino/widgets';
 
-import { IPipelineRequest } from '../api';
+import { IPipelineRequest } from '../dagapi';
 
 export interface IMenuActions {
   openBlock(blockId: number): void;

@@ -3,15 +3,8 @@
  * the blocks' code (for the node titles) and their newest runs (for run
  * times), in three requests whatever the project's size.
  */
-import {
-  AiNotebookAPI,
-  IBlock,
-  IDag,
-  IIgnoredEdge,
-  IPage,
-  IRun,
-  requestAPI
-} from '../api';
+import { AiNotebookAPI, IBlock, IPage, IRun, requestAPI } from '../api';
+import { getDag, IDag, IIgnoredEdge } from '../dagapi';
 
 /** Node states of the UI contract (`data-state` of every node). */
 export type DagState =
@@ -108,7 +101,7 @@ export async function loadDag(
   projectId: number
 ): Promise<IDagModel> {
   const [dag, blocks, runs] = await Promise.all([
-    api.getDag(projectId),
+    getDag(api, projectId),
     api.listBlocks(projectId, PAGE),
     // Newest block runs first; run times are a nicety, never an error.
     requestAPI<IPage<IRun>>(api.settings, ['projects', projectId, 'runs'], {

@@ -4,7 +4,8 @@
  * says how far it is. (Live events can call `DagView.applyRunStatus` too;
  * the poll stays as the fallback that always reaches the end.)
  */
-import { AiNotebookAPI, IPipelineRun } from '../api';
+import { AiNotebookAPI } from '../api';
+import { IPipelineRun } from '../dagapi';
 import { errorMessage } from '../dom';
 import { toDagState } from './model';
 

@@ -13,7 +13,8 @@ import { showErrorMessage } from '@jupyterlab/apputils';
 import { Message } from '@lumino/messaging';
 import { Panel, Widget } from '@lumino/widgets';
 
-import { AiNotebookAPI, ApiError, IPipelineRequest } from '../api';
+import { AiNotebookAPI, ApiError } from '../api';
+import { addEdge, deleteEdge, IPipelineRequest, runPipeline } from '../dagapi';
 import { el, errorMessage } from '../dom';
 import { Gestures, nodeOf } from './gestures';
 import { showCycleRefused } from './dialogs';
@@ -193,7 +194,7 @@ export class DagView extends Panel {
   /** Start a pipeline (`what` names it in the status line) and follow it. */
   async run(request: IPipelineRequest, what: string): Promise<void> {
     try {
-      const run = await this._api.runPipeline(this.projectId, request);
+      const run = await runPipeline(this._api, this.projectId, request);
       this._watch.follow(run, what);
     } catch (err) {
       this._setStatus(`Could not run ${what}: ${errorMessage(err)}`, true);
@@ -298,7 +299,7 @@ export class DagView extends Panel {
     const name = (id: number) => describeBlock(this._model, id);
     const edge = `${name(source)} → ${name(target)}`;
     try {
-      await this._api.addEdge(this.projectId, source, target);
+      await addEdge(this._api, this.projectId, source, target);
       this._setStatus(`Added edge ${edge}`);
       await this.refresh();
     } catch (err) {
@@ -315,7 +316,7 @@ export class DagView extends Panel {
 
   private async _removeEdge(edgeId: number): Promise<void> {
     try {
-      await this._api.deleteEdge(this.projectId, edgeId);
+      await deleteEdge(this._api, this.projectId, edgeId);
       this._setStatus('Edge removed');
       await this.refresh();
     } catch (err) {
