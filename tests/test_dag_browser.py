@@ -17,10 +17,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from browser import LAB_LOAD_TIMEOUT, lab_page, mentions_us
+from browser import LAB_LOAD_TIMEOUT, lab_page, mentions_us, screenshot
 from server_process import ServerProcess
 
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 RUN_TIMEOUT = 90_000  # ms: the first run starts the project's kernel
 # The refused edge is a 409 that Chromium logs as a failed resource load.
 EXPECTED_409 = re.compile(
@@ -44,7 +43,7 @@ def test_dag_view(tmp_path: Path) -> None:
     lab = {"expose_app_in_browser": True}
     with lab_page(tmp_path, lab_config=lab) as (page, expect, server, console_errors):
         dag_scenario(page, expect, server)
-        tour_screenshot(page, expect, server)
+        tour_screenshot(page, expect, server, tmp_path)
     ours = [e for e in console_errors if mentions_us(e) and not EXPECTED_409.search(e)]
     assert not ours, "console errors from the extension:\n" + "\n".join(ours)
 
@@ -258,7 +257,7 @@ def dag_scenario(page: Any, expect: Any, server: ServerProcess) -> None:
         expect(node(view, block_id)).to_have_attribute("data-state", "fresh", timeout=RUN_TIMEOUT)
 
 
-def tour_screenshot(page: Any, expect: Any, server: ServerProcess) -> None:
+def tour_screenshot(page: Any, expect: Any, server: ServerProcess, tmp_path: Path) -> None:
     """A realistic project with an explicit edge, run once: the README's DAG picture."""
     pid, ids = make_project(server, "Sales report", TOUR_SOURCES)
     status, body = server.request(
@@ -280,10 +279,9 @@ def tour_screenshot(page: Any, expect: Any, server: ServerProcess) -> None:
     view = open_dag(page, expect, pid)
     expect(view.locator("g.ainb-dag-node")).to_have_count(len(TOUR_SOURCES))
     expect(node(view, ids[4])).to_have_attribute("data-state", "stale")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     canvas = view.locator(".ainb-dag-canvas").bounding_box()
     page.mouse.move(canvas["x"] + canvas["width"] - 10, canvas["y"] + canvas["height"] - 10)
-    page.screenshot(path=str(SCREENSHOTS / "dag-view.png"))
+    screenshot(page, "dag-view", tmp_path)
 
     # A node's context menu: the pipeline actions. "Run downstream" of `summary` runs
     # it, what depends on it and the stale block it needs (`clean`).
@@ -294,7 +292,7 @@ def tour_screenshot(page: Any, expect: Any, server: ServerProcess) -> None:
     expect(menu.locator(".lm-Menu-item:not([data-type=separator])")).to_have_text(
         ["Open block", "Run this block", "Run upstream", "Run downstream"]
     )
-    page.screenshot(path=str(SCREENSHOTS / "dag-view-menu.png"))
+    screenshot(page, "dag-view-menu", tmp_path)
     menu.locator(".lm-Menu-item", has_text="Run downstream").click()
     expect(menu).to_have_count(0)
     for block_id in ids[3:]:
@@ -308,7 +306,7 @@ def tour_screenshot(page: Any, expect: Any, server: ServerProcess) -> None:
     )
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
     page.wait_for_timeout(500)
-    page.screenshot(path=str(SCREENSHOTS / "dag-view-dark.png"))
+    screenshot(page, "dag-view-dark", tmp_path)
 
     # Restored after a reload by the layout restorer.
     page.wait_for_timeout(1500)  # the workspace is saved after a short delay

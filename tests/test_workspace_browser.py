@@ -136,6 +136,17 @@ def test_author_run_and_staleness(tmp_path: Path) -> None:
         assert "upstream" in (badge.get_attribute("title") or "")
         screenshot(page, "workspace-stale", tmp_path)
 
+        # --- rename from the sidebar: the open tab follows
+        item = panel.locator("li.ainb-project-item", has_text="Sales analysis")
+        item.hover()
+        item.locator(".ainb-project-rename").click()
+        page.locator(".jp-Dialog input").fill("Sales 2026")
+        page.locator(".jp-Dialog .jp-mod-accept").click()
+        expect(panel.locator(".ainb-project-name")).to_have_text(["Sales 2026"])
+        expect(
+            page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="Sales 2026")
+        ).to_be_visible()
+
         # --- run the stale ones from the toolbar
         page.locator(".ainb-tb-run-stale button, button.ainb-tb-run-stale").first.click()
         expect(stdout).to_have_text("22", timeout=RUN_TIMEOUT)
@@ -229,6 +240,10 @@ def test_two_users_live_and_a_viewer(tmp_path: Path) -> None:
         for page in (alice, bob):
             run_command(page, "ai-notebook:open-project", {"projectId": pid})
             expect(cells(page)).to_have_count(2)
+
+        # Each sees who else has the project open.
+        expect(alice.locator(".ainb-presence")).to_have_text("also here: Bob Example")
+        expect(bob.locator(".ainb-presence")).to_have_text("also here: Alice Example")
 
         # Alice edits a block: Bob sees the new text (saved after a short pause).
         type_in_cell(alice, 0, "x = 41")

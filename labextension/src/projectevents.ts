@@ -76,6 +76,11 @@ export class ProjectEvents implements IDisposable {
     return this._state;
   }
 
+  /** The signed-in user as the server knows them (from `hello`). */
+  get username(): string {
+    return this._username;
+  }
+
   get presence(): IPresence[] {
     return this._presence;
   }
@@ -148,6 +153,9 @@ export class ProjectEvents implements IDisposable {
       if (typeof event?.type !== 'string') {
         return;
       }
+      if (event.type === 'hello') {
+        this._username = String(event.username ?? '');
+      }
       if (event.type === 'hello' || event.type === 'presence') {
         this._presence = (event.presence as IPresence[]) ?? [];
       }
@@ -175,6 +183,7 @@ export class ProjectEvents implements IDisposable {
   private _backoff = 500;
   private _retry = 0;
   private _presence: IPresence[] = [];
+  private _username = '';
   private _received = new Signal<this, IProjectEvent>(this);
   private _connectionChanged = new Signal<this, ConnectionState>(this);
 }

@@ -214,6 +214,24 @@ export function addProjectToolbar(
     });
     toolbar.addItem('pipeline-options', status);
   }
+  const presence = new Widget();
+  presence.addClass('ainb-presence');
+  const showPresence = (): void => {
+    const others = doc.events.presence.filter(
+      p => p.username !== doc.events.username
+    );
+    presence.node.textContent = others.length
+      ? `also here: ${others.map(p => p.display_name || p.username).join(', ')}`
+      : '';
+    presence.node.title = others.map(p => p.username).join(', ');
+  };
+  doc.events.received.connect((_, event) => {
+    if (event.type === 'hello' || event.type === 'presence') {
+      showPresence();
+    }
+  });
+  showPresence();
+  toolbar.addItem('presence', presence);
   button(
     'dag',
     'DAG',
