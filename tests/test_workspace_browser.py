@@ -152,6 +152,13 @@ def test_author_run_and_staleness(tmp_path: Path) -> None:
         expect(stdout).to_have_text("22", timeout=RUN_TIMEOUT)
         for i in range(3):
             expect(cells(page).nth(i)).to_have_attribute("data-state", "fresh")
+        expect(page.locator(".ainb-pipeline-progress")).to_contain_text("succeeded")
+
+        # --- a kernel restart loses every result: nothing stays green
+        status, _ = server.request("POST", f"ai-notebook/api/projects/{project_id}/kernel/restart")
+        assert status == 200
+        for i in range(3):
+            expect(cells(page).nth(i)).to_have_attribute("data-state", "stale")
 
     ours = [e for e in browser.console_errors if mentions_us(e)]
     assert not ours, "console errors from the extension:\n" + "\n".join(ours)
