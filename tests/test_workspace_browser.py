@@ -154,6 +154,13 @@ def test_author_run_and_staleness(tmp_path: Path) -> None:
             expect(cells(page).nth(i)).to_have_attribute("data-state", "fresh")
         expect(page.locator(".ainb-pipeline-progress")).to_contain_text("succeeded")
 
+        # --- completion comes from the project kernel (the notebook's session is on it)
+        cells(page).nth(3).locator(".cm-content").click()
+        page.keyboard.type("b.bit_le")
+        page.keyboard.press("Tab")
+        expect(page.locator(".jp-Completer")).to_contain_text("bit_length")
+        page.keyboard.press("Escape")
+
         # --- a kernel restart loses every result: nothing stays green
         status, _ = server.request("POST", f"ai-notebook/api/projects/{project_id}/kernel/restart")
         assert status == 200
