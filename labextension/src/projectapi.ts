@@ -14,32 +14,27 @@ import type {
   ProjectRole
 } from './api';
 import { requestAPI } from './api';
+import { addEdge, deleteEdge, getDag, runPipeline } from './dagapi';
+import type {
+  IDag,
+  IDagEdge,
+  IExplicitEdge,
+  IPipelineRequest,
+  IPipelineRun
+} from './dagapi';
+
+export type {
+  IDag,
+  IDagEdge,
+  IDagNode,
+  IPipelineRequest,
+  IPipelineRun,
+  PipelineTarget
+} from './dagapi';
 
 /** The states a block shows (the server's DAG states plus live ones). */
 export type BlockState =
   'fresh' | 'stale' | 'never-run' | 'queued' | 'running' | 'failed' | 'skipped';
-
-export interface IDagNode {
-  block_id: number;
-  position: number;
-  state: BlockState;
-  defines: string[];
-  references: string[];
-  error?: string | null;
-}
-
-export interface IDagEdge {
-  source: number;
-  target: number;
-  kind: 'inferred' | 'explicit';
-  names?: string[];
-  id?: number | null;
-}
-
-export interface IDag {
-  nodes: IDagNode[];
-  edges: IDagEdge[];
-}
 
 export interface IWorkspaceBlock extends IBlock {
   /** null for markdown blocks. */
@@ -54,31 +49,6 @@ export interface IWorkspace {
   blocks: IWorkspaceBlock[];
   edges: IDagEdge[];
   kernel: IKernelStatus;
-}
-
-export type PipelineTarget =
-  'all' | 'stale' | 'upstream' | 'downstream' | 'blocks';
-
-export interface IPipelineRequest {
-  target: PipelineTarget;
-  block_id?: number;
-  block_ids?: number[];
-  parallel?: number;
-  retries?: number;
-  stop_on_error?: boolean;
-}
-
-export interface IBlockResult {
-  block_id: number;
-  status: string;
-  run_id: number | null;
-  attempts: number;
-  reason: string;
-}
-
-export interface IPipelineRun extends IRun {
-  plan: number[] | null;
-  results: IBlockResult[] | null;
 }
 
 /** The API of one project. */
@@ -104,7 +74,7 @@ export class ProjectAPI {
   }
 
   dag(): Promise<IDag> {
-    return this.call<IDag>(['dag']);
+    return getDag(this.api, this.projectId);
   }
 
   createBlock(
@@ -166,7 +136,7 @@ export class ProjectAPI {
   }
 
   pipeline(request: IPipelineRequest): Promise<IPipelineRun> {
-    return this.call<IPipelineRun>(['runs'], { method: 'POST', body: request });
+    return runPipeline(this.api, this.projectId, request);
   }
 
   /** Start the project kernel if needed (editor) and return its state. */
@@ -188,14 +158,11 @@ export class ProjectAPI {
     });
   }
 
-  addEdge(source: number, target: number): Promise<IDagEdge> {
-    return this.call<IDagEdge>(['edges'], {
-      method: 'POST',
-      body: { source, target }
-    });
+  addEdge(source: number, target: number): Promise<IExplicitEdge> {
+    return addEdge(this.api, this.projectId, source, target);
   }
 
   deleteEdge(edgeId: number): Promise<void> {
-    return this.call<void>(['edges', edgeId], { method: 'DELETE' });
+    return deleteEdge(this.api, this.projectId, edgeId);
   }
 }
