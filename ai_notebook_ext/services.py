@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .agent.loop import Limits, Publish
+from .agent.service import AgentService
 from .ai.router import Router
 from .ai.service import AIService
 from .ai.templates import PromptService
@@ -51,6 +53,7 @@ class Services:
     dataset_max_bytes: int
     local_username: str | None = None
     actors: ActorCache = field(default_factory=ActorCache)
+    agent: AgentService = field(init=False)
 
     @classmethod
     def build(
@@ -71,6 +74,8 @@ class Services:
         report_rows: int = 100_000,
         report_minimal: bool = False,
         local_username: str | None = None,
+        agent_limits: Limits | None = None,
+        publish: Publish | None = None,
     ) -> Services:
         locks = KeyedLocks()
         prompts = PromptService(db)
@@ -89,7 +94,7 @@ class Services:
         link = KernelLink(db, datasets, lineage, storage_options)
         runs.on_datasets = link.record
         runs.kernels.setup = link.setup_code
-        return cls(
+        services = cls(
             db=db,
             projects=ProjectService(db),
             members=MemberService(db, locks),
@@ -120,9 +125,16 @@ class Services:
             dataset_max_bytes=dataset_max_bytes,
             local_username=local_username,
         )
+        if publish is None:
+            from .events import bus_publisher
+
+            publish = bus_publisher(runs.events.events, runs.events.private_outputs)
+        services.agent = AgentService(services, publish, agent_limits or Limits())
+        return services
 
     async def close(self) -> None:
-        """Stop pipelines, runs and kernels, then close database connections."""
+        """Stop agent turns, pipelines, runs and kernels, then close database connections."""
+        await self.agent.stop()
         await self.pipelines.stop()
         await self.reports.stop()
         await self.datasets.stop()

@@ -16,6 +16,7 @@ KERNEL_STATUS = f"{BASE}/kernel-status/v1"
 PIPELINE_BLOCK = f"{BASE}/pipeline-block/v1"
 DATASET_VERSION = f"{BASE}/dataset-version/v1"
 DATASET_REPORT = f"{BASE}/dataset-report/v1"
+AGENT_STEP = f"{BASE}/agent-step/v1"
 
 
 class Events:
@@ -35,3 +36,26 @@ class Events:
             self.logger.emit(schema_id=schema_id, data=data)
         except Exception:
             log.exception("ai_notebook_ext: could not emit %s", schema_id)
+
+
+def bus_publisher(events: Events, private: bool) -> Any:
+    """``publish(project_id, event)`` of the agent on Jupyter's event bus (agent-step
+    schema); the whole event only when ``private`` (the bus reaches only the project's
+    users). The per-project event stream replaces this at merge time."""
+
+    def publish(project_id: int, event: dict[str, Any]) -> None:
+        step = event.get("event") if event.get("type") == "agent-step" else event
+        step = step or {}
+        events.emit(
+            AGENT_STEP,
+            {
+                "project_id": project_id,
+                "conversation_id": int(step.get("conversation_id") or 0),
+                "turn": int(step.get("turn") or 0),
+                "kind": str(event.get("type", "")),
+                "step_type": str(step.get("type", "")),
+                "event": step if private else None,
+            },
+        )
+
+    return publish
