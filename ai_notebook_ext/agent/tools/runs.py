@@ -76,11 +76,9 @@ class PipelineArgs(Params):
 async def run_block(ctx: ToolContext, args: RunArgs) -> Outcome:
     runs = ctx.services.runs
     run = await runs.submit(ctx.actor, ctx.project_id, args.block_id, False)
-    ctx.running[run.id] = "block"  # a cancel of the turn stops it
-    try:
-        ended = await runs.result(run.id)
-    finally:
-        ctx.running.pop(run.id, None)
+    ctx.running[run.id] = "block"  # a cancel of the turn stops it (kept until then)
+    ended = await runs.result(run.id)
+    ctx.running.pop(run.id, None)
     return Outcome(summarize(ended, ctx.text_limit))
 
 
@@ -88,10 +86,8 @@ async def run_pipeline(ctx: ToolContext, args: PipelineArgs) -> Outcome:
     options = PipelineCreate.model_validate(args.model_dump(exclude_none=True), strict=False)
     pipeline = await ctx.services.pipelines.start(ctx.actor, ctx.project_id, options, False)
     ctx.running[pipeline.id] = "pipeline"
-    try:
-        ended = await ctx.services.pipelines.wait(pipeline.id) or pipeline
-    finally:
-        ctx.running.pop(pipeline.id, None)
+    ended = await ctx.services.pipelines.wait(pipeline.id) or pipeline
+    ctx.running.pop(pipeline.id, None)
     results = []
     for result in ended.results or []:
         item: dict[str, Any] = {
