@@ -40,6 +40,7 @@ class AINotebookApp(ExtensionApp):
         "import": ("ai_notebook_ext.cli.ImportCommand", "Import a .ipynb as a new project."),
         "export": ("ai_notebook_ext.cli.ExportCommand", "Export a project as a .ipynb."),
         "run": ("ai_notebook_ext.cli.RunCommand", "Run a project's pipeline headless."),
+        "agent": ("ai_notebook_ext.agent.headless.AgentCommand", "Ask the AI agent headless."),
     }
 
     data_dir = Unicode(
