@@ -585,3 +585,23 @@ async def test_deleting_the_project_deletes_its_conversations(api, server, model
     async with services_of(jp_serverapp).db.session() as session:
         assert await session.scalar(select(func.count()).select_from(Conversation)) == 0
         assert await session.scalar(select(func.count()).select_from(AgentMessage)) == 0
+
+
+async def test_deleting_a_conversation_stops_its_turn(api, server, model, jp_serverapp):
+    pid = await make_project(api)
+    cid = await converse(api, pid, mode="ask")
+    server.script(model.calls(("create_block", {"source": "q = 1"})))
+    task = asyncio.ensure_future(say(api, pid, cid, "make q"))
+    for _ in range(200):
+        r = await api("GET", f"projects/{pid}/agent/conversations/{cid}")
+        if r.body["state"] == "waiting":
+            break
+        await asyncio.sleep(0.05)
+    assert r.body["state"] == "waiting"
+    r = await api("DELETE", f"projects/{pid}/agent/conversations/{cid}")
+    assert r.status == 204
+    events = await asyncio.wait_for(task, 30)
+    assert events[-1]["status"] == "cancelled"
+    assert services_of(jp_serverapp).agent.turns == {}
+    r = await api("GET", f"projects/{pid}/blocks")
+    assert r.body["items"] == []

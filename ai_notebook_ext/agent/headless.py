@@ -16,7 +16,7 @@ from typing import Any
 
 from traitlets import Int, Unicode
 
-from ..cli import EXIT_FAILED, CliCommand, CliError, Session, _common_aliases
+from ..cli import EXIT_FAILED, CliCommand, CliError, Session, _common_aliases, find_project
 
 
 class AgentCommand(CliCommand):
@@ -57,7 +57,7 @@ class AgentCommand(CliCommand):
 
         async with services.db.session() as session:
             actor = await actor_for(session, self.user, self.user, is_admin=False)
-        pid = await Session.project_id(_Lookup(services.db), actor, ref)  # type: ignore[arg-type]
+        pid = await find_project(services.db, actor, ref)
         agent = services.agent
         cid = self.conversation
         if not cid:
@@ -95,13 +95,6 @@ class AgentCommand(CliCommand):
             detail = await agent.get(actor, pid, cid)
             print(json.dumps(detail.model_dump(mode="json"), indent=2))
         return 0 if status == "answered" else EXIT_FAILED
-
-
-class _Lookup:
-    """Session.project_id needs only a database."""
-
-    def __init__(self, db: Any) -> None:
-        self.db = db
 
 
 def _progress(line: str) -> None:

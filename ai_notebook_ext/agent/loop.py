@@ -131,6 +131,8 @@ class Turn:
         finally:
             try:
                 await self._finish(status)
+            except Exception:  # e.g. the conversation was deleted with its project
+                log.exception("ai_notebook_ext: recording the end of an agent turn")
             finally:
                 self.finished = True
                 self._wake.set()

@@ -77,7 +77,8 @@ class AgentService:
         turn = self.turns.get(cid)
         if turn is not None:
             turn.cancel()
-            await asyncio.wait({turn.task} if turn.task else set(), timeout=10)
+            if turn.task is not None:
+                await asyncio.wait({turn.task}, timeout=10)
         await self.store.delete(actor, project_id, cid)
 
     # --- turns -----------------------------------------------------------------------
