@@ -215,6 +215,12 @@ async def test_a_data_task_over_an_uploaded_csv(api, server, model):
     variables = {v["name"]: v for v in results["kernel_variables"]["variables"]}
     assert variables["sales"]["shape"] == [3, 3]
     assert "datetime64" in variables["sales"]["dtypes"]["date"]
+    # The next turn's system prompt knows the kernel's variables.
+    server.script(model.answer("sales has 3 rows."))
+    await say(api, pid, cid, "what is loaded?")
+    system = system_text("openai", server.requests[-1]["body"])
+    assert "Kernel variables:" in system
+    assert "- sales: pandas.core.frame.DataFrame shape [3, 3] (date datetime64" in system
     # The plot block ran in the pipeline; its run has an image the tool refers to.
     r = await api("GET", f"projects/{pid}/runs", params={"block_id": ids["plot"]})
     run = r.body["items"][0]

@@ -27,13 +27,15 @@ from .schemas import (
     MessageIn,
 )
 from .tools import TOOLS, ToolContext
-from .tools.blocks import all_blocks, first_line
+from .tools.blocks import NoArgs, all_blocks, first_line
+from .tools.kernel import kernel_variables
 
 if TYPE_CHECKING:
     from ..services import Services
 
 log = logging.getLogger(__name__)
 GUIDED = ("generate_code", "fix_error", "describe_dataset")  # templates that apply
+VARIABLES_WAIT = 3.0  # seconds the system prompt waits for the kernel's variables
 GUIDE_VALUES = {
     "generate_code": {"request": "-"},
     "fix_error": {"code": "-", "error": "-"},
@@ -220,6 +222,7 @@ class AgentService:
             cols = ", ".join(f"{c.name} {c.type}" for c in d.latest.columns) if d.latest else ""
             rows = d.latest.row_count if d.latest else None
             view.datasets.append(f"- {d.name} ({rows} rows): {cols[:400]}")
+        view.variables = await self._variables(actor, project_id)
         failed = await services.runs.list(actor, project_id, 3, 0, status="failed", kind="block")
         for run in failed.items:
             err = run.error or {}
@@ -241,6 +244,25 @@ class AgentService:
                 what = template.name.replace("_", " ")
                 view.guidance.append(f"When you {what}, follow this: {rendered.system}")
         return view
+
+    async def _variables(self, actor: Actor, project_id: int) -> list[str]:
+        """The kernel's variables, when it is up and free now (a turn never waits for a
+        busy kernel or starts one for this)."""
+        runs = self.services.runs
+        if runs.kernels.ready(project_id) is None or runs.queues.queued(project_id):
+            return []
+        ctx = ToolContext(self.services, actor, project_id, 0)
+        try:
+            outcome = await asyncio.wait_for(kernel_variables(ctx, NoArgs()), VARIABLES_WAIT)
+        except (ApiError, TimeoutError):
+            return []
+        found = outcome.result.get("variables", []) if isinstance(outcome.result, dict) else []
+        lines = []
+        for v in found:
+            shape = f" shape {v['shape']}" if "shape" in v else ""
+            cols = ", ".join(f"{c} {t}" for c, t in list(v.get("dtypes", {}).items())[:20])
+            lines.append(f"- {v['name']}: {v['type']}{shape}{f' ({cols})' if cols else ''}")
+        return lines
 
     @staticmethod
     def tool_names() -> list[str]:
