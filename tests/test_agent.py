@@ -5,6 +5,7 @@ cancel, fallback, malformed calls, the step limit, a viewer's agent, the API's e
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from agent_script import Model, events_of, system_text, tool_results
@@ -611,3 +612,45 @@ async def test_deleting_a_conversation_stops_its_turn(api, server, model, jp_ser
     assert services_of(jp_serverapp).agent.turns == {}
     r = await api("GET", f"projects/{pid}/blocks")
     assert r.body["items"] == []
+
+
+async def test_the_turn_goes_on_when_the_client_disconnects(
+    api, server, model, jp_serverapp, jp_http_port
+):
+    from identity import token
+
+    pid = await make_project(api)
+    cid = await converse(api, pid)
+    server.script(
+        model.calls(("create_block", {"source": "late = 1"})),
+        _slow(model.answer("finished anyway")),
+    )
+    body = json.dumps({"content": "work while I am gone"}).encode()
+    base = jp_serverapp.base_url.rstrip("/")
+    path = f"{base}/ai-notebook/api/projects/{pid}/agent/conversations/{cid}/messages"
+    reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
+    writer.write(
+        (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: token {token('alice')}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        + body
+    )
+    await writer.drain()
+    head = await asyncio.wait_for(reader.readuntil(b'"tool_call"'), 30)
+    assert b"200 OK" in head
+    writer.transport.abort()  # the client goes away mid-turn
+    for _ in range(200):
+        r = await api("GET", f"projects/{pid}/agent/conversations/{cid}")
+        if r.body["state"] == "idle" and r.body["messages"][-1]["role"] == "assistant":
+            break
+        await asyncio.sleep(0.05)
+    assert r.body["messages"][-1]["content"] == "finished anyway"
+    r = await api("GET", f"projects/{pid}/blocks")
+    assert [b["source"] for b in r.body["items"]] == ["late = 1"]
+
+
+def _slow(step):
+    step.delay = 1.0  # the answer comes after the client has left
+    return step
