@@ -40,6 +40,7 @@ class AINotebookApp(ExtensionApp):
         "import": ("ai_notebook_ext.cli.ImportCommand", "Import a .ipynb as a new project."),
         "export": ("ai_notebook_ext.cli.ExportCommand", "Export a project as a .ipynb."),
         "run": ("ai_notebook_ext.cli.RunCommand", "Run a project's pipeline headless."),
+        "agent": ("ai_notebook_ext.agent.headless.AgentCommand", "Ask the AI agent headless."),
     }
 
     data_dir = Unicode(
@@ -149,6 +150,22 @@ class AINotebookApp(ExtensionApp):
         config=True
     )
 
+    agent_max_steps = Int(
+        20, help="Model calls an agent turn may make before it stops (step limit)."
+    ).tag(config=True)
+    agent_turn_token_budget = Int(
+        200_000, help="Tokens (in + out, all steps) an agent turn may use before it stops."
+    ).tag(config=True)
+    agent_context_tokens = Int(
+        16_000,
+        help="Token budget of the agent's context (system prompt + history): older turns "
+        "are summarised or dropped beyond it, the latest kept whole.",
+    ).tag(config=True)
+    agent_tool_result_chars = Int(
+        4_000, help="Tool results longer than this are cut (with a marker) for the model."
+    ).tag(config=True)
+    agent_stream = Bool(True, help="Stream the agent's model answers.").tag(config=True)
+
     dataset_storage_url = Unicode(
         help="Where dataset blobs live: a local folder (default: <data_dir>/datasets) or an "
         "fsspec URL such as s3://bucket/prefix (pip install 'ai_notebook_ext[s3]')."
@@ -212,6 +229,15 @@ class AINotebookApp(ExtensionApp):
                 "ai_notebook_ext: %d run(s) left unfinished by the last server are interrupted",
                 interrupted,
             )
+        from .agent.conversations import recover as recover_conversations
+
+        turns = recover_conversations(db.url)
+        if turns:
+            self.log.warning(
+                "ai_notebook_ext: %d agent turn(s) left unfinished by the last server are "
+                "interrupted",
+                turns,
+            )
         self._ensure_kernelspec()
         hub = Hub()  # the project sockets' fan-out; every event goes through it
         events = Events(
@@ -246,6 +272,7 @@ class AINotebookApp(ExtensionApp):
             runs=runs,
             local_username=self.local_username if self._single_user() else None,
             hub=hub,
+            agent_limits=self.agent_limits(),
         )
         self.log.info("ai_notebook_ext %s: database %s", __version__, db.display_url)
         if self.services.local_username:
@@ -253,6 +280,18 @@ class AINotebookApp(ExtensionApp):
                 "ai_notebook_ext: single-user mode, every caller acts as %r",
                 self.services.local_username,
             )
+
+    def agent_limits(self) -> Any:
+        """The agent's limits from this configuration."""
+        from .agent.loop import Limits
+
+        return Limits(
+            max_steps=self.agent_max_steps,
+            token_budget=self.agent_turn_token_budget,
+            context_tokens=self.agent_context_tokens,
+            tool_result_chars=self.agent_tool_result_chars,
+            stream=self.agent_stream,
+        )
 
     def _ensure_kernelspec(self) -> None:
         """Make the packaged kernelspec findable even where the data files are not on the

@@ -201,30 +201,35 @@ class Session:
 
     async def project_id(self, actor: Any, ref: str) -> int:
         """A project by id or by its exact name among the user's projects."""
-        from sqlalchemy import select
-
-        from .store.models import Membership, Project
-
-        async with self.db.session() as session:
-            query = select(Project.id, Project.name).join(
-                Membership,
-                (Membership.project_id == Project.id) & (Membership.user_id == actor.id),
-            )
-            if ref.isdigit():
-                rows = (await session.execute(query.where(Project.id == int(ref)))).all()
-            else:
-                rows = (await session.execute(query.where(Project.name == ref))).all()
-        if not rows:
-            raise CliError(f"no project {ref!r} for user {actor.username!r}")
-        if len(rows) > 1:
-            ids = ", ".join(str(r.id) for r in rows)
-            raise CliError(f"several projects are named {ref!r} (ids {ids}); give the id")
-        return int(rows[0].id)
+        return await find_project(self.db, actor, ref)
 
     async def close(self) -> None:
         await self.pipelines.stop()
         await self.runs.stop()
         await self.db.dispose()
+
+
+async def find_project(db: Any, actor: Any, ref: str) -> int:
+    """A project by id or by its exact name among the user's projects."""
+    from sqlalchemy import select
+
+    from .store.models import Membership, Project
+
+    async with db.session() as session:
+        query = select(Project.id, Project.name).join(
+            Membership,
+            (Membership.project_id == Project.id) & (Membership.user_id == actor.id),
+        )
+        if ref.isdigit():
+            rows = (await session.execute(query.where(Project.id == int(ref)))).all()
+        else:
+            rows = (await session.execute(query.where(Project.name == ref))).all()
+    if not rows:
+        raise CliError(f"no project {ref!r} for user {actor.username!r}")
+    if len(rows) > 1:
+        ids = ", ".join(str(r.id) for r in rows)
+        raise CliError(f"several projects are named {ref!r} (ids {ids}); give the id")
+    return int(rows[0].id)
 
 
 class ImportCommand(CliCommand):

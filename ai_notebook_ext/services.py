@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .agent.loop import Limits, Publish
+from .agent.service import AgentService
 from .ai.router import Router
 from .ai.service import AIService
 from .ai.templates import PromptService
@@ -56,6 +58,7 @@ class Services:
     hub: Hub
     local_username: str | None = None
     actors: ActorCache = field(default_factory=ActorCache)
+    agent: AgentService = field(init=False)
 
     @classmethod
     def build(
@@ -77,6 +80,8 @@ class Services:
         report_minimal: bool = False,
         local_username: str | None = None,
         hub: Hub | None = None,
+        agent_limits: Limits | None = None,
+        publish: Publish | None = None,
     ) -> Services:
         hub = hub or Hub()
         feed = ProjectFeed(hub)
@@ -98,7 +103,7 @@ class Services:
         runs.on_datasets = link.record
         runs.kernels.setup = link.setup_code
         dag = DagService(db, runs.live_generation, feed)
-        return cls(
+        services = cls(
             db=db,
             projects=ProjectService(db, feed),
             members=MemberService(db, locks, feed),
@@ -131,9 +136,16 @@ class Services:
             hub=hub,
             local_username=local_username,
         )
+        if publish is None:
+            from .events import agent_publisher
+
+            publish = agent_publisher(runs.events.events)
+        services.agent = AgentService(services, publish, agent_limits or Limits())
+        return services
 
     async def close(self) -> None:
-        """Stop pipelines, runs and kernels, then close database connections."""
+        """Stop agent turns, pipelines, runs and kernels, then close database connections."""
+        await self.agent.stop()
         await self.pipelines.stop()
         await self.reports.stop()
         await self.datasets.stop()

@@ -38,7 +38,7 @@ class ScriptedServer:
     """``with ScriptedServer() as server: server.script(Step(...)); ... server.url``"""
 
     def __init__(self) -> None:
-        self.steps: deque[Step] = deque()
+        self.steps: deque[Any] = deque()
         self.requests: list[dict[str, Any]] = []
         outer = self
 
@@ -64,6 +64,8 @@ class ScriptedServer:
                     }
                 )
                 step = outer.steps.popleft() if outer.steps else Step(500, {"error": "no step"})
+                if callable(step):  # a step computed from the request (e.g. a tool result)
+                    step = step(body)
                 if step.delay:
                     time.sleep(step.delay)
                 if step.sse is not None or step.ndjson is not None:
@@ -102,7 +104,8 @@ class ScriptedServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def script(self, *steps: Step) -> None:
+    def script(self, *steps: Any) -> None:
+        """Queue answers: Steps, or callables that make one from the request's body."""
         self.steps.extend(steps)
 
     def __enter__(self) -> ScriptedServer:

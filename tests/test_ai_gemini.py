@@ -138,3 +138,39 @@ def test_not_configured(monkeypatch):
 def test_models(server, provider):
     server.script(Step(body={"models": [{"name": "models/gemini-b"}, {"name": "models/gemini-a"}]}))
     assert asyncio.run(provider.list_models()) == ["gemini-a", "gemini-b"]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_tool_results_go_back_as_function_responses(server, provider, stream):
+    messages = [
+        message("user", "weather in Oslo and Lima?"),
+        {
+            "role": "assistant",
+            "content": "Checking.",
+            "tool_calls": [
+                {"id": "c1", "name": "weather", "arguments": {"city": "Oslo"}},
+                {"id": "c2", "name": "weather", "arguments": {"city": "Lima"}},
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c1", "name": "weather", "content": "3"},
+        {"role": "tool", "tool_call_id": "c2", "name": "weather", "content": "20"},
+    ]
+    if stream:
+        server.script(Step(sse=[answer({"text": "Cold and warm"})]))
+    else:
+        server.script(Step(body=answer({"text": "Cold and warm"})))
+    chunks = collect_chunks(provider, "gemini-test", messages, stream=stream)
+    assert chunks[0] == TextDelta("Cold and warm")
+    contents = server.requests[0]["body"]["contents"]
+    assert [c["role"] for c in contents] == ["user", "model", "user"]
+    model_parts = contents[1]["parts"]
+    assert model_parts[0] == {"text": "Checking."}
+    calls = [p.get("functionCall", p.get("function_call")) for p in model_parts[1:]]
+    assert [c["args"] for c in calls] == [{"city": "Oslo"}, {"city": "Lima"}]
+    responses = [
+        p.get("functionResponse", p.get("function_response")) for p in contents[2]["parts"]
+    ]
+    assert [(r["name"], r["response"]) for r in responses] == [
+        ("weather", {"result": "3"}),
+        ("weather", {"result": "20"}),
+    ]

@@ -150,10 +150,21 @@ def test_no_provider_configured_says_what_to_set(monkeypatch, shell, capsys):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     result = shell.run_cell("%%ai openai:gpt-test\nhello")
-    assert result.success
+    assert not result.success  # the cell fails: a block run of it is a failed run
     assert "set OPENAI_API_KEY" in capsys.readouterr().err
-    shell.run_cell("%%ai\nhello")
+    result = shell.run_cell("%%ai\nhello")
+    assert not result.success
     assert "no model given and no default model is set" in capsys.readouterr().err
+    result = shell.run_cell("%%ai openai:gpt-test -f nonsense\nhello")
+    assert not result.success
+    assert "format must be one of" in capsys.readouterr().err
+
+
+def test_a_provider_failure_fails_the_cell(server, shell, capsys):
+    server.script(Step(401, {"error": {"message": "bad key", "type": "invalid_request_error"}}))
+    result = shell.run_cell("%%ai openai:gpt-test\nhello")
+    assert not result.success
+    assert "API key was refused" in capsys.readouterr().err
 
 
 def test_magics_in_a_real_kernel_stream_code_and_fix_errors(server):
@@ -195,11 +206,16 @@ def test_magics_in_a_real_kernel_stream_code_and_fix_errors(server):
         payloads = [p for p in reply["payload"] if p["source"] == "set_next_input"]
         assert payloads[0]["text"] == "def add(a, b):\n    return a + b"
 
+        server.script(Step(401, {"error": {"message": "bad key"}}))
+        outputs, reply = run("%%ai openai:gpt-test\nhello")
+        assert reply["status"] == "error", outputs  # a failed %%ai fails the run
+        assert any("API key was refused" in json.dumps(c) for _, c in outputs), outputs
+
         outputs, reply = run("values = [1, 2]\nvalues[5]")
         assert reply["status"] == "error"
         server.script(sse_answer("Index 5 is out of range; ", "use values[1]."))
         outputs, reply = run("%ai fix")
-        assert len(server.requests) == 2, outputs
+        assert len(server.requests) == 3, outputs
         sent = prompt_sent(server)
         assert "values[5]" in sent
         assert "IndexError" in sent

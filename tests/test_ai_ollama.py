@@ -113,3 +113,27 @@ def test_models_from_api_tags(server, provider):
     server.script(Step(body=tags))
     assert asyncio.run(provider.list_models()) == ["llama3:latest", "qwen2:7b"]
     assert server.requests[0]["path"] == "/api/tags"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_tool_results_go_back_in_ollama_shape(server, provider, stream):
+    messages = [
+        message("user", "weather?"),
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"id": "call_0", "name": "weather", "arguments": {"city": "Oslo"}}],
+        },
+        {"role": "tool", "tool_call_id": "call_0", "name": "weather", "content": "3 degrees"},
+    ]
+    if stream:
+        server.script(Step(ndjson=[reply("It is 3", done=False), reply("")]))
+    else:
+        server.script(Step(body=reply("It is 3")))
+    chunks = collect_chunks(provider, "llama3", messages, stream=stream)
+    assert chunks[0] == TextDelta("It is 3")
+    sent = server.requests[0]["body"]["messages"]
+    assert sent[1]["tool_calls"] == [
+        {"function": {"name": "weather", "arguments": {"city": "Oslo"}}}
+    ]
+    assert sent[2] == {"role": "tool", "content": "3 degrees", "tool_name": "weather"}

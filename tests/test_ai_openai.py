@@ -230,3 +230,55 @@ def test_loading_the_extension_does_not_import_the_clients():
         "assert not loaded, loaded"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+ROUND_TRIP = [
+    message("user", "weather?"),
+    {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [{"id": "call_1", "name": "weather", "arguments": {"city": "Oslo"}}],
+    },
+    {"role": "tool", "tool_call_id": "call_1", "name": "weather", "content": '{"temp": 3}'},
+]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_tool_results_go_back_in_openai_shape(server, provider, stream):
+    if stream:
+        server.script(
+            Step(sse=[chunk({"content": "3 degrees"}), chunk({}, finish="stop"), "[DONE]"])
+        )
+    else:
+        server.script(Step(body=completion("3 degrees")))
+    chunks = collect_chunks(provider, "test-model", ROUND_TRIP, tools=[WEATHER], stream=stream)
+    assert chunks[0] == TextDelta("3 degrees")
+    sent = server.requests[0]["body"]["messages"]
+    assert sent[1] == {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "weather", "arguments": '{"city": "Oslo"}'},
+            }
+        ],
+    }
+    assert sent[2] == {"role": "tool", "tool_call_id": "call_1", "content": '{"temp": 3}'}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_malformed_tool_arguments_become_the_calls_error(server, provider, stream):
+    bad = {"id": "call_2", "type": "function", "function": {"name": "weather", "arguments": "{ci"}}
+    if stream:
+        part = {"index": 0, **bad}
+        server.script(
+            Step(sse=[chunk({"tool_calls": [part]}), chunk({}, finish="tool_calls"), "[DONE]"])
+        )
+    else:
+        server.script(Step(body=completion(None, [bad], "tool_calls")))
+    (call, *_) = collect(provider, tools=[WEATHER], stream=stream)
+    assert call.name == "weather"
+    assert call.arguments == {}
+    assert "not valid JSON" in call.error

@@ -111,3 +111,45 @@ def test_usage_errors_say_what_is_wrong(cli, tmp_path):
     nothing = cli("run")
     assert nothing.returncode == 2
     assert "give exactly one project" in nothing.stderr
+
+
+def test_the_agent_runs_a_turn_headless(cli, tmp_path):
+    from agent_script import Model
+    from ai_server import ScriptedServer
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("base = 40")])
+    path = tmp_path / "small.ipynb"
+    nbformat.write(nb, path)
+    imported = cli("import", str(path), "--name=small", "--json")
+    assert imported.returncode == 0, imported.stderr
+    model = Model("openai", True)
+    with ScriptedServer() as upstream:
+        upstream.script(
+            model.calls(("create_block", {"source": "answer = 2 + 40\nprint(answer)"})),
+            lambda body: model.calls(
+                ("run_block", {"block_id": json.loads(body["messages"][-1]["content"])["id"]})
+            ),
+            model.answer("The answer is 42."),
+        )
+        ai = [
+            f"--AINotebookApp.openai_base_url={upstream.url}/v1",
+            "--AINotebookApp.openai_api_key=sk-cli",
+        ]
+        done = cli("agent", "small", "add 2 and 40", "--model=openai:test", *ai)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "The answer is 42."
+        assert "[step 1] create_block" in done.stderr
+        assert "ok succeeded" in done.stderr
+        assert "answered after 3 step(s)" in done.stderr
+        # ask mode without a terminal: the write is denied, the turn still answers
+        upstream.script(model.calls(("create_block", {"source": "x = 1"})), model.answer("ok"))
+        asked = cli("agent", "small", "make x", "--mode=ask", "--model=openai:test", *ai)
+        assert asked.returncode == 0, asked.stderr
+        assert "denied" in asked.stderr
+    exported = cli("export", "small", "-o", "-")
+    cells = nbformat.reads(exported.stdout, as_version=4).cells
+    assert [c.source for c in cells] == ["base = 40", "answer = 2 + 40\nprint(answer)"]
+    assert cells[1].outputs[0]["text"] == "42\n"
+    bad = cli("agent", "small")
+    assert bad.returncode == 2
+    assert "give a project" in bad.stderr

@@ -56,6 +56,7 @@ class CallRecord:
     fell_back_from: str | None = None
     user_id: int | None = None
     started_at: float = field(default_factory=time.time)
+    conversation_id: int | None = None  # the agent conversation that made the call
 
 
 class RateLimited(Exception):
@@ -175,10 +176,11 @@ class Router:
         stream: bool = False,
         cache: bool = False,
         user_id: int | None = None,
+        conversation_id: int | None = None,
         **params: Any,
     ) -> AsyncIterator[Chunk | Route]:
         """The answer's chunks, then a Route; raises ProviderError or RateLimited.
-        ``user_id`` goes into the analytics record."""
+        ``user_id`` and ``conversation_id`` go into the analytics record."""
         if self.limiter is not None:
             self.limiter.take(user)
         _, _, first_id = self.resolve(model_id)
@@ -192,7 +194,9 @@ class Router:
                 for chunk in chunks:
                     yield chunk
                 cached = Route(route.provider, route.model, route.skipped, cached=True)
-                await self._record(user_id, user, cached, started, None, chunks, None, cached=True)
+                await self._record(
+                    conversation_id, user_id, user, cached, started, None, chunks, None, cached=True
+                )
                 yield cached
                 return
         candidates = [first_id] + [m for m in self.fallback if m != first_id]
@@ -224,6 +228,7 @@ class Router:
                     last_error = exc
                     if chunks or not exc.retryable:  # started, or not the service's fault
                         await self._record(
+                            conversation_id,
                             user_id,
                             user,
                             Route(provider.name, model),
@@ -242,6 +247,7 @@ class Router:
                     break
                 route = Route(provider.name, model, tuple(skipped))
                 await self._record(
+                    conversation_id,
                     user_id,
                     user,
                     route,
@@ -265,6 +271,7 @@ class Router:
             status=error.status,
         )
         await self._record(
+            conversation_id,
             user_id,
             user,
             Route(error.provider, first_id.partition(":")[2]),
@@ -285,6 +292,7 @@ class Router:
 
     async def _record(
         self,
+        conversation_id: int | None,
         user_id: int | None,
         user: str,
         route: Route,
@@ -313,6 +321,7 @@ class Router:
             cached=cached,
             fell_back_from=fell_back_from,
             user_id=user_id,
+            conversation_id=conversation_id,
         )
         await self.recorder(record)
 

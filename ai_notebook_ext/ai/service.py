@@ -66,6 +66,7 @@ class AIService:
             "tokens_out": row.tokens_out,
             "cached": row.cached,
             "fell_back_from": row.fell_back_from,
+            "conversation_id": row.conversation_id,
             "created_at": utcnow(),
         }
         async with self.db.connection() as conn:

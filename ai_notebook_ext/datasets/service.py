@@ -149,6 +149,20 @@ class DatasetService:
                 f"the profile of version {number} could not be made: {exc}"
             ) from None
 
+    async def sample(
+        self, actor: Actor, project_id: int, dataset_id: int, number: int, rows: int = 5
+    ) -> list[dict[str, Any]]:
+        """The first rows of a version (read in the worker)."""
+        async with self.db.session() as session:
+            dataset = await allowed_dataset(
+                session, actor, project_id, dataset_id, "viewer", "reading datasets"
+            )
+            v = numbered(await versions_of(session, dataset.id), number)
+        rows_out: list[dict[str, Any]] = await worker.run(
+            worker.sample_blob, self.store.url, self.store.options, v.blob, v.format, rows
+        )
+        return rows_out
+
     # --- writing ------------------------------------------------------------------------
 
     async def check_upload(self, actor: Actor, project_id: int) -> None:

@@ -112,6 +112,28 @@ def profile_blob(url: str, options: dict[str, Any], blob: str, fmt: str) -> dict
         return quick_profile(path, fmt)
 
 
+def sample_blob(
+    url: str, options: dict[str, Any], blob: str, fmt: str, rows: int
+) -> list[dict[str, Any]]:
+    """The first ``rows`` rows, as JSON-able dicts."""
+    from .formats import connect, open_relation
+    from .profile import jsonable
+
+    store = _store(url, options)
+    with store.local_path(blob, "." + fmt) as path:
+        con = connect()
+        try:
+            open_relation(con, path, fmt)
+            cursor = con.execute("SELECT * FROM data LIMIT ?", [int(rows)])
+            names = [d[0] for d in cursor.description]
+            return [
+                {n: jsonable(v) for n, v in zip(names, row, strict=False)}
+                for row in cursor.fetchall()
+            ]
+        finally:
+            con.close()
+
+
 def check_blob(
     url: str, options: dict[str, Any], blob: str, fmt: str, rules: list[Rule]
 ) -> list[dict[str, Any]]:

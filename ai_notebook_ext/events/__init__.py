@@ -8,9 +8,11 @@ carries what ``bus.py`` allows.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from .bus import (
+    AGENT_STEP,
     BASE,
     DATASET_REPORT,
     DATASET_VERSION,
@@ -25,6 +27,7 @@ from .bus import (
 from .hub import Hub
 
 __all__ = [
+    "AGENT_STEP",
     "BASE",
     "DATASET_REPORT",
     "DATASET_VERSION",
@@ -85,3 +88,30 @@ class Events:
             self.logger.emit(schema_id=schema_id, data=for_bus(schema_id, data, self.shared))
         except Exception:
             log.exception("ai_notebook_ext: could not emit %s", schema_id)
+
+
+def agent_publisher(events: Events) -> Callable[[int, dict[str, Any]], None]:
+    """``publish(project_id, event)`` of the agent: each step goes to the project's
+    members as an ``agent-step`` event (the whole turn event in ``event``), and to the
+    global bus without it on a shared server; an ``approval-required`` goes to the
+    members only (the step that asks is already on the bus)."""
+
+    def publish(project_id: int, event: dict[str, Any]) -> None:
+        if event.get("type") != "agent-step":
+            if events.hub is not None:
+                events.hub.publish(project_id, event)
+            return
+        step = event.get("event") or {}
+        events.emit(
+            AGENT_STEP,
+            {
+                "project_id": project_id,
+                "conversation_id": int(step.get("conversation_id") or 0),
+                "turn": int(step.get("turn") or 0),
+                "kind": "agent-step",
+                "step_type": str(step.get("type", "")),
+                "event": step,
+            },
+        )
+
+    return publish

@@ -24,6 +24,7 @@ KERNEL_STATUS = f"{BASE}/kernel-status/v1"
 PIPELINE_BLOCK = f"{BASE}/pipeline-block/v1"
 DATASET_VERSION = f"{BASE}/dataset-version/v1"
 DATASET_REPORT = f"{BASE}/dataset-report/v1"
+AGENT_STEP = f"{BASE}/agent-step/v1"
 
 
 def wire_type(schema_id: str) -> str:
@@ -52,4 +53,6 @@ def for_bus(schema_id: str, data: dict[str, Any], shared: bool) -> dict[str, Any
         out.pop("message", None)
     elif schema_id == PIPELINE_BLOCK and out.get("status") in ("failed", "cancelled"):
         out.pop("reason", None)
+    elif schema_id == AGENT_STEP:
+        out["event"] = None  # prompts, code and outputs: the project's members only
     return out

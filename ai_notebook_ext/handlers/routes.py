@@ -11,6 +11,13 @@ import re
 from jupyter_server.utils import url_path_join
 from tornado.web import RequestHandler
 
+from .agent import (
+    AgentApprovalHandler,
+    AgentCancelHandler,
+    AgentConversationHandler,
+    AgentConversationsHandler,
+    AgentMessagesHandler,
+)
 from .ai import (
     AIAnalyticsHandler,
     AICompleteHandler,
@@ -86,6 +93,14 @@ ROUTES: list[tuple[str, type[RequestHandler]]] = [
     ("/projects/{project_id}/dag", DagHandler),
     ("/projects/{project_id}/edges", EdgesHandler),
     ("/projects/{project_id}/edges/{edge_id}", EdgeHandler),
+    ("/projects/{project_id}/agent/conversations", AgentConversationsHandler),
+    ("/projects/{project_id}/agent/conversations/{conversation_id}", AgentConversationHandler),
+    (
+        "/projects/{project_id}/agent/conversations/{conversation_id}/messages",
+        AgentMessagesHandler,
+    ),
+    ("/projects/{project_id}/agent/conversations/{conversation_id}/cancel", AgentCancelHandler),
+    ("/projects/{project_id}/agent/approvals/{approval_id}", AgentApprovalHandler),
     ("/datasets", CatalogHandler),
     ("/projects/{project_id}/datasets", DatasetsHandler),
     ("/projects/{project_id}/datasets/upload", DatasetUploadHandler),  # before {dataset_id}

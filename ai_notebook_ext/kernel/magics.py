@@ -22,12 +22,21 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Dict, Unicode
 
 FORMATS = ("text", "markdown", "html", "json", "math", "code")
 PLACEHOLDER = re.compile(r"\{(In|Out|Err)\[(-?\d+)\]\}|\{([A-Za-z_]\w*)\}")
 HELP = __doc__ or ""
+
+
+def failed(message: str) -> UsageError:
+    """A ``%%ai`` call that could not be answered (no key, provider down, bad arguments).
+
+    Raised, not printed: the cell's execution ends with an error, so a block run of it
+    fails; IPython shows a UsageError as its message, without a traceback."""
+    return UsageError(message)
 
 
 def interpolate(template: str, namespace: dict[str, Any], errors: dict[int, str]) -> str:
@@ -134,8 +143,7 @@ class AIMagics(Magics):
         try:
             words = shlex.split(line)
         except ValueError as exc:
-            print(f"%%ai: {exc}", file=sys.stderr)
-            return
+            raise failed(f"%%ai: {exc}") from None
         model, fmt = None, "text"
         while words:
             word = words.pop(0)
@@ -144,14 +152,9 @@ class AIMagics(Magics):
             elif model is None and not word.startswith("-"):
                 model = word
             else:
-                print(
-                    f"%%ai: unexpected {word!r}; usage: %%ai provider:model [-f format]",
-                    file=sys.stderr,
-                )
-                return
+                raise failed(f"%%ai: unexpected {word!r}; usage: %%ai provider:model [-f format]")
         if fmt not in FORMATS:
-            print(f"%%ai: format must be one of {', '.join(FORMATS)}", file=sys.stderr)
-            return
+            raise failed(f"%%ai: format must be one of {', '.join(FORMATS)}")
         prompt = interpolate(cell.strip(), self.shell.user_ns, self.errors)
         if model is not None:
             self.last_model = model
@@ -186,8 +189,9 @@ class AIMagics(Magics):
             hint = ""
             if exc.kind == "not_configured" and exc.provider == "router":
                 hint = " (name one, or %config AIMagics.default_model = 'provider:model')"
-            print(f"\n%%ai: {exc.message}{hint}", file=sys.stderr)
-            return ""
+            if parts and handle is None:
+                sys.stdout.write("\n")
+            raise failed(f"%%ai: {exc.message}{hint}") from None
         answer = "".join(parts)
         if handle is None and answer and not answer.endswith("\n"):
             sys.stdout.write("\n")

@@ -19,13 +19,45 @@ ROLES = {"user": "user", "assistant": "model", "model": "model"}
 
 
 def contents_of(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str | None]:
-    """OpenAI-style messages as Gemini contents, and the system instruction apart."""
+    """OpenAI-style messages as Gemini contents, and the system instruction apart. Tool
+    calls become ``function_call`` parts of the model's turn; consecutive tool results
+    become one user turn of ``function_response`` parts."""
     system = [str(m["content"]) for m in messages if m.get("role") == "system"]
-    contents = [
-        {"role": ROLES.get(m.get("role", "user"), "user"), "parts": [{"text": str(m["content"])}]}
-        for m in messages
-        if m.get("role") != "system"
-    ]
+    contents: list[dict[str, Any]] = []
+    for m in messages:
+        role = m.get("role", "user")
+        if role == "system":
+            continue
+        if role == "tool":
+            part = {
+                "function_response": {
+                    "id": m.get("tool_call_id") or None,
+                    "name": m["name"],
+                    "response": {"result": str(m["content"])},
+                }
+            }
+            last = contents[-1] if contents else None
+            if last is not None and last.get("_tools"):
+                last["parts"].append(part)
+            else:
+                contents.append({"role": "user", "parts": [part], "_tools": True})
+            continue
+        parts: list[dict[str, Any]] = []
+        if m.get("content"):
+            parts.append({"text": str(m["content"])})
+        for call in m.get("tool_calls") or []:
+            parts.append(
+                {
+                    "function_call": {
+                        "id": call["id"],
+                        "name": call["name"],
+                        "args": call["arguments"],
+                    }
+                }
+            )
+        contents.append({"role": ROLES.get(role, "user"), "parts": parts or [{"text": ""}]})
+    for content in contents:
+        content.pop("_tools", None)
     return contents, "\n\n".join(system) or None
 
 

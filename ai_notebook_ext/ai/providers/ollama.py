@@ -18,6 +18,26 @@ from .base import Provider, function_tools
 DEFAULT_HOST = "http://127.0.0.1:11434"
 
 
+def wire_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Our messages in Ollama's shape: tool calls with object arguments, tool results
+    named by ``tool_name``."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if m.get("role") == "assistant" and m.get("tool_calls"):
+            calls = [
+                {"function": {"name": c["name"], "arguments": c["arguments"]}}
+                for c in m["tool_calls"]
+            ]
+            out.append(
+                {"role": "assistant", "content": m.get("content") or "", "tool_calls": calls}
+            )
+        elif m.get("role") == "tool":
+            out.append({"role": "tool", "content": str(m["content"]), "tool_name": m["name"]})
+        else:
+            out.append({"role": m["role"], "content": m["content"]})
+    return out
+
+
 class OllamaProvider(Provider):
     """Chat (streaming or not, with tool calls) and the local model list."""
 
@@ -76,7 +96,7 @@ class OllamaProvider(Provider):
         import httpx
         import ollama
 
-        request: dict[str, Any] = {"model": model, "messages": messages}
+        request: dict[str, Any] = {"model": model, "messages": wire_messages(messages)}
         if tools:
             request["tools"] = function_tools(tools)
         if params:

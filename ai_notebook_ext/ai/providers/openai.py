@@ -17,6 +17,32 @@ from ..types import Chunk, TextDelta, ToolCall, ToolSpec, Usage
 from .base import Provider, function_tools, retry_after
 
 
+def wire_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Our messages in OpenAI's shape: tool calls with JSON-text arguments, tool results
+    with their ``tool_call_id``."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if m.get("role") == "assistant" and m.get("tool_calls"):
+            calls = [
+                {
+                    "id": c["id"],
+                    "type": "function",
+                    "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])},
+                }
+                for c in m["tool_calls"]
+            ]
+            out.append(
+                {"role": "assistant", "content": m.get("content") or None, "tool_calls": calls}
+            )
+        elif m.get("role") == "tool":
+            out.append(
+                {"role": "tool", "tool_call_id": m["tool_call_id"], "content": str(m["content"])}
+            )
+        else:
+            out.append({"role": m["role"], "content": m["content"]})
+    return out
+
+
 class OpenAIProvider(Provider):
     """Chat completions (streaming or not, with tool calls) and the model list."""
 
@@ -84,7 +110,7 @@ class OpenAIProvider(Provider):
         self.require_configured()
         import openai
 
-        request: dict[str, Any] = {"model": model, "messages": messages, **params}
+        request: dict[str, Any] = {"model": model, "messages": wire_messages(messages), **params}
         if tools:
             request["tools"] = function_tools(tools)
         try:
@@ -122,7 +148,7 @@ class OpenAIProvider(Provider):
                             call["args"] += part.function.arguments or ""
             for index in sorted(calls):
                 call = calls[index]
-                yield ToolCall(call["id"], call["name"], self._arguments(call["args"]))
+                yield self._call(call["id"], call["name"], call["args"])
             if usage is not None:
                 yield usage
         except ProviderError:
@@ -140,20 +166,21 @@ class OpenAIProvider(Provider):
             if choice.message.content:
                 chunks.append(TextDelta(choice.message.content))
             for call in choice.message.tool_calls or []:
-                args = self._arguments(call.function.arguments)
-                chunks.append(ToolCall(call.id, call.function.name, args))
+                chunks.append(self._call(call.id, call.function.name, call.function.arguments))
         if response.usage is not None:
             chunks.append(Usage(response.usage.prompt_tokens, response.usage.completion_tokens))
         return chunks
 
-    def _arguments(self, text: str) -> dict[str, Any]:
+    @staticmethod
+    def _call(call_id: str, name: str, text: str) -> ToolCall:
+        """A tool call; arguments that are not a JSON object become the call's error."""
         try:
             value = json.loads(text or "{}")
-        except json.JSONDecodeError:
-            raise ProviderError(
-                "unavailable", self.name, "the model sent tool arguments that are not JSON"
-            ) from None
-        return value if isinstance(value, dict) else {"value": value}
+        except json.JSONDecodeError as exc:
+            return ToolCall(call_id, name, {}, error=f"the arguments are not valid JSON: {exc}")
+        if not isinstance(value, dict):
+            return ToolCall(call_id, name, {}, error="the arguments must be a JSON object")
+        return ToolCall(call_id, name, value)
 
     async def list_models(self, request_timeout: float = 10.0) -> list[str]:
         self.require_configured()
