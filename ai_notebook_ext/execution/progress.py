@@ -14,7 +14,8 @@ EVENT_INTERVAL = 0.1
 
 
 class OutputEvents:
-    """Coalesces output events of one run: at most one every EVENT_INTERVAL seconds.
+    """Coalesces output events of one run: at most one every EVENT_INTERVAL seconds, the
+    first at once (a short block's output shows as soon as the kernel sends it).
 
     They always go to the project's members (when someone has the project open); on the
     global bus only when ``enabled`` (``event_outputs``).
@@ -27,18 +28,26 @@ class OutputEvents:
         self.seq = 0
         self.pending: OutputCollector | None = None
         self.timer: asyncio.TimerHandle | None = None
+        self.last = float("-inf")  # loop time of the last event sent
 
     async def update(self, collector: OutputCollector) -> None:
         if not self.enabled and not self.events.listening(self.project_id):
             return
         self.pending = collector  # read at most once per interval, not per message
-        if self.timer is None:
-            self.timer = asyncio.get_running_loop().call_later(EVENT_INTERVAL, self.flush)
+        if self.timer is not None:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self.last + EVENT_INTERVAL - loop.time()
+        if wait <= 0:
+            self.flush()
+        else:
+            self.timer = loop.call_later(wait, self.flush)
 
     def flush(self) -> None:
         self.timer = None
         if self.pending is None:
             return
+        self.last = asyncio.get_running_loop().time()
         latest = self.pending.outputs[-EVENT_MAX_OUTPUTS:]
         outputs, omitted = without_binary(latest, EVENT_TEXT_CAP)
         self.pending = None

@@ -152,11 +152,15 @@ export class ProjectDocument implements IDisposable {
       Notification.error(`Could not save: ${message}`, { autoClose: 8000 })
     );
     this.sync.saved.connect(() => this.reloadDag());
-    for (const block of ws.blocks) {
-      if (block.state) {
-        this.states.set(block.id, block.state, block.stale_reason ?? '');
-      }
-    }
+    this.states.setInitial(
+      ws.blocks
+        .filter(block => block.state)
+        .map(block => [
+          block.id,
+          { state: block.state!, reason: block.stale_reason ?? '' }
+        ])
+    );
+
     model.cells.changed.connect(() =>
       requestAnimationFrame(() => {
         this.states?.render();

@@ -109,6 +109,14 @@ export class StateView {
     } else {
       this._live.delete(blockId);
     }
+    this.renderBlock(blockId);
+  }
+
+  /** The states the workspace came with (one render for all). */
+  setInitial(states: Iterable<[number, IBlockState]>): void {
+    for (const [blockId, info] of states) {
+      this._states.set(blockId, info);
+    }
     this.render();
   }
 
@@ -127,6 +135,15 @@ export class StateView {
   /** Decorate every cell (cheap: attributes only change when they differ). */
   render(): void {
     for (const cell of this.notebook.widgets) {
+      this.decorate(cell);
+    }
+  }
+
+  /** Decorate the one cell of a block. */
+  renderBlock(blockId: number): void {
+    const model = this.sync.cellOf(blockId);
+    const cell = model && this.notebook.widgets.find(w => w.model === model);
+    if (cell) {
       this.decorate(cell);
     }
   }
