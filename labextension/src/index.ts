@@ -32,6 +32,7 @@ import { ProjectsSidebar, aiNotebookIcon } from './sidebar';
 import { DAG_TRACKER_NAMESPACE, registerDagCommands } from './dag/commands';
 import type { DagView } from './dag/view';
 import { ProjectEvents, isOwnEvent } from './projectevents';
+import { registerAgent } from './agent/plugin';
 
 export namespace CommandIDs {
   export const open = 'ai-notebook:open';
@@ -226,6 +227,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }, view);
       view.disposed.connect(() => events.release());
     });
+
+    registerAgent(app, tracker, rendermime, restorer, palette);
   }
 };
 

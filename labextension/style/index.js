@@ -1,2 +1,3 @@
 import './base.css';
 import './dag.css';
+import './agent.css';
