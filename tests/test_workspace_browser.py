@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from browser import (
+    LAB_LOAD_TIMEOUT,
     PANEL_ID,
     RUN_TIMEOUT,
     chromium,
@@ -167,8 +168,39 @@ def test_author_run_and_staleness(tmp_path: Path) -> None:
         for i in range(3):
             expect(cells(page).nth(i)).to_have_attribute("data-state", "stale")
 
+        # --- command mode keys change blocks: m (markdown), move up, dd (delete)
+        cells(page).nth(3).locator(".jp-InputPrompt").click()
+        page.keyboard.press("Escape")
+        expect(cells(page).nth(3)).to_have_class(re.compile(r"\bjp-mod-active\b"))
+        fourth = blocks(server, project_id)[3]["id"]
+        page.keyboard.press("m")
+        expect(cells(page).nth(3)).to_have_class(re.compile(r"\bjp-MarkdownCell\b"))
+        wait_for(lambda: blocks(server, project_id)[3]["kind"] == "markdown")
+        # (JupyterLab leaves the cell above active after a type change of the last cell.)
+        cells(page).nth(3).locator(".jp-InputPrompt").click()
+        page.keyboard.press("Escape")
+        page.keyboard.press("Control+Shift+ArrowUp")
+        wait_for(lambda: [b["id"] for b in blocks(server, project_id)].index(fourth) == 2)
+        expect(cells(page).nth(2)).to_have_attribute("data-block-id", str(fourth))
+        page.keyboard.press("d")
+        page.keyboard.press("d")
+        wait_for(lambda: fourth not in [b["id"] for b in blocks(server, project_id)])
+        assert [b["source"] for b in blocks(server, project_id)] == [
+            "a = 10",
+            "b = a + 1",
+            "print(b * 2)",
+        ]
+
     ours = [e for e in browser.console_errors if mentions_us(e)]
     assert not ours, "console errors from the extension:\n" + "\n".join(ours)
+
+
+def wait_for(check: Any, timeout: float = 10) -> None:
+    """Poll ``check`` (a server-side condition) until it holds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
 
 
 def test_outputs_widgets_and_history(tmp_path: Path) -> None:
@@ -225,6 +257,19 @@ def test_outputs_widgets_and_history(tmp_path: Path) -> None:
         run.locator("button.ainb-history-restore").click()
         expect(cells(page).nth(0).locator(".cm-content")).to_have_text('print("hello from block")')
         assert blocks(server, pid)[0]["source"] == 'print("hello from block")'
+
+        # --- a reload restores the open project, attached to its kernel
+        page.reload()
+        expect(cells(page)).to_have_count(len(OUTPUT_SOURCES), timeout=LAB_LOAD_TIMEOUT)
+        expect(cells(page).nth(2)).to_have_attribute("data-state", "failed")
+        page.wait_for_function(
+            "() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.id"
+        )
+        kernel = server.request("GET", f"ai-notebook/api/projects/{pid}/kernel")[1]
+        attached = page.evaluate(
+            "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.id"
+        )
+        assert attached == kernel["kernel_id"]
 
     ours = [e for e in browser.console_errors if mentions_us(e)]
     assert not ours, "console errors from the extension:\n" + "\n".join(ours)

@@ -93,7 +93,7 @@ export class BlockSync implements IDisposable {
   }
 
   blockIdOf(cell: ICellModel): number | null {
-    return this._byCell.get(cell.id)?.blockId ?? null;
+    return this._byCell.get(cell)?.blockId ?? null;
   }
 
   cellOf(blockId: number): ICellModel | undefined {
@@ -107,7 +107,7 @@ export class BlockSync implements IDisposable {
 
   /** Save the cell now (creating its block if needed); its block id. */
   async flush(cell: ICellModel): Promise<number | null> {
-    const t = this._byCell.get(cell.id);
+    const t = this._byCell.get(cell);
     if (!t) {
       return null;
     }
@@ -164,7 +164,7 @@ export class BlockSync implements IDisposable {
 
   remoteChanged(block: IBlock): void {
     const cell = this.cellOf(block.id);
-    const t = cell && this._byCell.get(cell.id);
+    const t = cell && this._byCell.get(cell);
     if (!cell || !t || block.version <= t.version) {
       return;
     }
@@ -193,7 +193,7 @@ export class BlockSync implements IDisposable {
       return;
     }
     const index = this.indexOf(cell);
-    this._byCell.delete(cell.id);
+    this._byCell.delete(cell);
     if (index >= 0) {
       this.remote(() => this.model.sharedModel.deleteCell(index));
     }
@@ -224,12 +224,12 @@ export class BlockSync implements IDisposable {
       dirty: false,
       removed: false
     };
-    this._byCell.set(cell.id, t);
+    this._byCell.set(cell, t);
     cell.sharedModel.changed.connect((_, change) => {
       if (
         change.sourceChange &&
         !this._remote &&
-        this._byCell.get(cell.id) === t
+        this._byCell.get(cell) === t
       ) {
         this.sourceEdited(t);
       }
@@ -252,79 +252,84 @@ export class BlockSync implements IDisposable {
     );
   }
 
-  private onCellsChanged(
-    _: unknown,
-    change: {
-      type: string;
-      newIndex: number;
-      newValues: ICellModel[];
-      oldValues: ICellModel[];
-    }
-  ): void {
-    if (this._remote || this.readOnly) {
+  /**
+   * JupyterLab reports cell changes as adds and removes only (a move or a type
+   * change is a remove and an add of a new cell model with the same metadata,
+   * and removed cells come as `undefined`), so the cells are reconciled with
+   * what is tracked once the change is complete.
+   */
+  private onCellsChanged(): void {
+    if (this.readOnly) {
       return;
     }
-    if (change.type === 'add') {
-      change.newValues.forEach(cell => this.added(cell));
-    } else if (change.type === 'remove') {
-      change.oldValues.forEach(cell => this.removedCell(cell));
-    } else if (change.type === 'move') {
-      change.newValues.forEach(cell => {
-        const t = this._byCell.get(cell.id);
-        if (t) {
-          this.enqueue(() => this.move(t));
+    const local = this._remote === 0;
+    if (this._reconcile === null) {
+      this._reconcileLocal = local;
+      this._reconcile = Promise.resolve().then(() => {
+        this._reconcile = null;
+        if (!this._disposed) {
+          this.reconcile(this._reconcileLocal);
         }
       });
+    } else {
+      this._reconcileLocal &&= local;
     }
   }
 
-  private added(cell: ICellModel): void {
-    const meta = cell.getMetadata(META) as ICellBlockMeta | undefined;
-    const owner = meta ? this.trackedBlock(meta.block_id) : undefined;
-    if (owner && owner.removed) {
-      // The same block, re-inserted (a type change, or cut and paste at once).
-      this._byCell.delete(owner.cell.id);
-      const t = this.track(cell, meta);
-      t.version = owner.version;
-      t.kind = owner.kind; // the block's kind on the server, until saved
-      this.enqueue(() => this.move(t));
-      if (kindOf(cell) !== owner.kind || owner.dirty) {
-        t.dirty = true;
-        this.enqueue(() => this.saveSource(t));
+  /** Match cells to blocks; `local`: the user's change, to send to the server. */
+  private reconcile(local: boolean): void {
+    const present = new Set<ICellModel>(this.model.cells);
+    const gone = new Map<number, ITracked>();
+    for (const [cell, t] of this._byCell) {
+      if (!present.has(cell)) {
+        this._byCell.delete(cell);
+        t.removed = true;
+        window.clearTimeout(t.timer);
+        if (t.blockId !== null) {
+          gone.set(t.blockId, t);
+        }
       }
-      return;
     }
-    // A new cell, or a copy of a block that still exists: a new block.
-    if (meta) {
-      cell.deleteMetadata(META);
+    for (const cell of this.model.cells) {
+      if (this._byCell.has(cell)) {
+        continue;
+      }
+      const meta = cell.getMetadata(META) as ICellBlockMeta | undefined;
+      const owner = meta ? gone.get(meta.block_id) : undefined;
+      if (meta && owner) {
+        // The same block in a new cell model: moved, or its type changed.
+        gone.delete(meta.block_id);
+        const t = this.track(cell, meta);
+        t.version = owner.version;
+        t.kind = owner.kind; // the block's kind on the server, until saved
+        t.dirty = owner.dirty;
+        if (local) {
+          // Its place may have changed (a type change keeps it: the server
+          // answers that move as a no-op).
+          this.enqueue(() => this.move(t));
+          if (kindOf(cell) !== owner.kind || t.dirty) {
+            t.dirty = true;
+            this.enqueue(() => this.saveSource(t));
+          }
+        }
+        continue;
+      }
+      if (!local) {
+        this.track(cell, meta);
+        continue;
+      }
+      // A new cell, or a copy of a block that is still here: a new block.
+      if (meta) {
+        cell.deleteMetadata(META);
+      }
+      const t = this.track(cell, undefined);
+      this.enqueue(() => this.create(t));
     }
-    const t = this.track(cell, undefined);
-    this.enqueue(() => this.create(t));
-  }
-
-  private removedCell(cell: ICellModel): void {
-    const t = this._byCell.get(cell.id);
-    if (!t) {
-      return;
-    }
-    t.removed = true;
-    window.clearTimeout(t.timer);
-    // Deleted only if no cell claims the block in this same change.
-    window.setTimeout(() => {
-      if (this._byCell.get(cell.id) === t) {
-        this._byCell.delete(cell.id);
+    if (local) {
+      for (const t of gone.values()) {
         this.enqueue(() => this.remove(t));
       }
-    }, 0);
-  }
-
-  private trackedBlock(blockId: number): ITracked | undefined {
-    for (const t of this._byCell.values()) {
-      if (t.blockId === blockId) {
-        return t;
-      }
     }
-    return undefined;
   }
 
   private indexOf(cell: ICellModel): number {
@@ -454,7 +459,9 @@ export class BlockSync implements IDisposable {
   private _disposed = false;
   private _remote = 0;
   private _chain: Promise<void> = Promise.resolve();
-  private _byCell = new Map<string, ITracked>();
+  private _byCell = new Map<ICellModel, ITracked>();
+  private _reconcile: Promise<void> | null = null;
+  private _reconcileLocal = true;
   private _saved = new Signal<this, IBlock>(this);
   private _failed = new Signal<this, string>(this);
   private _edited = new Signal<this, number>(this);
