@@ -263,9 +263,16 @@ export class ApprovalCard {
       node.appendChild(pre(view.source));
     }
     this._buttons = el('div', 'ainb-agent-approval-buttons');
-    const approve = el('button', 'ainb-agent-approve jp-Button', 'Approve');
-    const deny = el('button', 'ainb-agent-deny jp-Button', 'Deny');
-    approve.classList.add('jp-mod-accept');
+    const approve = el(
+      'button',
+      'ainb-agent-approve jp-Button jp-mod-styled jp-mod-accept',
+      'Approve'
+    );
+    const deny = el(
+      'button',
+      'ainb-agent-deny jp-Button jp-mod-styled jp-mod-reject',
+      'Deny'
+    );
     approve.type = deny.type = 'button';
     approve.addEventListener('click', () => void this.decide(true));
     deny.addEventListener('click', () => void this.decide(false));

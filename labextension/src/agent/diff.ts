@@ -73,7 +73,9 @@ export function parseUnified(text: string): DiffLine[] {
 export function renderDiff(lines: DiffLine[]): HTMLElement {
   const pre = el('pre', 'ainb-agent-diff');
   for (const line of lines) {
-    const row = el('span', 'ainb-agent-diff-line', `${line.sign} ${line.text}`);
+    const text =
+      line.sign === '@' ? `@${line.text}` : `${line.sign} ${line.text}`;
+    const row = el('span', 'ainb-agent-diff-line', text);
     row.dataset.sign =
       line.sign === '+'
         ? 'add'

@@ -70,7 +70,11 @@ export function noProviderNotice(
     box.appendChild(el('p', '', 'What the server says:'));
     box.appendChild(details);
   }
-  const again = el('button', 'jp-Button ainb-agent-retry', 'Check again');
+  const again = el(
+    'button',
+    'jp-Button jp-mod-styled jp-mod-reject ainb-agent-retry',
+    'Check again'
+  );
   again.type = 'button';
   again.addEventListener('click', retry);
   box.appendChild(again);

@@ -306,7 +306,7 @@ export class AgentPanel extends Widget {
     header.appendChild(this._label);
 
     const chats = el('div', 'ainb-agent-row');
-    this._chats = el('select', 'ainb-agent-conversations jp-mod-styled');
+    this._chats = el('select', 'ainb-agent-conversations ainb-agent-select');
     this._chats.title = 'Conversations';
     this._chats.addEventListener('change', () => {
       const v = this._chats.value;
@@ -323,7 +323,7 @@ export class AgentPanel extends Widget {
     chats.append(this._chats, add, this._delete);
 
     const options = el('div', 'ainb-agent-row');
-    this._mode = el('select', 'ainb-agent-mode jp-mod-styled');
+    this._mode = el('select', 'ainb-agent-mode ainb-agent-select');
     this._mode.title =
       'ask: every write and run waits for your approval; auto: writes and runs go ahead, deletes and kernel restarts ask; full: nothing asks';
     for (const mode of MODES) {
@@ -333,14 +333,19 @@ export class AgentPanel extends Widget {
       'change',
       () => void this.change({ mode: this._mode.value as AgentMode })
     );
-    this._model = el('select', 'ainb-agent-model jp-mod-styled');
+    this._model = el('select', 'ainb-agent-model ainb-agent-select');
     this._model.title = 'Model';
     this._model.addEventListener('change', () => {
       if (this._model.value) {
         void this.change({ model: this._model.value });
       }
     });
-    options.append(this._mode, this._model);
+    options.append(
+      el('label', 'ainb-agent-label', 'Mode'),
+      this._mode,
+      el('label', 'ainb-agent-label', 'Model'),
+      this._model
+    );
 
     this._error = el('div', 'ainb-agent-error');
     this._error.hidden = true;
@@ -349,7 +354,7 @@ export class AgentPanel extends Widget {
     this._scroll.appendChild(this.transcript.node);
 
     const footer = el('div', 'ainb-agent-footer');
-    this._input = el('textarea', 'ainb-agent-input jp-mod-styled');
+    this._input = el('textarea', 'ainb-agent-input');
     this._input.rows = 3;
     this._input.placeholder =
       'Ask the agent… (Enter sends, Shift+Enter for a new line)';
@@ -362,12 +367,15 @@ export class AgentPanel extends Widget {
     const buttons = el('div', 'ainb-agent-buttons');
     this._send = el(
       'button',
-      'ainb-agent-send jp-Button jp-mod-accept',
+      'ainb-agent-send jp-Button jp-mod-styled jp-mod-accept',
       'Send'
     );
     this._send.type = 'button';
     this._send.addEventListener('click', () => void this.send());
-    this._stop = el('button', 'ainb-agent-stop jp-Button jp-mod-warn');
+    this._stop = el(
+      'button',
+      'ainb-agent-stop jp-Button jp-mod-styled jp-mod-warn'
+    );
     this._stop.type = 'button';
     stopIcon.element({ container: this._stop, elementSize: 'normal' });
     this._stop.appendChild(el('span', '', 'Stop'));
