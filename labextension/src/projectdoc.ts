@@ -3,13 +3,11 @@
  * project's blocks (BlockSync), states (StateView), event stream, kernel and
  * runs.
  *
- * Cells run through the project's execute API (see executor.ts), so every
- * run is recorded; outputs come back from the event stream and the stored
- * run. The notebook's session is attached to the project kernel, so
+ * Cells run through the project's execute API (executor.ts, cellruns.ts), so
+ * every run is recorded. The notebook's session is attached to the project kernel, so
  * completion, comms and widgets work as in any notebook.
  */
-import type { Cell, CodeCell, ICellModel } from '@jupyterlab/cells';
-import type * as nbformat from '@jupyterlab/nbformat';
+import type { Cell, ICellModel } from '@jupyterlab/cells';
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import { Notification } from '@jupyterlab/apputils';
 import type { IDisposable } from '@lumino/disposable';
@@ -17,23 +15,15 @@ import { PromiseDelegate } from '@lumino/coreutils';
 import { Signal } from '@lumino/signaling';
 import type { ISignal } from '@lumino/signaling';
 
-import type {
-  AiNotebookAPI,
-  IBlock,
-  IRun,
-  IStoredOutput,
-  ProjectRole
-} from './api';
+import type { AiNotebookAPI, IBlock, ProjectRole } from './api';
 import { BlockSync } from './blocksync';
 import type { ProjectDrive } from './drive';
-import { liveOutputs, resolveOutputs } from './outputs';
 import { ProjectAPI } from './projectapi';
-import type { BlockState } from './projectapi';
 import { ProjectEvents, isOwnEvent } from './projectevents';
 import type { IProjectEvent } from './projectevents';
+import { CellRuns } from './cellruns';
 import { StateView } from './states';
 
-const FINAL = new Set(['succeeded', 'failed', 'cancelled', 'interrupted']);
 const DAG_RELOAD_MS = 250;
 
 export class ProjectDocument implements IDisposable {
@@ -61,6 +51,7 @@ export class ProjectDocument implements IDisposable {
   role: ProjectRole = 'viewer';
   sync: BlockSync | null = null;
   states: StateView | null = null;
+  runs: CellRuns | null = null;
 
   /** Resolved once the notebook is loaded and bound to its blocks. */
   get ready(): Promise<void> {
@@ -141,6 +132,16 @@ export class ProjectDocument implements IDisposable {
     const readOnly = ws.role === 'viewer';
     this.sync = new BlockSync(this.project, model, readOnly);
     this.states = new StateView(this.panel.content, this.sync);
+    this.runs = new CellRuns({
+      project: this.project,
+      events: this.events,
+      loader: this.drive.loader,
+      sync: this.sync,
+      states: this.states,
+      cellWidget: blockId => this.cellWidget(blockId),
+      reloadDag: () => this.reloadDag(),
+      isDisposed: () => this._disposed
+    });
     if (readOnly) {
       this.panel.addClass('ainb-readonly');
       for (const cell of model.cells) {
@@ -225,99 +226,10 @@ export class ProjectDocument implements IDisposable {
     }
   }
 
-  // ----------------------------------------------------------- running
-
   /** Run one cell's block and wait for its end; true when it succeeded. */
   async execute(cell: Cell): Promise<boolean> {
     await this.ready;
-    const blockId = await this.sync!.flush(cell.model);
-    if (blockId === null) {
-      return false;
-    }
-    const codeCell = cell as CodeCell;
-    codeCell.model.trusted = true;
-    codeCell.outputArea.model.clear();
-    codeCell.setPrompt('*');
-    this.states!.set(blockId, 'queued', '', true);
-    let run: IRun;
-    try {
-      // One request at a time: the server queues runs in arrival order, and
-      // requests sent together may arrive in any order.
-      const request = this._sending.then(() => this.project.execute(blockId));
-      this._sending = request.then(
-        () => undefined,
-        () => undefined
-      );
-      run = await request;
-    } catch (err) {
-      this.states!.clearLive(blockId);
-      codeCell.setPrompt('');
-      Notification.error(
-        `Could not run the block: ${err instanceof Error ? err.message : err}`,
-        { autoClose: 8000 }
-      );
-      this.reloadDag();
-      return false;
-    }
-    const ended = new PromiseDelegate<IRun>();
-    this._waiting.set(run.id, ended);
-    this._own.add(run.id);
-    if (FINAL.has(run.status)) {
-      await this.finish(run);
-    } else {
-      void this.poll(run.id);
-    }
-    const final = await ended.promise;
-    return final.status === 'succeeded';
-  }
-
-  /** Fallback when events do not arrive (socket down): poll the run. */
-  private async poll(runId: number): Promise<void> {
-    let delay = 1000;
-    while (this._waiting.has(runId) && !this._disposed) {
-      await new Promise(r => setTimeout(r, delay));
-      if (this.events.state === 'open' && delay < 4000) {
-        delay *= 2;
-        continue;
-      }
-      const run = await this.project.run(runId).catch(() => null);
-      if (run && FINAL.has(run.status)) {
-        await this.finish(run);
-      }
-    }
-  }
-
-  /** A run ended: show its stored outputs and wake whoever waits on it. */
-  private async finish(run: IRun): Promise<void> {
-    const waiter = this._waiting.get(run.id);
-    this._waiting.delete(run.id);
-    if (run.block_id !== null) {
-      this.states?.clearLive(run.block_id);
-      await this.showOutputs(run.block_id, run.outputs, run.execution_count);
-    }
-    waiter?.resolve(run);
-    this.reloadDag();
-  }
-
-  private async showOutputs(
-    blockId: number,
-    stored: ReadonlyArray<IStoredOutput>,
-    count: number | null,
-    live = false
-  ): Promise<void> {
-    const widget = this.cellWidget(blockId);
-    if (!widget || widget.model.type !== 'code') {
-      return;
-    }
-    const cell = widget as CodeCell;
-    const outputs: nbformat.IOutput[] = live
-      ? liveOutputs(stored)
-      : await resolveOutputs(this.drive.loader, this.projectId, stored);
-    cell.model.outputs.fromJSON(outputs);
-    if (!live) {
-      cell.model.executionCount = count;
-      cell.setPrompt(count === null ? '' : String(count));
-    }
+    return this.runs!.execute(cell);
   }
 
   // ------------------------------------------------------------ events
@@ -353,20 +265,13 @@ export class ProjectDocument implements IDisposable {
         }
         break;
       case 'run-status':
-        this.onRunStatus(event);
+        this.runs?.onRunStatus(event);
         break;
       case 'run-output':
-        if (typeof event.block_id === 'number') {
-          void this.showOutputs(
-            event.block_id,
-            event.outputs as IStoredOutput[],
-            null,
-            true
-          );
-        }
+        this.runs?.onRunOutput(event);
         break;
       case 'pipeline-block':
-        this.onPipelineBlock(event);
+        this.runs?.onPipelineBlock(event);
         break;
       case 'kernel-status':
         if (event.state === 'started' && this.role !== 'viewer') {
@@ -394,46 +299,6 @@ export class ProjectDocument implements IDisposable {
     this._changed.emit();
   }
 
-  private onRunStatus(event: IProjectEvent): void {
-    const blockId = event.block_id as number | null;
-    const status = String(event.status);
-    const runId = event.run_id as number;
-    if (blockId === null || blockId === undefined) {
-      return;
-    }
-    if (status === 'queued' || status === 'running') {
-      this.states?.set(blockId, status as BlockState, '', true);
-      const widget = this.cellWidget(blockId) as CodeCell | undefined;
-      if (widget?.model.type === 'code') {
-        widget.setPrompt('*');
-        if (status === 'running' && !this._own.has(runId)) {
-          widget.model.outputs.clear();
-        }
-      }
-      return;
-    }
-    if (FINAL.has(status)) {
-      void this.project
-        .run(runId)
-        .then(run => this.finish(run))
-        .catch(() => this.reloadDag());
-    }
-  }
-
-  private onPipelineBlock(event: IProjectEvent): void {
-    const blockId = event.block_id as number;
-    const status = String(event.status);
-    if (status === 'pending') {
-      this.states?.set(blockId, 'queued', String(event.reason ?? ''), true);
-    } else if (status === 'skipped' || status === 'cancelled') {
-      this.states?.set(blockId, 'skipped', String(event.reason ?? ''), true);
-      const widget = this.cellWidget(blockId) as CodeCell | undefined;
-      widget?.setPrompt?.(' ');
-    } else if (status === 'running') {
-      this.states?.set(blockId, 'running', '', true);
-    }
-  }
-
   /** Re-read the DAG's states soon (coalesced). */
   reloadDag(): void {
     window.clearTimeout(this._dagTimer);
@@ -452,10 +317,7 @@ export class ProjectDocument implements IDisposable {
 
   private _disposed = false;
   private _attaching: Promise<void> = Promise.resolve();
-  private _sending: Promise<void> = Promise.resolve();
   private _ready = new PromiseDelegate<void>();
   private _changed = new Signal<this, void>(this);
   private _dagTimer = 0;
-  private _waiting = new Map<number, PromiseDelegate<IRun>>();
-  private _own = new Set<number>();
 }

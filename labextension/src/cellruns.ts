@@ -1,0 +1,196 @@
+/**
+ * Runs of a project notebook's cells: a cell runs as a recorded block run
+ * (`POST .../execute`, sent one at a time so the server queues them in cell
+ * order), its outputs come live from `run-output` events and finally from
+ * the stored run; runs started elsewhere (other users, pipelines, the agent)
+ * show in the same cells.
+ */
+import type { Cell, CodeCell } from '@jupyterlab/cells';
+import type * as nbformat from '@jupyterlab/nbformat';
+import { Notification } from '@jupyterlab/apputils';
+import { PromiseDelegate } from '@lumino/coreutils';
+
+import type { IRun, IStoredOutput } from './api';
+import type { BlockSync } from './blocksync';
+import type { ArtifactLoader } from './outputs';
+import { liveOutputs, resolveOutputs } from './outputs';
+import type { BlockState, ProjectAPI } from './projectapi';
+import type { IProjectEvent, ProjectEvents } from './projectevents';
+import type { StateView } from './states';
+
+const FINAL = new Set(['succeeded', 'failed', 'cancelled', 'interrupted']);
+
+/** What the runs need of their project document. */
+export interface ICellRunsHost {
+  project: ProjectAPI;
+  events: ProjectEvents;
+  loader: ArtifactLoader;
+  sync: BlockSync;
+  states: StateView;
+  cellWidget(blockId: number): Cell | undefined;
+  reloadDag(): void;
+  isDisposed(): boolean;
+}
+
+export class CellRuns {
+  constructor(private readonly host: ICellRunsHost) {}
+
+  /** Live outputs of a running block. */
+  onRunOutput(event: IProjectEvent): void {
+    if (typeof event.block_id === 'number') {
+      void this.showOutputs(
+        event.block_id,
+        event.outputs as IStoredOutput[],
+        null,
+        true
+      );
+    }
+  }
+
+  /** Run one cell's block and wait for its end; true when it succeeded. */
+  async execute(cell: Cell): Promise<boolean> {
+    const blockId = await this.host.sync.flush(cell.model);
+    if (blockId === null) {
+      return false;
+    }
+    const codeCell = cell as CodeCell;
+    codeCell.model.trusted = true;
+    codeCell.outputArea.model.clear();
+    codeCell.setPrompt('*');
+    this.host.states.set(blockId, 'queued', '', true);
+    let run: IRun;
+    try {
+      // One request at a time: the server queues runs in arrival order, and
+      // requests sent together may arrive in any order.
+      const request = this._sending.then(() =>
+        this.host.project.execute(blockId)
+      );
+      this._sending = request.then(
+        () => undefined,
+        () => undefined
+      );
+      run = await request;
+    } catch (err) {
+      this.host.states.clearLive(blockId);
+      codeCell.setPrompt('');
+      Notification.error(
+        `Could not run the block: ${err instanceof Error ? err.message : err}`,
+        { autoClose: 8000 }
+      );
+      this.host.reloadDag();
+      return false;
+    }
+    const ended = new PromiseDelegate<IRun>();
+    this._waiting.set(run.id, ended);
+    this._own.add(run.id);
+    if (FINAL.has(run.status)) {
+      await this.finish(run);
+    } else {
+      void this.poll(run.id);
+    }
+    const final = await ended.promise;
+    return final.status === 'succeeded';
+  }
+
+  /** Fallback when events do not arrive (socket down): poll the run. */
+  private async poll(runId: number): Promise<void> {
+    let delay = 1000;
+    while (this._waiting.has(runId) && !this.host.isDisposed()) {
+      await new Promise(r => setTimeout(r, delay));
+      if (this.host.events.state === 'open' && delay < 4000) {
+        delay *= 2;
+        continue;
+      }
+      const run = await this.host.project.run(runId).catch(() => null);
+      if (run && FINAL.has(run.status)) {
+        await this.finish(run);
+      }
+    }
+  }
+
+  /** A run ended: show its stored outputs and wake whoever waits on it. */
+  private async finish(run: IRun): Promise<void> {
+    const waiter = this._waiting.get(run.id);
+    this._waiting.delete(run.id);
+    if (run.block_id !== null) {
+      this.host.states.clearLive(run.block_id);
+      await this.showOutputs(run.block_id, run.outputs, run.execution_count);
+    }
+    waiter?.resolve(run);
+    this.host.reloadDag();
+  }
+
+  private async showOutputs(
+    blockId: number,
+    stored: ReadonlyArray<IStoredOutput>,
+    count: number | null,
+    live = false
+  ): Promise<void> {
+    const widget = this.host.cellWidget(blockId);
+    if (!widget || widget.model.type !== 'code') {
+      return;
+    }
+    const cell = widget as CodeCell;
+    const outputs: nbformat.IOutput[] = live
+      ? liveOutputs(stored)
+      : await resolveOutputs(
+          this.host.loader,
+          this.host.project.projectId,
+          stored
+        );
+    cell.model.outputs.fromJSON(outputs);
+    if (!live) {
+      cell.model.executionCount = count;
+      cell.setPrompt(count === null ? '' : String(count));
+    }
+  }
+
+  onRunStatus(event: IProjectEvent): void {
+    const blockId = event.block_id as number | null;
+    const status = String(event.status);
+    const runId = event.run_id as number;
+    if (blockId === null || blockId === undefined) {
+      return;
+    }
+    if (status === 'queued' || status === 'running') {
+      this.host.states.set(blockId, status as BlockState, '', true);
+      const widget = this.host.cellWidget(blockId) as CodeCell | undefined;
+      if (widget?.model.type === 'code') {
+        widget.setPrompt('*');
+        if (status === 'running' && !this._own.has(runId)) {
+          widget.model.outputs.clear();
+        }
+      }
+      return;
+    }
+    if (FINAL.has(status)) {
+      void this.host.project
+        .run(runId)
+        .then(run => this.finish(run))
+        .catch(() => this.host.reloadDag());
+    }
+  }
+
+  onPipelineBlock(event: IProjectEvent): void {
+    const blockId = event.block_id as number;
+    const status = String(event.status);
+    if (status === 'pending') {
+      this.host.states.set(blockId, 'queued', String(event.reason ?? ''), true);
+    } else if (status === 'skipped' || status === 'cancelled') {
+      this.host.states.set(
+        blockId,
+        'skipped',
+        String(event.reason ?? ''),
+        true
+      );
+      const widget = this.host.cellWidget(blockId) as CodeCell | undefined;
+      widget?.setPrompt?.(' ');
+    } else if (status === 'running') {
+      this.host.states.set(blockId, 'running', '', true);
+    }
+  }
+
+  private _sending: Promise<void> = Promise.resolve();
+  private _waiting = new Map<number, PromiseDelegate<IRun>>();
+  private _own = new Set<number>();
+}
