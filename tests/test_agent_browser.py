@@ -6,6 +6,7 @@ answer shows; a second tab on the same project watches the agent work live."""
 from __future__ import annotations
 
 import re
+import threading
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,14 @@ MODELS = {
 SOURCE = 'print("hello")'
 
 
+class Requests(list):
+    """The scripted server's request log, each request tagged with its handler thread."""
+
+    def append(self, item: Any) -> None:
+        item["thread"] = threading.get_ident()
+        super().append(item)
+
+
 class Script(deque):
     """The scripted server's steps: GETs (the provider health check listing models) are
     answered without taking a step, so only chat requests follow the script."""
@@ -28,12 +37,15 @@ class Script(deque):
     def __init__(self, server: ScriptedServer) -> None:
         super().__init__()
         self.server = server
+        server.requests = Requests()
 
     def __bool__(self) -> bool:
         return True
 
     def popleft(self) -> Any:
-        if self.server.requests and self.server.requests[-1]["method"] == "GET":
+        me = threading.get_ident()
+        mine = [r for r in self.server.requests if r["thread"] == me]
+        if mine and mine[-1]["method"] == "GET":
             return Step(body=MODELS)
         return super().popleft() if len(self) else Step(500, {"error": "no step"})
 
@@ -122,7 +134,7 @@ def test_chat_panel_streams_asks_and_adds_a_block(tmp_path: Path) -> None:
             card = panel.locator('.ainb-agent-tool[data-tool="create_block"]')
             expect(card).to_be_visible()
             expect(card).to_have_attribute("data-status", "waiting")
-            approval = panel.locator(".ainb-agent-approval")
+            approval = panel.locator('.ainb-agent-approval[data-approval-id="1"]')
             expect(approval).to_contain_text("create a block")
             expect(approval.locator(".ainb-agent-diff")).to_contain_text(SOURCE)
             expect(panel.locator("button.ainb-agent-stop")).to_be_visible()
@@ -172,9 +184,22 @@ def test_chat_panel_streams_asks_and_adds_a_block(tmp_path: Path) -> None:
             page.mouse.move(0, 0)
             screenshot(page, "agent-panel", tmp_path)
 
+            # a slow answer: Stop cancels the turn
+            upstream.script(Step(body=MODELS, delay=8))
+            box.fill("and now something slow")
+            box.press("Enter")
+            stop = panel.locator("button.ainb-agent-stop")
+            expect(stop).to_be_visible()
+            stop.click()
+            expect(panel.locator('.ainb-agent-message[data-role="status"]').last).to_have_text(
+                "Stopped."
+            )
+            expect(stop).to_be_hidden()
+            expect(panel.locator("textarea.ainb-agent-input")).to_be_enabled()
+
             # what the model was sent: the tool result of the approved call
             chats = [r for r in upstream.requests if r["method"] == "POST"]
-            assert len(chats) == 3
+            assert len(chats) in (3, 4)  # the cancelled turn may not have called it yet
             assert tool_results("openai", chats[2]["body"])[-1]["status"] == "succeeded"
             _, body = server.request("GET", f"ai-notebook/api/projects/{pid}/blocks")
             assert [b["source"] for b in body["items"]] == ["greeting = 'hi'", SOURCE]

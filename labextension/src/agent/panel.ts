@@ -179,6 +179,7 @@ export class AgentPanel extends Widget {
       const cid = this.cid ?? (await this.createConversation()).id;
       this._input.value = '';
       this.streamingCid = cid;
+      this.streamStarted = this.stopWanted = false;
       this.transcript.addUser(content);
       this.render();
       await client.send(cid, content, event => this.onOwnEvent(cid, event));
@@ -192,6 +193,12 @@ export class AgentPanel extends Widget {
   }
 
   async stop(): Promise<void> {
+    // The server knows the turn once it sent its first event: a Stop before
+    // that waits for it (a cancel would find no turn in progress).
+    if (this.streamingCid !== null && !this.streamStarted) {
+      this.stopWanted = true;
+      return;
+    }
     if (this.client && this.cid !== null) {
       try {
         await this.client.cancel(this.cid);
@@ -259,8 +266,13 @@ export class AgentPanel extends Widget {
 
   private onOwnEvent(cid: number, event: IAgentEvent): void {
     this.ownTurns.add(`${cid}:${event.turn}`);
+    this.streamStarted = true;
     if (this.cid === cid) {
       this.transcript.apply(event);
+    }
+    if (this.stopWanted) {
+      this.stopWanted = false;
+      void this.stop();
     }
   }
 
@@ -460,6 +472,8 @@ export class AgentPanel extends Widget {
   private providersError = '';
   private cid: number | null = null;
   private streamingCid: number | null = null;
+  private streamStarted = false;
+  private stopWanted = false;
   private ownTurns = new Set<string>();
   private _label!: HTMLElement;
   private _chats!: HTMLSelectElement;
