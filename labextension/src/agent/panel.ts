@@ -14,18 +14,13 @@
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import type { ServerConnection } from '@jupyterlab/services';
-import {
-  addIcon,
-  deleteIcon,
-  LabIcon,
-  stopIcon
-} from '@jupyterlab/ui-components';
+import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
-import { el, errorMessage, iconButton } from '../dom';
+import { el, errorMessage } from '../dom';
 import { ProjectEvents } from '../projectevents';
 import type { IProjectEvent } from '../projectevents';
-import { AgentClient, MODES } from './client';
+import { AgentClient } from './client';
 import type {
   AgentMode,
   IAgentEvent,
@@ -34,6 +29,8 @@ import type {
 } from './client';
 import { noProviderNotice } from './empty';
 import { Transcript } from './transcript';
+import { buildControls } from './controls';
+import type { IControls } from './controls';
 
 export const AGENT_PANEL_ID = 'ainb-agent-panel';
 
@@ -68,7 +65,7 @@ export class AgentPanel extends Widget {
         await this.client?.decide(approvalId, approve);
       }
     });
-    this.build();
+    this.controls = buildControls(this.node, this.transcript.node, this);
     this.render();
   }
 
@@ -78,7 +75,7 @@ export class AgentPanel extends Widget {
 
   /** Follow a project (null: none open). */
   async setProject(projectId: number | null, label = ''): Promise<void> {
-    this._label.textContent = label;
+    this.c.label.textContent = label;
     if (projectId === this.projectId) {
       return;
     }
@@ -170,14 +167,14 @@ export class AgentPanel extends Widget {
   }
 
   async send(): Promise<void> {
-    const content = this._input.value.trim();
+    const content = this.c.input.value.trim();
     const client = this.client;
     if (!content || !client || this.streamingCid !== null) {
       return;
     }
     try {
       const cid = this.cid ?? (await this.createConversation()).id;
-      this._input.value = '';
+      this.c.input.value = '';
       this.streamingCid = cid;
       this.streamStarted = this.stopWanted = false;
       this.transcript.addUser(content);
@@ -210,10 +207,10 @@ export class AgentPanel extends Widget {
 
   private async createConversation(): Promise<IConversation> {
     const body: { mode: AgentMode; model?: string } = {
-      mode: this._mode.value as AgentMode
+      mode: this.c.mode.value as AgentMode
     };
-    if (this._model.value) {
-      body.model = this._model.value;
+    if (this.c.model.value) {
+      body.model = this.c.model.value;
     }
     const conversation = await this.client!.create(body);
     this.conversations.unshift(conversation);
@@ -223,7 +220,7 @@ export class AgentPanel extends Widget {
     return conversation;
   }
 
-  private async remove(): Promise<void> {
+  async remove(): Promise<void> {
     const current = this.current;
     if (!current || !this.client) {
       return;
@@ -245,10 +242,7 @@ export class AgentPanel extends Widget {
     }
   }
 
-  private async change(body: {
-    mode?: AgentMode;
-    model?: string;
-  }): Promise<void> {
+  async change(body: { mode?: AgentMode; model?: string }): Promise<void> {
     if (!this.client || this.cid === null) {
       return;
     }
@@ -307,154 +301,63 @@ export class AgentPanel extends Widget {
   }
 
   private showError(message: string): void {
-    this._error.textContent = message;
-    this._error.hidden = !message;
+    this.c.error.textContent = message;
+    this.c.error.hidden = !message;
   }
 
-  private build(): void {
-    const header = el('div', 'ainb-agent-header');
-    header.appendChild(el('span', 'ainb-agent-title', 'Agent'));
-    this._label = el('span', 'ainb-agent-project');
-    header.appendChild(this._label);
-
-    const chats = el('div', 'ainb-agent-row');
-    this._chats = el('select', 'ainb-agent-conversations ainb-agent-select');
-    this._chats.title = 'Conversations';
-    this._chats.addEventListener('change', () => {
-      const v = this._chats.value;
-      void this.select(v ? Number(v) : null);
-    });
-    const add = iconButton('ainb-agent-new', 'New conversation', addIcon);
-    add.addEventListener('click', () => void this.select(null));
-    this._delete = iconButton(
-      'ainb-agent-delete',
-      'Delete conversation',
-      deleteIcon
-    );
-    this._delete.addEventListener('click', () => void this.remove());
-    chats.append(this._chats, add, this._delete);
-
-    const options = el('div', 'ainb-agent-row');
-    this._mode = el('select', 'ainb-agent-mode ainb-agent-select');
-    this._mode.title =
-      'ask: every write and run waits for your approval; auto: writes and runs go ahead, deletes and kernel restarts ask; full: nothing asks';
-    for (const mode of MODES) {
-      this._mode.appendChild(new Option(mode, mode));
-    }
-    this._mode.addEventListener(
-      'change',
-      () => void this.change({ mode: this._mode.value as AgentMode })
-    );
-    this._model = el('select', 'ainb-agent-model ainb-agent-select');
-    this._model.title = 'Model';
-    this._model.addEventListener('change', () => {
-      if (this._model.value) {
-        void this.change({ model: this._model.value });
-      }
-    });
-    options.append(
-      el('label', 'ainb-agent-label', 'Mode'),
-      this._mode,
-      el('label', 'ainb-agent-label', 'Model'),
-      this._model
-    );
-
-    this._error = el('div', 'ainb-agent-error');
-    this._error.hidden = true;
-    this._notice = el('div', 'ainb-agent-notice');
-    this._scroll = el('div', 'ainb-agent-scroll');
-    this._scroll.appendChild(this.transcript.node);
-
-    const footer = el('div', 'ainb-agent-footer');
-    this._input = el('textarea', 'ainb-agent-input');
-    this._input.rows = 3;
-    this._input.placeholder =
-      'Ask the agent… (Enter sends, Shift+Enter for a new line)';
-    this._input.addEventListener('keydown', event => {
-      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
-        event.preventDefault();
-        void this.send();
-      }
-    });
-    const buttons = el('div', 'ainb-agent-buttons');
-    this._send = el(
-      'button',
-      'ainb-agent-send jp-Button jp-mod-styled jp-mod-accept',
-      'Send'
-    );
-    this._send.type = 'button';
-    this._send.addEventListener('click', () => void this.send());
-    this._stop = el(
-      'button',
-      'ainb-agent-stop jp-Button jp-mod-styled jp-mod-warn'
-    );
-    this._stop.type = 'button';
-    stopIcon.element({ container: this._stop, elementSize: 'normal' });
-    this._stop.appendChild(el('span', '', 'Stop'));
-    this._stop.addEventListener('click', () => void this.stop());
-    buttons.append(this._stop, this._send);
-    footer.append(this._input, buttons);
-
-    this.node.append(
-      header,
-      chats,
-      options,
-      this._error,
-      this._notice,
-      this._scroll,
-      footer
-    );
+  private get c(): IControls {
+    return this.controls;
   }
 
   private render(): void {
     const hasProject = this.client !== null;
     const current = this.current;
-    this._chats.replaceChildren(new Option('New conversation', ''));
+    this.c.chats.replaceChildren(new Option('New conversation', ''));
     for (const c of this.conversations) {
       const label = c.title || `Conversation ${c.id}`;
-      this._chats.appendChild(new Option(label, String(c.id)));
+      this.c.chats.appendChild(new Option(label, String(c.id)));
     }
-    this._chats.value = this.cid === null ? '' : String(this.cid);
-    this._delete.disabled = !current;
+    this.c.chats.value = this.cid === null ? '' : String(this.cid);
+    this.c.delete.disabled = !current;
     if (current) {
-      this._mode.value = current.mode;
+      this.c.mode.value = current.mode;
     }
     const models = this.providers
       .filter(p => p.reachable)
       .flatMap(p => p.models.map(m => `${p.name}:${m}`));
-    const chosen = current?.model ?? this._model.value;
-    this._model.replaceChildren(new Option('default model', ''));
+    const chosen = current?.model ?? this.c.model.value;
+    this.c.model.replaceChildren(new Option('default model', ''));
     for (const m of chosen && !models.includes(chosen)
       ? [chosen, ...models]
       : models) {
-      this._model.appendChild(new Option(m, m));
+      this.c.model.appendChild(new Option(m, m));
     }
-    this._model.value = chosen ?? '';
+    this.c.model.value = chosen ?? '';
     const running =
       this.streamingCid !== null ||
       (current !== undefined && current.state !== 'idle');
-    this._stop.hidden = !running;
-    this._send.disabled = running || !hasProject;
-    this._input.disabled = !hasProject;
+    this.c.stop.hidden = !running;
+    this.c.send.disabled = running || !hasProject;
+    this.c.input.disabled = !hasProject;
     this.showNotice(hasProject, models.length > 0);
   }
 
   private showNotice(hasProject: boolean, reachable: boolean): void {
-    this._notice.replaceChildren();
+    this.c.notice.replaceChildren();
     if (!hasProject) {
-      this._notice.appendChild(
+      this.c.notice.appendChild(
         el('div', 'ainb-agent-hint', 'Open a project to work with its agent.')
       );
     } else if (this.providersError) {
-      this._notice.appendChild(
+      this.c.notice.appendChild(
         el('div', 'ainb-agent-error', this.providersError)
       );
     } else if (!reachable && this.providers.length) {
-      this._notice.appendChild(
+      this.c.notice.appendChild(
         noProviderNotice(this.providers, () => void this.loadProviders())
       );
     } else if (this.cid === null && !this.transcript.node.childElementCount) {
-      this._notice.appendChild(
+      this.c.notice.appendChild(
         el(
           'div',
           'ainb-agent-hint',
@@ -465,6 +368,7 @@ export class AgentPanel extends Widget {
   }
 
   private readonly transcript: Transcript;
+  private readonly controls: IControls;
   private client: AgentClient | null = null;
   private events: ProjectEvents | null = null;
   private conversations: IConversation[] = [];
@@ -475,15 +379,4 @@ export class AgentPanel extends Widget {
   private streamStarted = false;
   private stopWanted = false;
   private ownTurns = new Set<string>();
-  private _label!: HTMLElement;
-  private _chats!: HTMLSelectElement;
-  private _delete!: HTMLButtonElement;
-  private _mode!: HTMLSelectElement;
-  private _model!: HTMLSelectElement;
-  private _error!: HTMLElement;
-  private _notice!: HTMLElement;
-  private _scroll!: HTMLElement;
-  private _input!: HTMLTextAreaElement;
-  private _send!: HTMLButtonElement;
-  private _stop!: HTMLButtonElement;
 }
