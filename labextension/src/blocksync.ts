@@ -21,14 +21,15 @@ import type { ISignal } from '@lumino/signaling';
 import type { BlockKind, IBlock } from './api';
 import { ApiError } from './api';
 import { resolveConflict } from './conflict';
+import { RemoteChanges } from './remotesync';
+import { CELL_META as META } from './drive';
 import type { ICellBlockMeta } from './drive';
 import type { ProjectAPI } from './projectapi';
 
 /** Pause after the last keystroke before a source is saved. */
 export const SAVE_DELAY_MS = 400;
-const META = 'ai_notebook';
 
-interface ITracked {
+export interface ITracked {
   cell: ICellModel;
   blockId: number | null;
   version: number;
@@ -40,7 +41,7 @@ interface ITracked {
   removed: boolean;
 }
 
-function kindOf(cell: ICellModel): BlockKind {
+export function kindOf(cell: ICellModel): BlockKind {
   return cell.type === 'code' ? 'code' : 'markdown';
 }
 
@@ -59,6 +60,14 @@ export class BlockSync implements IDisposable {
       }
     }
     model.cells.changed.connect(this.onCellsChanged, this);
+    this._remoteChanges = new RemoteChanges({
+      model,
+      cellOf: blockId => this.cellOf(blockId),
+      tracked: cell => this._byCell.get(cell),
+      track: (cell, meta) => void this.track(cell, meta),
+      forget: cell => void this._byCell.delete(cell),
+      remote: change => this.remote(change)
+    });
   }
 
   /** A block was saved or created (its new version). */
@@ -144,72 +153,21 @@ export class BlockSync implements IDisposable {
     }
   }
 
+  /** Other users' changes (see remotesync.ts). */
   remoteCreated(block: IBlock): void {
-    if (this.cellOf(block.id)) {
-      return;
-    }
-    const index = Math.min(block.position, this.model.cells.length);
-    this.remote(() => {
-      this.model.sharedModel.insertCell(index, {
-        cell_type: block.kind,
-        source: block.source,
-        metadata: { [META]: { block_id: block.id, version: block.version } }
-      });
-    });
-    this.track(this.model.cells.get(index), {
-      block_id: block.id,
-      version: block.version
-    });
+    this._remoteChanges.created(block);
   }
 
   remoteChanged(block: IBlock): void {
-    const cell = this.cellOf(block.id);
-    const t = cell && this._byCell.get(cell);
-    if (!cell || !t || block.version <= t.version) {
-      return;
-    }
-    if (block.kind !== t.kind) {
-      this.remoteDeleted(block.id);
-      this.remoteCreated(block);
-      return;
-    }
-    if (t.dirty) {
-      // Our unsaved text wins until it is saved: that save meets a 409 and
-      // the user chooses.
-      return;
-    }
-    t.version = block.version;
-    this.remote(() => {
-      if (cell.sharedModel.getSource() !== block.source) {
-        cell.sharedModel.setSource(block.source);
-      }
-      cell.setMetadata(META, { block_id: block.id, version: block.version });
-    });
+    this._remoteChanges.changed(block);
   }
 
   remoteDeleted(blockId: number): void {
-    const cell = this.cellOf(blockId);
-    if (!cell) {
-      return;
-    }
-    const index = this.indexOf(cell);
-    this._byCell.delete(cell);
-    if (index >= 0) {
-      this.remote(() => this.model.sharedModel.deleteCell(index));
-    }
+    this._remoteChanges.deleted(blockId);
   }
 
-  /** Reorder cells to the server's order of block ids. */
   remoteMoved(order: number[]): void {
-    this.remote(() => {
-      order.forEach((blockId, target) => {
-        const cell = this.cellOf(blockId);
-        const from = cell ? this.indexOf(cell) : -1;
-        if (from >= 0 && from !== target && target < this.model.cells.length) {
-          this.model.sharedModel.moveCell(from, target);
-        }
-      });
-    });
+    this._remoteChanges.moved(order);
   }
 
   // ------------------------------------------------------- local changes
@@ -332,16 +290,6 @@ export class BlockSync implements IDisposable {
     }
   }
 
-  private indexOf(cell: ICellModel): number {
-    const cells = this.model.cells;
-    for (let i = 0; i < cells.length; i++) {
-      if (cells.get(i) === cell) {
-        return i;
-      }
-    }
-    return -1;
-  }
-
   /** The cell's position among cells that are blocks on the server. */
   private serverIndex(cell: ICellModel): number {
     let position = 0;
@@ -460,6 +408,7 @@ export class BlockSync implements IDisposable {
   private _remote = 0;
   private _chain: Promise<void> = Promise.resolve();
   private _byCell = new Map<ICellModel, ITracked>();
+  private _remoteChanges: RemoteChanges;
   private _reconcile: Promise<void> | null = null;
   private _reconcileLocal = true;
   private _saved = new Signal<this, IBlock>(this);

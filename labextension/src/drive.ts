@@ -20,6 +20,8 @@ import type { IWorkspace, IWorkspaceBlock } from './projectapi';
 
 export const DRIVE_NAME = 'AINotebook';
 export const KERNEL_NAME = 'ai-notebook-python';
+/** The cell metadata key holding a cell's block id and version. */
+export const CELL_META = 'ai_notebook';
 
 /** A project name as the last part of a path (no separators). */
 function pathName(name: string): string {
@@ -61,7 +63,7 @@ export async function blockToCell(
   block: IWorkspaceBlock
 ): Promise<nbformat.ICell> {
   const metadata = {
-    ai_notebook: { block_id: block.id, version: block.version }
+    [CELL_META]: { block_id: block.id, version: block.version }
   };
   const id = `ainb-${block.id}`;
   if (block.kind === 'markdown') {
