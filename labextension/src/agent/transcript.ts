@@ -36,13 +36,25 @@ class Answer {
     this.node.appendChild(this.renderer.node);
   }
 
+  /**
+   * Add streamed text: the first piece is drawn at once (the first token shows
+   * as soon as it arrives), later ones at most every 60 ms.
+   */
   append(text: string): void {
+    const first = this.text === '';
     this.text += text;
+    if (first) {
+      void this.render();
+      this.last = performance.now();
+      return;
+    }
     if (!this.timer) {
+      const wait = Math.max(0, this.last + 60 - performance.now());
       this.timer = window.setTimeout(() => {
         this.timer = 0;
+        this.last = performance.now();
         void this.render();
-      }, 60);
+      }, wait);
     }
   }
 
@@ -61,6 +73,7 @@ class Answer {
 
   private renderer: IRenderMime.IRenderer;
   private timer = 0;
+  private last = 0;
 }
 
 export class Transcript {
