@@ -11,6 +11,7 @@ from ..ai.errors import ProviderError
 from ..ai.service import api_error
 from ..ai.types import message
 from ..errors import ApiError, Conflict
+from ..events.origin import set_client
 from ..projects.access import caller_role
 from ..projects.users import Actor
 from . import context
@@ -134,6 +135,9 @@ class AgentService:
         return turn
 
     async def _run(self, turn: Turn) -> None:
+        # The turn's changes are the agent's, not the echoes of the tab that asked: its
+        # task (a copy of the request's context) drops the request's client id.
+        set_client(None)
         try:
             await turn.run()
         finally:

@@ -6,7 +6,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import { API_PREFIX, ApiError, requestAPI } from '../api';
+import { API_PREFIX, ApiError, CLIENT_ID, requestAPI } from '../api';
 
 export type AgentMode = 'ask' | 'auto' | 'full';
 export const MODES: AgentMode[] = ['ask', 'auto', 'full'];
@@ -191,9 +191,10 @@ export class AgentClient {
     const init: RequestInit = {
       method: 'POST',
       body: JSON.stringify({ content }),
-      // No X-AINB-Client: the turn's block changes must not look like this
-      // tab's own edits, or the open notebook would skip them as echoes.
-      headers: { 'Content-Type': 'application/json' }
+      headers: {
+        'Content-Type': 'application/json',
+        'X-AINB-Client': CLIENT_ID
+      }
     };
     let response: Response;
     try {
