@@ -1,15 +1,9 @@
 /**
- * Rendering of run outputs with JupyterLab's own rendermime (an OutputArea),
- * and resolution of outputs whose data the server moved out to artifacts.
- *
- * Outputs are rendered untrusted: HTML is sanitized and scripts never run,
- * because a project's runs can come from any of its editors.
+ * Run outputs as the server stores them, made ready for rendermime: data the
+ * server moved out to artifacts is fetched back (cached), and outputs that
+ * stream in through events get a note where binary data was left out.
  */
 import type * as nbformat from '@jupyterlab/nbformat';
-import { OutputArea, OutputAreaModel } from '@jupyterlab/outputarea';
-import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
-import { MessageLoop } from '@lumino/messaging';
-import { Widget } from '@lumino/widgets';
 
 import type { AiNotebookAPI, IArtifactRef, IStoredOutput } from './api';
 
@@ -20,8 +14,6 @@ type MimeValue = nbformat.IMimeBundle[string];
 export const MAX_ARTIFACT_BYTES = 20 * 1024 * 1024;
 /** The full text of a truncated stream is fetched up to this size. */
 export const MAX_STREAM_BYTES = 2 * 1024 * 1024;
-/** Outputs shown at the head and tail of a long list (OutputArea trimming). */
-const MAX_SHOWN_OUTPUTS = 100;
 /** Artifacts kept in memory (content-addressed, so never stale). */
 const CACHE_BYTES = 64 * 1024 * 1024;
 
@@ -241,73 +233,4 @@ export function liveOutputs(
     }
     return output;
   });
-}
-
-/**
- * `div.ainb-outputs` holding a JupyterLab OutputArea (untrusted model).
- * Hidden while there is nothing to show.
- */
-export class OutputsView {
-  readonly node: HTMLDivElement;
-
-  constructor(rendermime: IRenderMimeRegistry) {
-    this.node = document.createElement('div');
-    this.node.className = 'ainb-outputs';
-    this.node.hidden = true;
-    this._model = new OutputAreaModel({ trusted: false });
-    this._area = new OutputArea({
-      model: this._model,
-      rendermime,
-      maxNumberOutputs: MAX_SHOWN_OUTPUTS
-    });
-    this._area.addClass('ainb-output-area');
-    // A root widget inside our plain-DOM block: attach by hand (the block
-    // node may not be in the document yet, which Widget.attach requires).
-    MessageLoop.sendMessage(this._area, Widget.Msg.BeforeAttach);
-    this.node.appendChild(this._area.node);
-    MessageLoop.sendMessage(this._area, Widget.Msg.AfterAttach);
-  }
-
-  get length(): number {
-    return this._model.length;
-  }
-
-  /** Replace everything shown. */
-  set(outputs: nbformat.IOutput[]): void {
-    this._model.fromJSON(outputs);
-    this._update();
-  }
-
-  /** Add outputs at the end (consecutive streams of one name are merged). */
-  append(outputs: nbformat.IOutput[]): void {
-    for (const output of outputs) {
-      this._model.add(output);
-    }
-    this._update();
-  }
-
-  clear(): void {
-    this._model.clear();
-    this._update();
-  }
-
-  dispose(): void {
-    if (this._area.isDisposed) {
-      return;
-    }
-    if (this._area.isAttached) {
-      MessageLoop.sendMessage(this._area, Widget.Msg.BeforeDetach);
-      this._area.node.remove();
-      MessageLoop.sendMessage(this._area, Widget.Msg.AfterDetach);
-    }
-    this._area.dispose();
-    this._model.dispose();
-  }
-
-  private _update(): void {
-    this.node.hidden = this._model.length === 0;
-  }
-
-  private _model: OutputAreaModel;
-  private _area: OutputArea;
 }
