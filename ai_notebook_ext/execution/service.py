@@ -273,11 +273,10 @@ class RunService:
             )
             # Who ran what (the run history shows it): one query for the page's users.
             user_ids = {r.user_id for r in rows if r.user_id is not None}
-            names = dict(
-                (await session.execute(select(User.id, User.username).where(User.id.in_(user_ids))))
-                .tuples()
-                .all()
+            users = await session.execute(
+                select(User.id, User.username).where(User.id.in_(user_ids))
             )
+            names: dict[int, str] = {uid: name for uid, name in users}
             items = [
                 RunOut.model_validate(r).model_copy(update={"username": names.get(r.user_id)})
                 for r in rows
