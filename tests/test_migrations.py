@@ -176,7 +176,7 @@ def test_the_autoincrement_rebuild_keeps_rows_and_constraints(db_url):
         f"INSERT INTO blocks (project_id, position, kind, source, version, created_at, updated_at) VALUES (999, 0, 'code', '', 1, {now}, {now})",  # noqa: E501
         f"INSERT INTO users (username, display_name, role, created_at) VALUES ('x', 'x', 'bogus', {now})",  # noqa: E501
     ):
-        with pytest.raises(Exception, match="(?i)foreign key|check"), engine.begin() as conn:
+        with pytest.raises(Exception, match=r"(?i)foreign key|check"), engine.begin() as conn:
             conn.execute(text(bad))
     with engine.begin() as conn:  # deleting the project still cascades to its children
         conn.execute(text("DELETE FROM projects WHERE id = 5"))
