@@ -183,3 +183,14 @@ def test_the_autoincrement_rebuild_keeps_rows_and_constraints(db_url):
         assert conn.execute(text("SELECT count(*) FROM blocks")).scalar() == 0
         assert conn.execute(text("SELECT count(*) FROM runs")).scalar() == 0
     engine.dispose()
+
+
+def test_the_rebuild_refuses_to_run_with_sqlite_foreign_keys_on(tmp_path):
+    """Dropping a parent table with foreign keys on would cascade into its children."""
+    url = f"sqlite:///{tmp_path / 'fk.db'}"
+    upgrade(url, "0009")
+    engine = make_sync_engine(url)  # foreign keys on, as every connection of ours
+    with pytest.raises(RuntimeError, match="foreign keys off"), engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+    engine.dispose()
+    assert current(url) == "0009"
