@@ -29,6 +29,7 @@ here either; both sides keep the notebook's stored outputs for them.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 import json
 import re
@@ -73,11 +74,6 @@ NOTEBOOKS = [
     "update-display-id.ipynb",
 ]
 
-PARALLEL = (
-    "nbclient's test of two notebooks executing at once: it waits for a file that "
-    "'Parallel Execute {other}' writes meanwhile, in a folder named by an environment "
-    "variable of nbclient's test; it checks nbclient's concurrency, not outputs"
-)
 SKIPPED = {
     "Check History in Memory.ipynb": (
         "asserts an option nbclient gives the kernels it starts (IPython history in "
@@ -89,9 +85,15 @@ SKIPPED = {
         "outputs of requests it did not send (JupyterLab hooks its own requests only), so "
         "runs keep them in the block's outputs rather than lose them"
     ),
-    "Parallel Execute A.ipynb": PARALLEL.format(other="B"),
-    "Parallel Execute B.ipynb": PARALLEL.format(other="A"),
 }
+# Notebooks run at the same time (each waits for a file the other writes), as nbclient's
+# test_parallel_notebooks does: two projects, two kernels.
+TOGETHER = {"Parallel Execute A.ipynb": "Parallel Execute B.ipynb"}
+GROUPS = [
+    (name, *([TOGETHER[name]] if name in TOGETHER else []))
+    for name in NOTEBOOKS
+    if name not in TOGETHER.values()
+]
 TIMEOUTS = {"Interrupt.ipynb": 1}  # nbclient's test interrupts its endless loop after 1 s
 
 
@@ -246,19 +248,33 @@ async def our_outputs(
     return cells, runs
 
 
-@pytest.mark.parametrize("name", NOTEBOOKS)
+@pytest.mark.parametrize("names", GROUPS, ids=["+".join(g) for g in GROUPS])
 async def test_notebook_outputs_match_nbclients(
-    name: str, nbclient_files: Path, api: Any, jp_serverapp: Any
+    names: tuple[str, ...],
+    nbclient_files: Path,
+    api: Any,
+    jp_serverapp: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    if name in SKIPPED:
-        pytest.skip(SKIPPED[name])
-    path = nbclient_files / name
-    limit = TIMEOUTS.get(name, 60)
-    expected = await nbclient_outputs(path, limit)
-    ours, runs = await our_outputs(api, Path(jp_serverapp.root_dir), path, limit)
-    if name == "Autokill.ipynb":  # the kernel kills itself: nbclient raises DeadKernelError
-        assert expected == []
+    if names[0] in SKIPPED:
+        pytest.skip(SKIPPED[names[0]])
+    paths = [nbclient_files / name for name in names]
+    limit = TIMEOUTS.get(names[0], 60)
+    # the parallel notebooks' meeting place; kernels inherit the server's environment
+    monkeypatch.setenv("NBEXECUTE_TEST_PARALLEL_TMPDIR", str(tmp_path / "reference"))
+    (tmp_path / "reference").mkdir()
+    expected = await asyncio.gather(*(nbclient_outputs(p, limit) for p in paths))
+    monkeypatch.setenv("NBEXECUTE_TEST_PARALLEL_TMPDIR", str(tmp_path / "ours"))
+    (tmp_path / "ours").mkdir()
+    root = Path(jp_serverapp.root_dir)
+    ours = await asyncio.gather(*(our_outputs(api, root, p, limit) for p in paths))
+    if names == ("Autokill.ipynb",):  # the kernel kills itself: nbclient raises DeadKernelError
+        ((cells, runs),) = ours
+        assert expected == [[]]
         assert [r["error"]["reason"] for r in runs] == ["kernel_died"]
-        assert ours == [[]]
+        assert cells == [[]]
         return
-    assert ours == expected
+    assert [cells for cells, _ in ours] == expected
+    if len(names) > 1:  # they met: each one's waiting block succeeded
+        assert all(r["status"] == "succeeded" for _, runs in ours for r in runs)
