@@ -89,7 +89,8 @@ class DisplayRegistry:
     def observe(self, emitter: OutputEvents, collector: OutputCollector) -> None:
         """A run's outputs changed: remember its collector; send its display updates
         to the ended runs showing those ids."""
-        self._live[emitter.run_id] = _Live(emitter, collector)
+        if emitter.run_id not in self._live:
+            self._live[emitter.run_id] = _Live(emitter, collector)
         blocks = self._shown.get(emitter.project_id, {})
         if emitter.block_id in blocks:  # its block shows this run now, as a cell run again
             del blocks[emitter.block_id]
@@ -114,11 +115,9 @@ class DisplayRegistry:
         if not blocks:
             self._shown.pop(run.project_id, None)
 
-    def forget(self, project_id: int) -> None:
-        """The project is gone: nothing of it is kept."""
-        self._shown.pop(project_id, None)
-        self._pending.pop(project_id, None)
-        self._last.pop(project_id, None)
+    def gone(self, run_id: int) -> None:
+        """The run's end was recorded by someone else (a cancel): forget its collector."""
+        self._live.pop(run_id, None)
 
     def _route(self, project_id: int, run_id: int, collector: OutputCollector) -> None:
         """Queue the collector's display updates for the other runs showing their ids."""

@@ -103,6 +103,7 @@ class RunEnding:
         params["outputs"] = storable(outputs) if outputs is not None else known.outputs
         async with self.db.connection() as conn:
             if not (await conn.execute(sql.FINISH_RUN, params)).rowcount:
+                self.displays.gone(run_id)
                 return None  # already ended (e.g. cancelled while stopping)
             for art in {a.sha256: a for a in artifacts}.values():
                 key = {"project_id": known.project_id, "sha256": art.sha256}

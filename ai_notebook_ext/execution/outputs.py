@@ -67,7 +67,9 @@ class OutputCollector:
     def take_display_updates(self) -> dict[str, dict[str, Any]]:
         """Display id -> its latest ``{"data", "metadata"}`` since the last call: what
         outputs of other runs showing that id must now show."""
-        updates, self._display_updates = self._display_updates, {}
+        updates = self._display_updates
+        if updates:
+            self._display_updates = {}
         return updates
 
     @property
