@@ -91,19 +91,31 @@ async def test_a_later_block_updates_an_earlier_blocks_display(api, jp_ws_fetch,
     assert (await stored(api, pid, third["id"]))[0]["data"] == {"text/plain": "v2"}
 
 
-async def test_a_cleared_display_is_not_updated_later(api):
+async def test_a_cleared_display_is_not_updated_later(api, jp_ws_fetch):
     """nbclient's "Clear Output" notebook: a display cleared by clear_output(wait=True)
-    and a later output is gone; updating its handle afterwards changes nothing."""
+    and a later output is gone; updating its handle afterwards changes nothing. Many
+    updates in a row end with the last one stored and announced."""
     pid = await make_project(api)
-    cleared, updates = await blocks(
+    ws, _ = await connect(jp_ws_fetch, pid, "alice")
+    cleared, updates, progress, loop = await blocks(
         api,
         pid,
         'from IPython.display import clear_output\nh4 = display("Hello", display_id="id4")\n'
         'clear_output(wait=True)\nprint("world", end="")',
         'h4.update("Hello world")',
+        'bar = display("0 %", display_id="bar")',
+        'for i in range(1, 301):\n    bar.update(f"{i // 3} %")',
     )
     first = await run(api, pid, cleared)
     expected = [{"output_type": "stream", "name": "stdout", "text": "world"}]
     assert first["outputs"] == expected
     await run(api, pid, updates)
     assert await stored(api, pid, first["id"]) == expected
+
+    shown = await run(api, pid, progress)
+    looped = await run(api, pid, loop)
+    assert (await stored(api, pid, shown["id"]))[0]["data"] == {"text/plain": "'100 %'"}
+    seen = []
+    while not seen or seen[-1]["outputs"][0]["data"] != {"text/plain": "'100 %'"}:
+        seen.append(await until(ws, "run-output", run_id=shown["id"], updated_by=looped["id"]))
+    assert [e["seq"] for e in seen] == sorted({e["seq"] for e in seen})
