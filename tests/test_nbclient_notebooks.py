@@ -109,14 +109,21 @@ def extension_config() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def nbclient_files(request: pytest.FixtureRequest) -> Path:
-    """tests/files of the installed nbclient's sdist, downloaded once per cache."""
-    cache = Path(request.config.cache.mkdir(f"nbclient-{VERSION}-sdist"))
+def nbclient_files(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """tests/files of the installed nbclient's sdist, downloaded once per pytest cache
+    (once per session when the cache is off)."""
+    name = f"nbclient-{VERSION}-sdist"
+    cache_plugin = getattr(request.config, "cache", None)
+    cache = Path(cache_plugin.mkdir(name) if cache_plugin else tmp_path_factory.mktemp(name))
     files = cache / "files"
     if not (files / "HelloWorld.ipynb").exists():
         command = [sys.executable, "-m", "pip", "download", f"nbclient=={VERSION}"]
         command += ["--no-binary", ":all:", "--no-deps", "--quiet", "-d", str(cache)]
-        subprocess.run(command, check=True, capture_output=True)
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode:  # PyPI must be reachable the first time (then it is cached)
+            pytest.fail(f"pip download nbclient=={VERSION} failed:\n{done.stderr[-2000:]}")
         (sdist,) = cache.glob("nbclient-*.tar.gz")
         tmp = cache / "files.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
