@@ -97,6 +97,15 @@ def test_clear_output_wait_clears_at_the_next_output_of_any_kind():
     assert [o["output_type"] for o in c.outputs] == ["error"]
 
 
+def test_odd_display_ids_are_no_display_ids():
+    c = OutputCollector()
+    for transient in (None, [], "x", {"display_id": 3}, {"display_id": ""}):
+        c.apply("display_data", {"data": {"text/plain": "v"}, "transient": transient})
+    assert len(c.outputs) == 5
+    assert c.display_ids == {}
+    assert c.take_display_updates() == {}
+
+
 def test_a_clear_forgets_the_display_ids_shown_before_it():
     c = OutputCollector()
     display(c, "Hello", "id4")

@@ -98,10 +98,11 @@ class OutputCollector:
             return False
         if msg_type not in OUTPUT_MSG_TYPES:
             return False
-        display_id = (content.get("transient") or {}).get("display_id")
-        updated = False
-        if display_id and isinstance(display_id, str):
-            updated = self._update_display(display_id, content)
+        transient = content.get("transient")
+        display_id = transient.get("display_id") if isinstance(transient, dict) else None
+        if not isinstance(display_id, str):
+            display_id = ""  # none, or not one a kernel may send
+        updated = bool(display_id) and self._update_display(display_id, content)
         if msg_type == "update_display_data":
             return updated
         if self._clear_pending:
