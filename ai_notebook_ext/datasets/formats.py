@@ -19,10 +19,9 @@ import zipfile
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .pandastypes import cast_types, pandas_casts, select_list
 from .readoptions import (
-    FALSE_VALUES,
     NA_VALUES,
-    TRUE_VALUES,
     OptionError,
     ReadOptions,
     first_long_row,
@@ -254,45 +253,6 @@ def read_excel(path: str, sheet: str | None = None) -> Any:
     return pd.read_excel(path, sheet_name=chosen, engine="openpyxl")
 
 
-def pandas_types(
-    con: Any, relation: str, described: list[tuple[str, str]]
-) -> tuple[int, dict[str, str]]:
-    """(rows, the columns whose DuckDB type is not what pandas makes of them, with the
-    type that is) in one scan of ``relation``: a column of only nulls is float64 in
-    pandas (DOUBLE); a text column of only True/False spellings pandas knows is bool."""
-    parts = ["count(*)"]
-    checks: list[tuple[str, str]] = []
-    for name, sql_type in described:
-        col = _ident(name)
-        if sql_type in ("VARCHAR", '"NULL"', "NULL", "JSON"):
-            spellings = ", ".join(_quote(v) for v in (*TRUE_VALUES, *FALSE_VALUES))
-            if sql_type == "VARCHAR":
-                parts += [f"count({col})", f"coalesce(bool_and({col} IN ({spellings})), false)"]
-            else:
-                parts += [f"count({col})", "false"]
-            checks.append((name, sql_type))
-    values = con.execute(f"SELECT {', '.join(parts)} FROM {relation}").fetchone()
-    rows, casts = int(values[0]), {}
-    for i, (name, _) in enumerate(checks):
-        count, all_bool = values[1 + 2 * i], values[2 + 2 * i]
-        if count == 0:
-            casts[name] = "DOUBLE"
-        elif all_bool:
-            casts[name] = "BOOLEAN"
-    return rows, casts
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _cast(name: str, to: str) -> str:
-    col = _ident(name)
-    if to == "DOUBLE":
-        return f"CAST(NULL AS DOUBLE) AS {col}"
-    return f"CAST({col} AS {to}) AS {col}"
-
-
 def next_retry(fmt: str, exc: Exception, retry: frozenset[str]) -> frozenset[str] | None:
     """How to read again after ``exc`` (None: the error is the file's): sniff the types
     from every row when a value far down contradicted the sample's; read with one thread
@@ -323,9 +283,9 @@ def materialize(
             if retry is None:
                 raise
     described = [(r[0], r[1]) for r in con.execute(f"DESCRIBE {table}").fetchall()]
-    _, casts = pandas_types(con, table, described)
+    _, casts = pandas_casts(con, table, fmt, described)
     if casts:
-        every = ", ".join(_cast(n, casts[n]) if n in casts else _ident(n) for n, _ in described)
+        every = select_list(described, casts)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {every} FROM {table}")
     return opts
 
@@ -350,13 +310,13 @@ def inspect(
                 described = [(r[0], r[1]) for r in con.execute("DESCRIBE data").fetchall()]
                 rows, casts = -1, {}
                 if count or fmt in ("parquet", "xlsx"):  # cheap there: metadata, or read
-                    rows, casts = pandas_types(con, "data", described)
+                    rows, casts = pandas_casts(con, "data", fmt, described)
                 break
             except Exception as exc:
                 retry = next_retry(fmt, exc, retry)
                 if retry is None:
                     raise
-        columns = [{"name": n, "type": casts.get(n, t)} for n, t in described]
+        columns = cast_types(con, "data", described, casts)
     except FormatError:
         raise
     except OptionError as exc:

@@ -14,7 +14,6 @@ import codecs
 import csv
 import os
 import tempfile
-from collections import defaultdict
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -117,8 +116,32 @@ def resolve(path: str, fmt: str, options: ReadOptions) -> ReadOptions:
     if fmt not in ("csv", "tsv"):
         return replace(options, delimiter=None, thousands=None, names=None)
     delim = options.delimiter or ("\t" if fmt == "tsv" else detect_delimiter(path))
-    header = header_of(path, options.encoding, delim)
-    return replace(options, delimiter=delim, names=tuple(pandas_names(header)))
+    names = pandas_header(path, options.encoding, delim)
+    if names is None:  # pandas cannot read the head either; DuckDB will say why
+        header, first = header_of(path, options.encoding, delim)
+        names = pandas_names(header)
+        extra = len(first) - len(header) if first is not None else 0
+        if header and extra > 0:  # pandas: the first fields are the index (row names)
+            names = (["index"] if extra == 1 else [f"level_{i}" for i in range(extra)]) + names
+    return replace(options, delimiter=delim, names=tuple(duckdb_names(names)))
+
+
+def pandas_header(path: str, encoding: str, delimiter: str) -> list[str] | None:
+    """The column names pandas' read_csv gives the file, from its first two records:
+    its own naming of empty and repeated names, and when the rows have more fields than
+    the header, the leading ones as the index ('index' or 'level_i', as reset_index
+    names them). None: pandas cannot read the head."""
+    import pandas as pd
+
+    try:
+        head = pd.read_csv(path, sep=delimiter, encoding=encoding, nrows=1)
+    except Exception:  # any parser complaint: the fallback reads the header
+        return None
+    names = [str(c) for c in head.columns]
+    if isinstance(head.index, pd.RangeIndex):
+        return names
+    levels = head.index.nlevels
+    return (["index"] if levels == 1 else [f"level_{i}" for i in range(levels)]) + names
 
 
 def _head_text(path: str, encoding: str) -> str:
@@ -142,30 +165,55 @@ def detect_delimiter(path: str) -> str:
     return best if counts[best] else ","
 
 
-def header_of(path: str, encoding: str, delimiter: str) -> list[str]:
-    """The header record, parsed as pandas parses it ('"' quotes, doubled to escape)."""
+def header_of(path: str, encoding: str, delimiter: str) -> tuple[list[str], list[str] | None]:
+    """The header record and the first data record (None: none in the file's head),
+    parsed as pandas parses them ('"' quotes, doubled to escape; blank lines skipped)."""
     text = _head_text(path, encoding)
     rows = csv.reader(text.splitlines(keepends=True), delimiter=delimiter, quotechar='"')
-    for row in rows:
-        if row:
-            return row
-    return []
+    found: list[list[str]] = []
+    try:
+        for row in rows:
+            if row:
+                found.append(row)
+                if len(found) == 2:
+                    break
+    except csv.Error:
+        pass
+    if not found:
+        return [], None
+    return found[0], found[1] if len(found) > 1 else None
 
 
 def pandas_names(header: list[str]) -> list[str]:
-    """Column names as read_csv makes them: 'Unnamed: i' for empty ones, then '.1', '.2'
-    appended to repeats (pandas.io.common.dedup_names)."""
+    """Column names as read_csv's C parser makes them: 'Unnamed: i' for empty ones, then
+    '.1', '.2' appended to repeats, skipping suffixed names the header already has
+    (pandas/_libs/parsers.pyx, TextReader._get_header)."""
     names = [name if name else f"Unnamed: {i}" for i, name in enumerate(header)]
-    counts: defaultdict[str, int] = defaultdict(int)
+    counts: dict[str, int] = {}
     for i, col in enumerate(names):
-        count = counts[col]
+        old, count = col, counts.get(col, 0)
         while count > 0:
-            counts[col] = count + 1
-            col = f"{col}.{count}"
-            count = counts[col]
+            counts[old] = count + 1
+            col = f"{old}.{count}"
+            count = count + 1 if col in names else counts.get(col, 0)
         names[i] = col
         counts[col] = count + 1
     return names
+
+
+def duckdb_names(names: list[str]) -> list[str]:
+    """``names`` with those that differ only in case from an earlier one suffixed
+    ('V_1' after 'v_1' becomes 'V_1~2'): DuckDB's column names are case-insensitive."""
+    seen: set[str] = set()
+    out = []
+    for name in names:
+        unique, n = name, 1
+        while unique.lower() in seen:
+            n += 1
+            unique = f"{name}~{n}"
+        seen.add(unique.lower())
+        out.append(unique)
+    return out
 
 
 def first_invalid_utf8(path: str) -> int | None:

@@ -5,8 +5,10 @@ DuckDB alone adds about 80 MB to a process, and profiling 12M rows takes over a 
 it runs; in the server that memory would stay, and a crash would take the server down.
 Each project's jobs go to one worker process (a lane), one at a time, so a slow job
 (a big profile, a slow quality rule) delays only its own project: other projects' jobs
-run in other workers at once. At most ``workers`` processes run (``configure``); past
-that an idle worker is given to the new project, or the least busy one is shared.
+run in other workers at once. A project without a worker gets an idle one, else a new
+one while fewer than ``workers`` run (``configure``), else shares the least busy; one
+idle worker is kept started and warm while more may start, so a project's first job
+does not wait for a process to spawn.
 Workers are spawned (they share nothing with the server's threads and sockets) and
 watch the server: when it dies, even by SIGKILL, they exit. If a worker dies (e.g. out
 of memory) its job fails with a clear error and the lane's next job gets a new worker.
@@ -41,6 +43,7 @@ PARENT_POLL = 0.5  # seconds between a worker's looks at its parent
 
 _lock = threading.Lock()
 _limit = 4  # worker processes at most
+_workers: list[_Worker] = []  # every running worker, a spare included
 _lanes: dict[Any, _Worker] = {}  # lane (a project) -> its worker
 _stores: dict[str, BlobStore] = {}  # in the worker: one store per configuration
 
@@ -61,33 +64,40 @@ def configure(workers: int) -> None:
 
 
 def _new_worker() -> _Worker:
+    """A worker process, started now and warmed up (DuckDB imported) in the background,
+    so that the job that gets it does not wait for a process to spawn."""
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(
         1, mp_context=context, initializer=_watch_parent, initargs=(os.getpid(),)
     )
-    return _Worker(pool)
+    pool.submit(_warm_up)
+    worker = _Worker(pool)
+    _workers.append(worker)
+    return worker
 
 
 def _worker_for(lane: Any) -> _Worker:
-    """The lane's worker: its own, a new one, an idle one taken over, or the least busy."""
+    """The lane's worker: its own, else an idle one (which changes hands whole), else a
+    new one, else the least busy. While workers remain to start, one idle worker is kept
+    ready for the next lane."""
     with _lock:
         worker = _lanes.get(lane)
         if worker is None:
-            workers = set(_lanes.values())
-            idle = [w for w in workers if w.pending == 0]
-            if len(workers) < _limit:
-                worker = _new_worker()
-            elif idle:
-                worker = idle[0]
-            else:
-                worker = min(workers, key=lambda w: w.pending)
-            for old in list(worker.lanes):
-                if worker.pending == 0:  # an idle worker changes hands whole
-                    worker.lanes.discard(old)
+            idle = [w for w in _workers if w.pending == 0]
+            if idle:
+                worker = min(idle, key=lambda w: len(w.lanes))
+                for old in worker.lanes:
                     _lanes.pop(old, None)
+                worker.lanes.clear()
+            elif len(_workers) < _limit:
+                worker = _new_worker()
+            else:
+                worker = min(_workers, key=lambda w: w.pending)
             worker.lanes.add(lane)
             _lanes[lane] = worker
         worker.pending += 1
+        if len(_workers) < _limit and all(w.pending for w in _workers):
+            _new_worker()  # the spare
         return worker
 
 
@@ -123,6 +133,8 @@ def _discard(worker: _Worker, kill: bool = False) -> None:
             if _lanes.get(lane) is worker:
                 del _lanes[lane]
         worker.lanes.clear()
+        if worker in _workers:
+            _workers.remove(worker)
     if kill:  # the executor has no public way to stop a running job
         for process in list(getattr(worker.pool, "_processes", {}).values()):
             process.kill()
@@ -132,7 +144,7 @@ def _discard(worker: _Worker, kill: bool = False) -> None:
 def worker_pids() -> list[int]:
     """The process ids of the running workers (tests, diagnostics)."""
     with _lock:
-        workers = set(_lanes.values())
+        workers = list(_workers)
     return [
         p.pid
         for w in workers
@@ -144,10 +156,16 @@ def worker_pids() -> list[int]:
 def shutdown() -> None:
     """Stop the workers (tests and server shutdown)."""
     with _lock:
-        workers = set(_lanes.values())
+        workers = list(_workers)
+        _workers.clear()
         _lanes.clear()
     for worker in workers:
         worker.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _warm_up() -> None:
+    """Import what jobs need, before the first job arrives."""
+    import duckdb  # noqa: F401
 
 
 def _watch_parent(parent: int) -> None:
