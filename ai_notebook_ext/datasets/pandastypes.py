@@ -86,13 +86,17 @@ def pandas_casts(
     ``relation``; only columns whose DuckDB type differs from pandas' are listed."""
     parts = ["count(*)"]
     checked: list[tuple[str, str]] = []
+    converted: list[str] = []  # text formats: every value is converted once, so a value
+    # far down that contradicts the sniffed type fails here (and the caller sniffs again)
     if fmt in ("csv", "tsv", "json", "jsonl"):
         for name, sql_type in described:
             aggregates = _checks(fmt, name, sql_type)
             if aggregates is not None:
                 parts += aggregates
                 checked.append((name, sql_type))
-    values = con.execute(f"SELECT {', '.join(parts)} FROM {relation}").fetchone()
+            else:
+                converted.append(f"count({ident(name)})")
+    values = con.execute(f"SELECT {', '.join(parts + converted)} FROM {relation}").fetchone()
     rows = int(values[0])
     casts: dict[str, str] = {}
     for i, (name, sql_type) in enumerate(checked):

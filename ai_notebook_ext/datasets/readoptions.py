@@ -116,13 +116,19 @@ def resolve(path: str, fmt: str, options: ReadOptions) -> ReadOptions:
     if fmt not in ("csv", "tsv"):
         return replace(options, delimiter=None, thousands=None, names=None)
     delim = options.delimiter or ("\t" if fmt == "tsv" else detect_delimiter(path))
-    names = pandas_header(path, options.encoding, delim)
-    if names is None:  # pandas cannot read the head either; DuckDB will say why
-        header, first = header_of(path, options.encoding, delim)
-        names = pandas_names(header)
-        extra = len(first) - len(header) if first is not None else 0
-        if header and extra > 0:  # pandas: the first fields are the index (row names)
-            names = (["index"] if extra == 1 else [f"level_{i}" for i in range(extra)]) + names
+    header, first = header_of(path, options.encoding, delim)
+    plain = len(set(header)) == len(header) and all(header)
+    if plain and (first is None or len(first) <= len(header)):
+        names = header  # what pandas names them, without importing pandas
+    else:  # empty or repeated names, or row names: pandas' own naming decides
+        named = pandas_header(path, options.encoding, delim)
+        if named is None:  # pandas cannot read the head: name as it would
+            named = pandas_names(header)
+            extra = len(first) - len(header) if first is not None else 0
+            if header and extra > 0:  # row names: the index
+                index = ["index"] if extra == 1 else [f"level_{i}" for i in range(extra)]
+                named = index + named
+        names = named
     return replace(options, delimiter=delim, names=tuple(duckdb_names(names)))
 
 
