@@ -19,7 +19,7 @@ import zipfile
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .pandastypes import cast_types, pandas_casts, select_list
+from .pandastypes import cast_types, ident, pandas_casts
 from .readoptions import (
     NA_VALUES,
     OptionError,
@@ -284,9 +284,9 @@ def materialize(
                 raise
     described = [(r[0], r[1]) for r in con.execute(f"DESCRIBE {table}").fetchall()]
     _, casts = pandas_casts(con, table, fmt, described)
-    if casts:
-        every = select_list(described, casts)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {every} FROM {table}")
+    for name, expression in casts.items():  # only the changed columns are rewritten
+        to = expression.rsplit(" AS ", 1)[1].rstrip(")")
+        con.execute(f"ALTER TABLE {table} ALTER {ident(name)} TYPE {to} USING {expression}")
     return opts
 
 

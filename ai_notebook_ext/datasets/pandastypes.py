@@ -17,6 +17,7 @@ from .readoptions import FALSE_VALUES, TRUE_VALUES
 TEXT = ("VARCHAR", '"NULL"', "NULL", "JSON")
 FLOATS = ("DOUBLE", "FLOAT")
 INT_TEXT = r"[+-]?[0-9]+"
+HEAD_ROWS = 2048  # rows that rule out most tests before every row is scanned
 
 
 def ident(name: str) -> str:
@@ -27,33 +28,26 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _checks(fmt: str, name: str, sql_type: str) -> list[str] | None:
-    """The aggregates telling what pandas makes of a column (None: nothing to check)."""
+def _tests(fmt: str, name: str, sql_type: str) -> list[str] | None:
+    """What pandas' type of a column depends on: four tests over its non-null values
+    (all True/False spellings; all integers; all numbers; all whole numbers), as SQL
+    (None: nothing to check)."""
     col = ident(name)
     trimmed = f"trim({col})"
     if sql_type == "VARCHAR":
         spellings = ", ".join(_quote(v) for v in (*TRUE_VALUES, *FALSE_VALUES))
         number = f"TRY_CAST({trimmed} AS DOUBLE)"
-        tests = [
+        return [
             f"{col} IN ({spellings})",
             f"regexp_full_match({trimmed}, '{INT_TEXT}') "
             f"AND TRY_CAST({trimmed} AS BIGINT) IS NOT NULL",
             f"{number} IS NOT NULL",
             f"{number} = floor({number})",
         ]
-        return [f"count({col})"] + [
-            f"coalesce(bool_and({t}) FILTER (WHERE {col} IS NOT NULL), false)" for t in tests
-        ]
     if sql_type in TEXT:
-        return [f"count({col})", "false", "false", "false", "false"]
+        return ["false", "false", "false", "false"]
     if fmt in ("json", "jsonl") and sql_type in FLOATS:
-        return [
-            f"count({col})",
-            "false",
-            "false",
-            "true",
-            f"coalesce(bool_and({col} = floor({col})), false)",
-        ]
+        return ["false", "false", "true", f"{col} = floor({col})"]
     return None
 
 
@@ -83,25 +77,52 @@ def pandas_casts(
     con: Any, relation: str, fmt: str, described: list[tuple[str, str]]
 ) -> tuple[int, dict[str, str]]:
     """(rows, column -> the expression casting it to its pandas type) in one scan of
-    ``relation``; only columns whose DuckDB type differs from pandas' are listed."""
-    parts = ["count(*)"]
-    checked: list[tuple[str, str]] = []
-    converted: list[str] = []  # text formats: every value is converted once, so a value
+    ``relation``; only columns whose DuckDB type differs from pandas' are listed. The
+    first rows rule out most tests (a column of names is no number) so that the scan of
+    every row runs only the tests that may still hold."""
+    checked: list[tuple[str, str, list[str]]] = []
+    counts: list[str] = []  # text formats: every value is converted once, so a value
     # far down that contradicts the sniffed type fails here (and the caller sniffs again)
     if fmt in ("csv", "tsv", "json", "jsonl"):
         for name, sql_type in described:
-            aggregates = _checks(fmt, name, sql_type)
-            if aggregates is not None:
-                parts += aggregates
-                checked.append((name, sql_type))
-            else:
-                converted.append(f"count({ident(name)})")
-    values = con.execute(f"SELECT {', '.join(parts + converted)} FROM {relation}").fetchone()
+            tests = _tests(fmt, name, sql_type)
+            if tests is not None:
+                checked.append((name, sql_type, tests))
+            counts.append(f"count({ident(name)})")
+    if checked:
+        first = [
+            f"bool_and(coalesce({test}, false)) FILTER (WHERE {ident(name)} IS NOT NULL)"
+            for name, _, tests in checked
+            for test in tests
+        ]
+        head = con.execute(
+            f"SELECT {', '.join(first)} FROM (SELECT * FROM {relation} LIMIT {HEAD_ROWS})"
+        ).fetchone()
+        possible = iter(head)  # None: no value in the first rows, so still possible
+        checked = [
+            (name, sql_type, [t if next(possible) is not False else "false" for t in tests])
+            for name, sql_type, tests in checked
+        ]
+    every = [
+        f"coalesce(bool_and(coalesce({test}, false)) "
+        f"FILTER (WHERE {ident(name)} IS NOT NULL), false)"
+        if test != "false"
+        else "false"
+        for name, _, tests in checked
+        for test in tests
+    ]
+    values = con.execute(
+        f"SELECT {', '.join(['count(*)', *counts, *every])} FROM {relation}"
+    ).fetchone()
     rows = int(values[0])
+    count_of = dict(
+        zip([n for n, _ in described] if counts else [], values[1 : 1 + len(counts)], strict=True)
+    )
+    facts = iter(values[1 + len(counts) :])
     casts: dict[str, str] = {}
-    for i, (name, sql_type) in enumerate(checked):
-        facts = tuple(values[1 + 5 * i : 6 + 5 * i])
-        expression = _cast(fmt, name, sql_type, rows, facts)
+    for name, sql_type, tests in checked:
+        found = (count_of[name], *(next(facts) for _ in tests))
+        expression = _cast(fmt, name, sql_type, rows, found)
         if expression is not None:
             casts[name] = expression
     return rows, casts
