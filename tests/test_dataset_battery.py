@@ -160,3 +160,48 @@ async def test_thousands_separators_are_text_unless_asked(api):
     did = r.body["dataset"]["id"]
     r = await api("GET", f"projects/{pid}/datasets/{did}/versions/2/profile")
     assert r.body["columns"][1]["max"] == 2102650
+
+
+async def test_quality_checks_count_the_nulls_pandas_sees(api, tmp_path):
+    case = {c.id: c for c in CASES}["airquality"]
+    data = file_bytes(case)
+    path = tmp_path / "airquality.csv"
+    path.write_bytes(data)
+    frame = pandas_frame(str(path), "csv", {})
+    pid = await make_project(api)
+    r = await send(api, pid, "air", data, "airquality.csv")
+    did = r.body["dataset"]["id"]
+    for column in ("Ozone", "Solar.R"):
+        rule = {"kind": "not_null", "column": column}
+        r = await api("POST", f"projects/{pid}/datasets/{did}/rules", json_body=rule)
+        assert r.status == 201, r.body
+    rule = {"kind": "range", "column": "Ozone", "params": {"min": 0, "max": 100}}
+    r = await api("POST", f"projects/{pid}/datasets/{did}/rules", json_body=rule)
+    r = await api("POST", f"projects/{pid}/datasets/{did}/versions/1/quality")
+    assert r.status == 200, r.body
+    ozone, solar, in_range = r.body["results"]
+    assert ozone["failing_rows"] == int(frame["Ozone"].isna().sum()) == 37
+    assert solar["failing_rows"] == int(frame["Solar.R"].isna().sum())
+    assert in_range["failing_rows"] == int((frame["Ozone"] > 100).sum())  # a number, not text
+
+
+async def test_registering_a_file_with_reading_options(api, jp_root_dir):
+    data = file_bytes({c.id: c for c in CASES}["la_riots_cp1252"])
+    (jp_root_dir / "riots.csv").write_bytes(data)
+    pid = await make_project(api)
+    body = {"name": "riots", "path": "riots.csv"}
+    r = await api("POST", f"projects/{pid}/datasets/register", json_body=body)
+    assert r.status == 400
+    assert "?encoding=cp1252" in r.error["message"]
+    r = await api(
+        "POST",
+        f"projects/{pid}/datasets/register",
+        json_body={**body, "encoding": "cp1252"},
+    )
+    assert r.status == 201, r.body
+    assert r.body["version"]["read_options"] == {"delimiter": ",", "encoding": "cp1252"}
+    r = await api(
+        "POST", f"projects/{pid}/datasets/register", json_body={**body, "delimiter": "::"}
+    )
+    assert r.status == 400
+    assert r.error["details"]["field"] == "delimiter"
