@@ -18,6 +18,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Dict, Float, Int, List, Set, Unicode, default, validate
 
 from ._version import __version__
+from .datasets import worker as dataset_worker
 from .datasets.storage import BlobStore
 from .events import Events, Hub
 from .execution.culling import KernelCuller
@@ -179,6 +180,18 @@ class AINotebookApp(ExtensionApp):
         10 * 1024**3, help="The largest dataset file an upload may send, in bytes."
     ).tag(config=True)
 
+    dataset_rule_time_limit = Float(
+        30.0,
+        help="Seconds a quality rule may run on a version; a slower rule is interrupted "
+        "and fails with 'stopped after N s' (the other rules still run).",
+    ).tag(config=True)
+    dataset_workers = Int(
+        4,
+        help="Data worker processes at most (DuckDB reading, profiles, quality checks). "
+        "Each project's jobs run one at a time in its own worker, so one project's slow "
+        "job does not hold up others' while there are workers to spare.",
+    ).tag(config=True)
+
     dataset_report_max_rows = Int(
         100_000, help="Full profile reports of larger datasets use a random sample this big."
     ).tag(config=True)
@@ -300,7 +313,9 @@ class AINotebookApp(ExtensionApp):
             local_username=self.local_username if self._single_user() else None,
             hub=hub,
             agent_limits=self.agent_limits(),
+            rule_time_limit=self.dataset_rule_time_limit,
         )
+        dataset_worker.configure(self.dataset_workers)
         self.log.info("ai_notebook_ext %s: database %s", __version__, db.display_url)
         if self.services.local_username:
             self.log.info(

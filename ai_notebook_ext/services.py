@@ -83,12 +83,13 @@ class Services:
         hub: Hub | None = None,
         agent_limits: Limits | None = None,
         publish: Publish | None = None,
+        rule_time_limit: float = 30.0,
     ) -> Services:
         hub = hub or Hub()
         feed = ProjectFeed(hub)
         locks = KeyedLocks()
         prompts = PromptService(db)
-        rules = RuleService(db, store)
+        rules = RuleService(db, store, rule_time_limit)
         datasets = DatasetService(
             db,
             store,

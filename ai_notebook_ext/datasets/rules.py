@@ -11,11 +11,12 @@ from sqlalchemy import select
 from ..errors import BadRequest, NotFound, ServiceUnavailable, Unprocessable
 from ..projects.users import Actor
 from ..store import Database
-from ..store.dataset_models import DatasetVersion, QualityResult, QualityRule
+from ..store.dataset_models import Dataset, DatasetVersion, QualityResult, QualityRule
 from ..store.types import utcnow
 from . import worker
 from .lookup import allowed_dataset, version_of
-from .quality import Rule, RuleError
+from .quality import RULE_TIME_LIMIT, Rule, RuleError
+from .readoptions import ReadOptions
 from .schemas import QualityOut, RuleIn, RuleOut
 from .storage import BlobStore
 from .views import quality_out
@@ -24,9 +25,10 @@ from .views import quality_out
 class RuleService:
     """Quality rules and their results."""
 
-    def __init__(self, db: Database, store: BlobStore) -> None:
+    def __init__(self, db: Database, store: BlobStore, time_limit: float = RULE_TIME_LIMIT) -> None:
         self.db = db
         self.store = store
+        self.time_limit = time_limit  # seconds per rule (AINotebookApp.dataset_rule_time_limit)
 
     async def list(self, actor: Actor, project_id: int, dataset_id: int) -> list[RuleOut]:
         async with self.db.session() as session:
@@ -47,7 +49,7 @@ class RuleService:
                 session, actor, project_id, dataset_id, "editor", "adding quality rules"
             )
         try:
-            await worker.run(worker.validate_rule, rule, limit=worker.QUICK)
+            await worker.run(worker.validate_rule, rule, limit=worker.QUICK, lane=project_id)
         except RuleError as exc:
             raise BadRequest(str(exc), details={"field": "params"}) from None
         except worker.WorkerDied as exc:
@@ -115,12 +117,23 @@ class RuleService:
                     .order_by(QualityRule.id)
                 )
             )
+            project_id = await session.scalar(
+                select(Dataset.project_id).where(Dataset.id == dataset_id)
+            )
         if version is None or not rows:
             return None, []
         rules = [Rule(r.kind, r.column, dict(r.params), r.id) for r in rows]
         store = self.store
         results = await worker.run(
-            worker.check_blob, store.url, store.options, version.blob, version.format, rules
+            worker.check_blob,
+            store.url,
+            store.options,
+            version.blob,
+            version.format,
+            rules,
+            ReadOptions.of(version.read_options),
+            self.time_limit,
+            lane=project_id,
         )
         passed = all(r["passed"] for r in results)
         async with self.db.session() as session:

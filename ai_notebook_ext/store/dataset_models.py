@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -69,6 +70,11 @@ class DatasetVersion(Base):
     format: Mapped[str] = mapped_column(String(16))
     row_count: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # None: counting
     columns: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # How the file is read (readoptions.ReadOptions.stored): the delimiter, encoding,
+    # thousands separator, Excel sheet; the profile, checks and ain.load read it so.
+    read_options: Mapped[dict[str, Any]] = mapped_column(
+        JSON, default=dict, server_default=text("'{}'")
+    )
     source: Mapped[str] = mapped_column(String(16), default="upload")
     # ready; processing (a background upload still being read, profiled and checked);
     # broken (the full read failed after the schema was accepted: ``problem`` says why)
