@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import re
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,15 @@ def watch_texts(page: Any, selector: str) -> None:
     )
 
 
+def upload_raw(server: Any, pid: int, name: str, text: str) -> None:
+    """Upload a CSV through the REST API (another project's data, for the catalog)."""
+    url = f"{server.url}ai-notebook/api/projects/{pid}/datasets/upload?name={name}"
+    req = urllib.request.Request(url, data=text.encode(), method="POST")
+    req.add_header("Authorization", f"token {server.token}")
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        assert resp.status == 201
+
+
 def blocks(server: Any, pid: int) -> list[dict[str, Any]]:
     status, body = server.request("GET", f"ai-notebook/api/projects/{pid}/blocks")
     assert status == 200, body
@@ -124,6 +134,15 @@ def test_upload_profile_report_quality_and_lineage(tmp_path: Path) -> None:
                 "uploadThroughput": 800_000,
             },
         )
+        # an upload cancelled half way leaves nothing behind
+        drop_file(page, panel.locator(".ainb-ds-drop"), "scratch.csv", good)
+        scratch = panel.locator(".ainb-ds-upload[data-name='scratch']")
+        expect(scratch.locator(".ainb-ds-upload-text")).to_contain_text(re.compile(r"[1-9]\d*%"))
+        scratch.locator("button.ainb-ds-cancel").click()
+        expect(scratch).to_have_attribute("data-state", "cancelled")
+        scratch.locator("button.ainb-ds-cancel").click()  # dismissed
+        expect(scratch).to_have_count(0)
+
         watch_texts(page, ".ainb-ds-upload-text")
         drop_file(page, panel.locator(".ainb-ds-drop"), f"{NAME}.csv", good)
         upload = panel.locator(f".ainb-ds-upload[data-name='{NAME}']")
@@ -144,6 +163,7 @@ def test_upload_profile_report_quality_and_lineage(tmp_path: Path) -> None:
         expect(upload.locator(".ainb-ds-upload-text")).to_contain_text(f"{rows:,} rows")
 
         item = panel.locator(f".ainb-ds-item[data-name='{NAME}']")
+        expect(panel.locator(".ainb-ds-item")).to_have_count(1)  # no "scratch"
         expect(item).to_contain_text(f"v1 · {rows:,} rows · 5 cols")
         profile = panel.locator(".ainb-ds-profile")
         price = profile.locator(".ainb-ds-col[data-column='price']")
@@ -157,7 +177,6 @@ def test_upload_profile_report_quality_and_lineage(tmp_path: Path) -> None:
         expect(city.locator(".ainb-ds-top-value").first).to_have_text("Berlin")
         expect(profile.locator(".ainb-ds-col[data-column='listed']")).to_contain_text("2025-01-")
         expect(profile.locator(".ainb-ds-duplicates")).to_contain_text("25")
-        screenshot(page, "datasets-profile", tmp_path)
 
         # tags and description are saved
         panel.locator("input.ainb-ds-tags").fill("housing, public")
@@ -165,12 +184,27 @@ def test_upload_profile_report_quality_and_lineage(tmp_path: Path) -> None:
         panel.locator("textarea.ainb-ds-description").fill("Rental listings, one row per flat.")
         panel.locator("textarea.ainb-ds-description").blur()
         expect(item.locator(".ainb-ds-tag")).to_have_text(["housing", "public"])
+        screenshot(page, "datasets-profile", tmp_path)
         did = int(item.get_attribute("data-dataset-id"))
         status, stored = server.request("GET", f"ai-notebook/api/projects/{pid}/datasets/{did}")
         assert (stored["description"], stored["tags"]) == (
             "Rental listings, one row per flat.",
             ["housing", "public"],
         )
+
+        # the search finds datasets of every project the user can see, by column too
+        status, other = server.request("POST", "ai-notebook/api/projects", {"name": "Climate"})
+        upload_raw(server, other["id"], "weather", "day,temperature\n2025-01-01,3.5\n")
+        panel.locator("input.ainb-ds-search").fill("temperature")
+        hit = panel.locator(".ainb-ds-catalog-hit")
+        expect(hit).to_have_count(1)
+        expect(hit).to_contain_text("weather")
+        expect(hit).to_contain_text("Climate")
+        expect(panel.locator(f".ainb-ds-item[data-name='{NAME}']")).to_have_count(0)
+        panel.locator("input.ainb-ds-search").fill("housing")  # a tag
+        expect(item).to_be_visible()
+        expect(hit).to_have_count(0)
+        panel.locator("input.ainb-ds-search").fill("")
 
         # --- 2. the full report: progress in its tab, then the HTML in a sandboxed iframe
         page.evaluate(
@@ -215,6 +249,7 @@ def test_upload_profile_report_quality_and_lineage(tmp_path: Path) -> None:
         form.locator("button.ainb-ds-param-add").click()
         form.locator("input[name=param-name]").fill("max_rooms")
         form.locator("input[name=param-value]").fill("10")
+        screenshot(page, "datasets-rule-form", tmp_path)
         form.locator("button.ainb-ds-rule-save").click()
         expect(quality.locator(".ainb-ds-rule[data-passed='true']")).to_have_count(2)
         expect(quality).to_contain_text("rooms <= $max_rooms  with $max_rooms = 10")
@@ -254,6 +289,7 @@ def test_upload_profile_report_quality_and_lineage(tmp_path: Path) -> None:
         expect(panel.locator("tr.ainb-ds-version[data-version='2']")).to_contain_text("2 failing")
         expect(panel.locator(".ainb-ds-diff")).to_contain_text("Same columns and types.")
         expect(panel.locator(".ainb-ds-diff")).to_contain_text(f"rows \u2212{rows - 525:,}")
+        screenshot(page, "datasets-versions", tmp_path)
 
         # --- 4. insert a loading block, run it, see it in the lineage graph
         panel.locator("button.ainb-ds-insert").click()

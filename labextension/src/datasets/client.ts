@@ -278,6 +278,21 @@ export class DatasetsClient {
     return this.req<void>([datasetId, 'rules', ruleId], 'DELETE');
   }
 
+  /** The first line of each block's code, by block id (for lineage labels). */
+  async blockTitles(): Promise<Map<number, string>> {
+    const page = await requestAPI<{
+      items: Array<{ id: number; source: string }>;
+    }>(this.settings, ['projects', this.projectId, 'blocks'], {
+      query: { limit: 500 }
+    });
+    return new Map(
+      page.items.map(b => [
+        b.id,
+        b.source.split('\n').find(l => l.trim()) ?? ''
+      ])
+    );
+  }
+
   lineage(datasetId: number): Promise<ILineage> {
     return this.req<ILineage>([datasetId, 'lineage']);
   }
@@ -387,25 +402,4 @@ function cookie(name: string): string | undefined {
     }
   }
   return value;
-}
-
-/** 1234567 -> "1.2 MB". */
-export function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
-}
-
-export function formatCount(n: number | null | undefined): string {
-  return n === null || n === undefined ? '…' : n.toLocaleString('en-US');
-}
-
-export function formatWhen(iso: string): string {
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
 }

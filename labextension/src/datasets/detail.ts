@@ -12,7 +12,7 @@ import { Dialog, showDialog } from '@jupyterlab/apputils';
 
 import { el, errorMessage } from '../dom';
 import type { DatasetsClient, IDataset, IVersion } from './client';
-import { formatBytes, formatCount } from './client';
+import { formatBytes, formatCount } from './format';
 import { LineageView } from './lineage';
 import { ProfileView } from './profile';
 import { QualityView } from './quality';

@@ -12,10 +12,10 @@ import type { ElkNode } from 'elkjs/lib/elk-api';
 
 import { el, errorMessage } from '../dom';
 import type { DatasetsClient, ILineage } from './client';
-import { formatWhen } from './client';
+import { formatWhen } from './format';
 
 const SVG = 'http://www.w3.org/2000/svg';
-const W = 150;
+const W = 190;
 const H = 38;
 
 interface INode {
@@ -30,7 +30,8 @@ interface INode {
 /** Nodes and edges of a lineage answer (pure). */
 export function lineageGraph(
   name: string,
-  l: ILineage
+  l: ILineage,
+  titles: Map<number, string> = new Map()
 ): { nodes: INode[]; edges: Array<[string, string]> } {
   const nodes = new Map<string, INode>();
   const edges = new Set<string>();
@@ -41,8 +42,11 @@ export function lineageGraph(
       nodes.set(key, {
         id: key,
         kind: 'run',
-        label: blockId === null ? 'deleted block' : `block ${blockId}`,
-        sub: `run ${id}${status ? ` · ${status}` : ''}`,
+        label:
+          blockId === null
+            ? 'deleted block'
+            : titles.get(blockId) || `block ${blockId}`,
+        sub: `${blockId === null ? '' : `block ${blockId} · `}run ${id}${status ? ` · ${status}` : ''}`,
         blockId: blockId ?? undefined,
         status
       });
@@ -117,8 +121,11 @@ export class LineageView {
     const token = ++this._token;
     this.node.replaceChildren(el('div', 'ainb-ds-loading', 'Loading lineage…'));
     try {
-      const lineage = await this.client.lineage(datasetId);
-      const graph = lineageGraph(name, lineage);
+      const [lineage, titles] = await Promise.all([
+        this.client.lineage(datasetId),
+        this.client.blockTitles().catch(() => new Map<number, string>())
+      ]);
+      const graph = lineageGraph(name, lineage, titles);
       const drawn = graph.nodes.length ? await this.draw(graph) : null;
       if (token !== this._token) {
         return;
@@ -216,7 +223,7 @@ export class LineageView {
       g.appendChild(svg('rect', { width: W, height: H, rx: 6 }));
       const label = svg('text', { x: 8, y: 16, class: 'ainb-ds-node-label' });
       label.textContent =
-        n.label.length > 22 ? `${n.label.slice(0, 21)}…` : n.label;
+        n.label.length > 27 ? `${n.label.slice(0, 26)}…` : n.label;
       const sub = svg('text', { x: 8, y: 30, class: 'ainb-ds-node-sub' });
       sub.textContent = n.sub;
       const title = svg('title', {});

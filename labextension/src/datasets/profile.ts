@@ -10,7 +10,7 @@
 import { el, errorMessage } from '../dom';
 import { histogram, quartileStrip, short, topValues } from './charts';
 import type { DatasetsClient, IColumnProfile, IProfile } from './client';
-import { formatCount } from './client';
+import { formatCount } from './format';
 
 function stat(label: string, value: string, className = ''): HTMLElement {
   const node = el('div', `ainb-ds-stat ${className}`.trim());

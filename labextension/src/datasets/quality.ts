@@ -18,7 +18,7 @@ import type {
   IRuleResult,
   IVersion
 } from './client';
-import { formatCount, formatWhen } from './client';
+import { formatCount, formatWhen } from './format';
 import { RuleForm, describeRule } from './ruleform';
 
 function cellText(v: unknown): string {
@@ -50,12 +50,10 @@ function sampleTable(sample: unknown[]): HTMLElement {
   const body = table.createTBody();
   for (const row of rows) {
     const tr = el('tr');
-    names.forEach(n =>
-      tr.appendChild(el('td', '', JSON.stringify(row[n] ?? null)))
-    );
+    names.forEach(n => tr.appendChild(el('td', '', cellText(row[n]))));
     body.appendChild(tr);
   }
-  return table;
+  return box;
 }
 
 function resultLine(result: IRuleResult | undefined): HTMLElement {

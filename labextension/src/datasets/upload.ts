@@ -11,7 +11,7 @@
  */
 import { el, errorMessage } from '../dom';
 import type { DatasetsClient, IUploadResult } from './client';
-import { formatBytes, formatCount } from './client';
+import { formatBytes, formatCount } from './format';
 
 /** Bigger files are uploaded in background mode. */
 export const BACKGROUND_BYTES = 64 * 1000 * 1000;

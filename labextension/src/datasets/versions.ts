@@ -9,9 +9,11 @@
  */
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 
-import { el, errorMessage } from '../dom';
+import { deleteIcon } from '@jupyterlab/ui-components';
+
+import { el, errorMessage, iconButton } from '../dom';
 import type { DatasetsClient, ISchemaDiff, IVersion } from './client';
-import { formatBytes, formatCount, formatWhen } from './client';
+import { formatBytes, formatCount, formatWhen } from './format';
 
 export interface IVersionsOptions {
   /** A version was picked. */
@@ -77,13 +79,11 @@ export class VersionsView {
       tr.title = `${v.filename || '(no file name)'} · ${v.format} · sha256 ${v.blob.slice(0, 12)}…`;
       const del = el('td');
       if (canEdit) {
-        const button = el(
-          'button',
-          'ainb-ds-version-delete jp-mod-styled jp-Button',
-          '🗑'
+        const button = iconButton(
+          'ainb-ds-version-delete',
+          `Delete version ${v.number}`,
+          deleteIcon
         );
-        button.type = 'button';
-        button.title = `Delete version ${v.number}`;
         button.addEventListener('click', ev => {
           ev.stopPropagation();
           void this.remove(v.number);
