@@ -229,6 +229,7 @@ def test_upload_profile_report_quality_and_lineage(tmp_path: Path) -> None:
         page.locator(".lm-TabBar-tab", has_text="listings v1 report").locator(
             ".lm-TabBar-tabCloseIcon"
         ).click()
+        expect(report).to_have_count(0)
 
         # --- 3. quality rules in the form, failing on a bad version
         page.locator(".lm-TabBar-tab", has_text="Datasets · Housing").click()
@@ -330,6 +331,8 @@ def test_upload_profile_report_quality_and_lineage(tmp_path: Path) -> None:
             "listings_clean v1"
         )
         expect(panel.locator(".ainb-ds-lineage-runs")).to_contain_text(f"block {block_id} read v2")
+        # the kernel's ain.save made a dataset: it showed up by itself (project events)
+        expect(panel.locator(".ainb-ds-item[data-name='listings_clean']")).to_be_visible()
         screenshot(page, "datasets-lineage", tmp_path)
         run_node.click()  # jumps to the block in the project notebook
         expect(cells.nth(1)).to_have_class(re.compile(r"\bjp-mod-active\b"))
@@ -342,4 +345,10 @@ def test_upload_profile_report_quality_and_lineage(tmp_path: Path) -> None:
         expect(panel.locator(f".ainb-ds-item[data-name='{NAME}']")).to_have_count(0)
         status, listed = server.request("GET", f"ai-notebook/api/projects/{pid}/datasets")
         assert [d["name"] for d in listed["items"]] == ["listings_clean"]
+
+        # the panel comes back after a reload (layout restorer)
+        page.reload()
+        expect(page.locator(".ainb-ds-panel")).to_have_count(1, timeout=RUN_TIMEOUT)
+        page.locator(".lm-TabBar-tab", has_text="Datasets · Housing").click()
+        expect(page.locator(".ainb-ds-item[data-name='listings_clean']")).to_be_visible()
         assert browser.console_errors == [], browser.console_errors

@@ -9,6 +9,7 @@
  * .ainb-ds-item[data-dataset-id][data-name], .ainb-ds-catalog-hit.
  */
 import type { ServerConnection } from '@jupyterlab/services';
+import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import { AiNotebookAPI } from '../api';
@@ -95,6 +96,12 @@ export class DatasetsPanel extends Widget {
     this.events.received.disconnect(this.onEvent, this);
     this.events.release();
     super.dispose();
+  }
+
+  /** A closed tab is gone: its event stream is released and the restorer forgets it. */
+  protected onCloseRequest(msg: Message): void {
+    super.onCloseRequest(msg);
+    this.dispose();
   }
 
   /** Show a dataset (and a tab of it). */

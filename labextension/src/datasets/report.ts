@@ -8,6 +8,7 @@
  * iframe.ainb-ds-report-frame.
  */
 import type { ServerConnection } from '@jupyterlab/services';
+import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import { el, errorMessage } from '../dom';
@@ -53,6 +54,12 @@ export class ReportView extends Widget {
     this.events.received.disconnect(this.onEvent, this);
     this.events.release();
     super.dispose();
+  }
+
+  /** A closed tab is gone: its event stream is released and the restorer forgets it. */
+  protected onCloseRequest(msg: Message): void {
+    super.onCloseRequest(msg);
+    this.dispose();
   }
 
   private async start(): Promise<void> {
