@@ -241,19 +241,15 @@ export function addProjectToolbar(
         projectId: doc.projectId
       })
   );
-  // Next to the cell type, where a narrow toolbar still shows it.
-  const datasets = new ToolbarButton({
-    label: 'Datasets',
-    tooltip: "Open this project's datasets: upload, profile, quality, lineage",
-    className: 'ainb-tb-datasets',
-    onClick: () =>
+  button(
+    'datasets',
+    'Datasets',
+    "Open this project's datasets: upload, profile, quality, lineage",
+    () =>
       void app.commands.execute('ai-notebook:open-datasets', {
         projectId: doc.projectId
       })
-  });
-  if (!toolbar.insertAfter('cellType', 'datasets', datasets)) {
-    toolbar.addItem('datasets', datasets);
-  }
+  );
   button('history', 'History', 'Run history of the active block', () => {
     const cell = doc.panel.content.activeCell;
     const blockId = cell ? doc.blockIdOf(cell.model) : null;

@@ -191,7 +191,10 @@ export class DatasetDetail {
         this.actions.report(d.id, this.current.number, d.name);
       }
     });
-    actions.append(insert, this.reportButton);
+    if (this._canEdit) {
+      actions.appendChild(insert); // a viewer's notebook saves no new block
+    }
+    actions.appendChild(this.reportButton);
     if (this._canEdit) {
       const del = button(
         'ainb-ds-delete',
