@@ -6,6 +6,8 @@ version and come back with the version (and the upload that made it).
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
 from ..errors import BadRequest, NotFound, ServiceUnavailable, Unprocessable
@@ -69,6 +71,39 @@ class RuleService:
             session.add(row)
             await session.flush()
             return RuleOut.model_validate(row)
+
+    async def replace(
+        self, actor: Actor, project_id: int, dataset_id: int, rule_id: int, data: RuleIn
+    ) -> RuleOut:
+        """Change a rule's kind, column or parameters (editor): the form in JupyterLab
+        edits a rule in place, keeping its id (and so its place in the results)."""
+        rule = Rule(data.kind, data.column, dict(data.params))
+        async with self.db.session() as session:
+            await allowed_dataset(
+                session, actor, project_id, dataset_id, "editor", "changing quality rules"
+            )
+            await self._rule(session, dataset_id, rule_id)
+        try:
+            await worker.run(worker.validate_rule, rule, limit=worker.QUICK)
+        except RuleError as exc:
+            raise BadRequest(str(exc), details={"field": "params"}) from None
+        except worker.WorkerDied as exc:
+            raise ServiceUnavailable(str(exc)) from None
+        async with self.db.session() as session:
+            await allowed_dataset(
+                session, actor, project_id, dataset_id, "editor", "changing quality rules"
+            )
+            row = await self._rule(session, dataset_id, rule_id)
+            row.kind, row.column, row.params = rule.kind, rule.column, rule.params
+            await session.flush()
+            return RuleOut.model_validate(row)
+
+    @staticmethod
+    async def _rule(session: Any, dataset_id: int, rule_id: int) -> QualityRule:
+        row = await session.get(QualityRule, rule_id)
+        if row is None or row.dataset_id != dataset_id:
+            raise NotFound(f"quality rule {rule_id} not found")
+        return row
 
     async def remove(self, actor: Actor, project_id: int, dataset_id: int, rule_id: int) -> None:
         async with self.db.session() as session:

@@ -265,6 +265,21 @@ class RulesHandler(ApiHandler):
 class RuleHandler(ApiHandler):
     auth_resource = RESOURCE
 
+    @operation(
+        "Replace a quality rule's kind, column and parameters (editor); it keeps its id. "
+        "Validated as when added.",
+        body=RuleIn,
+        response=RuleOut,
+        errors=(404,),
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def put(self, project_id: str, dataset_id: str, rule_id: str) -> None:
+        pid, did = self.path_id(project_id, "project"), self.path_id(dataset_id, "dataset")
+        rid = self.path_id(rule_id, "rule")
+        data = self.body(RuleIn)
+        self.reply(await self.services.rules.replace(await self.actor(), pid, did, rid, data))
+
     @operation("Remove a quality rule (editor).", status=204, errors=(404,))
     @tornado.web.authenticated
     @authorized
