@@ -24,6 +24,17 @@ from .storage import BlobStore
 from .views import quality_out
 
 
+async def _validate(rule: Rule, project_id: int) -> None:
+    """A new or changed rule checked in the project's data worker (its SQL is parsed
+    there): 400 naming the parameters when it is refused."""
+    try:
+        await worker.run(worker.validate_rule, rule, limit=worker.QUICK, lane=project_id)
+    except RuleError as exc:
+        raise BadRequest(str(exc), details={"field": "params"}) from None
+    except worker.WorkerDied as exc:
+        raise ServiceUnavailable(str(exc)) from None
+
+
 class RuleService:
     """Quality rules and their results."""
 
@@ -50,12 +61,7 @@ class RuleService:
             await allowed_dataset(
                 session, actor, project_id, dataset_id, "editor", "adding quality rules"
             )
-        try:
-            await worker.run(worker.validate_rule, rule, limit=worker.QUICK, lane=project_id)
-        except RuleError as exc:
-            raise BadRequest(str(exc), details={"field": "params"}) from None
-        except worker.WorkerDied as exc:
-            raise ServiceUnavailable(str(exc)) from None
+        await _validate(rule, project_id)
         async with self.db.session() as session:
             await allowed_dataset(
                 session, actor, project_id, dataset_id, "editor", "adding quality rules"
@@ -83,12 +89,7 @@ class RuleService:
                 session, actor, project_id, dataset_id, "editor", "changing quality rules"
             )
             await self._rule(session, dataset_id, rule_id)
-        try:
-            await worker.run(worker.validate_rule, rule, limit=worker.QUICK)
-        except RuleError as exc:
-            raise BadRequest(str(exc), details={"field": "params"}) from None
-        except worker.WorkerDied as exc:
-            raise ServiceUnavailable(str(exc)) from None
+        await _validate(rule, project_id)
         async with self.db.session() as session:
             await allowed_dataset(
                 session, actor, project_id, dataset_id, "editor", "changing quality rules"

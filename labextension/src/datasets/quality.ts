@@ -82,6 +82,8 @@ function resultLine(result: IRuleResult | undefined): HTMLElement {
 
 export class QualityView {
   readonly node = el('div', 'ainb-ds-quality');
+  private editing: IRule | 'new' | null = null;
+  private editor: { key: number | 'new'; node: HTMLElement } | null = null;
 
   constructor(
     private readonly client: DatasetsClient,
@@ -94,6 +96,9 @@ export class QualityView {
     version: IVersion | null,
     canEdit: boolean
   ): Promise<void> {
+    if (datasetId !== this.datasetId) {
+      this.edit(null, false);
+    }
     this.datasetId = datasetId;
     this.version = version;
     this.canEdit = canEdit;
@@ -109,7 +114,21 @@ export class QualityView {
     }
   }
 
-  private render(editing: IRule | 'new' | null = null): void {
+  /** Opens the form for a rule or a new one (null closes it). */
+  private edit(editing: IRule | 'new' | null, draw = true): void {
+    this.editing = editing;
+    this.editor = null;
+    if (draw) {
+      this.render();
+    }
+  }
+
+  /**
+   * Draws the rules; an open form survives redraws (a refresh from the panel or a
+   * re-check), so what the user typed there stays.
+   */
+  private render(): void {
+    const editing = this.editing;
     const q: IQuality | null | undefined = this.version?.quality;
     const results = new Map<number, IRuleResult>();
     for (const r of q?.results ?? []) {
@@ -139,16 +158,16 @@ export class QualityView {
         '+ Rule'
       );
       add.type = 'button';
-      add.addEventListener('click', () => this.render('new'));
+      add.addEventListener('click', () => this.edit('new'));
       bar.append(add, check);
     }
     const list = el('div', 'ainb-ds-rules');
     if (editing === 'new') {
-      list.appendChild(this.form(null));
+      list.appendChild(this.formNode(null));
     }
     for (const rule of this.rules) {
       if (editing !== 'new' && editing?.id === rule.id) {
-        list.appendChild(this.form(rule));
+        list.appendChild(this.formNode(rule));
         continue;
       }
       const result = results.get(rule.id);
@@ -170,7 +189,7 @@ export class QualityView {
           'Edit'
         );
         edit.type = 'button';
-        edit.addEventListener('click', () => this.render(rule));
+        edit.addEventListener('click', () => this.edit(rule));
         const del = el(
           'button',
           'ainb-ds-rule-delete jp-mod-styled jp-Button',
@@ -186,6 +205,14 @@ export class QualityView {
     this.node.replaceChildren(bar, list);
   }
 
+  private formNode(rule: IRule | null): HTMLElement {
+    const key = rule ? rule.id : 'new';
+    if (this.editor?.key !== key) {
+      this.editor = { key, node: this.form(rule) };
+    }
+    return this.editor.node;
+  }
+
   private form(rule: IRule | null): HTMLElement {
     const form = new RuleForm(
       this.version?.columns ?? [],
@@ -197,13 +224,13 @@ export class QualityView {
         this.rules = rule
           ? this.rules.map(r => (r.id === saved.id ? saved : r))
           : [...this.rules, saved];
-        this.render();
+        this.edit(null);
         // Check the shown version at once, so the new rule has a result.
         if (this.version) {
           await this.checkAgain(null);
         }
       },
-      () => this.render()
+      () => this.edit(null)
     );
     return form.node;
   }
