@@ -314,3 +314,13 @@ def tour_screenshot(page: Any, expect: Any, server: ServerProcess, tmp_path: Pat
     restored = page.locator(f"#ainb-dag-{pid}")
     expect(restored).to_be_visible(timeout=LAB_LOAD_TIMEOUT)
     expect(restored.locator("g.ainb-dag-node")).to_have_count(len(TOUR_SOURCES))
+
+    # A closed view stays closed: it is disposed, so the restorer forgets it.
+    page.locator(
+        ".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabCloseIcon"
+    ).click()
+    expect(restored).to_have_count(0)
+    page.wait_for_timeout(1500)
+    page.reload(timeout=LAB_LOAD_TIMEOUT)
+    expect(page.locator(".jp-Notebook").first).to_be_visible(timeout=LAB_LOAD_TIMEOUT)
+    expect(page.locator(f"#ainb-dag-{pid}")).to_have_count(0)

@@ -213,6 +213,15 @@ export class DagView extends Panel {
     super.dispose();
   }
 
+  /**
+   * A closed tab is gone: a plain Panel would only be detached, keeping its event
+   * watch open and letting the layout restorer bring it back after a reload.
+   */
+  protected onCloseRequest(msg: Message): void {
+    super.onCloseRequest(msg);
+    this.dispose();
+  }
+
   protected onAfterAttach(msg: Message): void {
     super.onAfterAttach(msg);
     if (!this._model) {
