@@ -75,10 +75,6 @@ NOTEBOOKS = [
 ]
 
 SKIPPED = {
-    "Check History in Memory.ipynb": (
-        "asserts an option nbclient gives the kernels it starts (IPython history in "
-        "memory); project kernels keep IPython's default history file"
-    ),
     "Output.ipynb": (
         "ipywidgets' Output widget captures outputs in a frontend: nbclient plays that "
         "frontend and moves them into the widget's state; our frontend cannot capture "
