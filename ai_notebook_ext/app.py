@@ -36,6 +36,8 @@ class AINotebookApp(ExtensionApp):
     name = "ai_notebook_ext"
     description = "AI notebook: projects, blocks, DAG pipelines, datasets and AI agents."
     load_other_extensions = True
+    # `jupyter ai-notebook` (the server) keeps Jupyter's kernel APIs to project members
+    serverapp_config = {"authorizer_class": "ai_notebook_ext.auth.ProjectAuthorizer"}
     # `jupyter ai-notebook import|export|run ...` (no server; see cli.py)
     subcommands = {
         "import": ("ai_notebook_ext.cli.ImportCommand", "Import a .ipynb as a new project."),
@@ -358,6 +360,30 @@ class AINotebookApp(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(handlers())
+        self._guard_jupyter_kernels()
+
+    def _guard_jupyter_kernels(self) -> None:
+        """With ProjectAuthorizer, Jupyter's kernel and session APIs follow project roles."""
+        from .auth import ProjectAuthorizer
+
+        authorizer = getattr(self.serverapp, "authorizer", None)
+        if not isinstance(authorizer, ProjectAuthorizer):
+            if not self._single_user():
+                self.log.warning(
+                    "ai_notebook_ext: every user can reach every kernel through Jupyter's "
+                    "kernel and session APIs; start the server with "
+                    "--ServerApp.authorizer_class=ai_notebook_ext.auth.ProjectAuthorizer"
+                )
+            return
+        from .auth.access import ProjectRoles
+        from .auth.jupyter_api import install
+
+        authorizer.attach(
+            ProjectRoles(
+                self.services.db, frozenset(self.admin_users), self.services.local_username
+            )
+        )
+        install(self.serverapp.web_app)
 
     async def stop_extension(self) -> None:
         """Stop runs and project kernels and close the database when the server stops."""
