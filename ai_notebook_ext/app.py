@@ -44,6 +44,8 @@ class AINotebookApp(ExtensionApp):
         "export": ("ai_notebook_ext.cli.ExportCommand", "Export a project as a .ipynb."),
         "run": ("ai_notebook_ext.cli.RunCommand", "Run a project's pipeline headless."),
         "agent": ("ai_notebook_ext.agent.headless.AgentCommand", "Ask the AI agent headless."),
+        "backup": ("ai_notebook_ext.backup.commands.BackupCommand", "Back up everything."),
+        "restore": ("ai_notebook_ext.backup.commands.RestoreCommand", "Restore a backup."),
     }
 
     data_dir = Unicode(
