@@ -71,7 +71,7 @@ class DatasetUploadHandler(ApiHandler):
         await self.services.datasets.check_upload(await self.actor(), pid)
         limit = self.services.dataset_max_bytes
         length = self.request.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > limit:
+        if length.isascii() and length.isdigit() and int(length) > limit:
             raise PayloadTooLarge(
                 f"the upload is {int(length)} bytes; the limit is {limit} "
                 "(AINotebookApp.dataset_max_bytes)"
