@@ -49,6 +49,7 @@ class DatasetUploadHandler(ApiHandler):
 
     auth_resource = RESOURCE
     staging: Staging | None = None
+    body_read = False  # the whole body arrived (post runs only then)
 
     @tornado.web.authenticated
     @authorized
@@ -98,6 +99,13 @@ class DatasetUploadHandler(ApiHandler):
         if self.staging is not None:
             self.staging.discard()
 
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """A request refused before its body was read ends its connection (tornado closes
+        it rather than read the rest): say so, so the client does not reuse it."""
+        if not self.body_read:
+            self.set_header("Connection", "close")
+        super().write_error(status_code, **kwargs)
+
     @operation(
         "Upload a file as a new dataset or a new version of one (editor). The body is the "
         "file's bytes (streamed). The whole file is read with the real parser first: a "
@@ -115,6 +123,7 @@ class DatasetUploadHandler(ApiHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self, project_id: str) -> None:
+        self.body_read = True
         pid = self.path_id(project_id, "project")
         assert self.staging is not None
         digest = await self.staging.finish()
