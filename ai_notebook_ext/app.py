@@ -231,6 +231,21 @@ class AINotebookApp(ExtensionApp):
     def _default_database_url(self) -> str:
         return "sqlite:///" + str(Path(self.data_dir) / "ai_notebook.db")
 
+    @validate("admin_users")
+    def _check_admin_users(self, proposal: dict) -> set[str]:
+        """``--AINotebookApp.admin_users='["a", "b"]'`` gives one name, the whole text."""
+        names = set(proposal["value"])
+        odd = sorted(n for n in names if n[:1] in "[{" or any(c in n for c in "\",'"))
+        if odd:
+            self.log.warning(
+                "ai_notebook_ext: admin_users has the odd name(s) %s: a JSON list given on "
+                "the command line becomes one name. Repeat the option per name "
+                "(--AINotebookApp.admin_users=alice --AINotebookApp.admin_users=bob) or set "
+                "c.AINotebookApp.admin_users = {'alice', 'bob'} in jupyter_server_config.py",
+                ", ".join(repr(n) for n in odd),
+            )
+        return names
+
     @validate("kernel_idle_timeout")
     def _check_kernel_idle_timeout(self, proposal: dict) -> float:
         if proposal["value"] < 0:
