@@ -43,8 +43,9 @@ class KernelsView(_View):
 
     async def start_kernel(self, **kwargs: Any) -> str:
         existing = kwargs.get("kernel_id")
+        reused = bool(existing) and existing in self._manager  # Jupyter hands it out as is
         kernel_id = await ensure_async(self._manager.start_kernel(**kwargs))
-        if not (existing and existing in self._manager and existing != kernel_id):
+        if not reused:
             self._authorizer.record_starter(str(kernel_id), self._username)
         return str(kernel_id)
 
