@@ -37,12 +37,16 @@ class AINotebookApp(ExtensionApp):
     name = "ai_notebook_ext"
     description = "AI notebook: projects, blocks, DAG pipelines, datasets and AI agents."
     load_other_extensions = True
+    # `jupyter ai-notebook` (the server) keeps Jupyter's kernel APIs to project members
+    serverapp_config = {"authorizer_class": "ai_notebook_ext.auth.ProjectAuthorizer"}
     # `jupyter ai-notebook import|export|run ...` (no server; see cli.py)
     subcommands = {
         "import": ("ai_notebook_ext.cli.ImportCommand", "Import a .ipynb as a new project."),
         "export": ("ai_notebook_ext.cli.ExportCommand", "Export a project as a .ipynb."),
         "run": ("ai_notebook_ext.cli.RunCommand", "Run a project's pipeline headless."),
         "agent": ("ai_notebook_ext.agent.headless.AgentCommand", "Ask the AI agent headless."),
+        "backup": ("ai_notebook_ext.backup.commands.BackupCommand", "Back up everything."),
+        "restore": ("ai_notebook_ext.backup.commands.RestoreCommand", "Restore a backup."),
     }
 
     data_dir = Unicode(
@@ -240,6 +244,21 @@ class AINotebookApp(ExtensionApp):
     def _default_database_url(self) -> str:
         return "sqlite:///" + str(Path(self.data_dir) / "ai_notebook.db")
 
+    @validate("admin_users")
+    def _check_admin_users(self, proposal: dict) -> set[str]:
+        """``--AINotebookApp.admin_users='["a", "b"]'`` gives one name, the whole text."""
+        names = set(proposal["value"])
+        odd = sorted(n for n in names if n[:1] in "[{" or any(c in n for c in "\",'"))
+        if odd:
+            self.log.warning(
+                "ai_notebook_ext: admin_users has the odd name(s) %s: a JSON list given on "
+                "the command line becomes one name. Repeat the option per name "
+                "(--AINotebookApp.admin_users=alice --AINotebookApp.admin_users=bob) or set "
+                "c.AINotebookApp.admin_users = {'alice', 'bob'} in jupyter_server_config.py",
+                ", ".join(repr(n) for n in odd),
+            )
+        return names
+
     @validate("kernel_idle_timeout")
     def _check_kernel_idle_timeout(self, proposal: dict) -> float:
         if proposal["value"] < 0:
@@ -373,6 +392,30 @@ class AINotebookApp(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(handlers())
+        self._guard_jupyter_kernels()
+
+    def _guard_jupyter_kernels(self) -> None:
+        """With ProjectAuthorizer, Jupyter's kernel and session APIs follow project roles."""
+        from .auth import ProjectAuthorizer
+
+        authorizer = getattr(self.serverapp, "authorizer", None)
+        if not isinstance(authorizer, ProjectAuthorizer):
+            if not self._single_user():
+                self.log.warning(
+                    "ai_notebook_ext: every user can reach every kernel through Jupyter's "
+                    "kernel and session APIs; start the server with "
+                    "--ServerApp.authorizer_class=ai_notebook_ext.auth.ProjectAuthorizer"
+                )
+            return
+        from .auth.access import ProjectRoles
+        from .auth.jupyter_api import install
+
+        authorizer.attach(
+            ProjectRoles(
+                self.services.db, frozenset(self.admin_users), self.services.local_username
+            )
+        )
+        install(self.serverapp.web_app)
 
     async def stop_extension(self) -> None:
         """Stop runs and project kernels and close the database when the server stops."""

@@ -82,7 +82,8 @@ def lab_server(
     multi_user: bool = False,
 ) -> Iterator[ServerProcess]:
     """``jupyter lab`` with the extension on SQLite; ``multi_user`` signs users in by
-    ``?token=token-<name>`` (tests/identity.py) with ``single_user`` off."""
+    ``?token=token-<name>`` (tests/identity.py) with ``single_user`` off and
+    ProjectAuthorizer installed."""
     require_chromium()
     lab_dir = tmp_path / "lab"
     # Don't ask about Jupyter news: the toast would cover part of the screenshots.
@@ -103,7 +104,11 @@ def lab_server(
     token = "secret-token"
     if multi_user:
         token = "token-alice"
-        extra["ServerApp"] = {"identity_provider_class": "identity.TokenUsers"}
+        extra["ServerApp"] = {
+            "identity_provider_class": "identity.TokenUsers",
+            # the recommended shared server: Jupyter's kernel APIs follow project roles
+            "authorizer_class": "ai_notebook_ext.auth.ProjectAuthorizer",
+        }
         # No server token in the page: JupyterLab would send it on every request, and a
         # token wins over the login cookie, making every browser the same user. Each
         # page signs in with its own ?token=token-<name> and keeps that user's cookie.

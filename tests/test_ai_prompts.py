@@ -129,6 +129,13 @@ def test_unknown_and_missing_values_name_the_variable():
         ),
         ("{% for i in range(99999) %}{{ s }}{% endfor %}", "output is longer"),
         ("{{ 1 / 0 }}", "ZeroDivisionError"),
+        # bytes count like text: each step is 100 KB, the whole would be 10 GB
+        ("{{ ('x'.encode() * 100000) * 100000 }}", "would be built"),
+        ("{{ (('x'.encode() * 100000) ~ 'y')|length }}", "not allowed"),
+        ("{{ s.encode().replace('a'.encode(), 'b'.encode() * 5000)|length }}", "would be longer"),
+        ("{{ ('\t' * 1000).expandtabs(100000)|length }}", "expandtabs"),
+        ("{{ ('\t' * 1000).encode().expandtabs(100000)|length }}", "expandtabs"),
+        ("{{ 'x'.encode() * 100001 }}", "numbers above"),
         ('{{ "a" * 100000 * 100000 }}', "would be built"),
         ("{{ s.replace('a', 'b' * 5000) }}", "would be longer"),
         ("{{ s.replace('a', 'b' * 5000)|length }}", "would be longer"),

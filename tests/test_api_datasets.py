@@ -352,6 +352,37 @@ async def test_an_aborted_upload_leaves_nothing_behind(api, jp_serverapp, jp_htt
     del reader
 
 
+async def refused_upload(port: int, path: str, user: str, length: int) -> str:
+    """Send only the headers of an upload; the whole answer (the server ends it)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: token {token(user)}\r\nContent-Length: {length}\r\n\r\n"
+        ).encode()
+    )
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 30)  # until the server closes
+    writer.close()
+    return answer.decode(errors="replace")
+
+
+async def test_a_refused_upload_closes_its_connection(api, jp_serverapp, jp_http_port):
+    pid = await make_project(api, bob="viewer")
+    base = jp_serverapp.base_url.rstrip("/")
+    path = f"{base}/ai-notebook/api/projects/{pid}/datasets/upload?name=x&filename=x.csv"
+    for user, length, status in (
+        ("alice", 10_000_000, 413),  # over dataset_max_bytes
+        ("bob", 100, 403),  # a viewer
+        ("dave", 100, 404),  # not a member
+    ):
+        answer = await refused_upload(jp_http_port, path, user, length)
+        head = answer.split("\r\n\r\n")[0].lower()
+        assert head.startswith(f"http/1.1 {status} "), answer
+        assert "\r\nconnection: close" in head, answer
+    assert (await api("GET", f"projects/{pid}/datasets")).body["items"] == []
+
+
 async def test_bad_dataset_requests(api):
     pid = await make_project(api)
     did = (await upload(api, pid, "s", as_bytes("csv"), filename="s.csv")).body["dataset"]["id"]

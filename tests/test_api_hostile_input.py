@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from conftest import make_project
+
+from ai_notebook_ext.handlers.openapi import operations
+from ai_notebook_ext.handlers.routes import ROUTES
 
 BAD_STRINGS = {
     "nul": "a\x00b",
@@ -85,3 +90,29 @@ async def test_weird_paths_and_bodies(api):
     r = await api("POST", "projects", raw='{"name": "x", "name": 5}')
     assert r.status == 400
     assert (await api("GET", "projects")).body["total"] == 1
+
+
+NUMERIC = re.compile(r"\{([a-z_]+_id|number)\}")
+
+
+async def test_ids_with_non_ascii_digits_are_404_on_every_route(api):
+    """'³' passes str.isdigit() but not int(); '١٢' passes both: neither names anything."""
+    pid = await make_project(api)
+    for template, handler in ROUTES:
+        params = [m for m in NUMERIC.findall(template) if m != "artifact_id"]
+        for method in operations(handler):
+            for bad in params:
+                for digits in ("³", "١٢"):
+
+                    def fill(m: re.Match[str], bad: str = bad, digits: str = digits) -> str:
+                        name = m.group(1)
+                        if name == bad:
+                            return digits
+                        return str(pid) if name == "project_id" else "1"
+
+                    path = re.sub(r"\{([a-z_]+)\}", fill, template)
+                    r = await api(method.upper(), path, json_body={})
+                    assert r.status == 404, (method, path, r.status, r.body)
+    r = await api("GET", "projects", params={"limit": "١٢"})
+    assert r.status == 400
+    assert r.error["details"]["field"] == "limit"

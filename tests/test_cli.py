@@ -153,3 +153,12 @@ def test_the_agent_runs_a_turn_headless(cli, tmp_path):
     bad = cli("agent", "small")
     assert bad.returncode == 2
     assert "give a project" in bad.stderr
+
+
+def test_admin_users_given_as_a_json_list_is_warned_about(cli):
+    done = cli("export", "1", '--AINotebookApp.admin_users=["alice", "bob"]')
+    assert done.returncode == 2  # no such project; the configuration was read
+    assert 'admin_users has the odd name(s) \'["alice", "bob"]\'' in done.stderr
+    assert "--AINotebookApp.admin_users=alice --AINotebookApp.admin_users=bob" in done.stderr
+    fine = cli("export", "1", "--AINotebookApp.admin_users=alice")
+    assert "odd name" not in fine.stderr

@@ -269,9 +269,14 @@ class _Budget:
 _BUDGET: ContextVar[_Budget] = ContextVar("prompt_render_budget")
 
 
+# Values counted against RENDER_MAX: bytes too (``'x'.encode() * n`` built them unchecked).
+TEXT = (str, bytes, bytearray)
+SIZED = (str, bytes, bytearray, list, tuple, dict)
+
+
 def _guard(value: Any) -> Any:
     """Refuse an intermediate value bigger than a whole rendering may be."""
-    if isinstance(value, (str, list, tuple, dict)) and len(value) > RENDER_MAX:
+    if isinstance(value, SIZED) and len(value) > RENDER_MAX:
         from jinja2.exceptions import SecurityError
 
         raise SecurityError(f"a value longer than {RENDER_MAX} was built")
@@ -298,7 +303,7 @@ def _budgeted_concat(*parts: Any) -> str:
 
 
 def _size(value: Any) -> int:
-    return len(value) if isinstance(value, str | list | tuple | dict) else 0
+    return len(value) if isinstance(value, SIZED) else 0
 
 
 def _charge(args: Iterable[Any]) -> None:
@@ -311,7 +316,7 @@ def _charge(args: Iterable[Any]) -> None:
 
 def _check_growth(name: str, args: tuple[Any, ...]) -> None:
     """Refuse replace/join calls whose result would exceed RENDER_MAX, before building it."""
-    if name == "replace" and len(args) >= 3 and all(isinstance(a, str) for a in args[:3]):
+    if name == "replace" and len(args) >= 3 and all(isinstance(a, TEXT) for a in args[:3]):
         text, old, new = args[0], args[1], args[2]
         if len(new) > len(old):
             hits = len(text) + 1 if old == "" else text.count(old)
@@ -322,6 +327,15 @@ def _check_growth(name: str, args: tuple[Any, ...]) -> None:
         total = sum(len(str(x)) for x in args[1][:RENDER_MAX]) + len(sep) * len(args[1])
         if total > RENDER_MAX:
             _refuse(f"the result would be longer than {RENDER_MAX} characters")
+
+
+def _refuse_method(obj: Any, name: Any) -> None:
+    """Text methods a template may not call: formatting (use {{ }}), and expandtabs,
+    whose result grows with the tab size times the tabs before any check could run."""
+    if isinstance(obj, str) and name in ("format", "format_map"):
+        _refuse("str.format is not available; use {{ }}")
+    if isinstance(obj, TEXT) and name == "expandtabs":
+        _refuse("expandtabs is not available")
 
 
 def _refuse(why: str) -> None:
@@ -375,7 +389,7 @@ def _environment() -> Any:
             return tree
 
         def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
-            if op == "%" and isinstance(left, str):
+            if op == "%" and isinstance(left, TEXT):
                 raise SecurityError("'%' string formatting is not available; use {{ }}")
             if op != "+":
                 _check_numbers((left, right))
@@ -389,20 +403,18 @@ def _environment() -> Any:
             return _guard(ops[op](left, right))
 
         def getattr(self, obj: Any, attribute: str) -> Any:
-            if isinstance(obj, str) and attribute in ("format", "format_map"):
-                raise SecurityError("str.format is not available; use {{ }}")
+            _refuse_method(obj, attribute)
             return super().getattr(obj, attribute)
 
         def getitem(self, obj: Any, argument: Any) -> Any:
-            if isinstance(obj, str) and argument in ("format", "format_map"):
-                raise SecurityError("str.format is not available; use {{ }}")
+            _refuse_method(obj, argument)
             return super().getitem(obj, argument)
 
         def call(self, context: Any, obj: Any, *args: Any, **kwargs: Any) -> Any:
             bound = getattr(obj, "__self__", None)
             _charge((bound, *args, *kwargs.values()))
             _check_numbers((*args, *kwargs.values()))
-            if isinstance(bound, str):
+            if isinstance(bound, TEXT):
                 _check_growth(getattr(obj, "__name__", ""), (bound, *args))
             return _guard(super().call(context, obj, *args, **kwargs))
 

@@ -186,6 +186,8 @@ class ApiHandler(CallerMixin, ExtensionHandlerMixin, APIHandler):
                 raise BadRequest(f"query parameter {name!r} is required", details={"field": name})
             return default
         try:
+            if not raw.isascii():  # int() accepts other scripts' digits
+                raise ValueError(raw)
             value = int(raw)
         except ValueError:
             raise BadRequest(
@@ -219,7 +221,9 @@ class ApiHandler(CallerMixin, ExtensionHandlerMixin, APIHandler):
     @staticmethod
     def path_id(raw: str, what: str) -> int:
         """A numeric id from the URL; anything else names no resource (404)."""
-        if raw.isdigit() and 0 < int(raw) <= MAX_ID:
+        # ASCII digits only: str.isdigit() also accepts '³' (int() fails: a 500) and
+        # int() accepts other scripts' digits ('١٢'), which name no resource either.
+        if raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_ID:
             return int(raw)
         raise NotFound(f"{what} {raw!r} not found")
 

@@ -53,6 +53,7 @@ class DatasetUploadHandler(ApiHandler):
 
     auth_resource = RESOURCE
     staging: Staging | None = None
+    body_read = False  # the whole body arrived (post runs only then)
 
     @tornado.web.authenticated
     @authorized
@@ -81,7 +82,7 @@ class DatasetUploadHandler(ApiHandler):
         await self.services.datasets.check_upload(await self.actor(), pid)
         limit = self.services.dataset_max_bytes
         length = self.request.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > limit:
+        if length.isascii() and length.isdigit() and int(length) > limit:
             raise PayloadTooLarge(
                 f"the upload is {int(length)} bytes; the limit is {limit} "
                 "(AINotebookApp.dataset_max_bytes)"
@@ -107,6 +108,13 @@ class DatasetUploadHandler(ApiHandler):
     def on_finish(self) -> None:
         if self.staging is not None:
             self.staging.discard()
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """A request refused before its body was read ends its connection (tornado closes
+        it rather than read the rest): say so, so the client does not reuse it."""
+        if not self.body_read:
+            self.set_header("Connection", "close")
+        super().write_error(status_code, **kwargs)
 
     @operation(
         "Upload a file as a new dataset or a new version of one (editor). The body is the "
@@ -134,6 +142,7 @@ class DatasetUploadHandler(ApiHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self, project_id: str) -> None:
+        self.body_read = True
         pid = self.path_id(project_id, "project")
         assert self.staging is not None
         digest = await self.staging.finish()
