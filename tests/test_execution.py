@@ -371,24 +371,29 @@ async def test_waiting_for_a_reply_ends_when_the_client_closes(api, jp_serverapp
     """A restart or shutdown closes our client while a run may wait for its shell reply:
     the wait ends with no reply (the run ends with what it has), not with a CancelledError
     that would leave the run recorded as running."""
+    from jupyter_client.session import Session
+
+    from ai_notebook_ext.execution.iopub import IopubReader
     from ai_notebook_ext.execution.runner import _shell_reply
-    from ai_notebook_ext.execution.wire import CLIENT_OPTIONS, LeanSession
 
     pid = await make_project(api)
     (a,) = await blocks(api, pid, "1")
     await run(api, pid, a)
     kid = (await api("GET", f"projects/{pid}/kernel")).body["kernel_id"]
     kernel = jp_serverapp.kernel_manager.get_kernel(kid)
-    session = LeanSession(key=kernel.session.key, signature_scheme=kernel.session.signature_scheme)
-    client = kernel.client(session=session, **CLIENT_OPTIONS)
+    session = Session(key=kernel.session.key, signature_scheme=kernel.session.signature_scheme)
+    client = kernel.client(session=session)
     client.start_channels()
     await client.wait_for_ready(timeout=30)
-    waiting = asyncio.ensure_future(_shell_reply(client, "no-such-request", 20.0))
+    reader = IopubReader(client, None)
+    reader.start()
+    waiting = asyncio.ensure_future(_shell_reply(reader.subscribe("no-such-request"), 20.0))
     await asyncio.sleep(0.2)
     started = time.monotonic()
     client.stop_channels()
     assert await asyncio.wait_for(waiting, timeout=5) is None
     assert time.monotonic() - started < 5
+    assert reader.closed
 
 
 async def kernel_model(jp_fetch, kid):
