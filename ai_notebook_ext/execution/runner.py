@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 POLL = 0.5  # seconds between liveness checks while the kernel is quiet
 INTERRUPT_GRACE = 5.0  # seconds an interrupted request gets to finish before a restart
-INTERRUPT_AGAIN = 1.0  # seconds after which an interrupt with no effect is sent once more
+INTERRUPTED_REPLY_WAIT = 1.0  # the same, after we interrupted the request (see _Stopper)
 REPLY_WAIT = 10.0
 
 OnOutput = Callable[[OutputCollector], Awaitable[None]]
@@ -165,7 +165,7 @@ async def _execute(
             await stopper.begin(loop.time())
         if collector.apply(msg_type, content):
             await on_output(collector)
-    reply = await _shell_reply(box, REPLY_WAIT)
+    reply = await _shell_reply(box, INTERRUPTED_REPLY_WAIT if stopper.interrupted else REPLY_WAIT)
     reply_content = (reply or {}).get("content", {})
     if reply_content.get("execution_count") is not None:
         collector.execution_count = reply_content["execution_count"]
@@ -196,11 +196,11 @@ class _Stopper:
     ipykernel ignores SIGINT until it starts handling a request: an interrupt sent before
     is lost, or hits another client's code running first. So the interrupt waits until
     the kernel says it began ours (execute_input; busy for silent requests), at most
-    INTERRUPT_GRACE; one sent before ours began is sent again when it begins. ipykernel
-    says a request began (execute_input) a moment before the code runs; an interrupt in
-    between is lost ("KeyboardInterrupt caught in kernel"), so one without effect after
-    INTERRUPT_AGAIN is sent once more. A run still going INTERRUPT_GRACE after its
-    interrupt ignores it (``tick`` says so).
+    INTERRUPT_GRACE; one sent before ours began is sent again when it begins. A run
+    still going INTERRUPT_GRACE after its interrupt ignores it (``tick`` says so).
+    ipykernel says a request began (execute_input) a moment before the code runs; an
+    interrupt in between aborts the request without an execute_reply ("KeyboardInterrupt
+    caught in kernel"): after an interrupt the reply is waited for only briefly.
     """
 
     def __init__(self, kernels: ProjectKernels, handle: KernelHandle) -> None:
@@ -211,7 +211,6 @@ class _Stopper:
         self._wanted_at = 0.0
         self._sent_at: float | None = None
         self._sent_early = False
-        self._again = False
 
     def want(self, why: str, now: float) -> None:
         if not self.why:
@@ -225,10 +224,11 @@ class _Stopper:
             if self.began or now - self._wanted_at > INTERRUPT_GRACE:
                 await self._send(now)
             return False
-        if not self._again and self.began and now - self._sent_at > INTERRUPT_AGAIN:
-            self._again = True
-            await self.kernels.interrupt(self.handle.project_id)
         return now - self._sent_at > INTERRUPT_GRACE
+
+    @property
+    def interrupted(self) -> bool:
+        return self._sent_at is not None
 
     async def begin(self, now: float) -> None:
         """The kernel began our request."""
