@@ -403,6 +403,11 @@ def main() -> None:
         action="store_true",
         help="both sides on an Enterprise Gateway's kernels (needs .venv-eg; see scripts/test)",
     )
+    parser.add_argument(
+        "--gateway-nodelay",
+        action="store_true",
+        help="with --gateway: the gateway's websockets with TCP_NODELAY (see gateway_server.py)",
+    )
     args = parser.parse_args()
     if args.n < 2 or args.warmup < 0 or args.chunk < 1:
         parser.error("--n must be >= 2, --warmup >= 0, --chunk >= 1")
@@ -411,7 +416,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     workdir = Path(tempfile.mkdtemp(prefix="ai-notebook-bench-"))
     db_url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
-    gateway = GatewayServer() if args.gateway else None
+    gateway = GatewayServer(nodelay=args.gateway_nodelay) if args.gateway else None
     extra = {"GatewayClient": {"url": gateway.start().url}} if gateway is not None else None
     server = BenchServer(workdir, db_url, extra_config=extra)
     try:

@@ -40,6 +40,22 @@ HOST = "127.0.0.1"
 KERNEL_NAME = "ai-notebook-python"  # AINotebookApp.kernel_name's default
 LOCAL_PROXY = "enterprise_gateway.services.processproxies.processproxy.LocalProcessProxy"
 START_TIMEOUT = 60.0
+# Enterprise Gateway 3.3 (Jupyter Server 1.x) leaves Nagle's algorithm on for its kernel
+# websockets: a message written while the previous one is unacknowledged waits for the
+# client's delayed ACK (up to 40 ms on Linux). This config turns it off (``nodelay``).
+NODELAY_CONFIG = """\
+from jupyter_server.services.kernels import handlers as _handlers
+
+_open = _handlers.ZMQChannelsHandler.open
+
+
+def _open_without_nagle(self, kernel_id):
+    self.set_nodelay(True)
+    return _open(self, kernel_id)
+
+
+_handlers.ZMQChannelsHandler.open = _open_without_nagle
+"""
 
 
 class GatewayError(RuntimeError):
@@ -77,8 +93,9 @@ def write_kernelspec(kernels_dir: Path, python: str = sys.executable) -> Path:
 class GatewayServer:
     """A disposable Enterprise Gateway; use as a context manager or call start()/stop()."""
 
-    def __init__(self, script: Path | None = None) -> None:
+    def __init__(self, script: Path | None = None, nodelay: bool = False) -> None:
         self.script = script or find_gateway()
+        self.nodelay = nodelay
         self.port: int | None = None
         self.base_dir: Path | None = None
         self.process: subprocess.Popen[bytes] | None = None
@@ -115,6 +132,9 @@ class GatewayServer:
         assert base is not None
         assert self.script is not None
         write_kernelspec(base / "data" / "kernels")
+        (base / "config").mkdir()
+        if self.nodelay:
+            (base / "config" / "jupyter_enterprise_gateway_config.py").write_text(NODELAY_CONFIG)
         self.port = _free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
         env.update(
