@@ -18,11 +18,12 @@ three jobs in one pass over the messages:
   gateway sends on iopub when its restarter acts) and reports it (``on_lost``).
 
 How it waits: jupyter_client's ZMQ channels wait on their sockets, so one task per
-channel blocks in ``get_*_msg(timeout=None)``. ``GatewayKernelClient``'s channels are
-queues whose ``get_msg`` busy-waits (``asyncio.sleep(0)`` in a loop) for the whole
-timeout, so for them one task asks with ``timeout=0`` and spaces its asks: at once while
-a request has just been sent or a message just came, then backing off to a few
-milliseconds while requests are pending and to ``POLL_IDLE`` when none is.
+channel blocks in ``get_*_msg(timeout=None)`` (after a message, ``timeout=0`` first).
+``GatewayKernelClient``'s channels are queues whose ``get_msg`` busy-waits
+(``asyncio.sleep(0)`` in a loop) for the whole timeout, so for them one task asks with
+``timeout=0`` and spaces its asks: at once while a request has just been sent or a
+message just came, then backing off to a few milliseconds while requests are pending
+and to ``POLL_IDLE`` when none is.
 """
 
 from __future__ import annotations
@@ -289,10 +290,13 @@ class IopubReader:
         return True
 
     async def _pump(self, get: Getter, route: Callable[[dict[str, Any]], Awaitable[bool]]) -> None:
-        """Read one channel whose ``get`` waits on its socket, until it closes."""
+        """Read one channel whose ``get`` waits on its socket, until it closes. After a
+        message the next one is often waiting already (idle after busy, the reply after
+        the result): ``timeout=0`` takes it without waiting for the event loop's poll."""
+        eager = False
         while True:
             try:
-                msg = await get(timeout=None)
+                msg = await get(timeout=0 if eager else None)
             except asyncio.CancelledError:
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():
@@ -301,6 +305,7 @@ class IopubReader:
                 self._end(ChannelClosed("the connection to the kernel was closed"))
                 return
             except queue.Empty:
+                eager = False
                 continue
             except (ValueError, TypeError, KeyError) as exc:  # one bad message: skip it
                 log.warning("ai_notebook_ext: dropped an undecodable kernel message: %s", exc)
@@ -311,6 +316,7 @@ class IopubReader:
                 return
             if not await route(msg):
                 return
+            eager = True
 
     async def _poll(self) -> None:
         """Read both channels of a client whose ``get`` busy-waits (see module docstring)."""
