@@ -20,6 +20,7 @@ from traitlets import Bool, Dict, Float, Int, List, Set, Unicode, default, valid
 from ._version import __version__
 from .datasets.storage import BlobStore
 from .events import Events, Hub
+from .execution.culling import KernelCuller
 from .execution.recovery import recover
 from .execution.service import RunService
 from .handlers.routes import handlers
@@ -185,6 +186,22 @@ class AINotebookApp(ExtensionApp):
         False, help="Make minimal full reports (no correlations, interactions): faster."
     ).tag(config=True)
 
+    kernel_idle_timeout = Float(
+        3600.0,
+        help=(
+            "Seconds a project kernel may stay idle (no code running, no run queued) before "
+            "it is shut down to free its memory; the next run starts a new one, with empty "
+            "state. 0: never."
+        ),
+    ).tag(config=True)
+    kernel_cull_connected = Bool(
+        False,
+        help=(
+            "Also cull idle project kernels that a notebook or console has open (a websocket "
+            "connection), as Jupyter's MappingKernelManager.cull_connected does."
+        ),
+    ).tag(config=True)
+
     @default("dataset_storage_url")
     def _default_dataset_storage_url(self) -> str:
         return str(Path(self.data_dir) / "datasets")
@@ -209,6 +226,12 @@ class AINotebookApp(ExtensionApp):
     @default("database_url")
     def _default_database_url(self) -> str:
         return "sqlite:///" + str(Path(self.data_dir) / "ai_notebook.db")
+
+    @validate("kernel_idle_timeout")
+    def _check_kernel_idle_timeout(self, proposal: dict) -> float:
+        if proposal["value"] < 0:
+            raise ValueError("kernel_idle_timeout must be 0 (never) or a number of seconds")
+        return float(proposal["value"])
 
     @validate("max_request_bytes")
     def _check_max_request_bytes(self, proposal: dict) -> int:
@@ -253,6 +276,10 @@ class AINotebookApp(ExtensionApp):
             default_timeout=self.default_timeout or None,
             output_events=self._single_user() if self.event_outputs is None else self.event_outputs,
         )
+        self._culler = KernelCuller(
+            runs.kernels, runs.queues, self.kernel_idle_timeout, self.kernel_cull_connected
+        )
+        self._culler.attach()
         staging = Path(self.data_dir) / "staging"
         shutil.rmtree(staging, ignore_errors=True)  # uploads a stopped server left unfinished
         self.services = Services.build(
@@ -334,6 +361,9 @@ class AINotebookApp(ExtensionApp):
 
     async def stop_extension(self) -> None:
         """Stop runs and project kernels and close the database when the server stops."""
+        culler = getattr(self, "_culler", None)
+        if culler is not None:
+            await culler.stop()
         services = getattr(self, "services", None)
         if services is not None:
             self.services = None  # type: ignore[assignment]  # stopping twice is harmless

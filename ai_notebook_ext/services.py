@@ -21,6 +21,7 @@ from .events.feed import ProjectFeed
 from .events.hub import Hub
 from .execution.pipelines import PipelineService
 from .execution.service import RunService
+from .execution.teardown import ProjectTeardown
 from .notebooks.service import NotebookService
 from .projects.blocks import BlockService
 from .projects.locks import KeyedLocks
@@ -136,6 +137,8 @@ class Services:
             hub=hub,
             local_username=local_username,
         )
+        teardown = ProjectTeardown(db, runs.kernels, runs.cancel_queued, root_dir)
+        services.projects.on_deleted.append(teardown.project_deleted)
         if publish is None:
             from .events import agent_publisher
 

@@ -71,6 +71,10 @@ class ProjectQueues:
         """Run ids waiting (not the one running), in order."""
         return [t.run_id for t in self._queues.get(project_id, ()) if t.run_id is not None]
 
+    def has_work(self, project_id: int) -> bool:
+        """Whether a run or job of the project runs or waits (a request's place too)."""
+        return bool(self._queues.get(project_id)) or project_id in self._current
+
     def remove(self, project_id: int, run_id: int) -> bool:
         """Take a queued run out of the queue; False if it is not waiting."""
         for ticket in self._queues.get(project_id, ()):
