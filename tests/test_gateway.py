@@ -81,4 +81,3 @@ async def test_an_external_kill_while_running_is_reported(api, tmp_path):
     assert stdout(crashed) == "sleeping\n", crashed  # output before the kill is kept
     await assert_crash_recovered(api, pid, bid, crashed, generation)
     assert await kernel_pid(api, pid) != kpid
-

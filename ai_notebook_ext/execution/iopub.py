@@ -43,8 +43,8 @@ from ..store.types import utcnow
 
 log = logging.getLogger(__name__)
 
-SPIN = 0.05  # seconds of asking without pause after a send or a message (polled clients)
-POLL_BUSY = 0.005  # longest pause between asks while requests are pending (polled clients)
+SPIN = 0.015  # seconds of asking without pause after a send or a message (polled clients)
+POLL_BUSY = 0.004  # longest pause between asks while requests are pending (polled clients)
 POLL_IDLE = 0.1  # pause between asks while no request is pending (polled clients)
 LOST_STATES = {
     "restarting": "the kernel died and the gateway restarted it",
