@@ -54,13 +54,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """``kernel_host`` is "local" for every test; "gateway" too for marked ones, and only
-    "gateway" for those marked ``gateway(only=True)``."""
-    if "kernel_host" in metafunc.fixturenames:
-        mark = metafunc.definition.get_closest_marker("gateway")
-        hosts = ["local"] if mark is None else ["local", "gateway"]
-        if mark is not None and mark.kwargs.get("only"):
-            hosts = ["gateway"]
+    """``kernel_host`` is "local" (unparametrized) for every test; tests marked
+    ``gateway`` run on "local" and "gateway", those marked ``gateway(only=True)`` on
+    "gateway" only."""
+    mark = metafunc.definition.get_closest_marker("gateway")
+    if mark is not None and "kernel_host" in metafunc.fixturenames:
+        hosts = ["gateway"] if mark.kwargs.get("only") else ["local", "gateway"]
         metafunc.parametrize("kernel_host", hosts, indirect=True)
 
 
@@ -97,7 +96,7 @@ def kernel_host(request: pytest.FixtureRequest) -> Iterator[str]:
     from jupyter_server.gateway.gateway_client import GatewayClient
 
     GatewayClient.clear_instance()
-    yield request.param
+    yield getattr(request, "param", "local")
     GatewayClient.clear_instance()
 
 
@@ -245,6 +244,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
                 if f"[{backend}" in report.nodeid or f"-{backend}]" in report.nodeid:
                     per = counts.setdefault(backend, {})
                     per[outcome] = per.get(outcome, 0) + 1
+            if "-gateway]" in report.nodeid:
+                per = counts.setdefault("kernels on Enterprise Gateway", {})
+                per[outcome] = per.get(outcome, 0) + 1
     if counts:
         terminalreporter.section("database backends")
         if PG_VERSION:
