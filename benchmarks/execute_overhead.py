@@ -12,11 +12,18 @@ for the request and the iopub ``idle`` status for it.
   ``POST ai-notebook/api/projects/{pid}/blocks/{bid}/execute?wait=true`` over one kept-alive
   ``http.client.HTTPConnection``.
 
+With ``--gateway`` both sides use kernels on a Jupyter Enterprise Gateway that the script
+starts (``tests/gateway_server.py``: ``.venv-eg``, local process proxy):
+
+- raw: Jupyter Server's own ``GatewayKernelManager`` starts the kernel on the gateway and
+  one ``GatewayKernelClient`` (websocket) does the same round trip as above;
+- server: the same server in gateway mode (``--GatewayClient.url``).
+
 After warm-up on both, the timed executes are interleaved in chunks (raw chunk, server
 chunk, ...) so drift of the machine affects both sides alike.
 
     .venv/bin/python benchmarks/execute_overhead.py [--n 500] [--warmup 20] [--chunk 50]
-        [--database-url postgresql://user@host:5432/db]
+        [--database-url postgresql://user@host:5432/db] [--gateway]
 """
 
 from __future__ import annotations
@@ -44,12 +51,13 @@ from jupyter_client.manager import AsyncKernelManager
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
+from gateway_server import GatewayServer  # noqa: E402
 from server_process import ServerProcess  # noqa: E402
 
 KERNEL_NAME = "ai-notebook-python"
 KERNELSPEC_DIR = REPO / "ai_notebook_ext" / "kernelspec"
 CODE = "pass"
-TARGET = 1.5
+TARGET = 1.3
 
 
 class BenchServer(ServerProcess):
@@ -89,32 +97,81 @@ class RawKernel:
         await self.client.wait_for_ready(timeout=60)
 
     async def execute(self) -> float:
-        """One round trip in seconds: execute, iopub idle for it, then its shell reply."""
-        client = self.client
-        start = time.perf_counter()
-        msg_id = client.execute(CODE, store_history=True, allow_stdin=False, stop_on_error=True)
-        while True:
-            msg = await client.get_iopub_msg(timeout=30)
-            if (
-                msg["parent_header"].get("msg_id") == msg_id
-                and msg["msg_type"] == "status"
-                and msg["content"]["execution_state"] == "idle"
-            ):
-                break
-        while True:
-            reply = await client.get_shell_msg(timeout=30)
-            if reply["parent_header"].get("msg_id") == msg_id:
-                break
-        elapsed = time.perf_counter() - start
-        if reply["content"]["status"] != "ok":
-            raise RuntimeError(f"raw execute failed: {reply['content']}")
-        return elapsed
+        return await round_trip(self.client)
+
+    def pid(self) -> int | None:
+        return getattr(self.km.provisioner, "pid", None)
 
     async def stop(self) -> None:
         if self.client is not None:
             self.client.stop_channels()
             self.client = None
         if await self.km.is_alive():
+            await self.km.shutdown_kernel(now=True)
+
+
+async def round_trip(client: Any) -> float:
+    """One round trip in seconds: execute, iopub idle for it, then its shell reply."""
+    start = time.perf_counter()
+    msg_id = client.execute(CODE, store_history=True, allow_stdin=False, stop_on_error=True)
+    while True:
+        msg = await client.get_iopub_msg(timeout=30)
+        if (
+            msg["parent_header"].get("msg_id") == msg_id
+            and msg["msg_type"] == "status"
+            and msg["content"]["execution_state"] == "idle"
+        ):
+            break
+    while True:
+        reply = await client.get_shell_msg(timeout=30)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            break
+    elapsed = time.perf_counter() - start
+    if reply["content"]["status"] != "ok":
+        raise RuntimeError(f"raw execute failed: {reply['content']}")
+    return elapsed
+
+
+class RawGatewayKernel:
+    """A kernel on the gateway through Jupyter Server's GatewayKernelManager, with one
+    GatewayKernelClient (whose get_*_msg busy-waits: the lowest latency it can give)."""
+
+    def __init__(self, gateway_url: str) -> None:
+        from jupyter_server.gateway.gateway_client import GatewayClient
+        from jupyter_server.gateway.managers import GatewayKernelManager
+
+        GatewayClient.instance(url=gateway_url)
+        self.km = GatewayKernelManager()
+        self.client: Any = None
+        self.pids_before: set[int] = set()
+
+    async def start(self) -> None:
+        await self.km.start_kernel(kernel_name=KERNEL_NAME)
+        self.client = self.km.client()
+        await self.client.start_channels()
+        while True:  # wait_for_ready's steps (its liveness check needs a local kernel)
+            msg_id = self.client.kernel_info()
+            try:
+                reply = await self.client.get_shell_msg(timeout=1)
+            except Exception:
+                continue
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        await asyncio.sleep(0.5)
+        while True:
+            try:
+                await self.client.get_iopub_msg(timeout=0)
+            except Exception:
+                break
+
+    async def execute(self) -> float:
+        return await round_trip(self.client)
+
+    async def stop(self) -> None:
+        if self.client is not None:
+            self.client.stop_channels()
+            self.client = None
+        if self.km.has_kernel:
             await self.km.shutdown_kernel(now=True)
 
 
@@ -221,9 +278,16 @@ class CpuMeter:
             self.totals[key] += value - self._start[key]
 
 
-async def measure(args: argparse.Namespace, workdir: Path, server: ServerProcess) -> None:
+async def measure(
+    args: argparse.Namespace,
+    workdir: Path,
+    server: ServerProcess,
+    gateway: GatewayServer | None,
+) -> None:
     side = ServerSide(server)
-    raw = RawKernel(workdir)
+    raw: RawKernel | RawGatewayKernel = (
+        RawKernel(workdir) if gateway is None else RawGatewayKernel(gateway.url)
+    )
     try:
         side.setup()
         t0 = time.perf_counter()
@@ -237,11 +301,21 @@ async def measure(args: argparse.Namespace, workdir: Path, server: ServerProcess
             side.execute()
 
         assert server.proc is not None
-        server_kernels = child_pids(server.proc.pid)
-        raw_cpu = CpuMeter({"kernel": getattr(raw.km.provisioner, "pid", None)})
-        server_cpu = CpuMeter(
-            {"server": server.proc.pid, "kernel": server_kernels[0] if server_kernels else None}
-        )
+        if gateway is None:
+            assert isinstance(raw, RawKernel)
+            server_kernels = child_pids(server.proc.pid)
+            raw_cpu = CpuMeter({"kernel": raw.pid()})
+            server_cpu = CpuMeter(
+                {"server": server.proc.pid, "kernel": server_kernels[0] if server_kernels else None}
+            )
+        else:  # the gateway started the server's kernel first, then the raw one
+            assert gateway.process is not None
+            eg_pid = gateway.process.pid
+            kernels = [*child_pids(eg_pid), None, None]
+            raw_cpu = CpuMeter({"gateway": eg_pid, "kernel": kernels[1]})
+            server_cpu = CpuMeter(
+                {"server": server.proc.pid, "gateway": eg_pid, "kernel": kernels[0]}
+            )
         raw_times: list[float] = []
         server_times: list[float] = []
         remaining = args.n
@@ -257,7 +331,7 @@ async def measure(args: argparse.Namespace, workdir: Path, server: ServerProcess
     finally:
         side.close()
         await raw.stop()
-    report(args, raw_times, server_times, raw_cpu.totals, server_cpu.totals)
+    report(args, raw_times, server_times, raw_cpu.totals, server_cpu.totals, gateway is not None)
 
 
 def report(
@@ -266,6 +340,7 @@ def report(
     server_times: list[float],
     raw_cpu: dict[str, float],
     server_cpu: dict[str, float],
+    on_gateway: bool = False,
 ) -> None:
     r50, r95, rmean = percentiles(raw_times)
     s50, s95, smean = percentiles(server_times)
@@ -275,29 +350,35 @@ def report(
         f"{args.warmup} warm-up, interleaved in chunks of {args.chunk}"
     )
     print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}")
+    if on_gateway:
+        print("kernels: on a Jupyter Enterprise Gateway (local process proxy), websocket clients")
     print("HTTP client: http.client.HTTPConnection, one kept-alive connection, cookies kept")
     print()
     print(f"{'side':<34}{'p50 ms':>10}{'p95 ms':>10}{'mean ms':>10}")
-    print(f"{'raw jupyter_client':<34}{r50:>10.2f}{r95:>10.2f}{rmean:>10.2f}")
+    raw_name = "raw GatewayKernelClient" if on_gateway else "raw jupyter_client"
+    print(f"{raw_name:<34}{r50:>10.2f}{r95:>10.2f}{rmean:>10.2f}")
     print(f"{'server POST execute?wait=true':<34}{s50:>10.2f}{s95:>10.2f}{smean:>10.2f}")
     print(f"{'ratio (server / raw)':<34}{s50 / r50:>9.2f}x{s95 / r95:>9.2f}x{smean / rmean:>9.2f}x")
     d50, d95, dmean = s50 - r50, s95 - r95, smean - rmean
     print(f"{'overhead (server - raw)':<34}{d50:>10.2f}{d95:>10.2f}{dmean:>10.2f}")
-    cpu_report(args.n, raw_cpu, server_cpu)
+    cpu_report(args.n, raw_cpu, server_cpu, raw_name)
     print()
     print(f"ratio p95 = {s95 / r95:.2f}x")
     verdict = "met" if s50 / r50 <= TARGET else "NOT met"
     print(f"ratio p50 = {s50 / r50:.2f}x (target <= {TARGET}x: {verdict})")
 
 
-def cpu_report(n: int, raw: dict[str, float], server: dict[str, float]) -> None:
+def cpu_report(
+    n: int, raw: dict[str, float], server: dict[str, float], raw_name: str = "raw jupyter_client"
+) -> None:
     """CPU per execute: unlike wall time, barely affected by other load on the machine."""
     if not Path("/proc/self/stat").exists():
         return
+    columns = [k for k in ("client", "server", "gateway", "kernel") if k in raw or k in server]
     print()
-    print(f"{'CPU ms per execute':<34}{'client':>10}{'server':>10}{'kernel':>10}{'total':>10}")
-    for name, cpu in (("raw jupyter_client", raw), ("server POST execute?wait=true", server)):
-        cells = [cpu.get(k) for k in ("client", "server", "kernel")]
+    print(f"{'CPU ms per execute':<34}" + "".join(f"{k:>10}" for k in columns) + f"{'total':>10}")
+    for name, cpu in ((raw_name, raw), ("server POST execute?wait=true", server)):
+        cells = [cpu.get(k) for k in columns]
         text = "".join("-".rjust(10) if c is None else f"{c / n * 1000:>10.2f}" for c in cells)
         print(f"{name:<34}{text}{sum(cpu.values()) / n * 1000:>10.2f}")
 
@@ -317,6 +398,16 @@ def main() -> None:
     parser.add_argument(
         "--keep-log", action="store_true", help="print the server log path and keep the temp dir"
     )
+    parser.add_argument(
+        "--gateway",
+        action="store_true",
+        help="both sides on an Enterprise Gateway's kernels (needs .venv-eg; see scripts/test)",
+    )
+    parser.add_argument(
+        "--gateway-nodelay",
+        action="store_true",
+        help="with --gateway: the gateway's websockets with TCP_NODELAY (see gateway_server.py)",
+    )
     args = parser.parse_args()
     if args.n < 2 or args.warmup < 0 or args.chunk < 1:
         parser.error("--n must be >= 2, --warmup >= 0, --chunk >= 1")
@@ -325,19 +416,25 @@ def main() -> None:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     workdir = Path(tempfile.mkdtemp(prefix="ai-notebook-bench-"))
     db_url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
-    server = BenchServer(workdir, db_url)
+    gateway = GatewayServer(nodelay=args.gateway_nodelay) if args.gateway else None
+    extra = {"GatewayClient": {"url": gateway.start().url}} if gateway is not None else None
+    server = BenchServer(workdir, db_url, extra_config=extra)
     try:
         t0 = time.perf_counter()
         server.start()
         print(f"server: started in {time.perf_counter() - t0:.2f} s on port {server.port}")
         print(f"server database: {db_url.split('@')[-1]}")
-        asyncio.run(measure(args, workdir, server))
+        if gateway is not None:
+            print(f"gateway: {gateway.url}")
+        asyncio.run(measure(args, workdir, server, gateway))
     except KeyboardInterrupt:
         print("\ninterrupted; stopping the server and kernels", file=sys.stderr)
         sys.exit(130)
     finally:
         if server.proc is not None:
             server.stop()
+        if gateway is not None:
+            gateway.stop()
         if args.keep_log:
             print(f"server log: {server.log_path}")
         else:

@@ -2,6 +2,10 @@
 
 Every test that uses ``api`` runs twice: against a SQLite file and against a database
 on a throwaway PostgreSQL server that this test session starts and stops itself.
+
+Tests marked ``@pytest.mark.gateway`` run a third time: on SQLite with the server in
+gateway mode (``GatewayClient.url``), its kernels on a real Jupyter Enterprise Gateway
+that this session starts (``gateway_server.py``).
 """
 
 from __future__ import annotations
@@ -14,12 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from gateway_server import GatewayServer, find_gateway
 from identity import RecordingAuthorizer, TokenUsers, auth
 from pg_server import PostgresServer, find_pg_bin
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 REQUIRE_POSTGRES = os.environ.get("AINB_REQUIRE_POSTGRES") == "1"
+REQUIRE_GATEWAY = os.environ.get("AINB_REQUIRE_GATEWAY") == "1"
 PG_VERSION: list[str] = []  # filled when the session's PostgreSQL server starts
 
 
@@ -39,6 +45,68 @@ def pg_server() -> Iterator[PostgresServer]:
         PG_VERSION.append(str(row[0]) if row else "?")
     yield server
     server.stop()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "gateway: also run on an Enterprise Gateway's kernels (SQLite only)"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``kernel_host`` is "local" (unparametrized) for every test; tests marked
+    ``gateway`` run on "local" and "gateway", those marked ``gateway(only=True)`` on
+    "gateway" only."""
+    mark = metafunc.definition.get_closest_marker("gateway")
+    if mark is not None and "kernel_host" in metafunc.fixturenames:
+        hosts = ["gateway"] if mark.kwargs.get("only") else ["local", "gateway"]
+        metafunc.parametrize("kernel_host", hosts, indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The gateway run is on SQLite only: the database does not change kernel handling."""
+    keep, drop = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        bad = params.get("kernel_host") == "gateway" and params.get("db_url") != "sqlite"
+        (drop if bad else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture(scope="session")
+def gateway_server() -> Iterator[GatewayServer]:
+    """An Enterprise Gateway for the whole session (skipped if it is not installed, unless
+    AINB_REQUIRE_GATEWAY=1 as in CI)."""
+    if find_gateway() is None:
+        if REQUIRE_GATEWAY:
+            pytest.fail("jupyter-enterprise-gateway not found and AINB_REQUIRE_GATEWAY=1")
+        pytest.skip("jupyter-enterprise-gateway not found (scripts/test installs it in .venv-eg)")
+    server = GatewayServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def kernel_host(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Where project kernels run: "local" or "gateway" (see pytest_generate_tests).
+    Jupyter's GatewayClient is a process-wide singleton: cleared around each test so that
+    each server configures its own."""
+    from jupyter_server.gateway.gateway_client import GatewayClient
+
+    GatewayClient.clear_instance()
+    yield getattr(request, "param", "local")
+    GatewayClient.clear_instance()
+
+
+@pytest.fixture
+def gateway_config(kernel_host: str, request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The server settings of the test's kernel host."""
+    if kernel_host != "gateway":
+        return {}
+    server: GatewayServer = request.getfixturevalue("gateway_server")
+    return {"GatewayClient": {"url": server.url, "request_timeout": 60.0}}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -61,8 +129,11 @@ def extension_config() -> dict[str, Any]:
 
 
 @pytest.fixture
-def jp_server_config(db_url: str, tmp_path: Any, extension_config: dict[str, Any]) -> dict:
+def jp_server_config(
+    db_url: str, tmp_path: Any, extension_config: dict[str, Any], gateway_config: dict[str, Any]
+) -> dict:
     return {
+        **gateway_config,
         "ServerApp": {
             "jpserver_extensions": {"ai_notebook_ext": True},
             "identity_provider_class": TokenUsers,
@@ -173,6 +244,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
                 if f"[{backend}" in report.nodeid or f"-{backend}]" in report.nodeid:
                     per = counts.setdefault(backend, {})
                     per[outcome] = per.get(outcome, 0) + 1
+            if "-gateway]" in report.nodeid:
+                per = counts.setdefault("kernels on Enterprise Gateway", {})
+                per[outcome] = per.get(outcome, 0) + 1
     if counts:
         terminalreporter.section("database backends")
         if PG_VERSION:

@@ -4,6 +4,7 @@ ways, errors that say what to do, and staleness when a read dataset gets a new v
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from conftest import make_project
 from test_api_datasets import as_bytes, upload
 from test_execution import blocks, run
@@ -22,6 +23,7 @@ async def by_name(api, pid):
     return {d["name"]: d for d in r.body["items"]}
 
 
+@pytest.mark.gateway
 async def test_blocks_read_and_write_datasets_with_lineage(api):
     pid = await make_project(api)
     r = await upload(api, pid, "sales", as_bytes("csv", SALES), filename="sales.csv")

@@ -41,6 +41,7 @@ async def run(api, pid, bid, user="alice"):
     return r.body
 
 
+@pytest.mark.gateway
 async def test_state_persists_between_blocks_and_kernel_is_listed(api, jp_fetch):
     pid = await make_project(api)
     a, b, c = await blocks(
@@ -91,6 +92,7 @@ async def test_kernel_runs_in_the_project_working_dir(api, jp_serverapp):
         assert r.error["details"]["errors"][0]["field"] == "working_dir"
 
 
+@pytest.mark.gateway
 async def test_output_kinds_and_artifacts(api, jp_fetch):
     pid = await make_project(api)
     code = f"""
@@ -166,6 +168,7 @@ print("x" * 300)
     assert r.status == 404
 
 
+@pytest.mark.gateway
 async def test_error_run(api):
     pid = await make_project(api)
     (bid,) = await blocks(api, pid, "1/0")
@@ -263,6 +266,7 @@ async def test_two_projects_run_at_the_same_time(api):
     assert time.monotonic() - start < 2.9
 
 
+@pytest.mark.gateway
 async def test_kernel_control_endpoints(api):
     pid = await make_project(api)
     r = await api("GET", f"projects/{pid}/kernel")
@@ -371,24 +375,29 @@ async def test_waiting_for_a_reply_ends_when_the_client_closes(api, jp_serverapp
     """A restart or shutdown closes our client while a run may wait for its shell reply:
     the wait ends with no reply (the run ends with what it has), not with a CancelledError
     that would leave the run recorded as running."""
+    from jupyter_client.session import Session
+
+    from ai_notebook_ext.execution.iopub import IopubReader
     from ai_notebook_ext.execution.runner import _shell_reply
-    from ai_notebook_ext.execution.wire import CLIENT_OPTIONS, LeanSession
 
     pid = await make_project(api)
     (a,) = await blocks(api, pid, "1")
     await run(api, pid, a)
     kid = (await api("GET", f"projects/{pid}/kernel")).body["kernel_id"]
     kernel = jp_serverapp.kernel_manager.get_kernel(kid)
-    session = LeanSession(key=kernel.session.key, signature_scheme=kernel.session.signature_scheme)
-    client = kernel.client(session=session, **CLIENT_OPTIONS)
+    session = Session(key=kernel.session.key, signature_scheme=kernel.session.signature_scheme)
+    client = kernel.client(session=session)
     client.start_channels()
     await client.wait_for_ready(timeout=30)
-    waiting = asyncio.ensure_future(_shell_reply(client, "no-such-request", 20.0))
+    reader = IopubReader(client, None)
+    reader.start()
+    waiting = asyncio.ensure_future(_shell_reply(reader.subscribe("no-such-request"), 20.0))
     await asyncio.sleep(0.2)
     started = time.monotonic()
     client.stop_channels()
     assert await asyncio.wait_for(waiting, timeout=5) is None
     assert time.monotonic() - started < 5
+    assert reader.closed
 
 
 async def kernel_model(jp_fetch, kid):

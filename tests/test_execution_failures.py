@@ -268,6 +268,7 @@ async def test_memory_error_keeps_the_kernel(api):
     assert (await get_block(api, pid, bid))["last_run_id"] == run["id"]
 
 
+@pytest.mark.gateway
 async def test_timeout_interrupts_and_keeps_state(api):
     pid, generation = await start_with_state(api)
     bid = await add_block(api, pid, "import time; time.sleep(30)", timeout_seconds=1)
@@ -289,6 +290,7 @@ async def test_timeout_interrupts_and_keeps_state(api):
     assert (await get_block(api, pid, bid))["last_run_id"] == run["id"]
 
 
+@pytest.mark.gateway
 async def test_timeout_of_code_ignoring_sigint_restarts_the_kernel(api):
     pid, generation = await start_with_state(api)
     bid = await add_block(
@@ -319,6 +321,7 @@ async def test_timeout_of_code_ignoring_sigint_restarts_the_kernel(api):
 # --- cancellation and disconnects ---------------------------------------------------------
 
 
+@pytest.mark.gateway
 async def test_cancel_running_and_queued_runs(api):
     pid, generation = await start_with_state(api)
     slow = await add_block(api, pid, "import time; time.sleep(30)")

@@ -64,6 +64,7 @@ async def kernel_state(api, pid):
     return r.body["outputs"][0]["text"]
 
 
+@pytest.mark.gateway
 async def test_a_parallel_run_leaves_the_state_a_sequential_run_gives(api):
     seq_pid, _ = await setup(api, BLOCKS)
     sequential = await pipeline(api, seq_pid, target="all")
@@ -106,6 +107,7 @@ async def test_a_failure_in_a_forked_block_skips_its_descendants(api):
     assert failed["outputs"][-1]["output_type"] == "error"
 
 
+@pytest.mark.gateway
 async def test_timeouts_and_cancel_reach_forked_blocks(api):
     pid, (_a, b, c) = await setup(api, ["import time", "s1 = 1", "s2 = 2"])
     for bid, seconds in ((b, 30), (c, 30)):

@@ -58,6 +58,7 @@ async def edit(api, pid, bid, source):
     assert r.status == 200, r.body
 
 
+@pytest.mark.gateway
 async def test_all_runs_every_block_in_dependency_order(api, jp_ws_fetch):
     ws = await jp_ws_fetch(
         "api", "events", "subscribe", headers={"Authorization": "token token-alice"}
@@ -132,6 +133,7 @@ async def test_upstream_and_downstream_targets(api):
     assert len(await block_runs(api, pid, d)) == 0
 
 
+@pytest.mark.gateway
 async def test_a_failure_skips_its_descendants_and_independent_branches_go_on(api):
     pid = await make_project(api)
     a, b, c, d = await add_blocks(api, pid, "x = 1", "y = x / 0", "z = y + 1", "w = x + 1")
@@ -172,6 +174,7 @@ async def test_retries_rerun_a_failed_block(api):
     assert len(await block_runs(api, pid, always)) == 2
 
 
+@pytest.mark.gateway
 async def test_cancel_stops_the_running_block_and_cancels_the_rest(api):
     pid = await make_project(api)
     a, b = await add_blocks(api, pid, "import time\nfor _ in range(300): time.sleep(0.1)", "y = 1")

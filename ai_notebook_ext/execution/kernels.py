@@ -1,16 +1,22 @@
 """One Jupyter kernel per project, through the server's own kernel and session managers.
 
 Kernels start lazily on first use, show up in JupyterLab's running kernels and sessions
-(a console can attach), and keep one long-lived client each. A kernel that dies (crash,
-SIGKILL, the out-of-memory killer) is restarted by jupyter_client's restarter; we notice
-through its restart callback, count a new *generation* and record that the project's
-state was lost, so the runner can fail the run that was executing and later code can
-tell that earlier results are gone.
+(a console can attach), and keep one long-lived client each, driven through jupyter_client's
+public client interface only: the same code runs local kernels and kernels on a Jupyter
+Kernel or Enterprise Gateway (``--GatewayClient.url``: the server's kernel manager is then
+the gateway one and ``kernel.client()`` a ``GatewayKernelClient``).
+
+A kernel that dies (crash, SIGKILL, the out-of-memory killer) is restarted by a restarter:
+jupyter_client's for local kernels, which we hear through its restart callback; the
+gateway's for remote ones, which says so on iopub (``iopub.py`` hears it). We count a new
+*generation* and record that the project's state was lost, so the runner can fail the run
+that was executing and later code can tell that earlier results are gone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import queue
 import signal
@@ -20,18 +26,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from jupyter_client.session import Session
 from jupyter_core.utils import ensure_async
 
 from ..projects.locks import KeyedLocks
 from ..store import Database
 from ..store.models import ProjectKernel
 from ..store.types import utcnow
-from .iopub import IopubReader, KernelActivity
-from .wire import CLIENT_OPTIONS, LeanSession
+from .iopub import ChannelClosed, IopubReader, KernelActivity
 
 log = logging.getLogger(__name__)
 
 SETUP_POLL = 0.5  # seconds between liveness checks while the setup code runs
+READY_WAIT = 1.0  # seconds to wait for a kernel_info reply before asking again
 
 StateListener = Callable[[int, str, int, str], Awaitable[None]]
 
@@ -61,6 +68,7 @@ class KernelHandle:
     death_reason: str = ""
     callback: Callable[[], None] | None = None
     pid: int | None = None  # the kernel process we connected to (local kernels)
+    remote: bool = False  # no local process (a gateway's kernel): the reader reports death
     reader: IopubReader | None = None  # reads the client's iopub channel (iopub.py)
     stopping: str = ""  # why the kernel is being shut down (a run in progress reports it)
 
@@ -117,9 +125,15 @@ class ProjectKernels:
             if handle is not None and handle.kernel_id not in self.km:
                 self._forget(handle)
                 handle = None
-            # A kernel restarted elsewhere (e.g. from JupyterLab) lost its state too.
-            if handle is not None and not handle.died.is_set() and not await self.is_alive(handle):
-                self.mark_dead(handle, handle.death_reason or self.exit_reason(handle))
+            # A kernel restarted elsewhere (e.g. from JupyterLab) lost its state too. A
+            # remote kernel is judged by its reader (asking the gateway costs a request).
+            if handle is not None and not handle.died.is_set():
+                if handle.remote:
+                    alive = handle.reader is not None and not handle.reader.closed
+                else:
+                    alive = await self.is_alive(handle)
+                if not alive:
+                    self.mark_dead(handle, handle.death_reason or self.exit_reason(handle))
             if handle is not None and handle.died.is_set():
                 handle = await self._reconnect(handle)
             if handle is None:
@@ -168,26 +182,67 @@ class ProjectKernels:
     async def _connect(self, handle: KernelHandle) -> None:
         kernel = self.km.get_kernel(handle.kernel_id)
         # Our own Session (same key): a shared one would see each broadcast message twice
-        # and refuse the second copy as a replay. Lean: see wire.py.
-        session = LeanSession(
-            key=kernel.session.key, signature_scheme=kernel.session.signature_scheme
-        )
-        client = kernel.client(session=session, **CLIENT_OPTIONS)
-        client.start_channels()
+        # and refuse the second copy as a replay.
+        session = Session(key=kernel.session.key, signature_scheme=kernel.session.signature_scheme)
+        client = kernel.client(session=session)
         try:
-            await client.wait_for_ready(timeout=self.startup_timeout)
+            started = client.start_channels()
+            if inspect.isawaitable(started):  # GatewayKernelClient opens its websocket
+                await started
         except Exception as exc:
-            client.stop_channels()
-            raise KernelStartError(
-                f"kernel {handle.kernel_id} did not become ready: {exc}"
-            ) from exc
-        handle.client = client
-        handle.stopping = ""
+            raise KernelStartError(f"cannot connect to kernel {handle.kernel_id}: {exc}") from exc
         handle.pid = kernel_pid(kernel)
-        handle.reader = IopubReader(client, KernelActivity.take_over(self.km, handle.kernel_id))
-        handle.reader.start()
+        handle.remote = handle.pid is None
+
+        def lost(reason: str) -> None:
+            self.mark_dead(handle, reason)
+
+        reader = IopubReader(client, None, on_lost=lost)
+        reader.start()
+        try:
+            await self._wait_ready(handle, client, reader)
+        except BaseException:
+            reader.stop(release=False)
+            client.stop_channels()
+            raise
+        # Activity is ours from here: the readiness check is no activity (as in Jupyter).
+        reader.activity = KernelActivity.take_over(self.km, handle.kernel_id)
+        handle.client, handle.reader = client, reader
+        handle.stopping = ""
         if self.setup is not None:
             await self._run_setup(handle, self.setup(handle.project_id))
+
+    async def _wait_ready(self, handle: KernelHandle, client: Any, reader: IopubReader) -> None:
+        """Until the kernel answers ``kernel_info`` on shell and its status reaches us on
+        iopub (so both channels are connected): ``wait_for_ready``'s steps, through our
+        reader. ``KernelStartError`` if it dies or does not answer within the timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.startup_timeout
+        while True:
+            msg_id = client.kernel_info()
+            box = reader.subscribe(msg_id)
+            try:
+                reply = await asyncio.wait_for(box.reply, READY_WAIT)
+                if reply is not None:
+                    while True:  # busy then idle; none within a moment: iopub not yet there
+                        msg = await box.get(timeout=0.2)
+                        content = msg.get("content") or {}
+                        if msg["msg_type"] == "status" and content.get("execution_state") == "idle":
+                            return
+            except (TimeoutError, queue.Empty):
+                pass
+            except ChannelClosed as exc:
+                raise KernelStartError(f"kernel {handle.kernel_id} went away: {exc}") from exc
+            finally:
+                reader.unsubscribe(msg_id)
+            if reader.closed:
+                raise KernelStartError(f"the connection to kernel {handle.kernel_id} closed")
+            if not await self._process_alive(handle):
+                raise KernelStartError(f"kernel {handle.kernel_id} died before it answered")
+            if loop.time() > deadline:
+                raise KernelStartError(
+                    f"kernel {handle.kernel_id} did not answer in {self.startup_timeout:g} s"
+                )
 
     async def _run_setup(self, handle: KernelHandle, code: str) -> None:
         """Run our setup code and wait for it, so that a kernel handed out (started,
@@ -262,6 +317,8 @@ class ProjectKernels:
 
     def exit_reason(self, handle: KernelHandle) -> str:
         """Why the kernel process ended: its exit code or signal, when the manager has it."""
+        if handle.remote:
+            return "the kernel on the gateway ended"
         kernel = self.km.get_kernel(handle.kernel_id) if handle.kernel_id in self.km else None
         process = getattr(getattr(kernel, "provisioner", None), "process", None)
         return describe_exit(getattr(process, "returncode", None))
@@ -280,6 +337,8 @@ class ProjectKernels:
             or self._locks.busy(project_id)
         ):
             return None
+        if handle.remote:  # no process to look at: the reader hears of a death
+            return handle if handle.reader is not None and not handle.reader.closed else None
         kernel = self.km.get_kernel(handle.kernel_id)
         process = getattr(getattr(kernel, "provisioner", None), "process", None)
         if process is None or kernel_pid(kernel) != handle.pid or process.poll() is not None:
@@ -287,7 +346,11 @@ class ProjectKernels:
         return handle
 
     async def is_alive(self, handle: KernelHandle) -> bool:
+        """Whether the kernel we connected to lives: its process for local kernels, the
+        gateway's word (an HTTP request) for remote ones."""
         if handle.died.is_set() or handle.kernel_id not in self.km:
+            return False
+        if handle.remote and (handle.reader is None or handle.reader.closed):
             return False
         kernel = self.km.get_kernel(handle.kernel_id)
         if handle.pid is not None and kernel_pid(kernel) not in (None, handle.pid):
@@ -318,6 +381,9 @@ class ProjectKernels:
             kernel = self.km.get_kernel(handle.kernel_id)
             if await ensure_async(kernel.is_alive()):
                 break
+            if handle.remote:  # the gateway no longer has it (culled, shut down): start anew
+                await self._shutdown_handle(handle)
+                return None
             await asyncio.sleep(0.2)
         else:
             await self._shutdown_handle(handle)

@@ -1,8 +1,10 @@
-"""Execute code in a project kernel: a manual iopub/shell loop keyed on the request's msg_id.
+"""Execute code in a project kernel: the request's iopub messages and shell reply, as the
+client's reader (``iopub.py``) routes them by msg_id.
 
-No ``execute_interactive``: this loop works the same with local and Gateway kernels. It
-ends when the kernel goes idle for our request and the shell reply has arrived, or with a
-clear outcome on timeout, cancellation or kernel death.
+Sent with the client's public ``execute``; no ``execute_interactive``: this loop works the
+same with local and Gateway kernels. It ends when the kernel goes idle for our request and
+the shell reply has arrived, or with a clear outcome on timeout, cancellation or kernel
+death.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 
 POLL = 0.5  # seconds between liveness checks while the kernel is quiet
 INTERRUPT_GRACE = 5.0  # seconds an interrupted request gets to finish before a restart
+INTERRUPTED_REPLY_WAIT = 1.0  # the same, after we interrupted the request (see _Stopper)
 REPLY_WAIT = 10.0
 
 OnOutput = Callable[[OutputCollector], Awaitable[None]]
@@ -41,31 +44,19 @@ class ExecResult:
     datasets: list[dict[str, Any]] = field(default_factory=list)  # ain's reports
 
 
-async def _shell_reply(client: Any, msg_id: str, wait: float) -> dict[str, Any] | None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait
-    while loop.time() < deadline:
-        try:
-            msg = await client.get_shell_msg(timeout=max(0.05, deadline - loop.time()))
-        except queue.Empty:
-            return None
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise  # the run's task is being cancelled (the server stops)
-            return None  # the socket closed under us (restart, shutdown): no reply
-        except Exception as exc:  # the channel broke: the run ends with what it has
-            log.debug("ai_notebook_ext: no shell reply for %s: %s", msg_id, exc)
-            return None
-        if msg.get("parent_header", {}).get("msg_id") == msg_id:
-            return msg
-    return None
+async def _shell_reply(box: Mailbox, wait: float) -> dict[str, Any] | None:
+    """The request's execute_reply (the reader routes it to its mailbox); None if none
+    came within ``wait`` seconds or the channel closed (restart, shutdown)."""
+    try:
+        return await asyncio.wait_for(box.reply, wait)
+    except TimeoutError:
+        return None
 
 
 @dataclass
 class Sent:
     """An execute request on its way: the kernel generation it went to, its msg_id and
-    the mailbox its iopub messages arrive in."""
+    the mailbox its iopub messages and shell reply arrive in."""
 
     handle: KernelHandle
     generation: int
@@ -133,7 +124,7 @@ async def _execute(
         sent = send(handle, code, silent)
         if on_sent is not None:
             await on_sent()
-    client, box, generation = handle.client, sent.box, sent.generation
+    box, generation = sent.box, sent.generation
     loop = asyncio.get_running_loop()
     deadline = None if not time_limit else loop.time() + time_limit
     stopper = _Stopper(kernels, handle)
@@ -174,7 +165,7 @@ async def _execute(
             await stopper.begin(loop.time())
         if collector.apply(msg_type, content):
             await on_output(collector)
-    reply = await _shell_reply(client, sent.msg_id, REPLY_WAIT)
+    reply = await _shell_reply(box, INTERRUPTED_REPLY_WAIT if stopper.interrupted else REPLY_WAIT)
     reply_content = (reply or {}).get("content", {})
     if reply_content.get("execution_count") is not None:
         collector.execution_count = reply_content["execution_count"]
@@ -207,6 +198,9 @@ class _Stopper:
     the kernel says it began ours (execute_input; busy for silent requests), at most
     INTERRUPT_GRACE; one sent before ours began is sent again when it begins. A run
     still going INTERRUPT_GRACE after its interrupt ignores it (``tick`` says so).
+    ipykernel says a request began (execute_input) a moment before the code runs; an
+    interrupt in between aborts the request without an execute_reply ("KeyboardInterrupt
+    caught in kernel"): after an interrupt the reply is waited for only briefly.
     """
 
     def __init__(self, kernels: ProjectKernels, handle: KernelHandle) -> None:
@@ -231,6 +225,10 @@ class _Stopper:
                 await self._send(now)
             return False
         return now - self._sent_at > INTERRUPT_GRACE
+
+    @property
+    def interrupted(self) -> bool:
+        return self._sent_at is not None
 
     async def begin(self, now: float) -> None:
         """The kernel began our request."""
