@@ -55,6 +55,10 @@ class PipelineService:
             where = (project.name, working_dir_for(project_id, project.working_dir))
             graph, _, _ = await load_graph(session, project_id)
             wanted = targets(graph, options)
+            if self.runs.live_generation(project_id) is None and graph.sources:
+                # No live kernel: nothing is fresh, so the plan runs blocks; the kernel
+                # starts while the plan is made.
+                self.runs.warm_up(project_id, *where)
             facts = await run_facts(session, project_id, self.runs.live_generation(project_id))
         prints = fingerprints(graph)
         plan = make_plan(graph, states(graph, prints, facts), options.target, wanted)

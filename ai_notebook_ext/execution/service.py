@@ -74,6 +74,7 @@ class RunService:
         )
         self.held = HeldKernel(self.queues, self.kernels, self.records, self.ending, self.events)
         self._live: dict[int, LiveRun] = {}  # submitted runs that have not ended, by id
+        self._warming: set[asyncio.Future[None]] = set()
 
     @property
     def on_datasets(self) -> Any:
@@ -90,6 +91,20 @@ class RunService:
         if handle is None or handle.died.is_set():
             return None
         return handle.generation
+
+    def warm_up(self, project_id: int, name: str, cwd: str) -> None:
+        """Start the project's kernel in the background (runs wait for it; a failure is
+        theirs to report, so it is only logged here)."""
+
+        async def start() -> None:
+            try:
+                await self.kernels.ensure(project_id, name, cwd)
+            except Exception as exc:
+                log.info("ai_notebook_ext: early kernel start of %s: %s", project_id, exc)
+
+        task = asyncio.ensure_future(start())
+        self._warming.add(task)
+        task.add_done_callback(self._warming.discard)
 
     # --- a run's life ------------------------------------------------------------------
 
@@ -219,6 +234,8 @@ class RunService:
         """Server shutdown: stop the queues, record unfinished runs, stop kernels."""
         pending = await self.queues.close()
         self.worker.stop()
+        for task in list(self._warming):
+            task.cancel()
         for live in pending:
             if live.run is None or live.withdrawn:
                 continue
