@@ -9,6 +9,8 @@ Whoever waits for the run (an HTTP request, a pipeline, the agent) awaits ``ende
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -17,6 +19,8 @@ from .schemas import RunOut
 
 if TYPE_CHECKING:
     from . import runner
+
+log = logging.getLogger(__name__)
 
 
 def _future() -> asyncio.Future[RunOut | None]:
@@ -41,6 +45,9 @@ class LiveRun:
     # while the server stops; read the row then).
     ended: asyncio.Future[RunOut | None] = field(default_factory=_future)
     withdrawn: bool = False  # sent ahead, then not wanted: drained, never recorded
+    # Called with the ended run by the ending step itself, before ``ended`` wakes anyone
+    # (a request answers there: its task would resume only behind the loop's other work).
+    listeners: list[Callable[[RunOut], None]] = field(default_factory=list)
 
     @property
     def project_id(self) -> int:
@@ -52,5 +59,12 @@ class LiveRun:
 
     def end(self, final: RunOut | None) -> None:
         """Resolve ``ended`` (only the first call counts)."""
-        if not self.ended.done():
-            self.ended.set_result(final)
+        if self.ended.done():
+            return
+        if final is not None:
+            for listener in self.listeners:
+                try:
+                    listener(final)
+                except Exception:  # the listener's problem: the run has ended all the same
+                    log.exception("ai_notebook_ext: reporting the end of run %s", final.id)
+        self.ended.set_result(final)

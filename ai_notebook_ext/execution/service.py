@@ -147,13 +147,20 @@ class RunService:
         self.queues.fill(live.ticket, live)
         return run
 
-    async def outcome(self, live: LiveRun) -> RunOut:
-        """Wait until a submitted run has ended; the run as it ended."""
+    async def outcome(
+        self, live: LiveRun, answer: Callable[[RunOut], None] | None = None
+    ) -> RunOut:
+        """Wait until a submitted run has ended; the run as it ended. ``answer`` is called
+        with it once, as soon as it is known (from the ending step when it can)."""
+        if answer is not None:
+            live.listeners.append(answer)
         final = await asyncio.shield(live.ended)
-        if final is not None:
-            return final
-        assert live.run is not None
-        return await self.records.read(live.run.id)
+        if final is None:
+            assert live.run is not None
+            final = await self.records.read(live.run.id)
+            if answer is not None:
+                answer(final)
+        return final
 
     async def send_ahead(self, live: LiveRun, actor: Actor, block_id: int, after: LiveRun) -> bool:
         """Queue the block's code in the kernel behind ``after`` while it runs (a reserved

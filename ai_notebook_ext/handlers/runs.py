@@ -41,7 +41,7 @@ class ExecuteHandler(ApiHandler):
             raise
         run = await runs.submit(live, actor, bid)
         if wait:
-            self.reply(await runs.outcome(live))
+            await runs.outcome(live, answer=self.reply)
         else:
             self.reply(run, 202)
 
