@@ -47,8 +47,8 @@ class ChainGuard:
 def install(shell: Any) -> ChainGuard | None:
     """Guard the shell's kernel (None outside a kernel, e.g. plain IPython)."""
     kernel = getattr(shell, "kernel", None)
-    if kernel is None or not hasattr(kernel, "should_handle"):
-        return None
+    if not all(hasattr(kernel, a) for a in ("should_handle", "_send_abort_reply")):
+        return None  # not an ipykernel kernel (or one too old for the hook)
     existing = getattr(kernel, "_ai_notebook_chain", None)
     if existing is not None:
         return existing
