@@ -18,8 +18,10 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Dict, Float, Int, List, Set, Unicode, default, validate
 
 from ._version import __version__
+from .datasets import worker as dataset_worker
 from .datasets.storage import BlobStore
 from .events import Events, Hub
+from .execution.culling import KernelCuller
 from .execution.recovery import recover
 from .execution.service import RunService
 from .handlers.routes import handlers
@@ -178,11 +180,39 @@ class AINotebookApp(ExtensionApp):
         10 * 1024**3, help="The largest dataset file an upload may send, in bytes."
     ).tag(config=True)
 
+    dataset_rule_time_limit = Float(
+        30.0,
+        help="Seconds a quality rule may run on a version; a slower rule is interrupted "
+        "and fails with 'stopped after N s' (the other rules still run).",
+    ).tag(config=True)
+    dataset_workers = Int(
+        4,
+        help="Data worker processes at most (DuckDB reading, profiles, quality checks). "
+        "Each project's jobs run one at a time in its own worker, so one project's slow "
+        "job does not hold up others' while there are workers to spare.",
+    ).tag(config=True)
+
     dataset_report_max_rows = Int(
         100_000, help="Full profile reports of larger datasets use a random sample this big."
     ).tag(config=True)
     dataset_report_minimal = Bool(
         False, help="Make minimal full reports (no correlations, interactions): faster."
+    ).tag(config=True)
+
+    kernel_idle_timeout = Float(
+        3600.0,
+        help=(
+            "Seconds a project kernel may stay idle (no code running, no run queued) before "
+            "it is shut down to free its memory; the next run starts a new one, with empty "
+            "state. 0: never."
+        ),
+    ).tag(config=True)
+    kernel_cull_connected = Bool(
+        False,
+        help=(
+            "Also cull idle project kernels that a notebook or console has open (a websocket "
+            "connection), as Jupyter's MappingKernelManager.cull_connected does."
+        ),
     ).tag(config=True)
 
     @default("dataset_storage_url")
@@ -209,6 +239,12 @@ class AINotebookApp(ExtensionApp):
     @default("database_url")
     def _default_database_url(self) -> str:
         return "sqlite:///" + str(Path(self.data_dir) / "ai_notebook.db")
+
+    @validate("kernel_idle_timeout")
+    def _check_kernel_idle_timeout(self, proposal: dict) -> float:
+        if proposal["value"] < 0:
+            raise ValueError("kernel_idle_timeout must be 0 (never) or a number of seconds")
+        return float(proposal["value"])
 
     @validate("max_request_bytes")
     def _check_max_request_bytes(self, proposal: dict) -> int:
@@ -253,6 +289,10 @@ class AINotebookApp(ExtensionApp):
             default_timeout=self.default_timeout or None,
             output_events=self._single_user() if self.event_outputs is None else self.event_outputs,
         )
+        self._culler = KernelCuller(
+            runs.kernels, runs.queues, self.kernel_idle_timeout, self.kernel_cull_connected
+        )
+        self._culler.attach()
         staging = Path(self.data_dir) / "staging"
         shutil.rmtree(staging, ignore_errors=True)  # uploads a stopped server left unfinished
         self.services = Services.build(
@@ -273,7 +313,9 @@ class AINotebookApp(ExtensionApp):
             local_username=self.local_username if self._single_user() else None,
             hub=hub,
             agent_limits=self.agent_limits(),
+            rule_time_limit=self.dataset_rule_time_limit,
         )
+        dataset_worker.configure(self.dataset_workers)
         self.log.info("ai_notebook_ext %s: database %s", __version__, db.display_url)
         if self.services.local_username:
             self.log.info(
@@ -334,6 +376,9 @@ class AINotebookApp(ExtensionApp):
 
     async def stop_extension(self) -> None:
         """Stop runs and project kernels and close the database when the server stops."""
+        culler = getattr(self, "_culler", None)
+        if culler is not None:
+            await culler.stop()
         services = getattr(self, "services", None)
         if services is not None:
             self.services = None  # type: ignore[assignment]  # stopping twice is harmless

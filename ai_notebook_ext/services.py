@@ -21,6 +21,7 @@ from .events.feed import ProjectFeed
 from .events.hub import Hub
 from .execution.pipelines import PipelineService
 from .execution.service import RunService
+from .execution.teardown import ProjectTeardown
 from .notebooks.service import NotebookService
 from .projects.blocks import BlockService
 from .projects.locks import KeyedLocks
@@ -82,12 +83,13 @@ class Services:
         hub: Hub | None = None,
         agent_limits: Limits | None = None,
         publish: Publish | None = None,
+        rule_time_limit: float = 30.0,
     ) -> Services:
         hub = hub or Hub()
         feed = ProjectFeed(hub)
         locks = KeyedLocks()
         prompts = PromptService(db)
-        rules = RuleService(db, store)
+        rules = RuleService(db, store, rule_time_limit)
         datasets = DatasetService(
             db,
             store,
@@ -136,6 +138,8 @@ class Services:
             hub=hub,
             local_username=local_username,
         )
+        teardown = ProjectTeardown(db, runs.kernels, runs.cancel_queued, root_dir)
+        services.projects.on_deleted.append(teardown.project_deleted)
         if publish is None:
             from .events import agent_publisher
 

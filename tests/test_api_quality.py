@@ -160,3 +160,31 @@ async def test_rules_are_checked_only_for_editors_and_numbers_must_be_finite(api
     assert r.status == 400
     assert "unbalanced" in r.error["message"]
     assert (await api("GET", f"projects/{pid}/datasets/{did}/rules")).body["items"] == []
+
+
+async def test_a_rule_is_replaced_in_place_by_editors_only(api):
+    pid = await make_project(api, bob="viewer")
+    did = (await upload(api, pid, "p", as_bytes("csv", BAD), filename="p.csv")).body["dataset"][
+        "id"
+    ]
+    rules = f"projects/{pid}/datasets/{did}/rules"
+    r = await api("POST", rules, json_body={"kind": "range", "column": "age", "params": {"min": 0}})
+    rid = r.body["id"]
+    sql = {"kind": "sql", "params": {"predicate": "age <= $top", "params": {"top": 150}}}
+    assert (await api("PUT", f"{rules}/{rid}", json_body=sql, user="bob")).status == 403
+    assert (await api("PUT", f"{rules}/{rid}", json_body=sql, user="dave")).status == 404
+    bad = {"kind": "sql", "params": {"predicate": "age <= 1; DROP TABLE t"}}
+    r = await api("PUT", f"{rules}/{rid}", json_body=bad)
+    assert r.status == 400, r.body
+    assert (await api("PUT", f"{rules}/{rid + 1}", json_body=sql)).status == 404
+    unchanged = (await api("GET", rules)).body["items"]
+    assert [(x["id"], x["kind"], x["params"]) for x in unchanged] == [(rid, "range", {"min": 0})]
+
+    r = await api("PUT", f"{rules}/{rid}", json_body=sql)
+    assert r.status == 200, r.body
+    assert (r.body["id"], r.body["kind"], r.body["column"]) == (rid, "sql", None)
+    assert (await api("GET", rules)).body["items"] == [r.body]
+    r = await api("POST", f"projects/{pid}/datasets/{did}/versions/1/quality")
+    [result] = r.body["results"]
+    assert (result["rule_id"], result["kind"], result["failing_rows"]) == (rid, "sql", 1)
+    assert len(result["sample"]) == 1

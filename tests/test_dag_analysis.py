@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ai_notebook_ext.dag.analysis import analyze, code_hash
+from ai_notebook_ext.dag.graph import build
+from ai_notebook_ext.dag.methods import MUTATORS, READ_ONLY
+from ai_notebook_ext.execution.batches import schedulable
 
 # (id, source, defines, references, mutates)
 CASES: list[tuple[str, str, set[str], set[str], set[str]]] = [
@@ -159,6 +162,35 @@ CASES: list[tuple[str, str, set[str], set[str], set[str]]] = [
     ("function mutating a global", "def add(v):\n    seen.add(v)", {"add"}, set(), {"seen"}),
     ("function store to a global", "def put(v):\n    table[v] = 1", {"put"}, set(), {"table"}),
     ("await method call", "async def f():\n    await conn.close()", {"f"}, set(), {"conn"}),
+    # --- read-only methods (dag/methods.py) versus mutators and the unknown
+    ("head reads only", "df.head()", set(), {"df"}, set()),
+    ("plot reads only", "df.plot()", set(), {"df"}, set()),
+    ("print of describe", "print(df.describe())", set(), {"df"}, set()),
+    ("display of head", "display(df.head(3))", set(), {"df"}, set()),
+    ("groupby agg chain", "df.groupby('a').agg(total=('b', 'sum'))", set(), {"df"}, set()),
+    ("value_counts then plot", "df['x'].value_counts().plot(kind='bar')", set(), {"df"}, set()),
+    ("plot accessor", "df.plot.bar(x='a', y=col)", set(), {"df", "col"}, set()),
+    ("str accessor", "s.str.upper()", set(), {"s"}, set()),
+    ("writer changes a file not the frame", "df.to_csv(path)", set(), {"df", "path"}, set()),
+    ("numpy reshape", "arr.reshape(2, 3)", set(), {"arr"}, set()),
+    ("savefig", "fig.savefig('out.png')", set(), {"fig"}, set()),
+    ("dict get", "d.get(k)", set(), {"d", "k"}, set()),
+    ("list count", "lst.count(1)", set(), {"lst"}, set()),
+    ("str method", "name.strip().upper()", set(), {"name"}, set()),
+    ("read-only call in a function", "def show():\n    df.head()", {"show"}, {"df"}, set()),
+    ("inplace on a read-only name", "df.fillna(0, inplace=True)", set(), set(), {"df"}),
+    ("inplace inside a chain", "df['a'].fillna(0, inplace=True)", set(), set(), {"df"}),
+    ("inplace from a variable", "df.dropna(inplace=flag)", set(), {"flag"}, {"df"}),
+    ("inplace false reads only", "df.dropna(inplace=False)", set(), {"df"}, set()),
+    ("kwargs may hold inplace", "df.sort_values('a', **opts)", set(), {"opts"}, {"df"}),
+    ("out keyword", "arr.clip(0, 1, out=arr)", set(), {"arr"}, {"arr"}),
+    ("list sort", "lst.sort()", set(), set(), {"lst"}),
+    ("dict update", "d.update(other)", set(), {"other"}, {"d"}),
+    ("pop", "stack.pop()", set(), set(), {"stack"}),
+    ("mutator under a read-only call", "lst.pop().bit_length()", set(), set(), {"lst"}),
+    ("read-only under an unknown call", "df.custom().head()", set(), set(), {"df"}),
+    ("unknown method", "obj.frobnicate()", set(), set(), {"obj"}),
+    ("axes method changes the figure", "ax.set_title('t')", set(), set(), {"ax"}),
     # --- builtins and strings
     (
         "builtins are not references",
@@ -267,3 +299,26 @@ def test_a_question_mark_in_a_comment_is_not_ipython_syntax():
     result = analyze("x = 1  # really?\ny = x")
     assert result.ipython is False
     assert set(result.defines) == {"x", "y"}
+
+
+def test_read_only_and_mutating_tables_do_not_overlap():
+    assert not READ_ONLY & MUTATORS
+
+
+def test_branches_that_only_read_a_frame_are_independent():
+    """df.head() and df.plot() no longer write df: both wait only for the block that made
+    it, and the parallel planner may start them together."""
+    blocks = [
+        (1, "import pandas as pd\ndf = pd.read_csv(path)"),
+        (2, "df.head()"),
+        (3, "df.plot()"),
+        (4, "print(df.describe())"),
+        (5, "df.sort_values('a', inplace=True)"),
+        (6, "df.tail()"),
+    ]
+    graph = build(blocks)
+    for block in (2, 3, 4, 5):
+        assert graph.parents(block) == {1}, (block, graph.edges)
+    assert graph.parents(6) == {5}  # after the in-place sort
+    remaining = [2, 3, 4, 5, 6]
+    assert schedulable(graph, set(remaining) | {1}, remaining, {1}) == [2, 3, 4]

@@ -44,7 +44,78 @@ def test_display_updates_and_results():
     assert c.outputs[0]["data"] == {"text/plain": "2"}
     assert c.outputs[1]["execution_count"] == 7
     assert c.execution_count == 7
-    assert not c.apply("update_display_data", {"data": {}, "transient": {"display_id": "x"}})
+    assert c.take_display_updates() == {"d": {"data": {"text/plain": "2"}, "metadata": {}}}
+    # an id this run never showed: nothing here changes, the update waits for other runs
+    assert c.apply("update_display_data", {"data": {}, "transient": {"display_id": "x"}})
+    assert c.outputs[0]["data"] == {"text/plain": "2"}
+    assert list(c.take_display_updates()) == ["x"]
+    assert c.take_display_updates() == {}
+
+
+def display(c: OutputCollector, text: str, display_id: str, kind: str = "display_data") -> None:
+    c.apply(
+        kind,
+        {"data": {"text/plain": text}, "metadata": {}, "transient": {"display_id": display_id}},
+    )
+
+
+def texts(c: OutputCollector) -> list[str]:
+    return [o.get("text") or o["data"]["text/plain"] for o in c.outputs]
+
+
+def test_a_new_display_with_a_shown_id_updates_the_earlier_one_too():
+    """nbclient's process_message: every output showing the id gets the new data."""
+    c = OutputCollector()
+    display(c, "1", "here")
+    display(c, "2", "here")
+    display(c, "3", "there")
+    assert texts(c) == ["2", "2", "3"]
+    assert c.display_ids == {"here": [0, 1], "there": [2]}
+    display(c, "9", "result", kind="execute_result")
+    display(c, "10", "result", kind="update_display_data")
+    assert texts(c) == ["2", "2", "3", "10"]
+    assert c.outputs[3]["output_type"] == "execute_result"
+    updates = c.take_display_updates()
+    assert list(updates) == ["here", "there", "result"]  # the latest of each id
+    assert updates["result"]["data"] == {"text/plain": "10"}
+
+
+def test_clear_output_wait_clears_at_the_next_output_of_any_kind():
+    """nbclient's clear_before_next_output: a stream, display or error clears; an update
+    of a display does not (and updates what is still shown)."""
+    c = OutputCollector()
+    stream(c, "Hello")
+    c.apply("clear_output", {"wait": True})
+    assert texts(c) == ["Hello"]  # nothing after it: the output stays
+    display(c, "x", "id4")
+    assert texts(c) == ["x"]  # a display clears too
+
+    c.apply("clear_output", {"wait": True})
+    display(c, "updated", "id4", kind="update_display_data")
+    assert texts(c) == ["updated"]  # updates do not trigger the clear
+    c.apply("error", {"ename": "E", "evalue": "v", "traceback": []})
+    assert [o["output_type"] for o in c.outputs] == ["error"]
+
+
+def test_odd_display_ids_are_no_display_ids():
+    c = OutputCollector()
+    for transient in (None, [], "x", {"display_id": 3}, {"display_id": ""}):
+        c.apply("display_data", {"data": {"text/plain": "v"}, "transient": transient})
+    assert len(c.outputs) == 5
+    assert c.display_ids == {}
+    assert c.take_display_updates() == {}
+
+
+def test_a_clear_forgets_the_display_ids_shown_before_it():
+    c = OutputCollector()
+    display(c, "Hello", "id4")
+    c.apply("clear_output", {"wait": True})
+    stream(c, "world")
+    display(c, "Hello world", "id4", kind="update_display_data")
+    assert c.outputs == [{"output_type": "stream", "name": "stdout", "text": "world"}]
+    assert c.display_ids == {}
+    c.apply("clear_output", {})  # without wait: at once
+    assert c.outputs == []
 
 
 def test_a_huge_stream_keeps_head_and_tail_within_the_cap(monkeypatch):

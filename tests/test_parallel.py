@@ -141,3 +141,31 @@ async def test_timeouts_and_cancel_reach_forked_blocks(api):
     r = await api("POST", f"projects/{pid}/blocks/{r.body['id']}/execute", params={"wait": "true"})
     assert r.body["status"] == "succeeded", json.dumps(r.body)[:2000]
     assert json.dumps(r.body["outputs"]).count("True") == 1
+
+
+async def test_blocks_that_only_read_a_frame_run_together(api):
+    """df.head() and df.plot() read df without changing it: no edge between them, and a
+    parallel pipeline runs both in forked workers next to each other."""
+    pid, (_imp, make, head, plot, sort, first) = await setup(
+        api,
+        [
+            "import pandas as pd",
+            "df = pd.DataFrame({'a': [3, 1, 2]})",
+            "df.head(2)",
+            "df.plot()",
+            "df.sort_values('a', inplace=True)",
+            "first = int(df['a'].iloc[0])",
+        ],
+    )
+    dag = (await api("GET", f"projects/{pid}/dag")).body
+    edges = {(e["source"], e["target"]) for e in dag["edges"]}
+    assert (head, plot) not in edges
+    assert {(make, head), (make, plot), (make, sort), (sort, first)} <= edges
+    run = await pipeline(api, pid, target="all", parallel=2)
+    assert run["status"] == "succeeded", run
+    where = {r["block_id"]: r["where"] for r in run["results"]}
+    assert where[head] == where[plot] == "forked worker", where
+    r = await api("POST", f"projects/{pid}/blocks", json_body={"source": "print(first)"})
+    bid = r.body["id"]
+    r = await api("POST", f"projects/{pid}/blocks/{bid}/execute", params={"wait": "true"})
+    assert r.body["outputs"][0]["text"] == "1\n", r.body  # sorted after the reads

@@ -17,10 +17,12 @@ scoping rules:
   without an earlier binding in the block, subscript and attribute stores (``df["c"] =``,
   ``obj.attr =``), method calls whose value is discarded (``lst.append(x)``,
   ``model.fit(X, y)``), any call with ``inplace=True``; also such changes inside function
-  bodies to names the function does not bind (calling it changes them).
+  bodies to names the function does not bind (calling it changes them). A discarded call
+  of methods known to only read their receiver (``df.head()``, ``df.plot()``,
+  ``df.groupby("a").sum()``; the tables are in ``methods.py``) is a reference instead.
 
 IPython syntax (``%magic``, ``!cmd``, ``%%cell`` magics, ``obj?``) goes through IPython's
-own transformer first; the bodies of ``%%time``, ``%%timeit``, ``%%capture`` and
+own transformer first (``parsing.py``); the bodies of ``%%time``, ``%%timeit``, ``%%capture`` and
 ``%%prun`` (and those line magics) are analyzed as the Python they run. Code that cannot
 be parsed gives an ``error``, never an exception.
 """
@@ -30,16 +32,23 @@ from __future__ import annotations
 import ast
 import builtins
 import functools
-import hashlib
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-_MAYBE_IPYTHON = re.compile(r"^[ \t]*[%!]|\?[ \t]*$", re.MULTILINE)
+from .methods import reads_only
+from .parsing import (
+    PYTHON_CELL_MAGICS,
+    PYTHON_LINE_MAGICS,
+    code_hash,
+    magic_call,
+    parse,
+    parse_source,
+    transform_ipython,
+)
+
+__all__ = ["Analysis", "analyze", "base_name", "code_hash", "parse", "transform_ipython"]
+
 BUILTINS = frozenset(dir(builtins)) | {"get_ipython", "display", "In", "Out", "exit", "quit"}
-# Magics whose body (or argument) is Python run in the user namespace.
-PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})
-PYTHON_LINE_MAGICS = frozenset({"time", "timeit", "prun"})
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,7 @@ class Analysis:
 def analyze(source: str) -> Analysis:
     """Analyze one block's code; never raises. Results are immutable and cached by source
     (a project's graph is rebuilt often; its blocks rarely change)."""
-    tree, error, transformed = _parse(source)
+    tree, error, transformed = parse_source(source)
     if tree is None:
         return Analysis(error=error)
     visitor = _ModuleVisitor()
@@ -70,57 +79,6 @@ def analyze(source: str) -> Analysis:
     except RecursionError:
         return Analysis(error="the code is nested too deeply to analyze")
     return visitor.result(transformed)
-
-
-@functools.lru_cache(maxsize=4096)
-def code_hash(source: str) -> str:
-    """A hash of the code's structure: comments, blank lines and formatting do not change
-    it (code that does not parse is hashed as text)."""
-    tree, _ = parse(source)
-    if tree is None:
-        return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
-    return hashlib.sha256(ast.dump(tree, annotate_fields=False).encode()).hexdigest()
-
-
-def parse(source: str) -> tuple[ast.Module | None, str | None]:
-    """The module's AST (IPython syntax transformed when plain Python fails), or the error."""
-    tree, error, _ = _parse(source)
-    return tree, error
-
-
-def _parse(source: str) -> tuple[ast.Module | None, str | None, bool]:
-    """(tree, error, whether IPython's transformer was needed)."""
-    if _MAYBE_IPYTHON.search(source):  # likely magics: skip a parse that would fail
-        try:
-            code = transform_ipython(source)
-            return ast.parse(code), None, code.rstrip() != source.rstrip()
-        except Exception:  # noqa: S110 - not IPython syntax after all: parse it plainly
-            pass
-    try:
-        return ast.parse(source), None, False
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as first:
-        try:
-            return ast.parse(transform_ipython(source)), None, True
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return None, _describe(first), False
-        except Exception as exc:  # IPython's transformer on hostile input
-            return None, f"{type(exc).__name__}: {exc}", False
-
-
-def transform_ipython(source: str) -> str:
-    """IPython's own translation of magics and shell escapes into Python (lazy import)."""
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    return TransformerManager().transform_cell(source)
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, SyntaxError):
-        where = f" (line {exc.lineno})" if exc.lineno else ""
-        return f"{type(exc).__name__}: {exc.msg}{where}"
-    if isinstance(exc, RecursionError):
-        return "the code is nested too deeply to analyze"
-    return f"{type(exc).__name__}: {exc}"
 
 
 def base_name(node: ast.expr) -> str | None:
@@ -142,27 +100,6 @@ def _has_inplace(call: ast.Call) -> bool:
         kw.arg == "inplace" and isinstance(kw.value, ast.Constant) and kw.value.value is True
         for kw in call.keywords
     )
-
-
-def _magic_call(node: ast.expr) -> tuple[str, str, str, str] | None:
-    """(kind, magic, line, body) for ``get_ipython().run_cell_magic(name, line, body)`` and
-    ``run_line_magic(name, line)`` calls with literal arguments."""
-    if not (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr in ("run_cell_magic", "run_line_magic")
-        and isinstance(node.func.value, ast.Call)
-        and isinstance(node.func.value.func, ast.Name)
-        and node.func.value.func.id == "get_ipython"
-        and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args)
-    ):
-        return None
-    args = [a.value for a in node.args]  # type: ignore[attr-defined]
-    if node.func.attr == "run_cell_magic" and len(args) == 3:
-        return "cell", args[0], args[1], args[2]
-    if node.func.attr == "run_line_magic" and len(args) == 2:
-        return "line", args[0], "", args[1]
-    return None
 
 
 # --- scopes ------------------------------------------------------------------------------
@@ -333,14 +270,19 @@ class _ModuleVisitor(ast.NodeVisitor):
         self.visit(node)
 
     def visit_Expr(self, node: ast.Expr) -> None:
-        magic = _magic_call(node.value)
+        magic = magic_call(node.value)
         if magic is not None and self._python_magic(*magic):
             return
         value = node.value
         if isinstance(value, ast.Await):
             value = value.value
-        if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
-            # A method call whose value is discarded changes its receiver.
+        if (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Attribute)
+            and not reads_only(value)
+        ):
+            # A method call whose value is discarded changes its receiver, unless every
+            # method on the way is known to only read it (methods.py): df.head().
             self.visit_call_parts(value, receiver_mutated=True)
             return
         self.visit(node.value)

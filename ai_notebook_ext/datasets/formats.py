@@ -16,8 +16,20 @@ import json
 import os
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from .pandastypes import cast_types, ident, pandas_casts
+from .readoptions import (
+    NA_VALUES,
+    OptionError,
+    ReadOptions,
+    first_long_row,
+    not_utf8_message,
+    resolve,
+    sheet_names,
+    utf8_copy,
+)
 
 FORMATS = ("csv", "tsv", "parquet", "json", "jsonl", "xlsx")
 EXTENSIONS = {
@@ -32,6 +44,9 @@ EXTENSIONS = {
     ".xlsx": "xlsx",
 }
 SNIFF = 64 * 1024
+# DuckDB's sniffer candidates minus BOOLEAN: DuckDB reads t/f, yes/no as booleans, pandas
+# does not; columns of True/False spellings pandas knows become BOOLEAN afterwards.
+TYPE_CANDIDATES = ("BIGINT", "DOUBLE", "TIME", "DATE", "TIMESTAMP", "VARCHAR")
 EXCEL_TYPE_ROWS = 1000
 
 
@@ -46,6 +61,7 @@ class Schema:
     format: str
     columns: list[dict[str, str]]
     row_count: int
+    read_options: dict[str, str] = field(default_factory=dict)
 
 
 def extension_format(filename: str) -> str | None:
@@ -113,19 +129,47 @@ def _quote(path: str) -> str:
     return "'" + path.replace("'", "''") + "'"
 
 
-def reader_sql(path: str, fmt: str) -> str:
-    """DuckDB's table function reading ``path`` as ``fmt`` (not for xlsx)."""
+def _sql_list(values: list[str] | tuple[str, ...]) -> str:
+    return "[" + ", ".join(_quote(v) for v in values) + "]"
+
+
+def reader_sql(
+    path: str, fmt: str, options: ReadOptions | None = None, retry: frozenset[str] = frozenset()
+) -> str:
+    """DuckDB's table function reading ``path`` as ``fmt`` (not for xlsx) the way pandas'
+    defaults read it: pandas' missing-value markers are nulls, '"' quotes, short rows
+    padded with nulls. ``retry``: "full" sniffs the types from every row, not a sample;
+    "serial" reads with one thread (needed for quoted newlines with padding)."""
+    full = "full" in retry
     p = _quote(path)
-    if fmt == "csv":
-        return f"read_csv({p}, header = true, delim = ',')"
-    if fmt == "tsv":
-        return f"read_csv({p}, header = true, delim = '\\t')"
+    opts = options or ReadOptions()
+    if fmt in ("csv", "tsv"):
+        delim = opts.delimiter or ("\t" if fmt == "tsv" else ",")
+        parts = [
+            p,
+            "header = true",
+            f"delim = {_quote(delim)}",
+            "quote = '\"'",
+            "escape = '\"'",
+            f"nullstr = {_sql_list(NA_VALUES)}",
+            "null_padding = true",
+            f"auto_type_candidates = {_sql_list(TYPE_CANDIDATES)}",
+        ]
+        if opts.names:
+            parts.append(f"names = {_sql_list(opts.names)}")
+        if opts.thousands:
+            parts.append(f"thousands = {_quote(opts.thousands)}")
+        if full:
+            parts.append("sample_size = -1")
+        if "serial" in retry:
+            parts.append("parallel = false")
+        return f"read_csv({', '.join(parts)})"
     if fmt == "parquet":
         return f"read_parquet({p})"
     if fmt == "json":
-        return f"read_json({p}, format = 'array')"
+        return f"read_json({p}, format = 'array'{', sample_size = -1' if full else ''})"
     if fmt == "jsonl":
-        return f"read_json({p}, format = 'newline_delimited')"
+        return f"read_json({p}, format = 'newline_delimited'{', sample_size = -1' if full else ''})"
     raise ValueError(fmt)
 
 
@@ -148,42 +192,146 @@ def _spill_dir() -> str:
     return tempfile.mkdtemp(prefix="ai-notebook-duckdb-")
 
 
-def open_relation(con: Any, path: str, fmt: str) -> None:
-    """Create the view ``data`` over the file in this connection."""
+def open_relation(
+    con: Any,
+    path: str,
+    fmt: str,
+    options: ReadOptions | None = None,
+    *,
+    retry: frozenset[str] = frozenset(),
+) -> ReadOptions:
+    """Create the view ``data`` over the file in this connection, read as pandas reads it
+    with ``options``; returns the options completed for the file. ``retry``: see
+    ``reader_sql`` (after a first read failed, ``next_retry``)."""
+    opts = resolve(path, fmt, options or ReadOptions())
     if fmt == "xlsx":
-        con.register("data", read_excel(path))
-        return
-    con.execute(f"CREATE OR REPLACE VIEW data AS SELECT * FROM {reader_sql(path, fmt)}")
+        con.register("data", read_excel(path, opts.sheet))
+        return opts
+    if fmt in ("csv", "tsv") and opts.encoding != "utf-8":
+        copy = utf8_copy(path, opts.encoding)  # DuckDB reads UTF-8 (and latin-1) only
+        try:
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE data_utf8 AS SELECT * FROM "
+                + reader_sql(copy, fmt, replace(opts, encoding="utf-8"), retry)
+            )
+        finally:
+            os.unlink(copy)
+        con.execute("CREATE OR REPLACE VIEW data AS SELECT * FROM data_utf8")
+    else:
+        con.execute(
+            f"CREATE OR REPLACE VIEW data AS SELECT * FROM {reader_sql(path, fmt, opts, retry)}"
+        )
+    if fmt in ("csv", "tsv"):
+        found = len(con.execute("DESCRIBE data").fetchall())
+        if opts.names is not None and found > len(opts.names):
+            long = first_long_row(path, opts)
+            where = f"line {long[0]} has {long[1]} fields" if long else "a line has more fields"
+            raise FormatError(
+                f"{where}; the header has {len(opts.names)} (counting the header as line 1)"
+            )
+    return opts
 
 
-def read_excel(path: str) -> Any:
-    """The first sheet as a pandas DataFrame (header in the first row)."""
+def read_excel(path: str, sheet: str | None = None) -> Any:
+    """A sheet (default the first) as a pandas DataFrame, header in the first row, as
+    ``pandas.read_excel`` reads it by default. A sheet that is not there: FormatError
+    naming the sheets."""
     import pandas as pd
 
-    return pd.read_excel(path, sheet_name=0, engine="openpyxl")
+    sheets = sheet_names(path)
+    chosen: str | int = 0
+    if sheet is not None:
+        if sheet in sheets:
+            chosen = sheet
+        elif sheet.isdigit() and int(sheet) < len(sheets):
+            chosen = int(sheet)
+        else:
+            raise FormatError(
+                f"the workbook has no sheet {sheet!r}; its sheets: "
+                + ", ".join(repr(s) for s in sheets)
+            )
+    return pd.read_excel(path, sheet_name=chosen, engine="openpyxl")
 
 
-def inspect(path: str, fmt: str, *, count: bool = True) -> Schema:
-    """Read the file as ``fmt``: its columns, their types and (``count``) the row count,
-    which reads the whole file. Without ``count`` only the parser's sample is read (the
-    header and first rows of text formats); row_count is then -1."""
+def next_retry(fmt: str, exc: Exception, retry: frozenset[str]) -> frozenset[str] | None:
+    """How to read again after ``exc`` (None: the error is the file's): sniff the types
+    from every row when a value far down contradicted the sample's; read with one thread
+    when DuckDB's parallel reader cannot pad short rows around quoted newlines."""
+    if fmt not in ("csv", "tsv", "json", "jsonl"):
+        return None
+    text = str(exc)
+    if "serial" not in retry and "parallel=false" in text:
+        return retry | {"serial"}
+    conversion = ("Could not convert", "Conversion Error", "could not be cast")
+    if "full" not in retry and any(c in text for c in conversion):
+        return retry | {"full"}
+    return None
+
+
+def materialize(
+    con: Any, path: str, fmt: str, options: ReadOptions | None = None, table: str = "t"
+) -> ReadOptions:
+    """Read the whole file into the temporary table ``table`` with pandas' types."""
+    retry: frozenset[str] | None = frozenset()
+    while True:
+        try:
+            opts = open_relation(con, path, fmt, options, retry=retry)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM data")
+            break
+        except Exception as exc:
+            retry = next_retry(fmt, exc, retry)
+            if retry is None:
+                raise
+    described = [(r[0], r[1]) for r in con.execute(f"DESCRIBE {table}").fetchall()]
+    _, casts = pandas_casts(con, table, fmt, described)
+    for name, expression in casts.items():  # only the changed columns are rewritten
+        to = expression.rsplit(" AS ", 1)[1].rstrip(")")
+        con.execute(f"ALTER TABLE {table} ALTER {ident(name)} TYPE {to} USING {expression}")
+    return opts
+
+
+def inspect(
+    path: str, fmt: str, options: ReadOptions | None = None, *, count: bool = True
+) -> Schema:
+    """Read the file as ``fmt`` with ``options``: its columns, their types as pandas
+    would type them and (``count``) the row count, which reads the whole file. Without
+    ``count`` only the parser's sample is read (the header and first rows of text
+    formats); row_count is then -1 and the types are the sample's."""
 
     if fmt not in FORMATS:
         raise FormatError(f"unsupported format {fmt!r}; one of {', '.join(FORMATS)}")
     con = connect()
+    opts = options or ReadOptions()
     try:
-        open_relation(con, path, fmt)
-        columns = [{"name": r[0], "type": r[1]} for r in con.execute("DESCRIBE data").fetchall()]
-        rows = -1
-        if count or fmt in ("parquet", "xlsx"):  # cheap there: metadata, or already read
-            (rows,) = con.execute("SELECT count(*) FROM data").fetchone()
+        retry: frozenset[str] | None = frozenset()
+        while True:
+            try:
+                opts = open_relation(con, path, fmt, options, retry=retry)
+                described = [(r[0], r[1]) for r in con.execute("DESCRIBE data").fetchall()]
+                rows, casts = -1, {}
+                if count or fmt in ("parquet", "xlsx"):  # cheap there: metadata, or read
+                    rows, casts = pandas_casts(con, "data", fmt, described)
+                break
+            except Exception as exc:
+                retry = next_retry(fmt, exc, retry)
+                if retry is None:
+                    raise
+        columns = cast_types(con, "data", described, casts)
+    except FormatError:
+        raise
+    except OptionError as exc:
+        raise FormatError(str(exc)) from None
     except Exception as exc:  # any parser's complaint (DuckDB, openpyxl's XML, zip) is the file's
+        if fmt in ("csv", "tsv", "json", "jsonl") and opts.encoding == "utf-8":
+            message = not_utf8_message(path)
+            if message:
+                raise FormatError(message) from None
         raise FormatError(f"cannot read the file as {fmt}: {_reason(exc, path)}") from None
     finally:
         con.close()
     if not columns:
         raise FormatError(f"cannot read the file as {fmt}: it has no columns")
-    return Schema(fmt, columns, int(rows))
+    return Schema(fmt, columns, int(rows), opts.stored())
 
 
 def _reason(exc: Exception, path: str) -> str:

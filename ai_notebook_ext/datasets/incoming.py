@@ -4,9 +4,10 @@ may come from, and what of a client's file name is kept."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import BadRequest
+from .readoptions import ReadOptions
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class Incoming:
     filename: str = ""
     declared: str | None = None
     source: str = "upload"
+    read: ReadOptions = field(default_factory=ReadOptions)  # as the client asked
 
 
 def below_root(root: str, path: str, allow_hidden: bool) -> str:

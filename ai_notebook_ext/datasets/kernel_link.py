@@ -102,7 +102,9 @@ class KernelLink:
             log.warning("ai_notebook_ext: run %s reported a blob that is not stored", run.id)
             return
         try:
-            schema = await worker.run(worker.read_blob, store.url, store.options, blob, "parquet")
+            schema = await worker.run(
+                worker.read_blob, store.url, store.options, blob, "parquet", lane=run.project_id
+            )
             size = await asyncio.to_thread(store.size, blob)
         except (FormatError, worker.WorkerDied) as exc:
             log.warning("ai_notebook_ext: run %s wrote an unreadable dataset: %s", run.id, exc)
@@ -115,4 +117,4 @@ class KernelLink:
         )
         await self.lineage.record(run.id, out.version.id, "write")
         if out.created:
-            await profile_quietly(self.db, store, blob, "parquet")
+            await profile_quietly(self.db, store, blob, "parquet", lane=run.project_id)

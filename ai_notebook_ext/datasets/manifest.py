@@ -17,7 +17,11 @@ async def manifest_of(db: Database, project_id: int) -> str:
         rows = (
             await session.execute(
                 select(
-                    Dataset.name, DatasetVersion.number, DatasetVersion.blob, DatasetVersion.format
+                    Dataset.name,
+                    DatasetVersion.number,
+                    DatasetVersion.blob,
+                    DatasetVersion.format,
+                    DatasetVersion.read_options,
                 )
                 .join(DatasetVersion, DatasetVersion.dataset_id == Dataset.id)
                 .where(Dataset.project_id == project_id)
@@ -25,8 +29,10 @@ async def manifest_of(db: Database, project_id: int) -> str:
             )
         ).all()
     manifest: dict[str, Any] = {}
-    for name, number, blob, fmt in rows:
+    for name, number, blob, fmt, read in rows:
         entry = manifest.setdefault(name, {"latest": number, "versions": {}})
         entry["latest"] = number
         entry["versions"][str(number)] = {"blob": blob, "format": fmt}
+        if read:
+            entry["versions"][str(number)]["read_options"] = read
     return json.dumps(manifest, sort_keys=True)

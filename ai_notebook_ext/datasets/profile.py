@@ -16,7 +16,8 @@ import math
 import time
 from typing import Any
 
-from .formats import connect, open_relation
+from .formats import connect, materialize
+from .readoptions import ReadOptions
 
 HISTOGRAM_BINS = 10
 TOP_VALUES = 10
@@ -63,14 +64,16 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def quick_profile(path: str, fmt: str, memory_limit: str = "300MB") -> dict[str, Any]:
-    """The profile of the file at ``path`` read as ``fmt``."""
+def quick_profile(
+    path: str, fmt: str, options: ReadOptions | None = None, memory_limit: str = "300MB"
+) -> dict[str, Any]:
+    """The profile of the file at ``path`` read as ``fmt`` with ``options`` (the types
+    pandas would give the columns, as the version's schema)."""
     started = time.perf_counter()
     con = connect(memory_limit)
     try:
         con.execute("SET preserve_insertion_order = false")
-        open_relation(con, path, fmt)
-        con.execute("CREATE TEMP TABLE t AS SELECT * FROM data")
+        materialize(con, path, fmt, options)
         described = [(r[0], r[1]) for r in con.execute("DESCRIBE t").fetchall()]
         (rows,) = con.execute("SELECT count(*) FROM t").fetchone()
         # Duplicate rows by a 64-bit hash of each row: a collision among a billion rows

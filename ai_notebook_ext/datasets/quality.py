@@ -11,15 +11,18 @@ locked, so it can only look at the version's own rows.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from .formats import connect, open_relation
+from .formats import connect, materialize
 from .profile import ident, jsonable
+from .readoptions import ReadOptions
 
 KINDS = ("not_null", "unique", "range", "allowed_values", "regex", "row_count", "sql")
 NEEDS_COLUMN = ("not_null", "unique", "range", "allowed_values", "regex")
 SAMPLE = 5
+RULE_TIME_LIMIT = 30.0  # seconds; the server passes AINotebookApp.dataset_rule_time_limit
 PARAM = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
@@ -141,21 +144,56 @@ def _lock_down(con: Any) -> None:
     con.execute("SET lock_configuration = true")
 
 
-def evaluate(path: str, fmt: str, rules: list[Rule]) -> list[dict[str, Any]]:
-    """Each rule's outcome on the file: passed, failing rows, a sample, a message."""
+def evaluate(
+    path: str,
+    fmt: str,
+    rules: list[Rule],
+    options: ReadOptions | None = None,
+    time_limit: float = RULE_TIME_LIMIT,
+) -> list[dict[str, Any]]:
+    """Each rule's outcome on the file (read with ``options``, the types pandas gives
+    it): passed, failing rows, a sample, a message. A rule still running after
+    ``time_limit`` seconds is interrupted and fails; the next rule runs."""
     if not rules:
         return []
     con = connect()
     try:
-        open_relation(con, path, fmt)
-        con.execute("CREATE TEMP TABLE t AS SELECT * FROM data")
+        materialize(con, path, fmt, options)
         con.execute("DROP VIEW IF EXISTS data")
         _lock_down(con)
         names = {r[0] for r in con.execute("DESCRIBE t").fetchall()}
         (rows,) = con.execute("SELECT count(*) FROM t").fetchone()
-        return [_one(con, rule, names, rows) for rule in rules]
+        return [_timed(con, rule, names, rows, time_limit) for rule in rules]
     finally:
         con.close()
+
+
+def _timed(con: Any, rule: Rule, names: set[str], rows: int, time_limit: float) -> dict[str, Any]:
+    """``_one`` with a watchdog that interrupts DuckDB after ``time_limit`` seconds."""
+    stopped = threading.Event()
+
+    def stop() -> None:
+        stopped.set()
+        con.interrupt()
+
+    watchdog = threading.Timer(time_limit, stop)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        out = _one(con, rule, names, rows)
+    finally:
+        watchdog.cancel()
+    if stopped.is_set():
+        return {
+            "rule_id": rule.id,
+            "kind": rule.kind,
+            "column": rule.column,
+            "passed": False,
+            "failing_rows": None,
+            "message": f"stopped after {time_limit:g} s: the rule took longer than its time "
+            "limit (AINotebookApp.dataset_rule_time_limit)",
+        }
+    return out
 
 
 def _one(con: Any, rule: Rule, names: set[str], rows: int) -> dict[str, Any]:

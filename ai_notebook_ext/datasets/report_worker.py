@@ -21,20 +21,23 @@ def say(**fields: Any) -> None:
 
 
 def main(settings: dict[str, Any]) -> None:
-    from .formats import connect, open_relation
+    from .formats import connect, materialize
+    from .readoptions import ReadOptions
 
     say(progress=0.05, message="reading the data")
     con = connect(settings.get("memory_limit", "2GB"))
     try:
-        open_relation(con, settings["path"], settings["format"])
-        (rows,) = con.execute("SELECT count(*) FROM data").fetchone()
+        # read as the version's schema says (pandas' types, the version's read options)
+        read = ReadOptions.of(settings.get("read_options"))
+        materialize(con, settings["path"], settings["format"], read)
+        (rows,) = con.execute("SELECT count(*) FROM t").fetchone()
         limit = int(settings["max_rows"])
         if rows > limit:
             frame = con.execute(
-                f"SELECT * FROM data USING SAMPLE reservoir({limit} ROWS) REPEATABLE (42)"
+                f"SELECT * FROM t USING SAMPLE reservoir({limit} ROWS) REPEATABLE (42)"
             ).df()
         else:
-            frame = con.execute("SELECT * FROM data").df()
+            frame = con.execute("SELECT * FROM t").df()
     finally:
         con.close()
     title = settings["title"]

@@ -95,6 +95,7 @@ class ReportService:
                 "version": number,
                 "blob": version.blob,
                 "format": version.format,
+                "read_options": dict(version.read_options or {}),
                 "title": f"{dataset.name} v{number}",
             }
             out = _out(row, number)
@@ -171,6 +172,7 @@ class ReportService:
         settings = {
             "path": path,
             "format": job["format"],
+            "read_options": job.get("read_options") or {},
             "out": out,
             "max_rows": self.max_rows,
             "title": job["title"],

@@ -6,27 +6,42 @@ version and come back with the version (and the upload that made it).
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
 from ..errors import BadRequest, NotFound, ServiceUnavailable, Unprocessable
 from ..projects.users import Actor
 from ..store import Database
-from ..store.dataset_models import DatasetVersion, QualityResult, QualityRule
+from ..store.dataset_models import Dataset, DatasetVersion, QualityResult, QualityRule
 from ..store.types import utcnow
 from . import worker
 from .lookup import allowed_dataset, version_of
-from .quality import Rule, RuleError
+from .quality import RULE_TIME_LIMIT, Rule, RuleError
+from .readoptions import ReadOptions
 from .schemas import QualityOut, RuleIn, RuleOut
 from .storage import BlobStore
 from .views import quality_out
 
 
+async def _validate(rule: Rule, project_id: int) -> None:
+    """A new or changed rule checked in the project's data worker (its SQL is parsed
+    there): 400 naming the parameters when it is refused."""
+    try:
+        await worker.run(worker.validate_rule, rule, limit=worker.QUICK, lane=project_id)
+    except RuleError as exc:
+        raise BadRequest(str(exc), details={"field": "params"}) from None
+    except worker.WorkerDied as exc:
+        raise ServiceUnavailable(str(exc)) from None
+
+
 class RuleService:
     """Quality rules and their results."""
 
-    def __init__(self, db: Database, store: BlobStore) -> None:
+    def __init__(self, db: Database, store: BlobStore, time_limit: float = RULE_TIME_LIMIT) -> None:
         self.db = db
         self.store = store
+        self.time_limit = time_limit  # seconds per rule (AINotebookApp.dataset_rule_time_limit)
 
     async def list(self, actor: Actor, project_id: int, dataset_id: int) -> list[RuleOut]:
         async with self.db.session() as session:
@@ -46,12 +61,7 @@ class RuleService:
             await allowed_dataset(
                 session, actor, project_id, dataset_id, "editor", "adding quality rules"
             )
-        try:
-            await worker.run(worker.validate_rule, rule, limit=worker.QUICK)
-        except RuleError as exc:
-            raise BadRequest(str(exc), details={"field": "params"}) from None
-        except worker.WorkerDied as exc:
-            raise ServiceUnavailable(str(exc)) from None
+        await _validate(rule, project_id)
         async with self.db.session() as session:
             await allowed_dataset(
                 session, actor, project_id, dataset_id, "editor", "adding quality rules"
@@ -67,6 +77,34 @@ class RuleService:
             session.add(row)
             await session.flush()
             return RuleOut.model_validate(row)
+
+    async def replace(
+        self, actor: Actor, project_id: int, dataset_id: int, rule_id: int, data: RuleIn
+    ) -> RuleOut:
+        """Change a rule's kind, column or parameters (editor): the form in JupyterLab
+        edits a rule in place, keeping its id (and so its place in the results)."""
+        rule = Rule(data.kind, data.column, dict(data.params))
+        async with self.db.session() as session:
+            await allowed_dataset(
+                session, actor, project_id, dataset_id, "editor", "changing quality rules"
+            )
+            await self._rule(session, dataset_id, rule_id)
+        await _validate(rule, project_id)
+        async with self.db.session() as session:
+            await allowed_dataset(
+                session, actor, project_id, dataset_id, "editor", "changing quality rules"
+            )
+            row = await self._rule(session, dataset_id, rule_id)
+            row.kind, row.column, row.params = rule.kind, rule.column, rule.params
+            await session.flush()
+            return RuleOut.model_validate(row)
+
+    @staticmethod
+    async def _rule(session: Any, dataset_id: int, rule_id: int) -> QualityRule:
+        row = await session.get(QualityRule, rule_id)
+        if row is None or row.dataset_id != dataset_id:
+            raise NotFound(f"quality rule {rule_id} not found")
+        return row
 
     async def remove(self, actor: Actor, project_id: int, dataset_id: int, rule_id: int) -> None:
         async with self.db.session() as session:
@@ -115,12 +153,23 @@ class RuleService:
                     .order_by(QualityRule.id)
                 )
             )
+            project_id = await session.scalar(
+                select(Dataset.project_id).where(Dataset.id == dataset_id)
+            )
         if version is None or not rows:
             return None, []
         rules = [Rule(r.kind, r.column, dict(r.params), r.id) for r in rows]
         store = self.store
         results = await worker.run(
-            worker.check_blob, store.url, store.options, version.blob, version.format, rules
+            worker.check_blob,
+            store.url,
+            store.options,
+            version.blob,
+            version.format,
+            rules,
+            ReadOptions.of(version.read_options),
+            self.time_limit,
+            lane=project_id,
         )
         passed = all(r["passed"] for r in results)
         async with self.db.session() as session:

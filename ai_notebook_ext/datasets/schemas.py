@@ -23,6 +23,18 @@ Format = Literal["csv", "tsv", "parquet", "json", "jsonl", "xlsx"]
 assert set(Format.__args__) == set(FORMATS)  # type: ignore[attr-defined]
 
 
+ENCODING = (
+    "csv/tsv: the text encoding (default utf-8, as pandas; a file that is not UTF-8 gets "
+    "400 naming the encoding it looks like, e.g. cp1252)."
+)
+DELIMITER = "csv: ',', ';', '|' or 'tab'; default: the one the header line uses most."
+THOUSANDS = (
+    'csv/tsv: a thousands separator, so that "1,234" is a number; default none (pandas '
+    "reads such values as text)."
+)
+SHEET = "xlsx: a sheet's name or 0-based position; default the first sheet."
+
+
 class DatasetUpdate(Input):
     description: Description | None = None
     tags: list[Tag] | None = Field(default=None, max_length=50)
@@ -34,6 +46,10 @@ class RegisterIn(Input):
         description="A file below the server's root dir, relative to it."
     )
     format: Format | None = Field(default=None, description="Default: from the name/content.")
+    encoding: str | None = Field(default=None, max_length=40, description=ENCODING)
+    delimiter: str | None = Field(default=None, max_length=3, description=DELIMITER)
+    thousands: str | None = Field(default=None, max_length=1, description=THOUSANDS)
+    sheet: str | None = Field(default=None, max_length=100, description=SHEET)
 
 
 class ColumnOut(Output):
@@ -55,7 +71,17 @@ class VersionOut(Output):
     size: int
     format: Format
     row_count: int | None = Field(description="null while a background upload is counted.")
-    columns: list[ColumnOut]
+    columns: list[ColumnOut] = Field(
+        description="Names and DuckDB types, typed as pandas types the columns: a column "
+        "pandas reads as object is VARCHAR, or DATE/TIME/TIMESTAMP when all its values are "
+        "such, or STRUCT/LIST for nested JSON (kept as structs, not flattened); integers "
+        "with nulls stay integer types (float64 in pandas)."
+    )
+    read_options: dict[str, str] = Field(
+        default_factory=dict,
+        description="How the file is read (delimiter, encoding, thousands, sheet); "
+        "ain.load reads it the same way.",
+    )
     source: Literal["upload", "register", "kernel"]
     status: Literal["ready", "processing", "broken"]
     problem: str = Field(description="Why a version is broken.")

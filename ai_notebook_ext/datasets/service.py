@@ -31,6 +31,7 @@ from .incoming import Incoming, below_root, display_name
 from .lookup import allowed_dataset
 from .manifest import manifest_of
 from .profiles import ensure_profile, profile_quietly
+from .readoptions import ReadOptions
 from .schemas import (
     DatasetOut,
     DatasetUpdate,
@@ -140,7 +141,8 @@ class DatasetService:
             )
             v = numbered(await versions_of(session, dataset.id), number)
         try:
-            return await ensure_profile(self.db, self.store, v.blob, v.format)
+            read = ReadOptions.of(v.read_options)
+            return await ensure_profile(self.db, self.store, v.blob, v.format, read, project_id)
         except worker.WorkerDied as exc:
             raise ServiceUnavailable(str(exc)) from None
         except Exception as exc:
@@ -159,7 +161,14 @@ class DatasetService:
             )
             v = numbered(await versions_of(session, dataset.id), number)
         rows_out: list[dict[str, Any]] = await worker.run(
-            worker.sample_blob, self.store.url, self.store.options, v.blob, v.format, rows
+            worker.sample_blob,
+            self.store.url,
+            self.store.options,
+            v.blob,
+            v.format,
+            rows,
+            ReadOptions.of(v.read_options),
+            lane=project_id,
         )
         return rows_out
 
@@ -192,6 +201,8 @@ class DatasetService:
                 incoming.filename,
                 incoming.declared,
                 not background,
+                incoming.read,
+                lane=project_id,
             )
         except FormatError as exc:
             raise BadRequest(str(exc), details={"field": "body"}) from None
@@ -202,11 +213,20 @@ class DatasetService:
             await asyncio.to_thread(self.store.put_file, incoming.path, incoming.digest, move=move)
             out = await self.record_version(actor, project_id, name, incoming, schema)
         if out.created and not background:
-            await profile_quietly(self.db, self.store, incoming.digest, schema.format)
+            read = ReadOptions.of(schema.read_options)
+            await profile_quietly(
+                self.db, self.store, incoming.digest, schema.format, read, project_id
+            )
         return out
 
     async def register(
-        self, actor: Actor, project_id: int, name: str, path: str, fmt: str | None
+        self,
+        actor: Actor,
+        project_id: int,
+        name: str,
+        path: str,
+        fmt: str | None,
+        read: ReadOptions | None = None,
     ) -> UploadOut:
         """A file under the server's root dir becomes a version (its bytes are copied)."""
         await self.check_upload(actor, project_id)
@@ -214,7 +234,9 @@ class DatasetService:
         # A private copy, hashed while copied: the stored bytes are the hashed bytes even
         # if the file changes meanwhile.
         copy, digest, size = await asyncio.to_thread(copy_and_hash, full, self.staging_dir)
-        incoming = Incoming(copy, digest, size, os.path.basename(full), fmt, "register")
+        incoming = Incoming(
+            copy, digest, size, os.path.basename(full), fmt, "register", read or ReadOptions()
+        )
         try:
             return await self.ingest(actor, project_id, name, incoming)
         finally:
@@ -259,6 +281,7 @@ class DatasetService:
                 latest is not None
                 and latest.blob == incoming.digest
                 and latest.format == schema.format
+                and (latest.read_options or {}) == schema.read_options
                 and latest.status == "ready"
             ):
                 return UploadOut(
@@ -275,6 +298,7 @@ class DatasetService:
                 format=schema.format,
                 row_count=schema.row_count if schema.row_count >= 0 else None,
                 columns=schema.columns,
+                read_options=schema.read_options,
                 source=incoming.source,
                 status="ready" if schema.row_count >= 0 else "processing",
                 problem="",
@@ -289,8 +313,11 @@ class DatasetService:
         await self.write_manifest(project_id)
         number, fmt = version.number, schema.format
         if schema.row_count < 0:  # a background upload: count, profile and check later
+            read = ReadOptions.of(schema.read_options)
             task = asyncio.ensure_future(
-                self._complete(project_id, name, version_id, dataset_id, number, incoming, fmt)
+                self._complete(
+                    project_id, name, version_id, dataset_id, number, incoming, fmt, read
+                )
             )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -354,13 +381,20 @@ class DatasetService:
         number: int,
         incoming: Incoming,
         fmt: str,
+        read: ReadOptions,
     ) -> None:
-        """The rest of a background upload: the full read (row count), profile, checks;
-        the version is 'ready' once all are done."""
+        """The rest of a background upload: the full read (row count, the columns' types
+        from every row), profile, checks; the version is 'ready' once all are done."""
         try:
             store = self.store
             schema = await worker.run(
-                worker.read_blob, store.url, store.options, incoming.digest, fmt
+                worker.read_blob,
+                store.url,
+                store.options,
+                incoming.digest,
+                fmt,
+                read,
+                lane=project_id,
             )
         except FormatError as exc:
             await self._set_status(version_id, "broken", None, str(exc))
@@ -372,8 +406,8 @@ class DatasetService:
             log.exception("ai_notebook_ext: reading dataset version %s", version_id)
             await self._set_status(version_id, "broken", None, "the file could not be read")
             return
-        await self._set_status(version_id, "processing", schema.row_count, "")
-        await profile_quietly(self.db, self.store, incoming.digest, fmt)
+        await self._set_status(version_id, "processing", schema.row_count, "", schema.columns)
+        await profile_quietly(self.db, self.store, incoming.digest, fmt, read, project_id)
         await self._announce(
             project_id,
             name,
@@ -386,12 +420,19 @@ class DatasetService:
         )
 
     async def _set_status(
-        self, version_id: int, status: str, row_count: int | None, problem: str
+        self,
+        version_id: int,
+        status: str,
+        row_count: int | None,
+        problem: str,
+        columns: list[dict[str, str]] | None = None,
     ) -> None:
         async with self.db.session() as session:
             version = await session.get(DatasetVersion, version_id)
             if version is not None:
                 version.status, version.row_count, version.problem = status, row_count, problem
+                if columns is not None:
+                    version.columns = columns
 
     async def stop(self) -> None:
         """Server shutdown: background uploads stop (their versions stay 'processing')."""

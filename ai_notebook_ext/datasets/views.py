@@ -71,6 +71,7 @@ async def version_outs(
             size=v.size,
             format=v.format,  # type: ignore[arg-type]
             row_count=v.row_count,
+            read_options=dict(v.read_options or {}),
             columns=[ColumnOut(**c) for c in v.columns],
             source=v.source,  # type: ignore[arg-type]
             status=v.status,  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ from ..store.models import Run
 from ..store.types import utcnow
 from . import statements as sql
 from .artifacts import ArtifactStore
+from .displays import DisplayRegistry
 from .live import LiveRun
 from .outputs import StoredArtifact, externalize, storable
 from .progress import RunEvents
@@ -40,6 +41,9 @@ class RunEnding:
         self.artifacts = artifacts
         self.events = events
         self.text_limit = text_limit
+        # Display ids across runs: fed by the output events, told here when a run ended.
+        self.displays = DisplayRegistry(db, artifacts, events, text_limit)
+        events.displays = self.displays
         # async (run, reports): what ain read and wrote in a run; set by the datasets layer
         self.on_datasets: Any = None
 
@@ -147,6 +151,7 @@ class RunEnding:
         params["outputs"] = storable(outputs) if outputs is not None else known.outputs
         async with self.db.connection() as conn:
             if not (await conn.execute(sql.FINISH_RUN, params)).rowcount:
+                self.displays.gone(run_id)
                 return None  # already ended (e.g. cancelled while stopping)
             for art in {a.sha256: a for a in artifacts}.values():
                 key = {"project_id": known.project_id, "sha256": art.sha256}
@@ -161,6 +166,7 @@ class RunEnding:
         if generation is not None:
             update["kernel_generation"] = generation
         final = known.model_copy(update=update)
+        await self.displays.ended(final)  # its display updates stored, its ids targets
         self.events.status(
             known.project_id,
             run_id,

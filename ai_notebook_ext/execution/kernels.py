@@ -106,6 +106,10 @@ class ProjectKernels:
     def handle(self, project_id: int) -> KernelHandle | None:
         return self._handles.get(project_id)
 
+    def settling(self, project_id: int) -> bool:
+        """Whether the kernel is being started, restarted or shut down right now."""
+        return self._locks.busy(project_id)
+
     async def ensure(self, project_id: int, name: str, cwd: str) -> KernelHandle:
         """The project's kernel, started (or reconnected after a crash) if needed."""
         async with self._locks.hold(project_id):

@@ -32,6 +32,15 @@ MAX_OUTPUTS = 5_000  # outputs kept per run; a block printing in a loop stays bo
 class OutputCollector:
     """Accumulates the outputs of one execution, honouring clear_output and display ids.
 
+    Follows nbclient's ``NotebookClient.process_message``/``output``/``clear_output``:
+
+    - ``clear_output(wait=True)`` clears at the next output (stream, display_data,
+      execute_result or error; never at an update_display_data); without ``wait`` at once.
+      A clear forgets this execution's display ids.
+    - A display_data, execute_result or update_display_data with a display id replaces
+      ``data`` and ``metadata`` of every output showing that id, here and in other runs:
+      those of other runs wait in ``take_display_updates()`` (``displays.py`` applies them).
+
     Memory stays bounded whatever the block prints: stream text is appended in chunks (no
     quadratic copying) and, past STREAM_MEMORY_CAP characters, keeps its head and tail
     with a note of what was left out; past MAX_OUTPUTS outputs, further ones are counted.
@@ -48,6 +57,20 @@ class OutputCollector:
     _head: str | None = None
     _dropped: int = 0
     _dropped_outputs: int = 0
+    _display_updates: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def display_ids(self) -> dict[str, list[int]]:
+        """Display id -> indices of the outputs showing it (for later runs' updates)."""
+        return self._display_ids
+
+    def take_display_updates(self) -> dict[str, dict[str, Any]]:
+        """Display id -> its latest ``{"data", "metadata"}`` since the last call: what
+        outputs of other runs showing that id must now show."""
+        updates = self._display_updates
+        if updates:
+            self._display_updates = {}
+        return updates
 
     @property
     def outputs(self) -> list[dict[str, Any]]:
@@ -75,8 +98,13 @@ class OutputCollector:
             return False
         if msg_type not in OUTPUT_MSG_TYPES:
             return False
+        transient = content.get("transient")
+        display_id = transient.get("display_id") if isinstance(transient, dict) else None
+        if not isinstance(display_id, str):
+            display_id = ""  # none, or not one a kernel may send
+        updated = bool(display_id) and self._update_display(display_id, content)
         if msg_type == "update_display_data":
-            return self._update_display(content)
+            return updated
         if self._clear_pending:
             self._clear()
         if msg_type == "stream":
@@ -99,7 +127,6 @@ class OutputCollector:
         if msg_type == "execute_result":
             out["execution_count"] = content.get("execution_count")
             self.execution_count = content.get("execution_count", self.execution_count)
-        display_id = (content.get("transient") or {}).get("display_id")
         if display_id and len(self._outputs) < MAX_OUTPUTS:
             self._display_ids.setdefault(display_id, []).append(len(self._outputs))
         return self._append(out)
@@ -157,14 +184,17 @@ class OutputCollector:
         self._join()
         self._parts, self._length, self._head, self._dropped = [], 0, None, 0
 
-    def _update_display(self, content: dict[str, Any]) -> bool:
-        display_id = (content.get("transient") or {}).get("display_id")
-        changed = False
-        for index in self._display_ids.get(display_id or "", []):
-            self._outputs[index]["data"] = dict(content.get("data", {}))
-            self._outputs[index]["metadata"] = dict(content.get("metadata", {}))
-            changed = True
-        return changed
+    def _update_display(self, display_id: str, content: dict[str, Any]) -> bool:
+        """Show ``content`` wherever ``display_id`` shows; True (outputs changed or an
+        update for other runs waits)."""
+        data = dict(content.get("data", {}))
+        metadata = dict(content.get("metadata", {}))
+        for index in self._display_ids.get(display_id, []):
+            self._outputs[index]["data"] = dict(data)
+            self._outputs[index]["metadata"] = dict(metadata)
+        self._display_updates.pop(display_id, None)  # the latest goes last
+        self._display_updates[display_id] = {"data": data, "metadata": metadata}
+        return True
 
 
 @dataclass(frozen=True)

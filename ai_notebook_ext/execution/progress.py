@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..events import KERNEL_STATUS, RUN_OUTPUT, RUN_STATUS, Events
 from .outputs import OutputCollector, without_binary
+
+if TYPE_CHECKING:
+    from .displays import DisplayRegistry
 
 EVENT_TEXT_CAP = 16_384
 EVENT_MAX_OUTPUTS = 50
@@ -21,9 +24,16 @@ class OutputEvents:
     global bus only when ``enabled`` (``event_outputs``).
     """
 
-    def __init__(self, events: Events, run: Any, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        events: Events,
+        run: Any,
+        enabled: bool = True,
+        displays: DisplayRegistry | None = None,
+    ) -> None:
         self.events = events
         self.enabled = enabled
+        self.displays = displays  # sees every change: display ids, updates of other runs
         self.project_id, self.run_id, self.block_id = run.project_id, run.id, run.block_id
         self.seq = 0
         self.pending: OutputCollector | None = None
@@ -31,6 +41,8 @@ class OutputEvents:
         self.last = float("-inf")  # loop time of the last event sent
 
     async def update(self, collector: OutputCollector) -> None:
+        if self.displays is not None:
+            self.displays.observe(self, collector)
         if not self.enabled and not self.events.listening(self.project_id):
             return
         self.pending = collector  # read at most once per interval, not per message
@@ -81,9 +93,10 @@ class RunEvents:
     def __init__(self, events: Events, private_outputs: bool) -> None:
         self.events = events
         self.private_outputs = private_outputs
+        self.displays: DisplayRegistry | None = None  # set by RunEnding, which owns it
 
     def outputs(self, run: Any) -> OutputEvents:
-        return OutputEvents(self.events, run, self.private_outputs)
+        return OutputEvents(self.events, run, self.private_outputs, self.displays)
 
     def status(
         self,

@@ -77,6 +77,10 @@ class ProjectQueues:
         ids = (_run_id(t) for t in self._queues.get(project_id, ()))
         return [i for i in ids if i is not None]
 
+    def has_work(self, project_id: int) -> bool:
+        """Whether a run or job of the project runs or waits (a request's place too)."""
+        return bool(self._queues.get(project_id)) or project_id in self._current
+
     def remove(self, project_id: int, run_id: int) -> bool:
         """Take a queued run out of the queue; False if it is not waiting."""
         for ticket in self._queues.get(project_id, ()):

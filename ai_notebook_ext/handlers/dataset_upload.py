@@ -12,11 +12,11 @@ from pydantic import ValidationError
 
 from ..datasets.formats import FORMATS
 from ..datasets.incoming import Incoming
-from ..datasets.schemas import DATASET_NAME, UploadOut
+from ..datasets.schemas import DATASET_NAME, DELIMITER, ENCODING, SHEET, THOUSANDS, UploadOut
 from ..datasets.storage import Staging
 from ..errors import BadRequest, PayloadTooLarge
 from .base import ApiHandler, operation
-from .datasets import RESOURCE
+from .datasets import RESOURCE, read_options
 
 UPLOAD_CHUNK = 1 << 20
 UPLOAD_QUERY = {
@@ -26,6 +26,10 @@ UPLOAD_QUERY = {
     "background": "true: answer 202 once the file is stored and its schema read; the row "
     "count, profile and quality checks follow (status 'processing', then a dataset-version "
     "event). Default false: 201 after all of them.",
+    "encoding": ENCODING,
+    "delimiter": DELIMITER,
+    "thousands": THOUSANDS,
+    "sheet": SHEET,
 }
 
 
@@ -68,6 +72,12 @@ class DatasetUploadHandler(ApiHandler):
                 f"format must be one of {', '.join(FORMATS)}", details={"field": "format"}
             )
         self.declared = fmt
+        self.read = read_options(
+            *(
+                self.get_query_argument(k, None)
+                for k in ("encoding", "delimiter", "thousands", "sheet")
+            )
+        )
         await self.services.datasets.check_upload(await self.actor(), pid)
         limit = self.services.dataset_max_bytes
         length = self.request.headers.get("Content-Length", "")
@@ -108,7 +118,16 @@ class DatasetUploadHandler(ApiHandler):
         response=UploadOut,
         status=201,
         query=UPLOAD_QUERY,
-        text_query=("name", "filename", "format", "background"),
+        text_query=(
+            "name",
+            "filename",
+            "format",
+            "background",
+            "encoding",
+            "delimiter",
+            "thousands",
+            "sheet",
+        ),
         raw_body="application/octet-stream",
         errors=(404, 413),
     )
@@ -127,6 +146,7 @@ class DatasetUploadHandler(ApiHandler):
             self.get_query_argument("filename", "") or "",
             self.declared,
             "upload",
+            self.read,
         )
         background = self.bool_query("background")
         out = await self.services.datasets.ingest(

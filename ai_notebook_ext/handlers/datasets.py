@@ -9,6 +9,8 @@ from urllib.parse import quote
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 
+from ..datasets.readoptions import OptionError, ReadOptions
+from ..datasets.readoptions import parse as parse_read_options
 from ..datasets.schemas import (
     CatalogOut,
     DatasetList,
@@ -39,6 +41,17 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
+def read_options(
+    encoding: str | None, delimiter: str | None, thousands: str | None, sheet: str | None
+) -> ReadOptions:
+    """Reading options from a request; 400 naming the one that cannot be used."""
+    try:
+        return parse_read_options(encoding, delimiter, thousands, sheet)
+    except OptionError as exc:
+        field = str(exc).split(" ", 1)[0]
+        raise BadRequest(str(exc), details={"field": field}) from None
+
+
 class DatasetRegisterHandler(ApiHandler):
     auth_resource = RESOURCE
 
@@ -55,8 +68,9 @@ class DatasetRegisterHandler(ApiHandler):
     async def post(self, project_id: str) -> None:
         pid = self.path_id(project_id, "project")
         data = self.body(RegisterIn)
+        read = read_options(data.encoding, data.delimiter, data.thousands, data.sheet)
         out = await self.services.datasets.register(
-            await self.actor(), pid, data.name, data.path, data.format
+            await self.actor(), pid, data.name, data.path, data.format, read
         )
         self.reply(out, 201 if out.created else 200)
 
@@ -250,6 +264,21 @@ class RulesHandler(ApiHandler):
 
 class RuleHandler(ApiHandler):
     auth_resource = RESOURCE
+
+    @operation(
+        "Replace a quality rule's kind, column and parameters (editor); it keeps its id. "
+        "Validated as when added.",
+        body=RuleIn,
+        response=RuleOut,
+        errors=(404,),
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def put(self, project_id: str, dataset_id: str, rule_id: str) -> None:
+        pid, did = self.path_id(project_id, "project"), self.path_id(dataset_id, "dataset")
+        rid = self.path_id(rule_id, "rule")
+        data = self.body(RuleIn)
+        self.reply(await self.services.rules.replace(await self.actor(), pid, did, rid, data))
 
     @operation("Remove a quality rule (editor).", status=204, errors=(404,))
     @tornado.web.authenticated

@@ -61,7 +61,7 @@ class Datasets:
         entry = self._manifest().get(name)
         if version is None and name in self._saved:
             blob, fmt = self._saved[name]
-            number = None
+            number, read = None, {}
         else:
             if entry is None:
                 known = ", ".join(sorted(self._manifest())) or "none yet"
@@ -71,8 +71,9 @@ class Datasets:
             if found is None:
                 raise DatasetError(f"dataset {name!r} has no version {number}")
             blob, fmt = found["blob"], found["format"]
+            read = found.get("read_options") or {}
         with self.store.local_path(blob, "." + fmt) as path:
-            frame = _read(pd, path, fmt)
+            frame = _read(pd, path, fmt, read)
         self._publish({"op": "read", "name": name, "version": number, "blob": blob})
         return frame
 
@@ -130,19 +131,30 @@ class Datasets:
         session.send(socket, MSG_TYPE, content, parent=pub.parent_header, ident=b"ain")
 
 
-def _read(pd: Any, path: str, fmt: str) -> Any:
+def _read(pd: Any, path: str, fmt: str, read: dict[str, Any] | None = None) -> Any:
+    """pandas' defaults, plus the options the version was read with on the server
+    (delimiter, encoding, thousands separator, sheet), so both see the same columns."""
+    read = read or {}
     if fmt == "parquet":
         return pd.read_parquet(path)
-    if fmt == "csv":
-        return pd.read_csv(path)
-    if fmt == "tsv":
-        return pd.read_csv(path, sep="\t")
+    if fmt in ("csv", "tsv"):
+        options: dict[str, Any] = {"sep": read.get("delimiter") or ("\t" if fmt == "tsv" else ",")}
+        if read.get("encoding"):
+            options["encoding"] = read["encoding"]
+        if read.get("thousands"):
+            options["thousands"] = read["thousands"]
+        return pd.read_csv(path, **options)
     if fmt == "json":
         return pd.read_json(path, orient="records")
     if fmt == "jsonl":
         return pd.read_json(path, orient="records", lines=True)
     if fmt == "xlsx":
-        return pd.read_excel(path, sheet_name=0, engine="openpyxl")
+        sheet: Any = read.get("sheet", 0)
+        if isinstance(sheet, str) and sheet.isdigit():
+            from ..datasets.readoptions import sheet_names
+
+            sheet = sheet if sheet in sheet_names(path) else int(sheet)
+        return pd.read_excel(path, sheet_name=sheet, engine="openpyxl")
     raise DatasetError(f"unsupported format {fmt!r}")
 
 

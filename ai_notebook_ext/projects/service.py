@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -73,6 +75,9 @@ class ProjectService:
     def __init__(self, db: Database, feed: ProjectFeed | None = None) -> None:
         self.db = db
         self.feed = feed or ProjectFeed()
+        # async (project id, working folder), awaited after a delete: what the server holds
+        # for the project goes (execution/teardown.py)
+        self.on_deleted: list[Callable[[int, str], Awaitable[None]]] = []
 
     async def create(self, actor: Actor, data: ProjectCreate) -> ProjectOut:
         async with self.db.session() as session:
@@ -131,7 +136,12 @@ class ProjectService:
 
     async def delete(self, actor: Actor, project_id: int) -> None:
         async with self.db.session() as session:
-            await authorize(session, actor, project_id, "owner", "deleting the project")
+            project, _ = await authorize(
+                session, actor, project_id, "owner", "deleting the project"
+            )
+            folder = working_dir(project)
             # Memberships and blocks go with it (ON DELETE CASCADE on both backends).
             await session.execute(delete(Project).where(Project.id == project_id))
         self.feed.project_deleted(project_id, actor.username)
+        for hook in self.on_deleted:
+            await hook(project_id, folder)

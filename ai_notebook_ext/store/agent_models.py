@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .models import Base
+from .models import AUTOINCREMENT, Base
 from .types import UTCDateTime, utcnow
 
 AGENT_MODES = ("ask", "auto", "full")
@@ -20,6 +20,7 @@ class Conversation(Base):
     """A chat of a user with the agent in a project; its members see it by role."""
 
     __tablename__ = "agent_conversations"
+    __table_args__ = AUTOINCREMENT
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(
@@ -45,7 +46,10 @@ class AgentMessage(Base):
     the change it made, if any)."""
 
     __tablename__ = "agent_messages"
-    __table_args__ = (Index("ix_agent_messages_conversation_id", "conversation_id", "id"),)
+    __table_args__ = (
+        Index("ix_agent_messages_conversation_id", "conversation_id", "id"),
+        AUTOINCREMENT,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(
@@ -74,6 +78,7 @@ class AgentApproval(Base):
     action in ``auto``), with a preview of what it would do."""
 
     __tablename__ = "agent_approvals"
+    __table_args__ = AUTOINCREMENT
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(

@@ -95,8 +95,25 @@ def upgrade(url: str | URL, revision: str = "head") -> None:
     """Bring the database at ``url`` to ``revision`` (default: the newest schema)."""
     engine = make_sync_engine(url)
     try:
-        with engine.begin() as connection:
-            command.upgrade(alembic_config(connection), revision)
+        with engine.connect() as connection:
+            if connection.dialect.name != "sqlite":
+                with connection.begin():
+                    command.upgrade(alembic_config(connection), revision)
+                return
+            # SQLite's table rebuilds (migration 0010) drop and recreate parent tables:
+            # with foreign keys on, the DROP would cascade into the children. SQLite's own
+            # procedure: foreign keys off (outside a transaction), rebuild, check, on.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+            try:
+                with connection.begin():
+                    command.upgrade(alembic_config(connection), revision)
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")
+            finally:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
     finally:
         engine.dispose()
 

@@ -18,10 +18,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .models import Base
+from .models import AUTOINCREMENT, Base
 from .types import UTCDateTime, utcnow
 
 
@@ -29,7 +30,10 @@ class Dataset(Base):
     """A named dataset of a project; its content lives in versions."""
 
     __tablename__ = "datasets"
-    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_datasets_project_name"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "name", name="uq_datasets_project_name"),
+        AUTOINCREMENT,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
@@ -52,6 +56,7 @@ class DatasetVersion(Base):
         CheckConstraint("source IN ('upload', 'register', 'kernel')", name="source"),
         CheckConstraint("status IN ('ready', 'processing', 'broken')", name="status"),
         Index("ix_dataset_versions_blob", "blob"),
+        AUTOINCREMENT,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -65,6 +70,11 @@ class DatasetVersion(Base):
     format: Mapped[str] = mapped_column(String(16))
     row_count: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # None: counting
     columns: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # How the file is read (readoptions.ReadOptions.stored): the delimiter, encoding,
+    # thousands separator, Excel sheet; the profile, checks and ain.load read it so.
+    read_options: Mapped[dict[str, Any]] = mapped_column(
+        JSON, default=dict, server_default=text("'{}'")
+    )
     source: Mapped[str] = mapped_column(String(16), default="upload")
     # ready; processing (a background upload still being read, profiled and checked);
     # broken (the full read failed after the schema was accepted: ``problem`` says why)
@@ -93,6 +103,7 @@ class QualityRule(Base):
     """A check every new version of a dataset must pass."""
 
     __tablename__ = "quality_rules"
+    __table_args__ = AUTOINCREMENT
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dataset_id: Mapped[int] = mapped_column(
@@ -111,6 +122,7 @@ class QualityResult(Base):
     """The outcome of a version's quality checks (one entry per rule)."""
 
     __tablename__ = "quality_results"
+    __table_args__ = AUTOINCREMENT
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version_id: Mapped[int] = mapped_column(
@@ -128,6 +140,7 @@ class Lineage(Base):
     __table_args__ = (
         CheckConstraint("direction IN ('read', 'write')", name="direction"),
         UniqueConstraint("run_id", "version_id", "direction", name="uq_lineage_run_version"),
+        AUTOINCREMENT,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -145,6 +158,7 @@ class DatasetReport(Base):
     __tablename__ = "dataset_reports"
     __table_args__ = (
         CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status"),
+        AUTOINCREMENT,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -30,6 +30,9 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+# Table option of every table with an integer id: SQLite never hands out a deleted row's
+# id again (migration 0010); PostgreSQL's serial columns never do anyway.
+AUTOINCREMENT: dict[str, Any] = {"sqlite_autoincrement": True}
 
 USER_ROLES = ("admin", "member")
 PROJECT_ROLES = ("owner", "editor", "viewer")
@@ -48,7 +51,10 @@ class User(Base):
     """A Jupyter identity seen by this server (created on first request or when invited)."""
 
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role IN ('admin', 'member')", name="role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'member')", name="role"),
+        AUTOINCREMENT,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(255), unique=True)
@@ -61,6 +67,7 @@ class Project(Base):
     """A named collection of blocks owned by one user and shared through memberships."""
 
     __tablename__ = "projects"
+    __table_args__ = AUTOINCREMENT
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -98,6 +105,7 @@ class Block(Base):
     __table_args__ = (
         CheckConstraint("kind IN ('code', 'markdown')", name="kind"),
         Index("ix_blocks_project_position", "project_id", "position"),
+        AUTOINCREMENT,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -131,6 +139,7 @@ class Run(Base):
         ),
         CheckConstraint("kind IN ('block', 'pipeline')", name="kind"),
         Index("ix_runs_project_status", "project_id", "status"),
+        AUTOINCREMENT,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -173,7 +182,10 @@ class Edge(Base):
     """
 
     __tablename__ = "edges"
-    __table_args__ = (UniqueConstraint("source_id", "target_id", name="uq_edges_source_target"),)
+    __table_args__ = (
+        UniqueConstraint("source_id", "target_id", name="uq_edges_source_target"),
+        AUTOINCREMENT,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(
@@ -191,7 +203,10 @@ class AICall(Base):
     """One call through the AI router: who, which provider answered, how it went."""
 
     __tablename__ = "ai_calls"
-    __table_args__ = (Index("ix_ai_calls_created_at", "created_at"),)
+    __table_args__ = (
+        Index("ix_ai_calls_created_at", "created_at"),
+        AUTOINCREMENT,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int | None] = mapped_column(
@@ -215,7 +230,10 @@ class PromptTemplateRow(Base):
     """A user's prompt template; one named like a built-in overrides it for that user."""
 
     __tablename__ = "prompt_templates"
-    __table_args__ = (UniqueConstraint("owner_id", "name", name="uq_prompt_templates_owner_name"),)
+    __table_args__ = (
+        UniqueConstraint("owner_id", "name", name="uq_prompt_templates_owner_name"),
+        AUTOINCREMENT,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

@@ -3,7 +3,9 @@
  * (`POST .../execute`, sent one at a time so the server queues them in cell
  * order), its outputs come live from `run-output` events and finally from
  * the stored run; runs started elsewhere (other users, pipelines, the agent)
- * show in the same cells.
+ * show in the same cells. A later run that updates a display an ended run
+ * showed (`update_display_data`, as in JupyterLab) changes that run's cell:
+ * its `run-output` event names the updating run in `updated_by`.
  */
 import type { Cell, CodeCell } from '@jupyterlab/cells';
 import type * as nbformat from '@jupyterlab/nbformat';
@@ -35,15 +37,57 @@ export interface ICellRunsHost {
 export class CellRuns {
   constructor(private readonly host: ICellRunsHost) {}
 
-  /** Live outputs of a running block. */
+  /** Live outputs of a running block, or new outputs of an ended one. */
   onRunOutput(event: IProjectEvent): void {
-    if (typeof event.block_id === 'number') {
-      void this.showOutputs(
-        event.block_id,
-        event.outputs as IStoredOutput[],
-        null,
-        true
-      );
+    const blockId = event.block_id;
+    if (typeof blockId !== 'number') {
+      return;
+    }
+    const runId = event.run_id as number;
+    if (typeof event.updated_by === 'number') {
+      void this.updated(blockId, runId, event);
+      return;
+    }
+    this._shown.set(blockId, runId);
+    void this.showOutputs(
+      blockId,
+      event.outputs as IStoredOutput[],
+      null,
+      true
+    );
+  }
+
+  /**
+   * A later run updated displays of the ended run `runId`: its cell shows the
+   * run's outputs as they are now, unless it shows a newer run meanwhile. The
+   * event has the stored outputs (artifact references resolved here) unless
+   * it had to leave some out; then the run is read.
+   */
+  private async updated(
+    blockId: number,
+    runId: number,
+    event: IProjectEvent
+  ): Promise<void> {
+    const current = () => (this._shown.get(blockId) ?? runId) === runId;
+    if (!current()) {
+      return;
+    }
+    let stored = event.outputs as IStoredOutput[];
+    if (event.omitted_bytes !== 0) {
+      const run = await this.host.project.run(runId).catch(() => null);
+      if (run === null) {
+        return;
+      }
+      stored = run.outputs;
+    }
+    const outputs = await resolveOutputs(
+      this.host.loader,
+      this.host.project.projectId,
+      stored
+    );
+    const widget = this.host.cellWidget(blockId);
+    if (current() && widget?.model.type === 'code') {
+      (widget as CodeCell).model.outputs.fromJSON(outputs);
     }
   }
 
@@ -113,6 +157,7 @@ export class CellRuns {
     const waiter = this._waiting.get(run.id);
     this._waiting.delete(run.id);
     if (run.block_id !== null) {
+      this._shown.set(run.block_id, run.id);
       this.host.states.clearLive(run.block_id);
       await this.showOutputs(run.block_id, run.outputs, run.execution_count);
     }
@@ -153,6 +198,9 @@ export class CellRuns {
       return;
     }
     if (status === 'queued' || status === 'running') {
+      if (status === 'running') {
+        this._shown.set(blockId, runId);
+      }
       this.host.states.set(blockId, status as BlockState, '', true);
       const widget = this.host.cellWidget(blockId) as CodeCell | undefined;
       if (widget?.model.type === 'code') {
@@ -193,4 +241,6 @@ export class CellRuns {
   private _sending: Promise<void> = Promise.resolve();
   private _waiting = new Map<number, PromiseDelegate<IRun>>();
   private _own = new Set<number>();
+  /** The run each cell shows (once this view has seen one of the block). */
+  private _shown = new Map<number, number>();
 }

@@ -33,6 +33,7 @@ import { DAG_TRACKER_NAMESPACE, registerDagCommands } from './dag/commands';
 import type { DagView } from './dag/view';
 import { ProjectEvents, isOwnEvent } from './projectevents';
 import { registerAgent } from './agent/plugin';
+import { registerDatasets } from './datasets/plugin';
 
 export namespace CommandIDs {
   export const open = 'ai-notebook:open';
@@ -229,6 +230,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
 
     registerAgent(app, tracker, rendermime, restorer, palette);
+    registerDatasets(app, tracker, restorer, palette);
   }
 };
 

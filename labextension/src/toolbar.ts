@@ -241,6 +241,15 @@ export function addProjectToolbar(
         projectId: doc.projectId
       })
   );
+  button(
+    'datasets',
+    'Datasets',
+    "Open this project's datasets: upload, profile, quality, lineage",
+    () =>
+      void app.commands.execute('ai-notebook:open-datasets', {
+        projectId: doc.projectId
+      })
+  );
   button('history', 'History', 'Run history of the active block', () => {
     const cell = doc.panel.content.activeCell;
     const blockId = cell ? doc.blockIdOf(cell.model) : null;

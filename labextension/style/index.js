@@ -1,3 +1,4 @@
 import './base.css';
 import './dag.css';
 import './agent.css';
+import './datasets.css';

@@ -1,0 +1,93 @@
+"""Reading edge cases in the worker's own functions, each compared with pandas' defaults:
+what the real-file battery (test_dataset_battery.py) does not happen to contain."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from dataset_battery import type_agrees
+
+from ai_notebook_ext.datasets.formats import FormatError, inspect
+from ai_notebook_ext.datasets.profile import quick_profile
+from ai_notebook_ext.datasets.readoptions import ReadOptions, pandas_names, parse
+
+CASES = {
+    "quoted_newlines": b'id,note\n1,"two\nlines"\n2,"a ""quote"""\n',
+    "quoted_newlines_short_row": b'id,note,x\n1,"two\nlines",3\n2,b\n',
+    "na_markers": b"a,b,c\n1,NA,x\nN/A,2.5,#N/A\nnull,-nan,None\n4,<NA>,\n",
+    "pandas_bools_only": b"a,b,c\nTrue,t,yes\nFALSE,f,no\ntrue,T,Y\n",
+    "bools_with_nulls": b"a,b\nTrue,1\n,2\nFalse,3\n",
+    "all_null": b"a,b\n1,\n2,NA\n",
+    "spaces_around_numbers": b"a,b\n 1 , 2.5\n3 ,4\n",
+    "semicolons": b"a;b;c\n1;x,y;2.5\n",
+    "empty_and_repeated_names": b",a,a,\n1,2,3,4\n",
+    "header_only": b"a,b\n",
+    "late_text_in_numbers": b"a\n" + b"1\n" * 30000 + b"x\n",
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_csv_reads_as_pandas_reads_it(tmp_path, name):
+    path = tmp_path / f"{name}.csv"
+    path.write_bytes(CASES[name])
+    schema = inspect(str(path), "csv")
+    frame = pd.read_csv(path, sep=schema.read_options["delimiter"])
+    assert [c["name"] for c in schema.columns] == list(frame.columns)
+    assert schema.row_count == len(frame)
+    profile = quick_profile(str(path), "csv", ReadOptions.of(schema.read_options))
+    for ours, stats in zip(schema.columns, profile["columns"], strict=True):
+        column = frame[ours["name"]]
+        nulls = int(column.isna().sum())
+        assert stats["nulls"] == nulls, (ours, nulls)
+        assert stats["type"] == ours["type"]
+        assert type_agrees(column.dtype, ours["type"], nulls), (ours, column.dtype)
+
+
+def test_json_nested_objects_are_kept_as_structs(tmp_path):
+    path = tmp_path / "n.json"
+    path.write_text(
+        '[{"id": 1, "who": {"name": "a", "age": 3}, "tags": ["x"], "n": null},'
+        ' {"id": 2, "who": null, "tags": [], "n": null}]'
+    )
+    schema = inspect(str(path), "json")
+    types = {c["name"]: c["type"] for c in schema.columns}
+    assert types["who"].startswith("STRUCT(")  # said in the schema, not flattened
+    assert types["tags"] == "VARCHAR[]"
+    assert types["n"] == "DOUBLE"  # only nulls: float64 in pandas
+    frame = pd.read_json(path, orient="records")
+    for c in schema.columns:
+        column = frame[c["name"]]
+        assert type_agrees(column.dtype, c["type"], int(column.isna().sum())), c
+
+
+def test_ragged_rows_name_the_line(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_bytes(b'a,b\n1,2\n3,"x\ny"\n5,6,7\n')
+    with pytest.raises(FormatError, match="line 5 has 3 fields; the header has 2"):
+        inspect(str(path), "csv")
+    with pytest.raises(pd.errors.ParserError):  # pandas refuses it too
+        pd.read_csv(path)
+
+
+def test_thousands_and_encoding_options(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes('ville;habitants\nSète;"44 270"\nOrléans;"116 238"\n'.encode("cp1252"))
+    with pytest.raises(FormatError, match=r"\?encoding=cp1252"):
+        inspect(str(path), "csv")
+    schema = inspect(str(path), "csv", parse(encoding="cp1252", thousands=" "))
+    assert schema.read_options == {"delimiter": ";", "encoding": "cp1252", "thousands": " "}
+    assert [c["type"] for c in schema.columns] == ["VARCHAR", "BIGINT"]
+    frame = pd.read_csv(path, sep=";", encoding="cp1252", thousands=" ")
+    assert frame["habitants"].tolist() == [44270, 116238]
+
+
+def test_names_follow_pandas():
+    assert pandas_names(["", "a", "a", ""]) == ["Unnamed: 0", "a", "a.1", "Unnamed: 3"]
+    header = ["0", "0", "0", "0.1"]
+    assert pandas_names(header) == list(pd.read_csv(_text(",".join(header))).columns)
+
+
+def _text(header: str):
+    import io
+
+    return io.StringIO(header + "\n" + ",".join("1" * len(header.split(","))) + "\n")
