@@ -1,5 +1,8 @@
 """How a run ends, on record: outputs with their artifacts, the block's last run, the
 fingerprint it ran with; then the status event. Persisted first, announced after.
+
+``end`` is the ending step of a LiveRun: it records the end, hands what ``ain`` read and
+wrote to the datasets layer, then resolves the run's ``ended`` future, once.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from ..store.types import utcnow
 from . import statements as sql
 from .artifacts import ArtifactStore
 from .displays import DisplayRegistry
+from .live import LiveRun
 from .outputs import StoredArtifact, externalize, storable
 from .progress import RunEvents
 from .schemas import RunOut
@@ -40,6 +44,50 @@ class RunEnding:
         # Display ids across runs: fed by the output events, told here when a run ended.
         self.displays = DisplayRegistry(db, artifacts, events, text_limit)
         events.displays = self.displays
+        # async (run, reports): what ain read and wrote in a run; set by the datasets layer
+        self.on_datasets: Any = None
+
+    async def end(
+        self,
+        live: LiveRun,
+        status: str,
+        *,
+        outputs: list[dict[str, Any]] | None = None,
+        datasets: list[dict[str, Any]] = (),  # type: ignore[assignment]
+        **end: Any,
+    ) -> RunOut | None:
+        """End a live run: outputs to artifacts, the record (see ``record``), what ``ain``
+        read and wrote; then whoever waits for it gets the run as it ended."""
+        stored: list[StoredArtifact] = []
+        if outputs:
+            outputs, stored = await self.outputs(outputs)
+        final = await self.record(
+            live.run.id if live.run else 0,
+            status,
+            outputs=outputs,
+            artifacts=stored,
+            known=live.run,
+            **end,
+        )
+        if datasets and live.run is not None:
+            await self._datasets(live.run, datasets)
+        live.end(final)
+        return final
+
+    async def fail(self, live: LiveRun, exc: Exception) -> None:
+        """The server failed handling a live run: it ends failed all the same."""
+        if live.run is not None:
+            live.end(await self.record_failure(live.run.id, exc))
+        live.end(None)
+
+    async def _datasets(self, run: RunOut, reports: list[dict[str, Any]]) -> None:
+        """Hand what ``ain`` read and wrote to the datasets layer (lineage, versions)."""
+        if self.on_datasets is None:
+            return
+        try:
+            await self.on_datasets(run, reports)
+        except Exception:
+            log.exception("ai_notebook_ext: recording the datasets of run %s", run.id)
 
     async def outputs(
         self, outputs: list[dict[str, Any]]

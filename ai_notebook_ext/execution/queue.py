@@ -2,8 +2,8 @@
 different projects run concurrently. Workers exist only while their queue has work.
 
 Arrival order is the order of ``reserve`` calls, made before a request awaits anything
-(authorization, database); the run id is filled into its ticket later. The worker waits
-for the ticket at the head, so a slow early request is not overtaken by a fast later one.
+(authorization, database); the run is filled into its ticket later. The worker waits for
+the ticket at the head, so a slow early request is not overtaken by a fast later one.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import ServiceUnavailable
 
@@ -21,23 +22,27 @@ log = logging.getLogger(__name__)
 
 @dataclass(eq=False)
 class Ticket:
-    """A place in a project's queue, holding a run id once the run exists, or a job: work
+    """A place in a project's queue, holding a LiveRun once its run exists, or a job: work
     that needs the kernel to itself without being a block run (a pipeline's batch)."""
 
     project_id: int
-    run_id: int | None = None
+    live: Any = None  # the LiveRun (see live.py)
     job: Callable[[], Awaitable[None]] | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-class ProjectQueues:
-    """Feeds run ids to ``process`` one at a time per project, in ticket order."""
+def _run_id(ticket: Ticket) -> int | None:
+    return ticket.live.id if ticket.live is not None else None
 
-    def __init__(self, process: Callable[[int, int], Awaitable[None]]) -> None:
+
+class ProjectQueues:
+    """Feeds LiveRuns to ``process`` one at a time per project, in ticket order."""
+
+    def __init__(self, process: Callable[[Any], Awaitable[None]]) -> None:
         self._process = process
         self._queues: dict[int, deque[Ticket]] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
-        self._current: dict[int, int] = {}
+        self._current: dict[int, Any] = {}  # project -> the LiveRun working (None: a job)
         self.closed = False
 
     def reserve(self, project_id: int) -> Ticket:
@@ -51,15 +56,10 @@ class ProjectQueues:
         return ticket
 
     @staticmethod
-    def fill(ticket: Ticket, run_id: int | None) -> None:
-        """Give the ticket its run (None: the request failed; the place is skipped)."""
-        ticket.run_id = run_id
+    def fill(ticket: Ticket, live: Any) -> None:
+        """Give the ticket its LiveRun (None: the request failed; the place is skipped)."""
+        ticket.live = live
         ticket.ready.set()
-
-    def is_next(self, ticket: Ticket) -> bool:
-        """Whether the ticket is at the head of its queue and no run of the project executes."""
-        queue = self._queues.get(ticket.project_id)
-        return bool(queue) and queue[0] is ticket and ticket.project_id not in self._current
 
     @staticmethod
     def fill_job(ticket: Ticket, job: Callable[[], Awaitable[None]]) -> None:
@@ -67,9 +67,15 @@ class ProjectQueues:
         ticket.job = job
         ticket.ready.set()
 
+    def is_next(self, ticket: Ticket) -> bool:
+        """Whether the ticket is at the head of its queue and no run of the project executes."""
+        queue = self._queues.get(ticket.project_id)
+        return bool(queue) and queue[0] is ticket and ticket.project_id not in self._current
+
     def queued(self, project_id: int) -> list[int]:
         """Run ids waiting (not the one running), in order."""
-        return [t.run_id for t in self._queues.get(project_id, ()) if t.run_id is not None]
+        ids = (_run_id(t) for t in self._queues.get(project_id, ()))
+        return [i for i in ids if i is not None]
 
     def has_work(self, project_id: int) -> bool:
         """Whether a run or job of the project runs or waits (a request's place too)."""
@@ -78,7 +84,7 @@ class ProjectQueues:
     def remove(self, project_id: int, run_id: int) -> bool:
         """Take a queued run out of the queue; False if it is not waiting."""
         for ticket in self._queues.get(project_id, ()):
-            if ticket.run_id == run_id:
+            if _run_id(ticket) == run_id:
                 self._queues[project_id].remove(ticket)
                 return True
         return False
@@ -92,23 +98,23 @@ class ProjectQueues:
                 if queue and queue[0] is ticket:
                     queue.popleft()
                 if ticket.job is not None:
-                    self._current[project_id] = 0  # the kernel is taken
+                    self._current[project_id] = None  # the kernel is taken
                     try:
                         await ticket.job()
                     finally:
                         self._current.pop(project_id, None)
                     continue
-                if ticket.run_id is None:
+                if ticket.live is None:
                     continue
-                self._current[project_id] = ticket.run_id
+                self._current[project_id] = ticket.live
                 try:
-                    await self._process(project_id, ticket.run_id)
+                    await self._process(ticket.live)
                 except asyncio.CancelledError:
                     if self.closed:
                         raise
-                    log.exception("ai_notebook_ext: run %s was cancelled", ticket.run_id)
+                    log.exception("ai_notebook_ext: run %s was cancelled", ticket.live.id)
                 except Exception:
-                    log.exception("ai_notebook_ext: run %s failed unexpectedly", ticket.run_id)
+                    log.exception("ai_notebook_ext: run %s failed unexpectedly", ticket.live.id)
                 finally:
                     self._current.pop(project_id, None)
         finally:
@@ -116,11 +122,11 @@ class ProjectQueues:
             if not queue:
                 self._queues.pop(project_id, None)
 
-    async def close(self) -> list[int]:
-        """Stop all workers; returns the run ids that were running or waiting."""
+    async def close(self) -> list[Any]:
+        """Stop all workers; returns the LiveRuns that were running or waiting."""
         self.closed = True
-        pending = [t.run_id for q in self._queues.values() for t in q if t.run_id is not None]
-        pending += list(self._current.values())
+        pending = [t.live for q in self._queues.values() for t in q if t.live is not None]
+        pending += [live for live in self._current.values() if live is not None]
         for task in list(self._workers.values()):
             task.cancel()
         await asyncio.gather(*self._workers.values(), return_exceptions=True)

@@ -26,6 +26,7 @@ POLL = 0.5  # seconds between liveness checks while the kernel is quiet
 INTERRUPT_GRACE = 5.0  # seconds an interrupted request gets to finish before a restart
 INTERRUPTED_REPLY_WAIT = 1.0  # the same, after we interrupted the request (see _Stopper)
 REPLY_WAIT = 10.0
+ABORTED = "the kernel aborted this request: a request before it failed"
 
 OnOutput = Callable[[OutputCollector], Awaitable[None]]
 OnSent = Callable[[], Awaitable[None]]
@@ -35,7 +36,7 @@ OnSent = Callable[[], Awaitable[None]]
 class ExecResult:
     """How an execution ended and what it produced."""
 
-    status: str  # succeeded | failed | cancelled
+    status: str  # succeeded | failed | cancelled | aborted (by the kernel, never ran)
     outputs: list[dict[str, Any]]
     execution_count: int | None
     error: dict[str, Any] | None = None
@@ -70,15 +71,34 @@ class Sent:
             self.handle.reader.unsubscribe(self.msg_id)
 
 
-def send(handle: KernelHandle, code: str, silent: bool = False) -> Sent:
+AFTER = "ai_notebook_after"  # request metadata: the msg_id this request is chained to
+
+
+def send(handle: KernelHandle, code: str, silent: bool = False, after: str | None = None) -> Sent:
     """Send ``code`` to the kernel (no await: callers may do it inside a transaction).
-    ``silent``: our own control code, kept out of the history and execution count."""
+    ``silent``: our own control code, kept out of the history and execution count.
+    ``after``: a request sent earlier; the kernel aborts this one unless that one
+    succeeded (kernel/chain.py; an ``aborted`` result)."""
     reader = handle.reader  # set and cleared together with the client
     if reader is None:
         raise ChannelClosed("not connected to the kernel")
-    msg_id = handle.client.execute(
-        code, silent=silent, store_history=not silent, allow_stdin=False, stop_on_error=True
-    )
+    client = handle.client
+    if after is None:
+        msg_id = client.execute(
+            code, silent=silent, store_history=not silent, allow_stdin=False, stop_on_error=True
+        )
+    else:  # KernelClient.execute takes no metadata: the same message, built with it
+        content = {
+            "code": code,
+            "silent": silent,
+            "store_history": not silent,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+        }
+        msg = client.session.msg("execute_request", content, metadata={AFTER: after})
+        client.shell_channel.send(msg)
+        msg_id = msg["header"]["msg_id"]
     return Sent(handle, handle.generation, msg_id, reader.subscribe(msg_id))
 
 
@@ -173,6 +193,8 @@ async def _execute(
         return _shut_down(collector, handle.stopping)  # interrupted by the shutdown
     if stopper.why:
         return _stopped(collector, stopper.why, time_limit, restarted=False)
+    if reply_content.get("status") == "aborted":  # never ran: an earlier request failed
+        return ExecResult("aborted", collector.outputs, None, message=ABORTED)
     if reply_content.get("status") == "error" or collector.error is not None:
         error = collector.error or {
             "ename": reply_content.get("ename", "Error"),

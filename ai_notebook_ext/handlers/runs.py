@@ -32,26 +32,18 @@ class ExecuteHandler(ApiHandler):
         if self.request.body.strip() not in (b"", b"{}"):
             raise BadRequest("execute takes no request body (or an empty object)")
         wait = self.bool_query("wait")
-        # The queue place is taken now, before any await, so runs keep arrival order.
-        ticket = self.services.runs.reserve(pid)
+        runs = self.services.runs
+        live = runs.reserve(pid)  # before any await: runs keep arrival order
         try:
             actor = await self.actor()
         except BaseException:
-            self.services.runs.abandon(ticket)
+            runs.abandon(live)
             raise
-        answered = False
-
-        def answer(ended: RunOut) -> None:
-            # ?wait=true: the answer goes out as soon as the run's end is stored.
-            nonlocal answered
-            self.reply(ended)
-            answered = True
-
-        run = await self.services.runs.submit(
-            actor, pid, bid, wait, ticket, on_end=answer if wait else None
-        )
-        if not answered:
-            self.reply(run, 200 if wait else 202)
+        run = await runs.submit(live, actor, bid)
+        if wait:
+            await runs.outcome(live, answer=self.reply)
+        else:
+            self.reply(run, 202)
 
 
 class RunsHandler(ApiHandler):

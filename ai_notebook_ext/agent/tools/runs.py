@@ -75,9 +75,10 @@ class PipelineArgs(Params):
 
 async def run_block(ctx: ToolContext, args: RunArgs) -> Outcome:
     runs = ctx.services.runs
-    run = await runs.submit(ctx.actor, ctx.project_id, args.block_id, False)
+    live = runs.reserve(ctx.project_id)
+    run = await runs.submit(live, ctx.actor, args.block_id)
     ctx.running[run.id] = "block"  # a cancel of the turn stops it (kept until then)
-    ended = await runs.result(run.id)
+    ended = await runs.outcome(live)
     ctx.running.pop(run.id, None)
     return Outcome(summarize(ended, ctx.text_limit))
 
