@@ -139,6 +139,8 @@ class Services:
             local_username=local_username,
         )
         teardown = ProjectTeardown(db, runs.kernels, runs.cancel_queued, root_dir)
+        # Pipelines first: one still running would otherwise start the kernel again.
+        services.projects.on_deleted.append(services.pipelines.project_deleted)
         services.projects.on_deleted.append(teardown.project_deleted)
         if publish is None:
             from .events import agent_publisher

@@ -120,3 +120,28 @@ async def test_block_and_project_ids_are_not_reused_after_a_delete(api):
     assert (await api("DELETE", f"projects/{first}")).status == 204
     second = await make_project(api)
     assert second != first
+
+
+async def test_delete_stops_a_running_parallel_pipeline_and_no_kernel_comes_back(api, jp_serverapp):
+    """A pipeline still running when its project is deleted ends with it: its batch
+    would otherwise start a new kernel for the deleted project."""
+    (app,) = jp_serverapp.extension_manager.extension_apps["ai_notebook_ext"]
+    services = app.services
+    pid = await make_project(api)
+    sources = ["import time", *(f"time.sleep(2)\nv{i} = {i}" for i in range(4))]
+    await add_blocks(api, pid, *sources)
+    r = await api("POST", f"projects/{pid}/runs", json_body={"target": "all", "parallel": 2})
+    assert r.status == 202, r.body
+    run_id = r.body["id"]
+    for _ in range(200):
+        current = (await api("GET", f"projects/{pid}/runs/{run_id}")).body
+        if any(x["status"] == "running" for x in current["results"][1:]):
+            break
+        await asyncio.sleep(0.05)
+    kids_before = set(jp_serverapp.kernel_manager.list_kernel_ids())
+
+    assert (await api("DELETE", f"projects/{pid}")).status == 204
+    assert not [s for s in services.pipelines._active.values() if s.run.project_id == pid]
+    await asyncio.sleep(3)  # longer than a block: a batch left going would start a kernel
+    assert services.runs.kernels.handle(pid) is None
+    assert not set(jp_serverapp.kernel_manager.list_kernel_ids()) - kids_before

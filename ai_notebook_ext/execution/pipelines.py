@@ -100,6 +100,19 @@ class PipelineService:
             await self.runs.stop_run(project_id, state.current)
         return state.run.model_copy(update={"results": models(list(state.results.values()))})
 
+    async def project_deleted(self, project_id: int, working_dir: str) -> None:
+        """A deleted project's pipelines stop before its kernel is shut down
+        (``ProjectService.on_deleted``); else a batch still planning would start a new
+        kernel for a project that is gone. Their rows went with the project."""
+        ending = [s for s in self._active.values() if s.run.project_id == project_id]
+        for state in ending:
+            state.cancel.set()
+            if state.task is not None:
+                state.task.cancel()
+        tasks = [s.task for s in ending if s.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
+
     async def stop(self) -> None:
         """Server shutdown: stop every pipeline; unfinished ones end interrupted."""
         for state in list(self._active.values()):
