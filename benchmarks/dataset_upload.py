@@ -1,5 +1,7 @@
-"""Dataset upload: a large CSV through the REST API vs. ``cp`` of the same file.
+"""Dataset upload: a large CSV through the REST API vs. ``sha256sum`` and ``cp`` of it.
 
+- sha256sum: ``sha256sum FILE``, the floor of a content-addressed store (every byte
+  must be hashed); the goal (issue 14) is an upload at >= 0.8x its throughput.
 - cp: ``cp FILE COPY`` into the server's data folder (same disk), timed, copy removed.
 - API: ``POST ai-notebook/api/projects/{pid}/datasets/upload`` to a real ``jupyter
   server`` subprocess (SQLite, local storage, token auth), the body streamed from the file
@@ -10,7 +12,7 @@
   Between runs the dataset is deleted, so each upload stores its blob anew.
 - Memory: the server's peak RSS growth (VmHWM after the uploads minus VmRSS before).
 
-Runs interleave (cp, background, full) ``--repeat`` times; medians are reported.
+Runs interleave (sha256sum, cp, background, full) ``--repeat`` times; medians are reported.
 
     .venv/bin/python benchmarks/dataset_upload.py [--size-mb 1024] [--repeat 3]
         [--file path/to/existing.csv]
@@ -38,7 +40,7 @@ from server_process import ServerProcess  # noqa: E402
 sys.path.insert(0, str(REPO / "benchmarks"))
 from _data import sales_frame  # noqa: E402
 
-GOAL_RATIO = 0.5
+GOAL_RATIO = 0.8  # of sha256sum
 GOAL_RSS_MB = 100
 
 
@@ -57,6 +59,12 @@ def rss_kb(pid: int, field: str) -> int:
         if line.startswith(field + ":"):
             return int(line.split()[1])
     raise KeyError(field)
+
+
+def time_sha256sum(src: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(["sha256sum", str(src)], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
 
 
 def time_cp(src: Path, folder: Path) -> float:
@@ -125,13 +133,15 @@ def main() -> None:
             pid = project["id"]
             data_dir = work / "data"
             rss_before = rss_kb(server.proc.pid, "VmRSS")  # type: ignore[union-attr]
-            cp, background, full = [], [], []
+            sha, cp, background, full = [], [], [], []
             for i in range(args.repeat):
+                sha.append(time_sha256sum(src))
                 cp.append(time_cp(src, data_dir))
                 background.append(upload(server, pid, src, f"bg{i}", background=True))
                 full.append(upload(server, pid, src, f"full{i}", background=False))
                 print(
-                    f"run {i + 1}: cp {cp[-1]:.2f} s, API (background) {background[-1]:.2f} s, "
+                    f"run {i + 1}: sha256sum {sha[-1]:.2f} s, cp {cp[-1]:.2f} s, "
+                    f"API (background) {background[-1]:.2f} s, "
                     f"API (full processing) {full[-1]:.2f} s",
                     flush=True,
                 )
@@ -139,19 +149,20 @@ def main() -> None:
         finally:
             server.stop()
 
-    med_cp, med_bg, med_full = (statistics.median(x) for x in (cp, background, full))
+    med_sha, med_cp, med_bg, med_full = (statistics.median(x) for x in (sha, cp, background, full))
     growth_mb = (peak - rss_before) / 1024
-    ratio_bg, ratio_full = med_cp / med_bg, med_cp / med_full
+    ratio_bg, ratio_full = med_sha / med_bg, med_sha / med_full
     print()
     print(f"file: {size_mb:.0f} MB CSV; {platform.python_version()}, {os.cpu_count()} CPUs")
+    print(f"sha256sum:             {med_sha:6.2f} s  {size_mb / med_sha:7.1f} MB/s")
     print(f"cp:                    {med_cp:6.2f} s  {size_mb / med_cp:7.1f} MB/s")
     print(
         f"API, background=true:  {med_bg:6.2f} s  {size_mb / med_bg:7.1f} MB/s  "
-        f"ratio {ratio_bg:.2f}x of cp (goal >= {GOAL_RATIO}x)"
+        f"ratio {ratio_bg:.2f}x of sha256sum (goal >= {GOAL_RATIO}x)"
     )
     print(
         f"API, full processing:  {med_full:6.2f} s  {size_mb / med_full:7.1f} MB/s  "
-        f"ratio {ratio_full:.2f}x of cp (row count, profile, checks included)"
+        f"ratio {ratio_full:.2f}x of sha256sum (row count, profile, checks included)"
     )
     print(f"server peak RSS growth: {growth_mb:.0f} MB (goal < {GOAL_RSS_MB} MB)")
 

@@ -46,6 +46,13 @@ log = logging.getLogger(__name__)
 SPIN = 0.015  # seconds of asking without pause after a send or a message (polled clients)
 POLL_BUSY = 0.004  # longest pause between asks while requests are pending (polled clients)
 POLL_IDLE = 0.1  # pause between asks while no request is pending (polled clients)
+# The shell socket is also sent on (the next request goes out while a reply may be
+# arriving, as pipelines send ahead). ZMQ signals readiness by an edge on its file
+# descriptor, and a send on the socket can consume the edge of a reply arriving at that
+# moment, leaving a wait without a timeout asleep with the reply in the socket (seen:
+# a pipeline stuck with every reply after one unread). So the shell reader never waits
+# longer than this before asking the socket again. iopub is only received on.
+SHELL_RECHECK = 0.05
 LOST_STATES = {
     "restarting": "the kernel died and the gateway restarted it",
     "dead": "the kernel died and the gateway could not restart it",
@@ -204,7 +211,9 @@ class IopubReader:
         if channels_wait(client):
             self._tasks = [
                 asyncio.ensure_future(self._pump(client.get_iopub_msg, self._on_iopub)),
-                asyncio.ensure_future(self._pump(client.get_shell_msg, self._on_shell)),
+                asyncio.ensure_future(
+                    self._pump(client.get_shell_msg, self._on_shell, SHELL_RECHECK)
+                ),
             ]
         else:
             self._tasks = [asyncio.ensure_future(self._poll())]
@@ -289,14 +298,21 @@ class IopubReader:
             box.answer(msg)
         return True
 
-    async def _pump(self, get: Getter, route: Callable[[dict[str, Any]], Awaitable[bool]]) -> None:
+    async def _pump(
+        self,
+        get: Getter,
+        route: Callable[[dict[str, Any]], Awaitable[bool]],
+        recheck: float | None = None,
+    ) -> None:
         """Read one channel whose ``get`` waits on its socket, until it closes. After a
         message the next one is often waiting already (idle after busy, the reply after
-        the result): ``timeout=0`` takes it without waiting for the event loop's poll."""
+        the result): ``timeout=0`` takes it without waiting for the event loop's poll.
+        ``recheck``: the longest wait before the socket is asked again (see
+        SHELL_RECHECK)."""
         eager = False
         while True:
             try:
-                msg = await get(timeout=0 if eager else None)
+                msg = await get(timeout=0 if eager else recheck)
             except asyncio.CancelledError:
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():
