@@ -91,8 +91,11 @@ class RunWorker:
         fingerprint = asyncio.ensure_future(
             self.ending.fingerprint(run.project_id, run, live.expected)
         )
-        try:
-            result = await runner.execute(
+
+        async def execute(
+            sent: runner.Sent | None, on_sent: runner.OnSent | None
+        ) -> runner.ExecResult:
+            return await runner.execute(
                 self.kernels,
                 handle,
                 run.source,
@@ -100,20 +103,16 @@ class RunWorker:
                 cancel=live.cancel,
                 on_output=emitter.update,
                 on_sent=on_sent,
-                sent=live.sent,
+                sent=sent,
             )
+
+        try:
+            result = await execute(live.sent, on_sent)
             if result.status == "aborted" and live.source is not None:
                 # Sent ahead, and the kernel aborted it although the request before it
                 # ended well (another client's request failed in between): send it again.
                 live.sent = None
-                result = await runner.execute(
-                    self.kernels,
-                    handle,
-                    run.source,
-                    time_limit=run.timeout_seconds,
-                    cancel=live.cancel,
-                    on_output=emitter.update,
-                )
+                result = await execute(None, None)
         finally:
             emitter.close()
         status = "cancelled" if result.status == "aborted" else result.status
