@@ -147,6 +147,8 @@ class Services:
 
             publish = agent_publisher(runs.events.events)
         services.agent = AgentService(services, publish, agent_limits or Limits())
+        # Agent turns first: a turn's next tool call would run blocks again.
+        services.projects.on_deleted.insert(0, services.agent.project_deleted)
         return services
 
     async def close(self) -> None:

@@ -34,6 +34,7 @@ ENDINGS = {
     "token_budget": "Stopped: this turn used its token budget before a final answer.",
     "cancelled": "Stopped: the turn was cancelled.",
     "interrupted": "Stopped: the server is shutting down.",
+    "project_deleted": "Stopped: the project was deleted.",
     "error": "Stopped by an error.",
 }
 
@@ -352,7 +353,11 @@ class Turn:
 
     async def _finish(self, status: str) -> None:
         """Close the turn on record: unanswered calls get a result, an unfinished turn a
-        note; the conversation is idle again."""
+        note; the conversation is idle again. A deleted project's conversation is gone
+        with it: there is nothing to record."""
+        if status == "project_deleted":
+            self._done(status)
+            return
         if self._last_call is not None:
             rows = [{**self._last_call, "id": 0}] + [
                 {"role": "tool", "tool_call_id": i, "id": 1} for i in self._answered
@@ -379,6 +384,9 @@ class Turn:
                 status=status,
             )
         await self.store.end_turn(self.conversation_id, self.tokens_in, self.tokens_out)
+        self._done(status)
+
+    def _done(self, status: str) -> None:
         self.emit(
             {
                 "type": "done",
