@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import shutil
@@ -378,6 +379,10 @@ class AINotebookApp(ExtensionApp):
         secrets += [os.environ.get("GOOGLE_API_KEY", "")]
         identity = getattr(self.serverapp, "identity_provider", None)
         secrets.append(str(getattr(identity, "token", "") or ""))
+        with contextlib.suppress(Exception):  # the database password, if the URL has one
+            from sqlalchemy.engine import make_url
+
+            secrets.append(str(make_url(self.database_url).password or ""))
         logs.configure(self.log_json, secrets)
         self.rate_limiter = RateLimiter(parse_limits(self.rate_limits))
 

@@ -185,6 +185,7 @@ class ApiHandler(CallerMixin, ExtensionHandlerMixin, APIHandler):
     # (GET, HEAD) spend the caller's "read" budget.
     rate_class = "write"
     request_id = ""
+    error_code = ""  # the code of the error answered, for the access line
 
     def set_default_headers(self) -> None:
         """Every answer, errors included, names its request (X-Request-Id): the id the
@@ -212,23 +213,27 @@ class ApiHandler(CallerMixin, ExtensionHandlerMixin, APIHandler):
         if not logs.enabled():
             return
         status = self.get_status()
-        user = getattr(getattr(self, "_jupyter_current_user", None), "username", None)
+        identity = getattr(self, "_jupyter_current_user", None)
+        services = getattr(self.extensionapp, "services", None)
+        user = (services.local_username if services and identity else None) or getattr(
+            identity, "username", None
+        )
+        fields = {
+            "method": self.request.method,
+            "path": self.request.path,
+            "status": status,
+            "ms": round(self.request.request_time() * 1000, 2),
+            "user": user,
+        }
+        if self.error_code:
+            fields["error"] = self.error_code
         api_log.log(
             logging.WARNING if status >= 500 else logging.INFO,
             "%s %s %d",
             self.request.method,
             self.request.path,
             status,
-            extra={
-                "request_id": self.request_id,
-                "fields": {
-                    "method": self.request.method,
-                    "path": self.request.path,
-                    "status": status,
-                    "ms": round(self.request.request_time() * 1000, 2),
-                    "user": user,
-                },
-            },
+            extra={"request_id": self.request_id, "fields": fields},
         )
 
     def body(self, model: type[M]) -> M:
@@ -321,7 +326,9 @@ class ApiHandler(CallerMixin, ExtensionHandlerMixin, APIHandler):
         """Every error body is ``{"error": {"code", "message", "details"}}``."""
         self.set_header("Content-Type", "application/json")
         exc = kwargs.get("exc_info", (None, None, None))[1]
-        self.finish(json.dumps(self.error_json(status_code, exc)))
+        body = self.error_json(status_code, exc)
+        self.error_code = body["error"]["code"]
+        self.finish(json.dumps(body))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         """Client errors are expected: log them briefly, not as tracebacks."""
