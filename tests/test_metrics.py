@@ -8,14 +8,20 @@ them), so each test looks at how much a metric grew, not at its value.
 from __future__ import annotations
 
 import asyncio
+import json
+import re
+from pathlib import Path
 from typing import Any
 
+import prometheus_client
 import pytest
 from ai_server import Step
 from conftest import make_project
 from identity import auth
 from prometheus_client.parser import text_string_to_metric_families
 from ws_events import connect, until
+
+import ai_notebook_ext.metrics  # noqa: F401  (the metrics in the default registry)
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -189,3 +195,22 @@ async def test_events_to_project_sockets(api: Any, jp_fetch: Any, jp_ws_fetch: A
     assert bid
     sent = "ai_notebook_events_sent_total"
     assert grew(before, after, sent, type="block-created", to="members") == 1
+
+
+def test_the_dashboard_and_the_readme_name_only_real_metrics() -> None:
+    families = [
+        f for f in prometheus_client.REGISTRY.collect() if f.name.startswith("ai_notebook_")
+    ]
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
+    series = {f.name + end for f in families for end in suffixes[f.type]}
+    root = Path(__file__).resolve().parent.parent
+    dashboard = json.loads((root / "docs/grafana/ai_notebook.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    used = {n for e in exprs for n in re.findall(r"ai_notebook_\w+", e)}
+    assert used
+    assert used <= series
+    readme = (root / "README.md").read_text()
+    section = readme.split("## Monitoring", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"`(ai_notebook_\w+)`", section))
+    named = {f.name + ("_total" if f.type == "counter" else "") for f in families}
+    assert documented == named
