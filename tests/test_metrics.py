@@ -15,6 +15,7 @@ from typing import Any
 
 import prometheus_client
 import pytest
+from agent_script import Model
 from ai_server import Step
 from conftest import make_project
 from identity import auth
@@ -35,6 +36,7 @@ def extension_config(server: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, 
         "openai_api_key": "sk-metrics-test",
         "openai_base_url": server.url + "/v1",
         "ai_retries": 0,
+        "ai_default_model": "openai:test-model",
     }
 
 
@@ -195,6 +197,28 @@ async def test_events_to_project_sockets(api: Any, jp_fetch: Any, jp_ws_fetch: A
     assert bid
     sent = "ai_notebook_events_sent_total"
     assert grew(before, after, sent, type="block-created", to="members") == 1
+
+
+async def test_agent_steps_by_tool_and_kind(api: Any, jp_fetch: Any, server: Any) -> None:
+    pid = await make_project(api)
+    r = await api("POST", f"projects/{pid}/agent/conversations", json_body={"mode": "full"})
+    assert r.status == 201, r.body
+    model = Model("openai", True)
+    server.script(
+        model.calls(("list_blocks", {}), ("no_such_tool", {})), model.answer("nothing here")
+    )
+    before = await scrape(jp_fetch)
+    r = await api(
+        "POST",
+        f"projects/{pid}/agent/conversations/{r.body['id']}/messages",
+        json_body={"content": "what is in this project?"},
+    )
+    assert r.status == 200, r.raw
+    after = await scrape(jp_fetch)
+    steps = "ai_notebook_agent_steps_total"
+    assert grew(before, after, steps, tool="model", kind="model") == 2
+    assert grew(before, after, steps, tool="list_blocks", kind="read") == 1
+    assert grew(before, after, steps, tool="unknown", kind="invalid") == 1
 
 
 def test_the_dashboard_and_the_readme_name_only_real_metrics() -> None:
