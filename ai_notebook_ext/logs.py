@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
@@ -44,7 +44,7 @@ def new_request_id(incoming: str | None = None) -> str:
     """The client's ``X-Request-Id`` if it is short and plain, else a new random id."""
     if incoming and _CLIENT_ID.fullmatch(incoming):
         return incoming
-    return uuid.uuid4().hex[:16]
+    return os.urandom(8).hex()
 
 
 def current_request_id() -> str | None:

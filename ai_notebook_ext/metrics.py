@@ -83,6 +83,19 @@ RATE_LIMITED = Counter(
     ["route_class"],
 )
 
+_CHILDREN: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+
+def child(metric: Any, *labels: str) -> Any:
+    """``metric.labels(*labels)``, cached: the hot paths skip prometheus_client's lock and
+    label validation after the first time (its children are never removed here)."""
+    key = (id(metric), labels)
+    found = _CHILDREN.get(key)
+    if found is None:
+        found = _CHILDREN[key] = metric.labels(*labels)
+    return found
+
+
 _QUEUES: weakref.WeakSet[Any] = weakref.WeakSet()  # ProjectQueues of the live servers
 _KERNELS: weakref.WeakSet[Any] = weakref.WeakSet()  # ProjectKernels of the live servers
 
@@ -107,16 +120,16 @@ def watch_kernels(kernels: Any) -> None:
 
 def run_ended(status: str, started_at: datetime | None, finished_at: datetime | None) -> None:
     """A block run's end was recorded."""
-    RUNS.labels(status).inc()
+    child(RUNS, status).inc()
     if started_at is not None and finished_at is not None:
         RUN_DURATION.observe(max(0.0, (finished_at - started_at).total_seconds()))
 
 
 def pipeline_ended(status: str, results: Iterable[Any]) -> None:
     """A pipeline run ended; ``results`` are its per-block results (dicts)."""
-    PIPELINES.labels(status).inc()
+    child(PIPELINES, status).inc()
     for result in results:
-        PIPELINE_BLOCKS.labels(str(result.get("status", "unknown"))).inc()
+        child(PIPELINE_BLOCKS, str(result.get("status", "unknown"))).inc()
 
 
 def ai_call(
@@ -128,20 +141,20 @@ def ai_call(
 ) -> None:
     """One AI call ended (ok, cached, or failed with ``status`` its error kind)."""
     provider = provider or "unknown"
-    AI_CALLS.labels(provider, status).inc()
-    AI_LATENCY.labels(provider).observe(max(0.0, seconds))
+    child(AI_CALLS, provider, status).inc()
+    child(AI_LATENCY, provider).observe(max(0.0, seconds))
     if tokens_in:
-        AI_TOKENS.labels(provider, "prompt").inc(tokens_in)
+        child(AI_TOKENS, provider, "prompt").inc(tokens_in)
     if tokens_out:
-        AI_TOKENS.labels(provider, "completion").inc(tokens_out)
+        child(AI_TOKENS, provider, "completion").inc(tokens_out)
 
 
 def agent_step(tool: str, kind: str) -> None:
-    AGENT_STEPS.labels(tool, kind).inc()
+    child(AGENT_STEPS, tool, kind).inc()
 
 
 def upload_finished(status: str, size: int, seconds: float) -> None:
-    UPLOADS.labels(status).inc()
+    child(UPLOADS, status).inc()
     if size:
         UPLOAD_BYTES.inc(size)
     UPLOAD_DURATION.observe(max(0.0, seconds))
@@ -149,4 +162,4 @@ def upload_finished(status: str, size: int, seconds: float) -> None:
 
 def event_sent(event_type: str, to: str, count: int = 1) -> None:
     if count:
-        EVENTS.labels(event_type, to).inc(count)
+        child(EVENTS, event_type, to).inc(count)
