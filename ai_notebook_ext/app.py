@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import shutil
@@ -219,6 +220,29 @@ class AINotebookApp(ExtensionApp):
         ),
     ).tag(config=True)
 
+    log_json = Bool(
+        False,
+        help="Write the extension's log records (loggers ai_notebook_ext.*) to stderr as "
+        "JSON lines: time, level, logger, message, and the request id (also the "
+        "X-Request-Id response header), run id and project id when known; one access line "
+        "per API request. Configured secrets are masked.",
+    ).tag(config=True)
+
+    rate_limits = Dict(
+        help="Per-user API rate limits by route class, each {'rate': requests per second, "
+        "'burst': bucket size}; given classes override the defaults: "
+        "read {100, 1000}, write {50, 500}, execute {50, 500} (block executes and pipeline "
+        "starts), upload {5, 50}, ai {5, 50} (AI completions, agent messages). A rate of 0 "
+        "turns a class's limit off. Over the limit: 429 with Retry-After.",
+    ).tag(config=True)
+
+    @validate("rate_limits")
+    def _check_rate_limits(self, proposal: dict) -> dict:
+        from .ratelimit import parse_limits
+
+        parse_limits(proposal["value"])  # ValueError names the problem
+        return dict(proposal["value"])
+
     @default("dataset_storage_url")
     def _default_dataset_storage_url(self) -> str:
         return str(Path(self.data_dir) / "datasets")
@@ -275,6 +299,7 @@ class AINotebookApp(ExtensionApp):
 
     def initialize_settings(self) -> None:
         """Open the database, migrate it to the current schema and build the services."""
+        self._observe()
         Path(self.data_dir).mkdir(parents=True, exist_ok=True)
         db = Database(self.database_url)
         db.migrate()
@@ -341,6 +366,25 @@ class AINotebookApp(ExtensionApp):
                 "ai_notebook_ext: single-user mode, every caller acts as %r",
                 self.services.local_username,
             )
+
+    def _observe(self) -> None:
+        """JSON logs (with this configuration's secrets masked) and the rate limiter."""
+        from . import logs
+        from .ratelimit import RateLimiter, parse_limits
+
+        storage = dict(self.dataset_storage_options)
+        secrets = [self.openai_api_key, self.gemini_api_key, str(storage.get("secret", ""))]
+        secrets += [str(storage.get("key", "")), str(storage.get("token", ""))]
+        secrets += [os.environ.get(k, "") for k in ("OPENAI_API_KEY", "GEMINI_API_KEY")]
+        secrets += [os.environ.get("GOOGLE_API_KEY", "")]
+        identity = getattr(self.serverapp, "identity_provider", None)
+        secrets.append(str(getattr(identity, "token", "") or ""))
+        with contextlib.suppress(Exception):  # the database password, if the URL has one
+            from sqlalchemy.engine import make_url
+
+            secrets.append(str(make_url(self.database_url).password or ""))
+        logs.configure(self.log_json, secrets)
+        self.rate_limiter = RateLimiter(parse_limits(self.rate_limits))
 
     def agent_limits(self) -> Any:
         """The agent's limits from this configuration."""

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import metrics
 from ..ai.errors import ProviderError
 from ..ai.router import RateLimited, Route, Router
 from ..ai.types import TextDelta, ToolCall, Usage, assistant_calls, tool_result
@@ -148,6 +149,7 @@ class Turn:
             if self.tokens_in + self.tokens_out >= self.limits.token_budget:
                 return "token_budget"
             self.step += 1
+            metrics.agent_step("model", "model")
             answer = await self._call_model(specs)
             if answer is None:
                 return "error"
@@ -250,6 +252,8 @@ class Turn:
             }
         )
         started = time.monotonic()
+        tool = self.tools.get(call.name)
+        metrics.agent_step(*((call.name, tool.kind) if tool else ("unknown", "invalid")))
         outcome = await self._outcome(call)
         limit = self.limits.tool_result_chars
         text = clip(outcome.text(), limit)

@@ -29,6 +29,7 @@ from typing import Any
 from jupyter_client.session import Session
 from jupyter_core.utils import ensure_async
 
+from .. import metrics
 from ..projects.locks import KeyedLocks
 from ..store import Database
 from ..store.models import ProjectKernel
@@ -110,9 +111,14 @@ class ProjectKernels:
         self.setup: Callable[[int], str] | None = None
         self._locks = KeyedLocks()
         self._tasks: set[asyncio.Future[None]] = set()
+        metrics.watch_kernels(self)
 
     def handle(self, project_id: int) -> KernelHandle | None:
         return self._handles.get(project_id)
+
+    def live_count(self) -> int:
+        """Kernels started and not known dead (a metric)."""
+        return sum(1 for h in list(self._handles.values()) if not h.died.is_set())
 
     def settling(self, project_id: int) -> bool:
         """Whether the kernel is being started, restarted or shut down right now."""

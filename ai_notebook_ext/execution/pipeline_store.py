@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import insert, update
 
+from .. import metrics
 from ..dag.graph import Graph
 from ..events import PIPELINE_BLOCK, Events
 from ..projects.users import Actor
@@ -152,11 +153,13 @@ class PipelineStore:
             "finished_at": utcnow(),
         }
         async with self.db.connection() as conn:
-            await conn.execute(
+            done = await conn.execute(
                 update(runs_table)
                 .where(runs_table.c.id == state.run.id, runs_table.c.status == "running")
                 .values(**values)
             )
+        if done.rowcount:
+            metrics.pipeline_ended(status, values["results"])
         state.run = state.run.model_copy(update={**values, "results": models(values["results"])})
         self.run_events.status(
             state.run.project_id, state.run.id, None, status, None, message, kind="pipeline"

@@ -30,6 +30,19 @@ ERROR_SCHEMA = {
         }
     },
 }
+# Every route is rate limited per user (AINotebookApp.rate_limits): one shared answer.
+RATE_LIMITED_REF = {"$ref": "#/components/responses/RateLimited"}
+RATE_LIMITED = {
+    "description": "Too Many Requests: the caller's rate limit for this kind of request "
+    "(read, write, execute, upload, ai) is spent.",
+    "headers": {
+        "Retry-After": {
+            "description": "Whole seconds until a request of this kind is allowed again.",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
+    "content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}},
+}
 
 
 def operations(handler: type[RequestHandler]) -> dict[str, Operation]:
@@ -124,6 +137,7 @@ def _document(routes: tuple[tuple[str, type[RequestHandler]], ...], version: str
                         "application/json": {"schema": {"$ref": REF.format(model="Error")}}
                     },
                 }
+            spec["responses"]["429"] = RATE_LIMITED_REF
             item[method] = spec
         paths["/ai-notebook/api" + template] = item
     return {
@@ -138,6 +152,7 @@ def _document(routes: tuple[tuple[str, type[RequestHandler]], ...], version: str
         "paths": paths,
         "components": {
             "schemas": schemas,
+            "responses": {"RateLimited": RATE_LIMITED},
             "securitySchemes": {
                 "token": {"type": "apiKey", "in": "header", "name": "Authorization"}
             },

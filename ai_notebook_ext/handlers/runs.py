@@ -5,6 +5,7 @@ from __future__ import annotations
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 
+from .. import logs
 from ..errors import BadRequest
 from ..execution.schemas import PipelineCreate, RunOut
 from ..projects.schemas import Page
@@ -15,6 +16,7 @@ from .projects import PAGING
 
 class ExecuteHandler(ApiHandler):
     auth_resource = "ai_notebook_ext:runs"
+    rate_class = "execute"
 
     @operation(
         "Run a code block in the project's kernel (editor): 202 with the new run (queued, or "
@@ -40,6 +42,7 @@ class ExecuteHandler(ApiHandler):
             runs.abandon(live)
             raise
         run = await runs.submit(live, actor, bid)
+        logs.RUN_ID.set(run.id)
         if wait:
             await runs.outcome(live, answer=self.reply)
         else:
@@ -48,6 +51,7 @@ class ExecuteHandler(ApiHandler):
 
 class RunsHandler(ApiHandler):
     auth_resource = "ai_notebook_ext:runs"
+    rate_class = "execute"  # POST starts a pipeline
 
     @operation(
         "List a project's runs, newest first.",
