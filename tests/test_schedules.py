@@ -4,13 +4,14 @@ keeps two schedulers on one PostgreSQL database from firing a schedule twice."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import make_project
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ai_notebook_ext.schedules.cron import next_time
+from ai_notebook_ext.schedules.scheduler import Scheduler
 from ai_notebook_ext.store import Database
 from ai_notebook_ext.store.schedule_models import Schedule
 
@@ -243,3 +244,137 @@ async def test_a_schedule_fires_ordinary_pipeline_runs_and_a_disabled_one_does_n
             assert list(await session.scalars(select(Schedule.id))) == []
     finally:
         await db.dispose()
+
+
+async def test_two_schedulers_on_one_database_fire_each_due_schedule_once(db_url):
+    """Two schedulers (each with its own engine, as two servers would have) race on the
+    same due schedules, round after round: the conditional UPDATE lets exactly one of them
+    fire each. This claim is what protects several servers sharing a PostgreSQL database."""
+    from sqlalchemy import insert, update
+
+    from ai_notebook_ext.store import Project, User
+    from ai_notebook_ext.store.database import upgrade
+
+    upgrade(db_url)
+    setup = Database(db_url)
+    count, rounds = 20, 5
+    async with setup.session() as session:
+        session.add(User(id=1, username="alice", display_name="Alice"))
+        await session.flush()
+        session.add(Project(id=1, name="p", owner_id=1))
+        await session.flush()
+        await session.execute(
+            insert(Schedule),
+            [
+                {"project_id": 1, "cron": "0 3 * * *", "target": "pipeline", "created_by": 1}
+                for _ in range(count)
+            ],
+        )
+    fired: list[tuple[str, int]] = []
+
+    def recorder(name):
+        async def fire(due):
+            fired.append((name, due.id))
+            await asyncio.sleep(0)
+            return 1000 + due.id
+
+        return fire
+
+    servers = [Scheduler(Database(db_url), recorder(name)) for name in ("a", "b")]
+    try:
+        for _ in range(rounds):
+            async with setup.session() as session:  # every schedule due again, 1 s ago
+                due = datetime.now(UTC) - timedelta(seconds=1)
+                await session.execute(update(Schedule).values(next_run_at=due))
+            await asyncio.gather(*(s.tick() for s in servers))
+            for s in servers:  # the firings started by this round
+                await s.settle()
+        per_schedule: dict[int, int] = {}
+        for _, sid in fired:
+            per_schedule[sid] = per_schedule.get(sid, 0) + 1
+        assert len(per_schedule) == count
+        assert set(per_schedule.values()) == {rounds}, per_schedule
+        assert {name for name, _ in fired} <= {"a", "b"}
+        async with setup.session() as session:
+            rows = list(await session.scalars(select(Schedule)))
+        assert all(r.next_run_at > datetime.now(UTC) for r in rows)
+        assert all(r.last_pipeline_run_id == 1000 + r.id for r in rows)
+    finally:
+        for s in servers:
+            await s.stop()
+            await s.db.dispose()
+        await setup.dispose()
+
+
+@pytest.mark.parametrize("policy", ["skip", "run_once"])
+def test_firings_missed_while_down_follow_the_policy(tmp_path, db_url, policy):
+    """A real server is stopped, its schedule's time passes (set an hour into the past in
+    the database), and the restarted server skips it or runs it once."""
+    import time
+
+    from server_process import ServerProcess
+
+    from ai_notebook_ext.store.database import make_sync_engine
+
+    config = {"AINotebookApp": {"schedule_missed": policy, "default_timeout": 60}}
+    server = ServerProcess(tmp_path, db_url, extra_config=config).start()
+    api = "ai-notebook/api/projects"
+    try:
+        status, project = server.request("POST", api, {"name": "nightly"})
+        assert status == 201, project
+        pid = project["id"]
+        status, block = server.request(
+            "POST", f"{api}/{pid}/blocks", {"source": "print('nightly job')"}
+        )
+        assert status == 201, block
+        body = {"cron": "0 3 * * *", "target": "pipeline"}
+        status, schedule = server.request("POST", f"{api}/{pid}/schedules", body)
+        assert status == 201, schedule
+        sid = schedule["id"]
+    finally:
+        assert server.stop() == 0, server.log()
+
+    missed = datetime.now(UTC) - timedelta(hours=1)
+    engine = make_sync_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(update(Schedule).where(Schedule.id == sid).values(next_run_at=missed))
+    engine.dispose()
+
+    server.start()
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            status, got = server.request("GET", f"{api}/{pid}/schedules/{sid}")
+            assert status == 200, got
+            moved = when(got["next_run_at"]) > datetime.now(UTC)
+            started = policy == "skip" or got["last_pipeline_run_id"] is not None
+            if moved and started:
+                break
+            assert time.monotonic() < deadline, got
+            time.sleep(0.25)
+        assert when(got["next_run_at"]) == next_time("0 3 * * *", "UTC", datetime.now(UTC))
+        status, runs = server.request("GET", f"{api}/{pid}/runs?kind=pipeline")
+        assert status == 200, runs
+        if policy == "skip":
+            assert runs["items"] == []
+            assert got["last_run_at"] is None
+            assert "skipped" in got["last_error"]
+        else:
+            assert [r["id"] for r in runs["items"]] == [got["last_pipeline_run_id"]]
+            assert runs["items"][0]["trigger"] == "schedule"
+            assert runs["items"][0]["schedule_id"] == sid
+            assert got["last_error"] == ""
+            while True:  # its block ran in a real kernel
+                status, run = server.request(
+                    "GET", f"{api}/{pid}/runs/{got['last_pipeline_run_id']}"
+                )
+                if run["status"] not in ("queued", "running"):
+                    break
+                assert time.monotonic() < deadline, run
+                time.sleep(0.25)
+            assert run["status"] == "succeeded", run
+            status, out = server.request("GET", f"{api}/{pid}/runs/{run['results'][0]['run_id']}")
+            assert out["outputs"][0]["text"] == "nightly job\n"
+    finally:
+        assert server.stop() == 0, server.log()
+    assert "Traceback" not in server.log()

@@ -107,8 +107,13 @@ class Scheduler:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.settle()
+
+    async def settle(self) -> None:
+        """Wait (10 s at most) for the runs being started: their pipeline rows and the
+        schedules' notes."""
         if self._firing:
-            await asyncio.wait(self._firing, timeout=10)
+            await asyncio.wait(set(self._firing), timeout=10)
 
     async def _loop(self) -> None:
         while True:
