@@ -2,7 +2,8 @@
 
 Expressions are croniter's: 5 fields (minute hour day month weekday), or 6 with the
 seconds field last. Times are computed in the schedule's time zone (so ``0 3 * * *`` is
-3 am local time across daylight-saving changes) and returned in UTC.
+3 am local time across daylight-saving changes) and returned in UTC. croniter is imported
+on first use: the server's startup does not pay for it.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from croniter import CroniterError, croniter
 
 CRON_MAX = 200
 TIMEZONE_MAX = 64
@@ -51,6 +50,8 @@ def zone(name: str) -> ZoneInfo:
 
 def next_time(expression: str, timezone: str, after: datetime) -> datetime:
     """The first time strictly after ``after`` that the expression names, in UTC."""
+    from croniter import CroniterError, croniter
+
     start = after.astimezone(zone(timezone))
     try:
         found = croniter(expression, start).get_next(datetime)
@@ -63,7 +64,7 @@ def next_time(expression: str, timezone: str, after: datetime) -> datetime:
     return found.astimezone(UTC)
 
 
-def _reason(exc: CroniterError) -> str:
+def _reason(exc: Exception) -> str:
     text = str(exc)
     if "failed to find next date" in text:
         return "it names no date that exists (e.g. 30 February)"
