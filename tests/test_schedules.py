@@ -378,3 +378,24 @@ def test_firings_missed_while_down_follow_the_policy(tmp_path, db_url, policy):
     finally:
         assert server.stop() == 0, server.log()
     assert "Traceback" not in server.log()
+
+
+async def test_a_creator_who_lost_the_editor_role_starts_nothing(api):
+    pid = await make_project(api, bob="editor")
+    await add_block(api, pid, "x = 1")
+    made = await create(api, pid, user="bob", cron="* * * * * *", target="pipeline", enabled=False)
+    r = await api("PATCH", f"projects/{pid}/members/bob", json_body={"role": "viewer"})
+    assert r.status == 200, r.body
+    r = await api("PATCH", f"projects/{pid}/schedules/{made['id']}", json_body={"enabled": True})
+    assert r.status == 200, r.body
+    assert r.body["created_by"] == "bob"
+
+    async def noted():
+        got = (await api("GET", f"projects/{pid}/schedules/{made['id']}")).body
+        return got if got["last_error"] else None
+
+    got = await wait_for(noted)
+    assert got["last_error"].startswith("not run as bob: "), got
+    assert "editor role" in got["last_error"]
+    assert got["last_pipeline_run_id"] is None
+    assert await scheduled_runs(api, pid, made["id"]) == []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from ..errors import Conflict
+from ..errors import ApiError, Conflict
 from ..execution.pipelines import PipelineService
 from ..execution.schemas import PipelineCreate
 from ..projects.users import Actor
@@ -44,5 +44,10 @@ class ScheduledRuns:
             options = PipelineCreate(target="upstream", block_id=due.block_id)
         else:
             options = PipelineCreate(target="all")
-        run = await self.pipelines.start(actor, due.project_id, options, False, schedule_id=due.id)
+        try:
+            run = await self.pipelines.start(
+                actor, due.project_id, options, False, schedule_id=due.id
+            )
+        except ApiError as exc:  # e.g. the creator is no longer an editor
+            raise Conflict(f"not run as {actor.username}: {exc.message}") from None
         return run.id
