@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import getpass
 import os
@@ -16,7 +17,7 @@ from jupyter_server.auth.identity import (
     PasswordIdentityProvider,
 )
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Dict, Float, Int, List, Set, Unicode, default, validate
+from traitlets import Bool, Dict, Enum, Float, Int, List, Set, Unicode, default, validate
 
 from ._version import __version__
 from .datasets import worker as dataset_worker
@@ -243,6 +244,20 @@ class AINotebookApp(ExtensionApp):
         parse_limits(proposal["value"])  # ValueError names the problem
         return dict(proposal["value"])
 
+    schedule_missed = Enum(
+        ["skip", "run_once"],
+        "skip",
+        help=(
+            "What a schedule does about firings missed while no server ran (a due time "
+            "more than schedule_missed_after seconds old): skip (move on to the next "
+            "future time) or run_once (fire once now, then move on)."
+        ),
+    ).tag(config=True)
+    schedule_missed_after = Float(
+        60.0,
+        help="Seconds after its due time that a schedule's firing counts as missed.",
+    ).tag(config=True)
+
     @default("dataset_storage_url")
     def _default_dataset_storage_url(self) -> str:
         return str(Path(self.data_dir) / "datasets")
@@ -287,6 +302,12 @@ class AINotebookApp(ExtensionApp):
     def _check_kernel_idle_timeout(self, proposal: dict) -> float:
         if proposal["value"] < 0:
             raise ValueError("kernel_idle_timeout must be 0 (never) or a number of seconds")
+        return float(proposal["value"])
+
+    @validate("schedule_missed_after")
+    def _check_schedule_missed_after(self, proposal: dict) -> float:
+        if proposal["value"] <= 0:
+            raise ValueError("schedule_missed_after must be a positive number of seconds")
         return float(proposal["value"])
 
     @validate("max_request_bytes")
@@ -358,7 +379,10 @@ class AINotebookApp(ExtensionApp):
             hub=hub,
             agent_limits=self.agent_limits(),
             rule_time_limit=self.dataset_rule_time_limit,
+            schedule_missed=self.schedule_missed,
+            schedule_missed_after=self.schedule_missed_after,
         )
+        self._start_scheduler()
         dataset_worker.configure(self.dataset_workers)
         self.log.info("ai_notebook_ext %s: database %s", __version__, db.display_url)
         if self.services.local_username:
@@ -385,6 +409,20 @@ class AINotebookApp(ExtensionApp):
             secrets.append(str(make_url(self.database_url).password or ""))
         logs.configure(self.log_json, secrets)
         self.rate_limiter = RateLimiter(parse_limits(self.rate_limits))
+
+    def _start_scheduler(self) -> None:
+        """Schedules fire from the first running event loop on (initialize_settings runs
+        in one under pytest-jupyter; a real server's loop starts later)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self.services.scheduler.start()
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        services = getattr(self, "services", None)
+        if services is not None:
+            services.scheduler.start()
 
     def agent_limits(self) -> Any:
         """The agent's limits from this configuration."""

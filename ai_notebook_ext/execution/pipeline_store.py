@@ -65,6 +65,7 @@ class PipelineStore:
         options: PipelineCreate,
         plan: list[int],
         results: dict[int, dict[str, Any]],
+        schedule_id: int | None = None,
     ) -> RunOut:
         now = utcnow()
         values: dict[str, Any] = {
@@ -83,6 +84,8 @@ class PipelineStore:
             "plan": plan,
             "results": list(results.values()),
             "options": options.model_dump(mode="json"),
+            "trigger": "manual" if schedule_id is None else "schedule",
+            "schedule_id": schedule_id,
         }
         async with self.db.connection() as conn:
             run_id = (
