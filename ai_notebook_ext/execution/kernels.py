@@ -34,6 +34,7 @@ from ..store import Database
 from ..store.models import ProjectKernel
 from ..store.types import utcnow
 from .iopub import ChannelClosed, IopubReader, KernelActivity
+from .widgets import OutputWidgets
 
 if TYPE_CHECKING:
     from .spares import Spare, SparePool
@@ -74,6 +75,7 @@ class KernelHandle:
     remote: bool = False  # no local process (a gateway's kernel): the reader reports death
     reader: IopubReader | None = None  # reads the client's iopub channel (iopub.py)
     stopping: str = ""  # why the kernel is being shut down (a run in progress reports it)
+    widgets: OutputWidgets = field(default_factory=OutputWidgets)  # of this process
 
 
 def describe_exit(returncode: int | None) -> str:
@@ -256,6 +258,7 @@ class ProjectKernels:
         reader.on_lost = lambda reason: self.mark_dead(handle, reason)
         handle.client, handle.reader = client, reader
         handle.stopping = ""
+        handle.widgets = OutputWidgets()  # a new process: no widgets yet
         if self.setup is not None:
             await self._run_setup(handle, self.setup(handle.project_id))
 

@@ -95,6 +95,13 @@ class RunService:
             return None
         return handle.generation
 
+    def widget_metadata(self, project_id: int) -> dict[str, Any] | None:
+        """``metadata.widgets`` of the project's live kernel (widgets.py), if any."""
+        handle = self.kernels.handle(project_id)
+        if handle is None or handle.died.is_set():
+            return None
+        return handle.widgets.notebook_metadata()
+
     def start_spares(self) -> None:
         """Begin keeping spare kernels (the server is up)."""
         if self.kernels.spares is not None:
