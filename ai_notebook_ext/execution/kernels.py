@@ -26,7 +26,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jupyter_client.session import Session
 from jupyter_core.utils import ensure_async
 
 from ..projects.locks import KeyedLocks
@@ -34,6 +33,7 @@ from ..store import Database
 from ..store.models import ProjectKernel
 from ..store.types import utcnow
 from .iopub import ChannelClosed, IopubReader, KernelActivity
+from .session import LeanSession
 from .widgets import OutputWidgets
 
 if TYPE_CHECKING:
@@ -267,8 +267,10 @@ class ProjectKernels:
         remote kernels), once the kernel answers on both channels."""
         kernel = self.km.get_kernel(kernel_id)
         # Our own Session (same key): a shared one would see each broadcast message twice
-        # and refuse the second copy as a replay.
-        session = Session(key=kernel.session.key, signature_scheme=kernel.session.signature_scheme)
+        # and refuse the second copy as a replay. Lean: no date parsing (session.py).
+        session = LeanSession(
+            key=kernel.session.key, signature_scheme=kernel.session.signature_scheme
+        )
         client = kernel.client(session=session)
         try:
             started = client.start_channels()
