@@ -216,7 +216,7 @@ class ProjectKernels:
             if self.sessions is not None:
                 contents = self.sessions.contents_manager
                 kernel_path = await ensure_async(contents.get_kernel_path(path=cwd))
-                env = self.sessions.get_kernel_env(kernel_path, name)
+                env = self.sessions.get_kernel_env(cwd, name)
             os_cwd = self.km.cwd_for_path(kernel_path, env=env)
             changed = {k: v for k, v in env.items() if spare.env.get(k) != v}
             unset = [k for k in spare.env if k not in env]
