@@ -38,8 +38,9 @@ print(json.dumps({
 
 
 @pytest.fixture
-def jp_server_config(db_url: str, tmp_path: Any) -> dict:
+def jp_server_config(db_url: str, tmp_path: Any, gateway_config: dict[str, Any]) -> dict:
     return {
+        **gateway_config,
         "ServerApp": {
             "jpserver_extensions": {"ai_notebook_ext": True},
             "identity_provider_class": TokenUsers,
@@ -195,3 +196,16 @@ async def test_no_spares_when_disabled(api, jp_serverapp):
     assert pool.spares == []
     assert pool._filler is None
     assert list(jp_serverapp.kernel_manager.list_kernel_ids()) == []
+
+
+@pytest.mark.gateway(only=True)
+async def test_no_spares_on_a_gateway(api, jp_serverapp, kernel_host):
+    """A gateway fixes a kernel's folder and environment at its start: no spares."""
+    pool = await server_started(jp_serverapp)
+    assert not pool.enabled()
+    await asyncio.sleep(0.5)
+    assert pool.spares == []
+    assert pool._filler is None
+    pid = await make_project(api, "remote")
+    assert (await api("POST", f"projects/{pid}/kernel")).status == 200
+    assert pool.spares == []
