@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from conftest import make_project
 from identity import TokenUsers
-from test_jupyter_kernel_auth import jupyter, kernel_ids, session_kernels
+from test_jupyter_kernel_auth import jupyter, kernel_ids, refused_socket, session_kernels
 
 from ai_notebook_ext.auth import ProjectAuthorizer
 
@@ -135,7 +135,7 @@ async def test_pool_refills_and_a_second_project_takes_the_next_spare(api, jp_se
     await spare_ready(pool)
 
 
-async def test_spares_belong_to_the_server_until_adopted(api, jp_serverapp, jp_fetch):
+async def test_spares_belong_to_the_server_until_adopted(api, jp_serverapp, jp_fetch, jp_ws_fetch):
     pool = await server_started(jp_serverapp)
     spare_id = await spare_ready(pool)
     pid = await make_project(api, "shared", bob="viewer")
@@ -147,6 +147,7 @@ async def test_spares_belong_to_the_server_until_adopted(api, jp_serverapp, jp_f
             status, _ = await jupyter(jp_fetch, "POST", "kernels", spare_id, action, user=user)
             assert status == 403, (user, action)
         assert (await jupyter(jp_fetch, "DELETE", "kernels", spare_id, user=user))[0] == 403
+        assert await refused_socket(jp_ws_fetch, spare_id, user) == 403
     assert spare_id in await kernel_ids(jp_fetch, "root")
     assert spare_id not in await session_kernels(jp_fetch, "root")
 
@@ -159,6 +160,7 @@ async def test_spares_belong_to_the_server_until_adopted(api, jp_serverapp, jp_f
     assert spare_id not in await kernel_ids(jp_fetch, "dave")
     assert (await jupyter(jp_fetch, "GET", "kernels", spare_id, user="dave"))[0] == 403
     assert (await jupyter(jp_fetch, "POST", "kernels", spare_id, "restart", user="bob"))[0] == 403
+    assert await refused_socket(jp_ws_fetch, spare_id, "dave") == 403
 
 
 async def test_spares_are_culled_and_shut_down_with_the_server(api, jp_serverapp):
