@@ -220,6 +220,14 @@ class AINotebookApp(ExtensionApp):
             "connection), as Jupyter's MappingKernelManager.cull_connected does."
         ),
     ).tag(config=True)
+    spare_kernels = Int(
+        1,
+        help=(
+            "Kernels of the project kernelspec kept started ahead, so that a project's "
+            "first run takes one instead of waiting for a kernel to start. Local kernels "
+            "only (not with GatewayClient.url). 0: none."
+        ),
+    ).tag(config=True)
 
     log_json = Bool(
         False,
@@ -298,6 +306,12 @@ class AINotebookApp(ExtensionApp):
             )
         return names
 
+    @validate("spare_kernels")
+    def _check_spare_kernels(self, proposal: dict) -> int:
+        if proposal["value"] < 0:
+            raise ValueError("spare_kernels must be 0 (none) or more")
+        return int(proposal["value"])
+
     @validate("kernel_idle_timeout")
     def _check_kernel_idle_timeout(self, proposal: dict) -> float:
         if proposal["value"] < 0:
@@ -353,6 +367,7 @@ class AINotebookApp(ExtensionApp):
             text_limit=self.output_text_limit,
             default_timeout=self.default_timeout or None,
             output_events=self._single_user() if self.event_outputs is None else self.event_outputs,
+            spare_kernels=self.spare_kernels,
         )
         self._culler = KernelCuller(
             runs.kernels, runs.queues, self.kernel_idle_timeout, self.kernel_cull_connected
@@ -498,6 +513,13 @@ class AINotebookApp(ExtensionApp):
             )
         )
         install(self.serverapp.web_app)
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        """The server runs: spare kernels start filling in the background."""
+        services = getattr(self, "services", None)
+        if services is not None:
+            services.runs.start_spares()
+            self._culler.include_spares()
 
     async def stop_extension(self) -> None:
         """Stop runs and project kernels and close the database when the server stops."""

@@ -144,6 +144,7 @@ class Services:
             hub=hub,
             local_username=local_username,
         )
+        services.notebooks.widgets = runs.widget_metadata
         teardown = ProjectTeardown(db, runs.kernels, runs.cancel_queued, root_dir)
         # Pipelines first: one still running would otherwise start the kernel again.
         services.projects.on_deleted.append(services.pipelines.project_deleted)
