@@ -14,6 +14,9 @@ Normalizations, applied to both sides (``normalized``):
   run, nbclient a fresh kernel's cells;
 - consecutive stream outputs of one name are joined: nbclient keeps one output per
   stream message, we join them as they arrive (as JupyterLab does); the text is the same;
+- in a row of stream outputs, stdout's text is put before stderr's: ipykernel flushes
+  the two streams separately, so which one reaches a client first varies from run to run
+  (under load "Skip Exceptions with Cell Tags" shows it, for nbclient and for us);
 - tracebacks lose ANSI colours, and ``Cell In[N]`` and the kernel's temporary cell file
   names lose their numbers (they name a kernel's execution, not the code);
 - memory addresses (``0x7f...``) and ipywidgets model ids (random) are replaced;
@@ -187,6 +190,24 @@ def normalized(outputs: list[Any]) -> list[dict[str, Any]]:
             out["data"] = data
             out["metadata"] = dict(out.get("metadata", {}))
         result.append(out)
+    return _streams_by_name(result)
+
+
+def _streams_by_name(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row of consecutive stream outputs as one output per stream name, by name."""
+    result: list[dict[str, Any]] = []
+    row: dict[str, dict[str, Any]] = {}
+    for out in [*outputs, None]:
+        if out is not None and out["output_type"] == "stream":
+            if out["name"] in row:
+                row[out["name"]]["text"] += out["text"]
+            else:
+                row[out["name"]] = dict(out)
+            continue
+        result.extend(row[name] for name in sorted(row, key=lambda n: n != "stdout"))
+        row = {}
+        if out is not None:
+            result.append(out)
     return result
 
 
