@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from dataset_battery import type_agrees
 
-from ai_notebook_ext.datasets.formats import FormatError, inspect
+from ai_notebook_ext.datasets.formats import SAMPLE_HEAD, FormatError, inspect
 from ai_notebook_ext.datasets.profile import quick_profile
 from ai_notebook_ext.datasets.readoptions import ReadOptions, pandas_names, parse
 
@@ -79,6 +79,29 @@ def test_thousands_and_encoding_options(tmp_path):
     assert [c["type"] for c in schema.columns] == ["VARCHAR", "BIGINT"]
     frame = pd.read_csv(path, sep=";", encoding="cp1252", thousands=" ")
     assert frame["habitants"].tolist() == [44270, 116238]
+
+
+def test_a_schema_only_read_recodes_only_a_sample(tmp_path):
+    """Background uploads read a sample before answering: of a cp1252 file only its head
+    is re-encoded, so text far down a column of numbers shows only in the full read."""
+    path = tmp_path / "late.csv"
+    rows = (SAMPLE_HEAD // len(b"S\xe8te,12345\n")) + 1000
+    path.write_bytes(b"ville,n\n" + b"S\xe8te,12345\n" * rows + b"Orl\xe9ans,beaucoup\n")
+    read = parse(encoding="cp1252")
+    sample = inspect(str(path), "csv", read, count=False)
+    assert [c["type"] for c in sample.columns] == ["VARCHAR", "BIGINT"]
+    assert sample.row_count == -1
+    full = inspect(str(path), "csv", read)
+    assert [c["type"] for c in full.columns] == ["VARCHAR", "VARCHAR"]
+    assert full.row_count == rows + 1
+
+
+def test_a_sample_cut_inside_a_quoted_field_reads_the_whole_file(tmp_path):
+    path = tmp_path / "quoted.csv"
+    head = b"ville,note\n" + b"S\xe8te,ok\n" * ((SAMPLE_HEAD - (1 << 19)) // 8)
+    path.write_bytes(head + b'Orl\xe9ans,"' + b"ligne\n" * (1 << 18) + b'"\nNice,ok\n')
+    schema = inspect(str(path), "csv", parse(encoding="cp1252"), count=False)
+    assert [c["name"] for c in schema.columns] == ["ville", "note"]
 
 
 def test_names_follow_pandas():

@@ -48,6 +48,7 @@ SNIFF = 64 * 1024
 # does not; columns of True/False spellings pandas knows become BOOLEAN afterwards.
 TYPE_CANDIDATES = ("BIGINT", "DOUBLE", "TIME", "DATE", "TIMESTAMP", "VARCHAR")
 EXCEL_TYPE_ROWS = 1000
+SAMPLE_HEAD = 8 << 20  # bytes of a non-UTF-8 text file re-encoded for a schema-only read
 
 
 class FormatError(ValueError):
@@ -199,16 +200,18 @@ def open_relation(
     options: ReadOptions | None = None,
     *,
     retry: frozenset[str] = frozenset(),
+    head: int | None = None,
 ) -> ReadOptions:
     """Create the view ``data`` over the file in this connection, read as pandas reads it
     with ``options``; returns the options completed for the file. ``retry``: see
-    ``reader_sql`` (after a first read failed, ``next_retry``)."""
+    ``reader_sql`` (after a first read failed, ``next_retry``). ``head``: text in another
+    encoding than UTF-8 is re-encoded only up to about this many bytes (a sample)."""
     opts = resolve(path, fmt, options or ReadOptions())
     if fmt == "xlsx":
         con.register("data", read_excel(path, opts.sheet))
         return opts
     if fmt in ("csv", "tsv") and opts.encoding != "utf-8":
-        copy = utf8_copy(path, opts.encoding)  # DuckDB reads UTF-8 (and latin-1) only
+        copy = utf8_copy(path, opts.encoding, head)  # DuckDB reads UTF-8 (and latin-1) only
         try:
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE data_utf8 AS SELECT * FROM "
@@ -304,15 +307,20 @@ def inspect(
     opts = options or ReadOptions()
     try:
         retry: frozenset[str] | None = frozenset()
+        recoded = fmt in ("csv", "tsv") and opts.encoding != "utf-8"
+        head = SAMPLE_HEAD if recoded and not count else None
         while True:
             try:
-                opts = open_relation(con, path, fmt, options, retry=retry)
+                opts = open_relation(con, path, fmt, options, retry=retry, head=head)
                 described = [(r[0], r[1]) for r in con.execute("DESCRIBE data").fetchall()]
                 rows, casts = -1, {}
                 if count or fmt in ("parquet", "xlsx"):  # cheap there: metadata, or read
                     rows, casts = pandas_casts(con, "data", fmt, described)
                 break
             except Exception as exc:
+                if head is not None and not isinstance(exc, FormatError):
+                    head = None  # the sample may end inside a quoted field: read it all
+                    continue
                 retry = next_retry(fmt, exc, retry)
                 if retry is None:
                     raise

@@ -267,14 +267,21 @@ def not_utf8_message(path: str) -> str | None:
     )
 
 
-def utf8_copy(path: str, encoding: str) -> str:
-    """A temporary UTF-8 copy of a text file in ``encoding`` (the caller removes it)."""
+def utf8_copy(path: str, encoding: str, limit: int | None = None) -> str:
+    """A temporary UTF-8 copy of a text file in ``encoding`` (the caller removes it);
+    ``limit``: only about the first ``limit`` bytes, cut after a line's end (a sample)."""
     decoder = codecs.getincrementaldecoder(encoding)()
     fd, out = tempfile.mkstemp(suffix=".csv", prefix="ain-utf8-")
     try:
         with open(path, "rb") as src, os.fdopen(fd, "w", encoding="utf-8", newline="") as dst:
+            done = 0
             while chunk := src.read(1 << 20):
-                dst.write(decoder.decode(chunk))
+                text = decoder.decode(chunk)
+                done += len(chunk)
+                if limit is not None and done >= limit and "\n" in text:
+                    dst.write(text[: text.rindex("\n") + 1])
+                    return out
+                dst.write(text)
             dst.write(decoder.decode(b"", final=True))
     except UnicodeDecodeError as exc:
         os.unlink(out)

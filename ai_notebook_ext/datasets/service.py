@@ -175,9 +175,11 @@ class DatasetService:
     # --- writing ------------------------------------------------------------------------
 
     async def check_upload(self, actor: Actor, project_id: int) -> None:
-        """Refuse an upload before its body arrives (project, role)."""
+        """Refuse an upload before its body arrives (project, role); an admitted one
+        gets a data worker started meanwhile if there is none yet."""
         async with self.db.session() as session:
             await authorize(session, actor, project_id, "editor", "uploading datasets")
+        worker.prewarm()
 
     async def ingest(
         self,

@@ -101,6 +101,14 @@ def _worker_for(lane: Any) -> _Worker:
         return worker
 
 
+def prewarm() -> None:
+    """Start a worker now if none runs yet: an upload's body is arriving and its first
+    job (reading the file) then finds DuckDB imported instead of waiting for a spawn."""
+    with _lock:
+        if not _workers:
+            _new_worker()
+
+
 async def run(fn: Any, *args: Any, limit: float = LONG, lane: Any = None) -> Any:
     """``fn(*args)`` in the worker of ``lane`` (a project id; None: a shared lane);
     FormatError and other job errors come back as raised. A job past ``limit`` seconds is

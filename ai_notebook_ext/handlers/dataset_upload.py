@@ -24,9 +24,10 @@ UPLOAD_QUERY = {
     "name": "required: the dataset's name (a new dataset or a new version of it).",
     "filename": "The file's name; only its extension is used, to tell the format.",
     "format": f"One of {', '.join(FORMATS)}; default: from the filename and the content.",
-    "background": "true: answer 202 once the file is stored and its schema read; the row "
-    "count, profile and quality checks follow (status 'processing', then a dataset-version "
-    "event). Default false: 201 after all of them.",
+    "background": "true: answer 202 once the file is stored and its schema read from a "
+    "sample; the row count, the types from every row, the profile and the quality checks "
+    "follow (status 'processing', then a dataset-version event). Default false: 201 after "
+    "all of them.",
     "encoding": ENCODING,
     "delimiter": DELIMITER,
     "thousands": THOUSANDS,
