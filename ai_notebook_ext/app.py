@@ -184,6 +184,12 @@ class AINotebookApp(ExtensionApp):
         10 * 1024**3, help="The largest dataset file an upload may send, in bytes."
     ).tag(config=True)
 
+    bundle_max_bytes = Int(
+        10 * 1024**3,
+        help="The largest project bundle an import may send, in bytes; its entries may not "
+        "unpack to more than this either.",
+    ).tag(config=True)
+
     dataset_rule_time_limit = Float(
         30.0,
         help="Seconds a quality rule may run on a version; a slower rule is interrupted "
@@ -333,6 +339,7 @@ class AINotebookApp(ExtensionApp):
             hub=hub,
             agent_limits=self.agent_limits(),
             rule_time_limit=self.dataset_rule_time_limit,
+            bundle_max_bytes=self.bundle_max_bytes,
         )
         dataset_worker.configure(self.dataset_workers)
         self.log.info("ai_notebook_ext %s: database %s", __version__, db.display_url)

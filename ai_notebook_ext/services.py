@@ -10,6 +10,7 @@ from .agent.service import AgentService
 from .ai.router import Router
 from .ai.service import AIService
 from .ai.templates import PromptService
+from .bundles.service import BundleService
 from .dag.service import DagService
 from .datasets.kernel_link import KernelLink
 from .datasets.lineage import LineageService
@@ -60,6 +61,7 @@ class Services:
     local_username: str | None = None
     actors: ActorCache = field(default_factory=ActorCache)
     agent: AgentService = field(init=False)
+    bundles: BundleService = field(init=False)
 
     @classmethod
     def build(
@@ -84,6 +86,7 @@ class Services:
         agent_limits: Limits | None = None,
         publish: Publish | None = None,
         rule_time_limit: float = 30.0,
+        bundle_max_bytes: int = 10 * 1024**3,
     ) -> Services:
         hub = hub or Hub()
         feed = ProjectFeed(hub)
@@ -147,6 +150,14 @@ class Services:
 
             publish = agent_publisher(runs.events.events)
         services.agent = AgentService(services, publish, agent_limits or Limits())
+        services.bundles = BundleService(
+            db,
+            datasets,
+            runs.artifacts,
+            staging_dir,
+            bundle_max_bytes,
+            f"ai_notebook_ext {version}",
+        )
         return services
 
     async def close(self) -> None:

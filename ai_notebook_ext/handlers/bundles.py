@@ -1,0 +1,144 @@
+"""Project bundles over HTTP: the export streamed out of a temporary zip, the import's
+body streamed into a staging file (size checked before the first byte is accepted)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import tornado.web
+from jupyter_server.auth.decorator import authorized
+from pydantic import TypeAdapter, ValidationError
+
+from ..datasets.storage import Staging
+from ..errors import BadRequest, PayloadTooLarge
+from ..projects.schemas import Name, ProjectOut
+from .base import ApiHandler, operation
+
+RESOURCE = "ai_notebook_ext:projects"
+CHUNK = 1 << 20
+NAME: TypeAdapter[str] = TypeAdapter(Name)
+
+
+def disposition(filename: str) -> str:
+    """An attachment header any client reads: an ASCII name, and the UTF-8 one (RFC 6266)."""
+    plain = filename.encode("ascii", "replace").decode().replace("?", "_")
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename)}"
+
+
+class BundleExportHandler(ApiHandler):
+    auth_resource = RESOURCE
+
+    @operation(
+        "The project as one bundle (a zip): its blocks, edges, datasets with every version "
+        "and their bytes, runs with their outputs and artifacts, pipeline runs. Viewers may "
+        "export; POST /projects/bundle imports it.",
+        response=None,
+        media="application/zip",
+        errors=(404, 422),
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, project_id: str) -> None:
+        pid = self.path_id(project_id, "project")
+        filename, path = await self.services.bundles.export(await self.actor(), pid)
+        try:
+            self.set_header("Content-Type", "application/zip")
+            self.set_header("Content-Disposition", disposition(filename))
+            self.set_header("Content-Length", str(path.stat().st_size))
+            with path.open("rb") as source:
+                while chunk := await asyncio.to_thread(source.read, CHUNK):
+                    self.write(chunk)
+                    await self.flush()  # a slow client holds back reading, not memory
+            self.finish()
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+
+@tornado.web.stream_request_body
+class BundleImportHandler(ApiHandler):
+    """The body streams into a staging file; then the bundle is checked and imported."""
+
+    auth_resource = RESOURCE
+    staging: Staging | None = None
+    body_read = False
+
+    @tornado.web.authenticated
+    @authorized
+    async def _admit(self) -> None:
+        """Runs the same checks as the handler method, before the body streams."""
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        if self.request.method != "POST":
+            return
+        await self._admit()
+        raw = self.get_query_argument("name", None)
+        try:
+            self.project_name = NAME.validate_python(raw) if raw is not None else None
+        except ValidationError as exc:
+            raise BadRequest(f"name: {exc.errors()[0]['msg']}", details={"field": "name"}) from None
+        limit = self.services.bundles.max_bytes
+        length = self.request.headers.get("Content-Length", "")
+        if length.isascii() and length.isdigit() and int(length) > limit:
+            raise PayloadTooLarge(
+                f"the bundle is {int(length)} bytes; the limit is {limit} "
+                "(AINotebookApp.bundle_max_bytes)"
+            )
+        connection: Any = self.request.connection
+        connection.set_max_body_size(limit)
+        connection.params = copy.copy(connection.params)
+        connection.params.chunk_size = CHUNK
+        connection.stream.read_chunk_size = CHUNK
+        self.staging = Staging(self.services.staging_dir)
+
+    async def data_received(self, chunk: bytes) -> None:  # type: ignore[override]
+        if self.staging is not None:
+            await self.staging.write(chunk)
+
+    def on_connection_close(self) -> None:
+        if self.staging is not None:
+            self.staging.discard()
+        super().on_connection_close()
+
+    def on_finish(self) -> None:
+        if self.staging is not None:
+            self.staging.discard()
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """A request refused before its body was read ends its connection: say so."""
+        if not self.body_read:
+            self.set_header("Connection", "close")
+        super().write_error(status_code, **kwargs)
+
+    @operation(
+        "Import a bundle (the body: a file from GET /projects/{project_id}/bundle) as a new "
+        "project owned by the caller; every id is new. A corrupt or refused bundle (not a "
+        "zip, unknown format version, entries with paths or links, bytes not matching "
+        "their sha256, ids the bundle does not hold, past the size or compression limits) "
+        "is a 400 that changes nothing; a body over bundle_max_bytes, 413.",
+        response=ProjectOut,
+        status=201,
+        query={"name": "The new project's name; default: the bundled project's name."},
+        text_query=("name",),
+        raw_body="application/zip",
+        errors=(413,),
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        self.body_read = True
+        assert self.staging is not None
+        await self.staging.finish()
+        if self.staging.size == 0:
+            raise BadRequest("the body is empty; send the bundle file's bytes")
+        project = await self.services.bundles.import_bundle(
+            await self.actor(), Path(self.staging.path), self.project_name
+        )
+        self.reply(project, 201)
