@@ -10,7 +10,7 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,6 +57,10 @@ class Snapshot:
     created: dict[str, datetime] = field(default_factory=dict)  # artifact rows' times
 
 
+async def _all(session: AsyncSession, query: Any) -> list[Any]:
+    return list(await session.scalars(query))
+
+
 async def read_project(session: AsyncSession, project: Project) -> Snapshot:
     """Every row of the project a bundle carries (the caller checked the role)."""
     pid = project.id
@@ -73,55 +77,33 @@ async def read_project(session: AsyncSession, project: Project) -> Snapshot:
         a.sha256: a
         for a in await session.scalars(select(Artifact).where(Artifact.project_id == pid))
     }
-    datasets = list(
-        await session.scalars(select(Dataset).where(Dataset.project_id == pid).order_by(Dataset.id))
+    datasets = await _all(
+        session, select(Dataset).where(Dataset.project_id == pid).order_by(Dataset.id)
     )
-    dataset_ids = [d.id for d in datasets]
-    versions = (
-        list(
-            await session.scalars(
-                select(DatasetVersion)
-                .where(DatasetVersion.dataset_id.in_(dataset_ids))
-                .order_by(DatasetVersion.number)
-            )
-        )
-        if dataset_ids
-        else []
+    own = select(Dataset.id).where(Dataset.project_id == pid).scalar_subquery()
+    of_versions = select(DatasetVersion.id).where(DatasetVersion.dataset_id.in_(own))
+    versions = await _all(
+        session,
+        select(DatasetVersion)
+        .where(DatasetVersion.dataset_id.in_(own))
+        .order_by(DatasetVersion.number),
     )
-    version_ids = [v.id for v in versions]
-    rules = (
-        list(
-            await session.scalars(
-                select(QualityRule)
-                .where(QualityRule.dataset_id.in_(dataset_ids))
-                .order_by(QualityRule.id)
-            )
-        )
-        if dataset_ids
-        else []
+    rules = await _all(
+        session,
+        select(QualityRule).where(QualityRule.dataset_id.in_(own)).order_by(QualityRule.id),
     )
-    results = (
-        list(
-            await session.scalars(
-                select(QualityResult)
-                .where(QualityResult.version_id.in_(version_ids))
-                .order_by(QualityResult.id)
-            )
-        )
-        if version_ids
-        else []
+    results = await _all(
+        session,
+        select(QualityResult)
+        .where(QualityResult.version_id.in_(of_versions))
+        .order_by(QualityResult.id),
     )
-    lineage = (
-        list(
-            await session.scalars(
-                select(Lineage)
-                .join(Run, Run.id == Lineage.run_id)
-                .where(Run.project_id == pid, Lineage.version_id.in_(version_ids))
-                .order_by(Lineage.id)
-            )
-        )
-        if version_ids
-        else []
+    lineage = await _all(
+        session,
+        select(Lineage)
+        .join(Run, Run.id == Lineage.run_id)
+        .where(Run.project_id == pid, Lineage.version_id.in_(of_versions))
+        .order_by(Lineage.id),
     )
     mimes = {sha: a.mime for sha, a in arts.items()}
     run_docs = [_run_doc(r, block_ids, run_ids, mimes) for r in runs]

@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import os
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 from pydantic import TypeAdapter, ValidationError
 
-from ..datasets.storage import Staging
-from ..errors import BadRequest, PayloadTooLarge
+from ..errors import BadRequest
 from ..projects.schemas import Name, ProjectOut
 from .base import ApiHandler, operation
+from .streamed import StreamedBody
 
 RESOURCE = "ai_notebook_ext:projects"
 CHUNK = 1 << 20
@@ -62,17 +60,10 @@ class BundleExportHandler(ApiHandler):
 
 
 @tornado.web.stream_request_body
-class BundleImportHandler(ApiHandler):
+class BundleImportHandler(StreamedBody, ApiHandler):
     """The body streams into a staging file; then the bundle is checked and imported."""
 
     auth_resource = RESOURCE
-    staging: Staging | None = None
-    body_read = False
-
-    @tornado.web.authenticated
-    @authorized
-    async def _admit(self) -> None:
-        """Runs the same checks as the handler method, before the body streams."""
 
     async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()
@@ -84,38 +75,7 @@ class BundleImportHandler(ApiHandler):
             self.project_name = NAME.validate_python(raw) if raw is not None else None
         except ValidationError as exc:
             raise BadRequest(f"name: {exc.errors()[0]['msg']}", details={"field": "name"}) from None
-        limit = self.services.bundles.max_bytes
-        length = self.request.headers.get("Content-Length", "")
-        if length.isascii() and length.isdigit() and int(length) > limit:
-            raise PayloadTooLarge(
-                f"the bundle is {int(length)} bytes; the limit is {limit} "
-                "(AINotebookApp.bundle_max_bytes)"
-            )
-        connection: Any = self.request.connection
-        connection.set_max_body_size(limit)
-        connection.params = copy.copy(connection.params)
-        connection.params.chunk_size = CHUNK
-        connection.stream.read_chunk_size = CHUNK
-        self.staging = Staging(self.services.staging_dir)
-
-    async def data_received(self, chunk: bytes) -> None:  # type: ignore[override]
-        if self.staging is not None:
-            await self.staging.write(chunk)
-
-    def on_connection_close(self) -> None:
-        if self.staging is not None:
-            self.staging.discard()
-        super().on_connection_close()
-
-    def on_finish(self) -> None:
-        if self.staging is not None:
-            self.staging.discard()
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """A request refused before its body was read ends its connection: say so."""
-        if not self.body_read:
-            self.set_header("Connection", "close")
-        super().write_error(status_code, **kwargs)
+        self.start_body(self.services.bundles.max_bytes, "bundle_max_bytes", "bundle")
 
     @operation(
         "Import a bundle (the body: a file from GET /projects/{project_id}/bundle) as a new "
