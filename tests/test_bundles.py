@@ -619,3 +619,13 @@ async def test_size_limits_and_zip_bombs_are_refused_without_memory(api, jp_serv
     after = await counts(jp_serverapp)
     assert after.pop("projects") == before.pop("projects") + 1  # the one exported in 5.
     assert after == before
+
+
+async def test_the_openapi_document_declares_the_zip(api):
+    doc = (await api("GET", "openapi.json")).body
+    export = doc["paths"]["/ai-notebook/api/projects/{project_id}/bundle"]["get"]
+    assert list(export["responses"]["200"]["content"]) == ["application/zip"]
+    assert {"404", "422"} <= set(export["responses"])
+    imported = doc["paths"]["/ai-notebook/api/projects/bundle"]["post"]
+    assert list(imported["requestBody"]["content"]) == ["application/zip"]
+    assert {"201", "400", "413"} <= set(imported["responses"])

@@ -46,17 +46,18 @@ class BundleExportHandler(ApiHandler):
         pid = self.path_id(project_id, "project")
         filename, path = await self.services.bundles.export(await self.actor(), pid)
         try:
+            source = path.open("rb")
+        finally:
+            with contextlib.suppress(OSError):  # the open file stays readable (POSIX)
+                os.unlink(path)
+        with source:
             self.set_header("Content-Type", "application/zip")
             self.set_header("Content-Disposition", disposition(filename))
-            self.set_header("Content-Length", str(path.stat().st_size))
-            with path.open("rb") as source:
-                while chunk := await asyncio.to_thread(source.read, CHUNK):
-                    self.write(chunk)
-                    await self.flush()  # a slow client holds back reading, not memory
+            self.set_header("Content-Length", str(os.fstat(source.fileno()).st_size))
+            while chunk := await asyncio.to_thread(source.read, CHUNK):
+                self.write(chunk)
+                await self.flush()  # a slow client holds back reading, not memory
             self.finish()
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
 
 
 @tornado.web.stream_request_body
@@ -65,11 +66,7 @@ class BundleImportHandler(StreamedBody, ApiHandler):
 
     auth_resource = RESOURCE
 
-    async def prepare(self) -> None:  # type: ignore[override]
-        await super().prepare()
-        if self.request.method != "POST":
-            return
-        await self._admit()
+    async def before_body(self) -> None:
         raw = self.get_query_argument("name", None)
         try:
             self.project_name = NAME.validate_python(raw) if raw is not None else None

@@ -49,11 +49,7 @@ class DatasetUploadHandler(StreamedBody, ApiHandler):
 
     auth_resource = RESOURCE
 
-    async def prepare(self) -> None:  # type: ignore[override]
-        await super().prepare()
-        if self.request.method != "POST":
-            return
-        await self._admit()
+    async def before_body(self) -> None:
         pid = self.path_id(self.path_args[0], "project")
         self.dataset_name = _name(self.get_query_argument("name", None))
         fmt = self.get_query_argument("format", None)

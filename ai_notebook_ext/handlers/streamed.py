@@ -18,8 +18,8 @@ CHUNK = 1 << 20
 
 class StreamedBody:
     """Mixin of ``@tornado.web.stream_request_body`` API handlers (before ApiHandler in
-    the bases): ``prepare`` awaits ``self._admit()`` and its own checks, then calls
-    ``self.start_body(...)``."""
+    the bases): before a POST's body, the caller is authenticated and authorized, then
+    ``before_body`` runs the handler's own checks and calls ``self.start_body(...)``."""
 
     request: Any  # these three are the handler's (annotations only)
     services: Any
@@ -39,6 +39,16 @@ class StreamedBody:
             """Runs the same checks as the handler method, before the body streams."""
 
         cls._admit = tornado.web.authenticated(authorized(admit))
+
+    async def prepare(self) -> None:
+        await super().prepare()  # type: ignore[misc]
+        if self.request.method == "POST":
+            await self._admit()
+            await self.before_body()
+
+    async def before_body(self) -> None:
+        """The handler's checks of the request before its body is accepted."""
+        raise NotImplementedError
 
     def start_body(self, limit: int, setting: str, what: str) -> None:
         """Refuse a declared length over ``limit`` (413, naming the trait ``setting``),
