@@ -20,6 +20,7 @@ from ..backup.layout import copy_hashed
 from .schema import ARTIFACTS, BLOBS, MANIFEST, PROJECT
 
 MAX_ENTRIES = 100_000
+DIRECTORY_ENTRY_MAX = 256  # bytes of a central directory entry with a name of ours
 MAX_RATIO = 200  # uncompressed / compressed bytes of one entry, past SLACK
 SLACK = 1 << 20  # an entry may always inflate to 1 MiB
 CHUNK = 1 << 20
@@ -53,8 +54,25 @@ def check_name(name: str) -> None:
         )
 
 
+def check_directory(path: Path, limits: Limits) -> None:
+    """Refuse a central directory too large for ``max_entries`` before zipfile reads it
+    into memory (it reads the directory whole and parses every entry it holds)."""
+    try:
+        with path.open("rb") as f:
+            end = zipfile._EndRecData(f)  # type: ignore[attr-defined]  # the stdlib's own
+    except OSError as exc:
+        raise BundleError(f"the body is not a zip file: {exc}") from None
+    if not end:
+        raise BundleError("the body is not a zip file")
+    entries = end[zipfile._ECD_ENTRIES_TOTAL]  # type: ignore[attr-defined]
+    size = end[zipfile._ECD_SIZE]  # type: ignore[attr-defined]
+    if entries > limits.max_entries or size > limits.max_entries * DIRECTORY_ENTRY_MAX:
+        raise BundleError(f"the bundle has more than {limits.max_entries} entries")
+
+
 def open_zip(path: Path, limits: Limits) -> zipfile.ZipFile:
     """The zip at ``path`` with its entries checked (names, kinds, count, sizes)."""
+    check_directory(path, limits)
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
@@ -62,7 +80,7 @@ def open_zip(path: Path, limits: Limits) -> zipfile.ZipFile:
     try:
         infos = archive.infolist()
         if len(infos) > limits.max_entries:
-            raise BundleError(f"the bundle has {len(infos)} entries; at most {limits.max_entries}")
+            raise BundleError(f"the bundle has more than {limits.max_entries} entries")
         seen: set[str] = set()
         declared = 0
         for info in infos:
