@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +31,7 @@ from .schema import (
     VERSION,
     ArtifactDoc,
     BlockDoc,
+    BlockResultDoc,
     DatasetDoc,
     EdgeDoc,
     LineageDoc,
@@ -62,7 +64,19 @@ async def _all(session: AsyncSession, query: Any) -> list[Any]:
 
 
 async def read_project(session: AsyncSession, project: Project) -> Snapshot:
-    """Every row of the project a bundle carries (the caller checked the role)."""
+    """Every row of the project a bundle carries (the caller checked the role); a row
+    the bundle's schema cannot carry is a 422 naming it."""
+    try:
+        return await _read_project(session, project)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise Unprocessable(
+            f"the project cannot be bundled: {exc.title} {where}: {err['msg']}"
+        ) from None
+
+
+async def _read_project(session: AsyncSession, project: Project) -> Snapshot:
     pid = project.id
     blocks = list(
         await session.scalars(
@@ -159,8 +173,10 @@ def _run_doc(run: Run, blocks: set[int], runs: set[int], mimes: dict[str, str]) 
             options["block_ids"] = [b for b in options["block_ids"] if b in blocks] or None
     results = None
     if run.results is not None:
+        fields = BlockResultDoc.model_fields
         results = [
-            {**r, "run_id": r.get("run_id") if r.get("run_id") in runs else None}
+            {k: v for k, v in r.items() if k in fields}
+            | {"run_id": r.get("run_id") if r.get("run_id") in runs else None}
             for r in run.results
             if r.get("block_id") in blocks
         ]

@@ -100,7 +100,7 @@ class RunDoc(Input):
     status: RunStatus
     source: Source = ""
     block_version: Version = 1
-    timeout_seconds: Timeout | None = None
+    timeout_seconds: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     execution_count: Annotated[int, Field(ge=0, le=INT_MAX)] | None = None
     outputs: list[Json] = Field(default_factory=list)
     error: Json | None = None
