@@ -186,6 +186,12 @@ class AINotebookApp(ExtensionApp):
         10 * 1024**3, help="The largest dataset file an upload may send, in bytes."
     ).tag(config=True)
 
+    bundle_max_bytes = Int(
+        10 * 1024**3,
+        help="The largest project bundle an import may send, in bytes; its entries may not "
+        "unpack to more than this either.",
+    ).tag(config=True)
+
     dataset_rule_time_limit = Float(
         30.0,
         help="Seconds a quality rule may run on a version; a slower rule is interrupted "
@@ -396,6 +402,7 @@ class AINotebookApp(ExtensionApp):
             rule_time_limit=self.dataset_rule_time_limit,
             schedule_missed=self.schedule_missed,
             schedule_missed_after=self.schedule_missed_after,
+            bundle_max_bytes=self.bundle_max_bytes,
         )
         self._start_scheduler()
         dataset_worker.configure(self.dataset_workers)

@@ -10,6 +10,7 @@ from .agent.service import AgentService
 from .ai.router import Router
 from .ai.service import AIService
 from .ai.templates import PromptService
+from .bundles.service import BundleService
 from .dag.service import DagService
 from .datasets.kernel_link import KernelLink
 from .datasets.lineage import LineageService
@@ -64,6 +65,7 @@ class Services:
     agent: AgentService = field(init=False)
     schedules: ScheduleService = field(init=False)
     scheduler: Scheduler = field(init=False)  # started by the app, not by CLI commands
+    bundles: BundleService = field(init=False)
 
     @classmethod
     def build(
@@ -90,6 +92,7 @@ class Services:
         rule_time_limit: float = 30.0,
         schedule_missed: str = "skip",
         schedule_missed_after: float = 60.0,
+        bundle_max_bytes: int = 10 * 1024**3,
     ) -> Services:
         hub = hub or Hub()
         feed = ProjectFeed(hub)
@@ -158,6 +161,14 @@ class Services:
         services.projects.on_deleted.insert(0, services.agent.project_deleted)
         services.schedules, services.scheduler = build_schedules(
             db, services.pipelines, missed=schedule_missed, missed_after=schedule_missed_after
+        )
+        services.bundles = BundleService(
+            db,
+            datasets,
+            runs.artifacts,
+            staging_dir,
+            bundle_max_bytes,
+            f"ai_notebook_ext {version}",
         )
         return services
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,9 +126,7 @@ def _restore_files(
     for digest in manifest.blobs:
         store.put_file(str(blob_path(folder, "blobs", digest)), digest)
     for digest in manifest.artifacts:
-        target = artifacts.path(digest)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(blob_path(folder, "artifacts", digest), target)
+        artifacts.put_file(blob_path(folder, "artifacts", digest), digest)
     return manifest
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -38,6 +39,23 @@ class ArtifactStore:
             Path(tmp).unlink(missing_ok=True)
             raise
         return sha
+
+    def put_file(self, source: str | Path, sha256: str) -> bool:
+        """Store a local file already known to hash to ``sha256`` (copied, atomically);
+        whether it was new."""
+        target = self.path(sha256)
+        if target.exists():
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        os.close(fd)
+        try:
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return True
 
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).exists()

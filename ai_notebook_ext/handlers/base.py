@@ -52,6 +52,7 @@ class Operation:
     errors: tuple[int, ...] = ()
     text_query: tuple[str, ...] = ()  # query parameters that are text, not integers
     raw_body: str | None = None  # media type of a raw (streamed) request body
+    media: str = "application/json"  # media type of the success response
 
 
 def operation(summary: str, **kwargs: Any) -> Callable[[F], F]:

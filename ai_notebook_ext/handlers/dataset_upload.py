@@ -3,9 +3,6 @@ caller, their role and the size limit are checked before the first byte is accep
 
 from __future__ import annotations
 
-import copy
-from typing import Any
-
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 from pydantic import ValidationError
@@ -14,12 +11,11 @@ from .. import metrics
 from ..datasets.formats import FORMATS
 from ..datasets.incoming import Incoming
 from ..datasets.schemas import DATASET_NAME, DELIMITER, ENCODING, SHEET, THOUSANDS, UploadOut
-from ..datasets.storage import Staging
-from ..errors import BadRequest, PayloadTooLarge
+from ..errors import BadRequest
 from .base import ApiHandler, operation
 from .datasets import RESOURCE, read_options
+from .streamed import StreamedBody
 
-UPLOAD_CHUNK = 1 << 20
 UPLOAD_QUERY = {
     "name": "required: the dataset's name (a new dataset or a new version of it).",
     "filename": "The file's name; only its extension is used, to tell the format.",
@@ -48,27 +44,16 @@ def _name(raw: str | None) -> str:
 
 
 @tornado.web.stream_request_body
-class DatasetUploadHandler(ApiHandler):
+class DatasetUploadHandler(StreamedBody, ApiHandler):
     """The body streams into a local staging file while it is hashed; memory stays flat
     whatever the size. Authentication, authorization, the project role and the size limit
     are checked before the first byte of the body is accepted."""
 
     auth_resource = RESOURCE
     rate_class = "upload"  # uploads have their own rate limit bucket
-    staging: Staging | None = None
-    body_read = False  # the whole body arrived (post runs only then)
     measured = False  # counted in the upload metrics
 
-    @tornado.web.authenticated
-    @authorized
-    async def _admit(self) -> None:
-        """Runs the same checks as the handler method, before the body streams."""
-
-    async def prepare(self) -> None:  # type: ignore[override]
-        await super().prepare()
-        if self.request.method != "POST":
-            return
-        await self._admit()
+    async def before_body(self) -> None:
         pid = self.path_id(self.path_args[0], "project")
         self.dataset_name = _name(self.get_query_argument("name", None))
         fmt = self.get_query_argument("format", None)
@@ -84,37 +69,16 @@ class DatasetUploadHandler(ApiHandler):
             )
         )
         await self.services.datasets.check_upload(await self.actor(), pid)
-        limit = self.services.dataset_max_bytes
-        length = self.request.headers.get("Content-Length", "")
-        if length.isascii() and length.isdigit() and int(length) > limit:
-            raise PayloadTooLarge(
-                f"the upload is {int(length)} bytes; the limit is {limit} "
-                "(AINotebookApp.dataset_max_bytes)"
-            )
-        connection: Any = self.request.connection
-        connection.set_max_body_size(limit)
-        # Read this body in 1 MiB pieces, not tornado's 64 KiB: 16x fewer Python calls.
-        connection.params = copy.copy(connection.params)
-        connection.params.chunk_size = UPLOAD_CHUNK
-        connection.stream.read_chunk_size = UPLOAD_CHUNK
-        self.staging = Staging(self.services.staging_dir)
-
-    async def data_received(self, chunk: bytes) -> None:  # type: ignore[override]
-        if self.staging is not None:
-            await self.staging.write(chunk)  # waits when the disk falls behind
+        self.start_body(self.services.dataset_max_bytes, "dataset_max_bytes", "upload")
 
     def on_connection_close(self) -> None:
-        """An aborted upload leaves nothing behind."""
         if self.staging is not None:
             self._measure("aborted")
-            self.staging.discard()
         super().on_connection_close()
 
     def on_finish(self) -> None:
         if self.request.method == "POST":
             self._measure("ok" if self.get_status() < 400 else "refused")
-        if self.staging is not None:
-            self.staging.discard()
         super().on_finish()
 
     def _measure(self, status: str) -> None:
@@ -123,13 +87,6 @@ class DatasetUploadHandler(ApiHandler):
         self.measured = True
         size = self.staging.size if self.staging is not None else 0
         metrics.upload_finished(status, size, self.request.request_time())
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """A request refused before its body was read ends its connection (tornado closes
-        it rather than read the rest): say so, so the client does not reuse it."""
-        if not self.body_read:
-            self.set_header("Connection", "close")
-        super().write_error(status_code, **kwargs)
 
     @operation(
         "Upload a file as a new dataset or a new version of one (editor). The body is the "

@@ -127,7 +127,9 @@ def _document(routes: tuple[tuple[str, type[RequestHandler]], ...], version: str
                     if op.response is not None
                     else {"type": "object"}
                 )
-                ok["content"] = {"application/json": {"schema": schema}}
+                if op.media != "application/json":  # a file, not a document
+                    schema = {"type": "string", "format": "binary"}
+                ok["content"] = {op.media: {"schema": schema}}
             spec["responses"][str(op.status)] = ok
             codes = {400, 401, 403, *op.errors}
             for code in sorted(codes):

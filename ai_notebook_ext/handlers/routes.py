@@ -29,6 +29,7 @@ from .ai import (
 from .artifacts import ArtifactHandler
 from .base import NotFoundHandler
 from .blocks import BlockHandler, BlockMoveHandler, BlocksBulkHandler, BlocksHandler
+from .bundles import BundleExportHandler, BundleImportHandler
 from .dag import DagHandler, EdgeHandler, EdgesHandler
 from .dataset_upload import DatasetUploadHandler
 from .datasets import (
@@ -73,8 +74,10 @@ ROUTES: list[tuple[str, type[RequestHandler]]] = [
     ("/openapi.json", OpenAPIHandler),
     ("/projects", ProjectsHandler),
     ("/projects/import", NotebookImportHandler),  # before /projects/{project_id}
+    ("/projects/bundle", BundleImportHandler),  # before /projects/{project_id}
     ("/projects/{project_id}", ProjectHandler),
     ("/projects/{project_id}/notebook", NotebookExportHandler),
+    ("/projects/{project_id}/bundle", BundleExportHandler),
     ("/projects/{project_id}/workspace", WorkspaceHandler),
     ("/projects/{project_id}/events", ProjectEventsSocket),
     ("/projects/{project_id}/members", MembersHandler),

@@ -31,10 +31,10 @@ MAX_CELLS = 10_000
 IMPORTED = "imported from the notebook"
 
 
-def safe_filename(name: str) -> str:
+def safe_filename(name: str, suffix: str = ".ipynb") -> str:
     """A download file name made from a project name (no paths, no odd characters)."""
     stem = re.sub(r"[^\w.-]+", "-", name).strip(".-")[:100] or "project"
-    return f"{stem}.ipynb"
+    return f"{stem}{suffix}"
 
 
 class NotebookService:

@@ -327,6 +327,29 @@ export class AiNotebookAPI {
     ]);
   }
 
+  /** The project as a bundle (a zip response to save as a file). */
+  exportBundle(projectId: number): Promise<Response> {
+    return requestRaw(this.settings, ['projects', projectId, 'bundle']);
+  }
+
+  /** Import a bundle file as a new project owned by the caller. */
+  async importBundle(file: Blob): Promise<IProject> {
+    const url = apiUrl(this.settings, ['projects', 'bundle']);
+    const response = await send(this.settings, url, {
+      method: 'POST',
+      body: file,
+      headers: {
+        'Content-Type': 'application/zip',
+        'X-AINB-Client': CLIENT_ID
+      }
+    });
+    const text = await response.text();
+    if (!response.ok) {
+      throw errorFromBody(response, text);
+    }
+    return JSON.parse(text) as IProject;
+  }
+
   getProject(projectId: number): Promise<IProject> {
     return requestAPI<IProject>(this.settings, ['projects', projectId]);
   }

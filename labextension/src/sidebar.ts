@@ -6,13 +6,16 @@
  *   input.ainb-new-project-name, button.ainb-create-project, button.ainb-refresh,
  *   ul.ainb-project-list > li.ainb-project-item[data-project-id] > .ainb-project-name,
  *   buttons .ainb-project-rename / .ainb-project-delete / .ainb-project-members,
+ *   .ainb-project-export, button.ainb-import-bundle,
  *   .ainb-error, .ainb-projects-empty.
  */
 import { Dialog, InputDialog, showDialog } from '@jupyterlab/apputils';
 import {
   LabIcon,
   deleteIcon,
+  downloadIcon,
   editIcon,
+  fileUploadIcon,
   refreshIcon,
   usersIcon
 } from '@jupyterlab/ui-components';
@@ -20,6 +23,7 @@ import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import type { AiNotebookAPI, IProject, IUser } from './api';
+import { chooseBundle, exportProject, importBundle } from './bundles';
 import { el, errorMessage, iconButton } from './dom';
 import { showMembers } from './members';
 
@@ -102,6 +106,13 @@ export class ProjectsSidebar extends Widget {
     const refresh = iconButton('ainb-refresh', 'Refresh', refreshIcon);
     refresh.addEventListener('click', () => void this.refresh());
     header.appendChild(refresh);
+    const upload = iconButton(
+      'ainb-import-bundle',
+      'Import a project bundle',
+      fileUploadIcon
+    );
+    upload.addEventListener('click', () => void this.importBundle());
+    header.appendChild(upload);
     this._userLine = el('div', 'ainb-user');
     this._errorArea = el('div', 'ainb-error-area');
     this._errorArea.hidden = true;
@@ -170,6 +181,18 @@ export class ProjectsSidebar extends Widget {
       void showMembers(this.api, project).then(() => this.refresh());
     });
     actions.appendChild(members);
+    const download = iconButton(
+      'ainb-project-export',
+      'Export project (bundle)',
+      downloadIcon
+    );
+    download.addEventListener('click', e => {
+      e.stopPropagation();
+      exportProject(this.api, project).catch(err =>
+        this.showError(errorMessage(err))
+      );
+    });
+    actions.appendChild(download);
     if (project.role !== 'viewer') {
       const rename = iconButton('ainb-project-rename', 'Rename', editIcon);
       rename.addEventListener('click', e => {
@@ -194,6 +217,21 @@ export class ProjectsSidebar extends Widget {
       }
     });
     return item;
+  }
+
+  private async importBundle(): Promise<void> {
+    const file = await chooseBundle();
+    if (!file) {
+      return;
+    }
+    this.clearError();
+    try {
+      const project = await importBundle(this.api, file);
+      await this.refresh();
+      this.openProject(project.id);
+    } catch (err) {
+      this.showError(errorMessage(err));
+    }
   }
 
   private async rename(project: IProject): Promise<void> {
