@@ -13,10 +13,8 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
@@ -28,6 +26,9 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import sessionmaker
 
 from .inline import InlineConnection, InlineSession
+
+if TYPE_CHECKING:  # Alembic loads only to migrate (see ai_notebook_ext.startup)
+    from alembic.config import Config as AlembicConfig
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,8 @@ def _prepare_sqlite_file(url: URL) -> None:
 
 def alembic_config(connection: Any = None) -> AlembicConfig:
     """An Alembic configuration pointing at our migrations (no alembic.ini needed)."""
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", MIGRATIONS)
     if connection is not None:
@@ -93,6 +96,8 @@ def make_sync_engine(url: str | URL) -> Engine:
 
 def upgrade(url: str | URL, revision: str = "head") -> None:
     """Bring the database at ``url`` to ``revision`` (default: the newest schema)."""
+    from alembic import command
+
     engine = make_sync_engine(url)
     try:
         with engine.connect() as connection:
