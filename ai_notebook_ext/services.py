@@ -24,6 +24,7 @@ from .execution.service import RunService
 from .execution.teardown import ProjectTeardown
 from .notebooks.service import NotebookService
 from .projects.blocks import BlockService
+from .projects.listing import BlockPages
 from .projects.locks import KeyedLocks
 from .projects.members import MemberService
 from .projects.service import ProjectService
@@ -60,6 +61,7 @@ class Services:
     local_username: str | None = None
     actors: ActorCache = field(default_factory=ActorCache)
     agent: AgentService = field(init=False)
+    block_pages: BlockPages = field(init=False)  # cached block lists (ETag)
 
     @classmethod
     def build(
@@ -138,6 +140,7 @@ class Services:
             hub=hub,
             local_username=local_username,
         )
+        services.block_pages = BlockPages(db)
         teardown = ProjectTeardown(db, runs.kernels, runs.cancel_queued, root_dir)
         # Pipelines first: one still running would otherwise start the kernel again.
         services.projects.on_deleted.append(services.pipelines.project_deleted)
