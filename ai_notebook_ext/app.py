@@ -274,7 +274,8 @@ class AINotebookApp(ExtensionApp):
 
     def initialize_settings(self) -> None:
         """Check the database schema (migrating it when it is not at head); the rest of
-        the setup waits until the server runs (``start_extension``) or is first needed.
+        the setup waits until the server runs (``_start_jupyter_server_extension``) or is
+        first needed.
 
         A start thus costs one cheap query: SQLAlchemy, pydantic, the services and the
         handlers (most of the extension's import time) load in a background thread once
@@ -291,9 +292,9 @@ class AINotebookApp(ExtensionApp):
             db.migrate()
             self._database = db
 
-    async def start_extension(self) -> None:
-        """Once the server runs: warm up (imports, recovery) in a thread, then build the
-        services on the event loop, without holding up the server's first answers."""
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        """Jupyter's hook once the server runs: warm up (imports, recovery) in a thread,
+        then build the services on the event loop, without holding up first answers."""
 
         async def warm_up() -> None:
             try:

@@ -11,13 +11,15 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 
 from ai_notebook_ext.startup import SCHEMA_HEAD, at_head, stored_revision
-from ai_notebook_ext.store.database import alembic_config, upgrade
+from ai_notebook_ext.store.database import alembic_config, make_sync_engine, upgrade
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -116,3 +118,50 @@ def test_a_fresh_sqlite_database_is_created_at_load(tmp_path):
     modules = load_extension(tmp_path, url)
     assert "alembic" in modules["loaded"]
     assert stored_revision(url) == SCHEMA_HEAD
+
+
+def test_a_running_server_sets_up_without_a_request(tmp_path):
+    """Recovery and the services do not wait for the first API request: a run the last
+    server left running is interrupted soon after the server answers."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from server_process import ServerProcess
+
+    url = f"sqlite:///{tmp_path / 'ainb.db'}"
+    upgrade(url)
+    engine = make_sync_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO users (id, username, display_name, role, created_at) "
+                "VALUES (1, 'u', 'u', 'member', CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO projects (id, name, description, working_dir, owner_id, "
+                "created_at, updated_at) VALUES (1, 'p', '', '', 1, CURRENT_TIMESTAMP, "
+                "CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO runs (project_id, kind, status, source, block_version, outputs, "
+                "message, queued_at) VALUES (1, 'block', 'running', 'x', 1, '[]', '', "
+                "CURRENT_TIMESTAMP)"
+            )
+        )
+    server = ServerProcess(tmp_path, url).start()
+    try:
+        status = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                status = conn.execute(text("SELECT status FROM runs")).scalar_one()
+            if status == "interrupted":
+                break
+            time.sleep(0.2)
+        assert status == "interrupted", server.log()[-3000:]
+        assert "ai_notebook_ext" in server.log()
+    finally:
+        server.stop()
+        engine.dispose()
