@@ -20,6 +20,7 @@ a cached page always matches its key.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections import OrderedDict
 from typing import Any
@@ -34,18 +35,19 @@ from .access import require
 from .schemas import BlockOut, Page
 from .users import Actor
 
-_ROLE = fast(
-    select(Project.id, Membership.role)
-    .select_from(Project)
-    .outerjoin(
-        Membership,
-        (Membership.project_id == Project.id) & (Membership.user_id == bindparam("user_id")),
-    )
-    .where(Project.id == bindparam("project_id"))
+# One statement (one round trip, one snapshot): the caller's role as a column of every
+# row, the project's blocks as rows; one row of NULL blocks for a project without any,
+# none for a missing project.
+_ROLE = (
+    select(Membership.role)
+    .where(Membership.project_id == Project.id, Membership.user_id == bindparam("user_id"))
+    .scalar_subquery()
 )
 _FINGERPRINT = fast(
-    select(Block.id, Block.position, Block.version, Block.last_run_id)
-    .where(Block.project_id == bindparam("project_id"))
+    select(_ROLE.label("role"), Block.id, Block.position, Block.version, Block.last_run_id)
+    .select_from(Project)
+    .outerjoin(Block, Block.project_id == Project.id)
+    .where(Project.id == bindparam("project_id"))
     .order_by(Block.position, Block.id)
 )
 
@@ -70,6 +72,7 @@ class BlockPages:
         self.db = db
         self.size = size
         self._pages: OrderedDict[tuple[int, int, int], tuple[str, bytes]] = OrderedDict()
+        self._reading: dict[tuple[tuple[int, int, int], str], asyncio.Future[Any]] = {}
 
     async def page(
         self, actor: Actor, project_id: int, limit: int, offset: int, if_none_match: str | None
@@ -77,20 +80,14 @@ class BlockPages:
         """The page's ETag and JSON, or its ETag and None when ``if_none_match`` names it.
 
         NotFound or Forbidden as the uncached list would raise them."""
-        async with self.db.connection() as conn:
-            found = (
-                await conn.execute(_ROLE, {"project_id": project_id, "user_id": actor.id})
-            ).first()
-            role = found.role if found is not None else None
-            if found is not None and role is None and actor.is_admin:
-                role = "owner"
-            if role is None:
-                raise NotFound(
-                    f"project {project_id} not found", details={"project_id": project_id}
-                )
-            require(role, "viewer", "reading blocks")
-            result = await conn.execute(_FINGERPRINT, {"project_id": project_id})
-            rows = result.tuples() if isinstance(result, FastResult) else [tuple(r) for r in result]
+        rows = await self._fingerprint(project_id, actor.id)
+        role = rows[0][0] if rows else None
+        if rows and role is None and actor.is_admin:
+            role = "owner"
+        if role is None:
+            raise NotFound(f"project {project_id} not found", details={"project_id": project_id})
+        require(role, "viewer", "reading blocks")
+        rows = [row[1:] for row in rows if row[1] is not None]
         etag = _etag(project_id, limit, offset, rows)
         if etag_matches(if_none_match, etag):
             return etag, None
@@ -99,7 +96,26 @@ class BlockPages:
         if cached is not None and cached[0] == etag:
             self._pages.move_to_end(key)
             return cached
-        return self._store(key, await self._read(project_id, limit, offset))
+        reading = self._reading.get((key, etag))
+        if reading is None:  # one read per page and state, however many ask at once
+            reading = asyncio.ensure_future(self._read(project_id, limit, offset))
+            self._reading[(key, etag)] = reading
+            reading.add_done_callback(lambda _: self._reading.pop((key, etag), None))
+        return self._store(key, await asyncio.shield(reading))
+
+    async def _fingerprint(self, project_id: int, user_id: int) -> list[tuple[Any, ...]]:
+        """(role, block id, position, version, last_run_id) rows, in order."""
+        params = {"project_id": project_id, "user_id": user_id}
+        if self.db.engine is None:  # SQLite, inline: the kept connection and the cursor
+            async with self.db.connection() as conn:
+                result = await conn.execute(_FINGERPRINT, params)
+                return (
+                    result.tuples() if isinstance(result, FastResult) else list(map(tuple, result))
+                )
+        # PostgreSQL: one statement needs no transaction around it (no BEGIN / COMMIT)
+        async with self.db.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return [tuple(r) for r in await conn.execute(_FINGERPRINT, params)]
 
     async def _read(self, project_id: int, limit: int, offset: int) -> tuple[str, bytes]:
         async with self.db.session() as session:
