@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = "ai_notebook_ext.store:migrations"
 
+PG_POOL_SIZE = 20  # PostgreSQL connections a server keeps open (10 more in bursts)
+
 _SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
 
 
@@ -140,8 +142,12 @@ class Database:
             self._inline: Connection | None = None
         else:
             # A server restart or failover drops PostgreSQL connections; ping before use.
+            # Pool: SQLAlchemy's default keeps 5 and closes overflow ones on return, so a
+            # burst of concurrent requests opened (and PostgreSQL forked) a connection each.
             self.sync_engine = None
-            self.engine = create_async_engine(self.url, echo=echo, pool_pre_ping=True)
+            self.engine = create_async_engine(
+                self.url, echo=echo, pool_pre_ping=True, pool_size=PG_POOL_SIZE, max_overflow=10
+            )
             self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
