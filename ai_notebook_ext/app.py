@@ -7,8 +7,10 @@ import contextlib
 import getpass
 import os
 import shutil
+import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.auth.identity import (
@@ -20,15 +22,10 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Dict, Enum, Float, Int, List, Set, Unicode, default, validate
 
 from ._version import __version__
-from .datasets import worker as dataset_worker
-from .datasets.storage import BlobStore
-from .events import Events, Hub
-from .execution.culling import KernelCuller
-from .execution.recovery import recover
-from .execution.service import RunService
-from .handlers.routes import handlers
-from .services import Services
-from .store import Database
+
+if TYPE_CHECKING:  # the heavy modules load after the server answers (see initialize_settings)
+    from .services import Services
+    from .store import Database
 
 KERNELSPEC_DIR = Path(__file__).parent / "kernelspec"
 
@@ -336,29 +333,106 @@ class AINotebookApp(ExtensionApp):
             raise ValueError("max_request_bytes must be at least 1024")
         return int(proposal["value"])
 
-    services: Services
+    _services: Services | None = None
+    _database: Database | None = None
+    _warmup: asyncio.Task[None] | None = None
 
     def initialize_settings(self) -> None:
-        """Open the database, migrate it to the current schema and build the services."""
+        """Check the database schema (migrating it when it is not at head); the rest of
+        the setup waits until the server runs (``_start_jupyter_server_extension``) or is
+        first needed.
+
+        A start thus costs one cheap query: SQLAlchemy, pydantic, the services and the
+        handlers (most of the extension's import time) load in a background thread once
+        the server answers, or on the first use of ``services``, whichever comes first.
+        """
         self._observe()
         Path(self.data_dir).mkdir(parents=True, exist_ok=True)
-        db = Database(self.database_url)
-        db.migrate()
-        interrupted = recover(db.url)
-        if interrupted:
-            self.log.warning(
-                "ai_notebook_ext: %d run(s) left unfinished by the last server are interrupted",
-                interrupted,
-            )
-        from .agent.conversations import recover as recover_conversations
+        self._setup_lock = threading.Lock()
+        from .startup import at_head
 
-        turns = recover_conversations(db.url)
-        if turns:
-            self.log.warning(
-                "ai_notebook_ext: %d agent turn(s) left unfinished by the last server are "
-                "interrupted",
-                turns,
-            )
+        if not at_head(self.database_url):
+            from .store import Database
+
+            db = Database(self.database_url)
+            db.migrate()
+            self._database = db
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        """Jupyter's hook once the server runs: warm up (imports, recovery) in a thread,
+        then build the services on the event loop, without holding up first answers."""
+
+        async def warm_up() -> None:
+            try:
+                await asyncio.to_thread(self._prepare)
+                self._ensure_services()
+            except Exception:  # raised again on first use, where the caller sees it
+                self.log.exception("ai_notebook_ext: setting up failed")
+                return
+            # a real server (not pytest-jupyter's): spare kernels start filling
+            self.services.runs.start_spares()
+            self._culler.include_spares()
+
+        self._warmup = asyncio.ensure_future(warm_up())
+
+    @property
+    def services(self) -> Services:
+        """The service container, built on first use if the warm-up has not yet."""
+        if self._services is None:
+            self._ensure_services()
+        assert self._services is not None
+        return self._services
+
+    @services.setter
+    def services(self, value: Services | None) -> None:
+        self._services = value
+
+    def _prepare(self) -> Database:
+        """Import the services and handlers and recover what the last server left
+        unfinished (sync; in the warm-up thread or on first use). Idempotent."""
+        with self._setup_lock:
+            if self._database is not None and getattr(self, "_recovered", False):
+                return self._database
+            from . import services  # noqa: F401  (the import is the warm-up)
+            from .agent.conversations import recover as recover_conversations
+            from .execution.recovery import recover
+            from .handlers import routes  # noqa: F401
+            from .store import Database
+
+            db = self._database or Database(self.database_url)
+            self._database = db
+            interrupted = recover(db.url)
+            if interrupted:
+                self.log.warning(
+                    "ai_notebook_ext: %d run(s) left unfinished by the last server are interrupted",
+                    interrupted,
+                )
+            turns = recover_conversations(db.url)
+            if turns:
+                self.log.warning(
+                    "ai_notebook_ext: %d agent turn(s) left unfinished by the last server are "
+                    "interrupted",
+                    turns,
+                )
+            self._recovered = True
+            return db
+
+    def _ensure_services(self) -> None:
+        """Build the services (on the event loop's thread) unless they are built."""
+        if self._services is not None:
+            return
+        db = self._prepare()
+        if self._services is None:  # _prepare may have waited for the warm-up thread
+            self._build_services(db)
+
+    def _build_services(self, db: Database) -> None:
+        from .datasets import worker as dataset_worker
+        from .datasets.storage import BlobStore
+        from .events import Events, Hub
+        from .execution.culling import KernelCuller
+        from .execution.service import RunService
+        from .services import Services
+
         self._ensure_kernelspec()
         hub = Hub()  # the project sockets' fan-out; every event goes through it
         events = Events(
@@ -381,7 +455,7 @@ class AINotebookApp(ExtensionApp):
         self._culler.attach()
         staging = Path(self.data_dir) / "staging"
         shutil.rmtree(staging, ignore_errors=True)  # uploads a stopped server left unfinished
-        self.services = Services.build(
+        services = Services.build(
             db,
             ai=self._ai_router(),
             store=BlobStore(self.dataset_storage_url, dict(self.dataset_storage_options)),
@@ -406,11 +480,13 @@ class AINotebookApp(ExtensionApp):
         )
         self._start_scheduler()
         dataset_worker.configure(self.dataset_workers)
+        self._services = services
+        self._attach_roles(services)
         self.log.info("ai_notebook_ext %s: database %s", __version__, db.display_url)
-        if self.services.local_username:
+        if services.local_username:
             self.log.info(
                 "ai_notebook_ext: single-user mode, every caller acts as %r",
-                self.services.local_username,
+                services.local_username,
             )
 
     def _observe(self) -> None:
@@ -425,10 +501,8 @@ class AINotebookApp(ExtensionApp):
         secrets += [os.environ.get("GOOGLE_API_KEY", "")]
         identity = getattr(self.serverapp, "identity_provider", None)
         secrets.append(str(getattr(identity, "token", "") or ""))
-        with contextlib.suppress(Exception):  # the database password, if the URL has one
-            from sqlalchemy.engine import make_url
-
-            secrets.append(str(make_url(self.database_url).password or ""))
+        with contextlib.suppress(ValueError):  # the database password, if the URL has one
+            secrets.append(unquote(urlsplit(self.database_url).password or ""))
         logs.configure(self.log_json, secrets)
         self.rate_limiter = RateLimiter(parse_limits(self.rate_limits))
 
@@ -440,11 +514,6 @@ class AINotebookApp(ExtensionApp):
         except RuntimeError:
             return
         self.services.scheduler.start()
-
-    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
-        services = getattr(self, "services", None)
-        if services is not None:
-            services.scheduler.start()
 
     def agent_limits(self) -> Any:
         """The agent's limits from this configuration."""
@@ -495,7 +564,9 @@ class AINotebookApp(ExtensionApp):
         )
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend(handlers())
+        from .handlers.lazy import install
+
+        install(self.serverapp.web_app, self.name)  # the handlers load on first use
         self._guard_jupyter_kernels()
 
     def _guard_jupyter_kernels(self) -> None:
@@ -511,32 +582,53 @@ class AINotebookApp(ExtensionApp):
                     "--ServerApp.authorizer_class=ai_notebook_ext.auth.ProjectAuthorizer"
                 )
             return
-        from .auth.access import ProjectRoles
         from .auth.jupyter_api import install
 
-        authorizer.attach(
-            ProjectRoles(
-                self.services.db, frozenset(self.admin_users), self.services.local_username
-            )
-        )
+        authorizer.attach(_DeferredRoles(self))  # type: ignore[arg-type]
         install(self.serverapp.web_app)
 
-    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
-        """The server runs: spare kernels start filling in the background."""
-        services = getattr(self, "services", None)
-        if services is not None:
-            services.runs.start_spares()
-            self._culler.include_spares()
+    def _attach_roles(self, services: Services) -> None:
+        """Give the authorizer the project roles of the database now open."""
+        authorizer = getattr(self.serverapp, "authorizer", None)
+        if isinstance(getattr(authorizer, "roles", None), _DeferredRoles):
+            from .auth.access import ProjectRoles
+
+            authorizer.roles = ProjectRoles(  # type: ignore[union-attr]
+                services.db, services.admin_users, services.local_username
+            )
 
     async def stop_extension(self) -> None:
         """Stop runs and project kernels and close the database when the server stops."""
+        if self._warmup is not None and not self._warmup.done():
+            await asyncio.shield(self._warmup)  # half-built services would be left open
         culler = getattr(self, "_culler", None)
         if culler is not None:
             await culler.stop()
-        services = getattr(self, "services", None)
+        services = self._services
         if services is not None:
-            self.services = None  # type: ignore[assignment]  # stopping twice is harmless
+            self._services = None  # stopping twice is harmless
             await services.close()
+        elif self._database is not None:
+            await self._database.dispose()
+
+
+class _DeferredRoles:
+    """Project roles for ProjectAuthorizer until the services are built: who is
+    unrestricted comes from the configuration; a project-kernel question builds them."""
+
+    def __init__(self, app: AINotebookApp) -> None:
+        self.app = app
+
+    def unrestricted(self, username: str) -> bool:
+        single = self.app.local_username if self.app._single_user() else None
+        return single is not None or username in self.app.admin_users
+
+    async def project_kernels(self, username: str, kernel_ids: Any) -> dict[str, str]:
+        from .auth.access import ProjectRoles
+
+        services = self.app.services
+        roles = ProjectRoles(services.db, services.admin_users, services.local_username)
+        return await roles.project_kernels(username, kernel_ids)
 
 
 main = launch_new_instance = AINotebookApp.launch_instance

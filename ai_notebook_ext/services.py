@@ -25,6 +25,7 @@ from .execution.service import RunService
 from .execution.teardown import ProjectTeardown
 from .notebooks.service import NotebookService
 from .projects.blocks import BlockService
+from .projects.listing import BlockPages
 from .projects.locks import KeyedLocks
 from .projects.members import MemberService
 from .projects.service import ProjectService
@@ -66,6 +67,7 @@ class Services:
     schedules: ScheduleService = field(init=False)
     scheduler: Scheduler = field(init=False)  # started by the app, not by CLI commands
     bundles: BundleService = field(init=False)
+    block_pages: BlockPages = field(init=False)  # cached block lists (ETag)
 
     @classmethod
     def build(
@@ -148,6 +150,7 @@ class Services:
             local_username=local_username,
         )
         services.notebooks.widgets = runs.widget_metadata
+        services.block_pages = BlockPages(db)
         teardown = ProjectTeardown(db, runs.kernels, runs.cancel_queued, root_dir)
         # Pipelines first: one still running would otherwise start the kernel again.
         services.projects.on_deleted.append(services.pipelines.project_deleted)

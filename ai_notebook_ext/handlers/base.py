@@ -53,6 +53,7 @@ class Operation:
     text_query: tuple[str, ...] = ()  # query parameters that are text, not integers
     raw_body: str | None = None  # media type of a raw (streamed) request body
     media: str = "application/json"  # media type of the success response
+    etag: bool = False  # answers carry an ETag; If-None-Match naming it gets a 304
 
 
 def operation(summary: str, **kwargs: Any) -> Callable[[F], F]:

@@ -23,14 +23,27 @@ class BlocksHandler(ApiHandler):
     auth_resource = "ai_notebook_ext:blocks"
 
     @operation(
-        "List a project's blocks in order.", response=Page[BlockOut], query=PAGING, errors=(404,)
+        "List a project's blocks in order.",
+        response=Page[BlockOut],
+        query=PAGING,
+        errors=(404,),
+        etag=True,
     )
     @tornado.web.authenticated
     @authorized
     async def get(self, project_id: str) -> None:
         pid = self.path_id(project_id, "project")
         limit, offset = self.page()
-        self.reply(await self.services.blocks.list(await self.actor(), pid, limit, offset))
+        etag, body = await self.services.block_pages.page(
+            await self.actor(), pid, limit, offset, self.request.headers.get("If-None-Match")
+        )
+        self.set_header("ETag", etag)  # also keeps tornado from hashing the body again
+        if body is None:
+            self.set_status(304)
+            self.finish()
+            return
+        self.set_header("Content-Type", "application/json")
+        self.finish(body)
 
     @operation(
         "Create a block, appended or inserted at a position (editor).",

@@ -131,6 +131,12 @@ def _document(routes: tuple[tuple[str, type[RequestHandler]], ...], version: str
                     schema = {"type": "string", "format": "binary"}
                 ok["content"] = {op.media: {"schema": schema}}
             spec["responses"][str(op.status)] = ok
+            if op.etag:
+                ok["headers"] = {"ETag": {"schema": {"type": "string"}}}
+                spec["responses"]["304"] = {"description": "Not Modified: If-None-Match names it"}
+                spec["parameters"].append(
+                    {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}}
+                )
             codes = {400, 401, 403, *op.errors}
             for code in sorted(codes):
                 spec["responses"][str(code)] = {

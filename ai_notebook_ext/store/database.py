@@ -13,10 +13,8 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
@@ -29,9 +27,14 @@ from sqlalchemy.orm import sessionmaker
 
 from .inline import InlineConnection, InlineSession
 
+if TYPE_CHECKING:  # Alembic loads only to migrate (see ai_notebook_ext.startup)
+    from alembic.config import Config as AlembicConfig
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = "ai_notebook_ext.store:migrations"
+
+PG_POOL_SIZE = 20  # PostgreSQL connections a server keeps open (10 more in bursts)
 
 _SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
 
@@ -73,6 +76,8 @@ def _prepare_sqlite_file(url: URL) -> None:
 
 def alembic_config(connection: Any = None) -> AlembicConfig:
     """An Alembic configuration pointing at our migrations (no alembic.ini needed)."""
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", MIGRATIONS)
     if connection is not None:
@@ -93,6 +98,8 @@ def make_sync_engine(url: str | URL) -> Engine:
 
 def upgrade(url: str | URL, revision: str = "head") -> None:
     """Bring the database at ``url`` to ``revision`` (default: the newest schema)."""
+    from alembic import command
+
     engine = make_sync_engine(url)
     try:
         with engine.connect() as connection:
@@ -135,8 +142,12 @@ class Database:
             self._inline: Connection | None = None
         else:
             # A server restart or failover drops PostgreSQL connections; ping before use.
+            # Pool: SQLAlchemy's default keeps 5 and closes overflow ones on return, so a
+            # burst of concurrent requests opened (and PostgreSQL forked) a connection each.
             self.sync_engine = None
-            self.engine = create_async_engine(self.url, echo=echo, pool_pre_ping=True)
+            self.engine = create_async_engine(
+                self.url, echo=echo, pool_pre_ping=True, pool_size=PG_POOL_SIZE, max_overflow=10
+            )
             self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property

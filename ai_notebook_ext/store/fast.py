@@ -74,7 +74,8 @@ class _Plan:
 
 
 class FastResult:
-    """The part of a CursorResult the hot path uses: ``first()`` and ``rowcount``."""
+    """The part of a CursorResult the hot paths use: ``first()``, ``rowcount``, and
+    ``tuples()`` (which a CursorResult lacks: callers check for a FastResult)."""
 
     def __init__(self, cursor: Any, plan: _Plan) -> None:
         self.cursor = cursor
@@ -86,6 +87,20 @@ class FastResult:
         self.cursor.close()
         if raw is None:
             return None
+        return self._row(raw)
+
+    def tuples(self) -> list[tuple[Any, ...]]:
+        """Every row as a plain tuple of processed values (no named rows: cheaper)."""
+        raws = self.cursor.fetchall()
+        self.cursor.close()
+        processors = self.plan.result_processors
+        if not any(processors):
+            return raws  # type: ignore[no-any-return]
+        return [
+            tuple(p(v) if p else v for p, v in zip(processors, raw, strict=True)) for raw in raws
+        ]
+
+    def _row(self, raw: Any) -> Any:
         processors = self.plan.result_processors
         return self.plan.row(*(p(v) if p else v for p, v in zip(processors, raw, strict=True)))
 
