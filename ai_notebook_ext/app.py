@@ -478,9 +478,9 @@ class AINotebookApp(ExtensionApp):
             schedule_missed_after=self.schedule_missed_after,
             bundle_max_bytes=self.bundle_max_bytes,
         )
-        self._start_scheduler()
         dataset_worker.configure(self.dataset_workers)
         self._services = services
+        self._start_scheduler()
         self._attach_roles(services)
         self.log.info("ai_notebook_ext %s: database %s", __version__, db.display_url)
         if services.local_username:
@@ -507,8 +507,8 @@ class AINotebookApp(ExtensionApp):
         self.rate_limiter = RateLimiter(parse_limits(self.rate_limits))
 
     def _start_scheduler(self) -> None:
-        """Schedules fire from the first running event loop on (initialize_settings runs
-        in one under pytest-jupyter; a real server's loop starts later)."""
+        """Schedules fire once the services exist in a running event loop (built on first
+        use under pytest-jupyter, by the warm-up in a real server)."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:
