@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import agent_models, dataset_models  # noqa: F401  (register their tables on Base)
+from . import agent_models, dataset_models, server_models  # noqa: F401  (register their tables on Base)
 from .database import Database
 from .models import Artifact, Base, Block, Membership, Project, ProjectKernel, Run, User
 
