@@ -22,9 +22,12 @@ from .datasets import worker as dataset_worker
 from .datasets.storage import BlobStore
 from .events import Events, Hub
 from .execution.culling import KernelCuller
-from .execution.recovery import recover
+from .execution.recovery import others_alive, recover
 from .execution.service import RunService
 from .handlers.routes import handlers
+from .servers.leases import ProjectLeases
+from .servers.registry import ServerRegistry
+from .servers.relay import EventRelay
 from .services import Services
 from .store import Database
 
@@ -219,6 +222,17 @@ class AINotebookApp(ExtensionApp):
         ),
     ).tag(config=True)
 
+    heartbeat_interval = Float(
+        10.0,
+        help="Seconds between heartbeats of this server in the database (several servers "
+        "on one PostgreSQL: who is alive; the same task renews its project run leases).",
+    ).tag(config=True)
+    server_dead_after = Float(
+        0.0,
+        help="Seconds without a heartbeat after which a server counts as dead: its runs "
+        "are closed as failed and its run leases expire. 0: 3 x heartbeat_interval.",
+    ).tag(config=True)
+
     @default("dataset_storage_url")
     def _default_dataset_storage_url(self) -> str:
         return str(Path(self.data_dir) / "datasets")
@@ -259,6 +273,18 @@ class AINotebookApp(ExtensionApp):
             )
         return names
 
+    @validate("heartbeat_interval", "server_dead_after")
+    def _check_heartbeat(self, proposal: dict) -> float:
+        if proposal["value"] < 0 or (
+            proposal["trait"].name == "heartbeat_interval" and proposal["value"] == 0
+        ):
+            raise ValueError(f"{proposal['trait'].name} must be a positive number of seconds")
+        return float(proposal["value"])
+
+    def dead_after(self) -> float:
+        """Seconds without a heartbeat after which a server is dead."""
+        return self.server_dead_after or 3 * self.heartbeat_interval
+
     @validate("kernel_idle_timeout")
     def _check_kernel_idle_timeout(self, proposal: dict) -> float:
         if proposal["value"] < 0:
@@ -278,7 +304,8 @@ class AINotebookApp(ExtensionApp):
         Path(self.data_dir).mkdir(parents=True, exist_ok=True)
         db = Database(self.database_url)
         db.migrate()
-        interrupted = recover(db.url)
+        registry = self._registry = self._register(db)
+        interrupted = recover(db.url, me=registry.id, dead_after=registry.dead_after)
         if interrupted:
             self.log.warning(
                 "ai_notebook_ext: %d run(s) left unfinished by the last server are interrupted",
@@ -286,7 +313,8 @@ class AINotebookApp(ExtensionApp):
             )
         from .agent.conversations import recover as recover_conversations
 
-        turns = recover_conversations(db.url)
+        alone = not others_alive(db.url, me=registry.id, dead_after=registry.dead_after)
+        turns = recover_conversations(db.url) if alone else 0
         if turns:
             self.log.warning(
                 "ai_notebook_ext: %d agent turn(s) left unfinished by the last server are "
@@ -307,7 +335,11 @@ class AINotebookApp(ExtensionApp):
             text_limit=self.output_text_limit,
             default_timeout=self.default_timeout or None,
             output_events=self._single_user() if self.event_outputs is None else self.event_outputs,
+            server_id=registry.id,
+            leases=registry.leases,
         )
+        registry.run_events = runs.events
+        self._relay = EventRelay(db, registry.id, hub) if db.backend != "sqlite" else None
         self._culler = KernelCuller(
             runs.kernels, runs.queues, self.kernel_idle_timeout, self.kernel_cull_connected
         )
@@ -341,6 +373,27 @@ class AINotebookApp(ExtensionApp):
                 "ai_notebook_ext: single-user mode, every caller acts as %r",
                 self.services.local_username,
             )
+
+    def _register(self, db: Database) -> ServerRegistry:
+        """This server's row in the database, and its project leases when several servers
+        can share the database (PostgreSQL)."""
+        registry = ServerRegistry(
+            db, interval=self.heartbeat_interval, dead_after=self.dead_after()
+        )
+        if ProjectLeases.needed(db):
+            registry.leases = ProjectLeases(db, registry.id, registry.dead_after)
+        registry.register()
+        self.log.info("ai_notebook_ext: server id %s", registry.id)
+        return registry
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        """Once the event loop runs: the heartbeat, and the events of other servers."""
+        registry = getattr(self, "_registry", None)
+        if registry is not None:
+            registry.start()
+        relay = getattr(self, "_relay", None)
+        if relay is not None:
+            relay.start()
 
     def agent_limits(self) -> Any:
         """The agent's limits from this configuration."""
@@ -426,6 +479,13 @@ class AINotebookApp(ExtensionApp):
         if services is not None:
             self.services = None  # type: ignore[assignment]  # stopping twice is harmless
             await services.close()
+            relay, self._relay = getattr(self, "_relay", None), None
+            if relay is not None:
+                await relay.stop()
+            registry, self._registry = getattr(self, "_registry", None), None
+            if registry is not None:  # after the runs ended: the row goes last
+                await registry.stop()
+                await services.db.dispose()
 
 
 main = launch_new_instance = AINotebookApp.launch_instance

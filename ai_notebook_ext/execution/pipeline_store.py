@@ -52,10 +52,17 @@ def models(results: list[dict[str, Any]]) -> list[BlockResult]:
 class PipelineStore:
     """Writes pipeline runs and announces their block results."""
 
-    def __init__(self, db: Database, events: Events, run_events: RunEvents) -> None:
+    def __init__(
+        self,
+        db: Database,
+        events: Events,
+        run_events: RunEvents,
+        server_id: str | None = None,
+    ) -> None:
         self.db = db
         self.events = events
         self.run_events = run_events
+        self.server_id = server_id  # the server owning the pipeline runs (servers/)
 
     async def insert(
         self,
@@ -82,6 +89,7 @@ class PipelineStore:
             "plan": plan,
             "results": list(results.values()),
             "options": options.model_dump(mode="json"),
+            "server_id": self.server_id,
         }
         async with self.db.connection() as conn:
             run_id = (
