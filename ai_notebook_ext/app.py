@@ -22,7 +22,7 @@ from .datasets import worker as dataset_worker
 from .datasets.storage import BlobStore
 from .events import Events, Hub
 from .execution.culling import KernelCuller
-from .execution.recovery import others_alive, recover
+from .execution.recovery import recover
 from .execution.service import RunService
 from .handlers.routes import handlers
 from .servers.leases import ProjectLeases
@@ -275,11 +275,10 @@ class AINotebookApp(ExtensionApp):
 
     @validate("heartbeat_interval", "server_dead_after")
     def _check_heartbeat(self, proposal: dict) -> float:
-        if proposal["value"] < 0 or (
-            proposal["trait"].name == "heartbeat_interval" and proposal["value"] == 0
-        ):
-            raise ValueError(f"{proposal['trait'].name} must be a positive number of seconds")
-        return float(proposal["value"])
+        name, value = proposal["trait"].name, proposal["value"]
+        if value < 0 or (value == 0 and name == "heartbeat_interval"):
+            raise ValueError(f"{name} must be a positive number of seconds")
+        return float(value)
 
     def dead_after(self) -> float:
         """Seconds without a heartbeat after which a server is dead."""
@@ -305,7 +304,9 @@ class AINotebookApp(ExtensionApp):
         db = Database(self.database_url)
         db.migrate()
         registry = self._registry = self._register(db)
-        interrupted = recover(db.url, me=registry.id, dead_after=registry.dead_after)
+        interrupted, alone = recover(
+            db.url, dead_after=registry.dead_after, register=registry.row()
+        )
         if interrupted:
             self.log.warning(
                 "ai_notebook_ext: %d run(s) left unfinished by the last server are interrupted",
@@ -313,7 +314,6 @@ class AINotebookApp(ExtensionApp):
             )
         from .agent.conversations import recover as recover_conversations
 
-        alone = not others_alive(db.url, me=registry.id, dead_after=registry.dead_after)
         turns = recover_conversations(db.url) if alone else 0
         if turns:
             self.log.warning(
@@ -375,14 +375,13 @@ class AINotebookApp(ExtensionApp):
             )
 
     def _register(self, db: Database) -> ServerRegistry:
-        """This server's row in the database, and its project leases when several servers
-        can share the database (PostgreSQL)."""
+        """This server's registry (the startup recovery writes its row), with project
+        leases when several servers can share the database (PostgreSQL)."""
         registry = ServerRegistry(
             db, interval=self.heartbeat_interval, dead_after=self.dead_after()
         )
         if ProjectLeases.needed(db):
             registry.leases = ProjectLeases(db, registry.id, registry.dead_after)
-        registry.register()
         self.log.info("ai_notebook_ext: server id %s", registry.id)
         return registry
 

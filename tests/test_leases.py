@@ -190,7 +190,7 @@ async def test_startup_recovery_leaves_the_runs_of_live_servers_alone(two, db_ur
 
     me = ServerRegistry(Database(db_url), dead_after=30)
     me.register()
-    assert recover(db_url, me=me.id, dead_after=30) == 2
+    assert recover(db_url, me=me.id, dead_after=30) == (2, False)
     runs = runs_by_id(db_url)
     assert runs[kept].status == "running"
     assert (runs[orphan].status, runs[orphan].message) == ("interrupted", INTERRUPTED)
@@ -198,7 +198,7 @@ async def test_startup_recovery_leaves_the_runs_of_live_servers_alone(two, db_ur
     assert others_alive(db_url, me=me.id, dead_after=30)
 
     age_heartbeat(db_url, live.id, 60)  # now nobody else lives: everything is recovered
-    assert recover(db_url, me=me.id, dead_after=30) == 1
+    assert recover(db_url, me=me.id, dead_after=30) == (1, True)
     assert runs_by_id(db_url)[kept].status == "interrupted"
     assert not others_alive(db_url, me=me.id, dead_after=30)
     await me.db.dispose()

@@ -10,9 +10,9 @@ when no other server lives.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import URL
 
 from ..servers.liveness import is_alive
@@ -27,14 +27,29 @@ INTERRUPTED_REPORT = "the server stopped before this report was made; ask for it
 INTERRUPTED_UPLOAD = "the server stopped while this upload was being read; upload it again"
 
 
-def recover(url: str | URL, *, me: str | None = None, dead_after: float = 30.0) -> int:
+class Recovery(NamedTuple):
+    runs: int  # runs marked interrupted
+    alone: bool  # no other server lives: everything unowned was reset too
+
+
+def recover(
+    url: str | URL,
+    *,
+    me: str | None = None,
+    dead_after: float = 30.0,
+    register: dict[str, Any] | None = None,
+) -> Recovery:
     """Mark unfinished runs of dead servers interrupted; when no other server lives, also
     unfinished dataset reports failed, background uploads still being read broken, and
-    forget project kernels. ``me``: this server's id (registered already)."""
+    forget project kernels. ``me``: this server's id; ``register``: its ``servers`` row,
+    written in the same transaction (one connection at startup)."""
     engine = make_sync_engine(url)
     now = utcnow()
     try:
         with engine.begin() as conn:
+            if register is not None:
+                conn.execute(insert(ServerRow.__table__).values(register))
+                me = register["id"]
             servers = conn.execute(select(ServerRow.__table__)).all()
             others = [r for r in servers if r.id != me]
             live = [r.id for r in others if is_alive(r, now, dead_after, by_pid=True)]
@@ -62,7 +77,7 @@ def recover(url: str | URL, *, me: str | None = None, dead_after: float = 30.0) 
                 conn.execute(delete(ServerRow).where(ServerRow.id.in_(dead)))
             if not live:
                 _reset_unowned(conn, now)
-            return int(result.rowcount or 0)
+            return Recovery(int(result.rowcount or 0), not live)
     finally:
         engine.dispose()
 

@@ -67,6 +67,10 @@ class ServerRegistry:
         self.run_events = run_events  # RunEvents: status events of the runs a sweep closes
         self._task: asyncio.Future[None] | None = None
 
+    def row(self) -> dict[str, Any]:
+        """This server's ``servers`` row, as of now."""
+        return self._row()
+
     def _row(self) -> dict[str, Any]:
         now = utcnow()
         return {
