@@ -5,11 +5,13 @@ holders with their own connection pools."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import insert, select, update
 
+from ai_notebook_ext.execution.queue import ProjectQueues
 from ai_notebook_ext.execution.recovery import INTERRUPTED, others_alive, recover
 from ai_notebook_ext.servers.leases import ProjectLeases
 from ai_notebook_ext.servers.registry import ServerRegistry
@@ -202,3 +204,46 @@ async def test_startup_recovery_leaves_the_runs_of_live_servers_alone(two, db_ur
     assert runs_by_id(db_url)[kept].status == "interrupted"
     assert not others_alive(db_url, me=me.id, dead_after=30)
     await me.db.dispose()
+
+
+class Busy:
+    """A LiveRun stand-in for the queue: ``process`` records when it worked."""
+
+    def __init__(self, run_id: int) -> None:
+        self.id = run_id
+
+
+async def test_two_servers_queues_of_one_project_take_turns(two):
+    """The queue's seam: two servers' queues for one project never work at once; a queue
+    whose lease is taken waits, and one that kept its lease idle lets go after
+    ``linger``."""
+    spans: list[tuple[str, float, float]] = []
+    loop = asyncio.get_running_loop()
+    done = asyncio.Event()
+
+    def worker(name: str):
+        async def process(live: Busy) -> None:
+            start = loop.time()
+            await asyncio.sleep(0.05)
+            spans.append((name, start, loop.time()))
+            if len(spans) == 8:
+                done.set()
+
+        return process
+
+    a_leases = ProjectLeases(two[0], "server-a", ttl=30, poll=0.02, linger=0.1)
+    b_leases = ProjectLeases(two[1], "server-b", ttl=30, poll=0.02, linger=0.1)
+    a, b = ProjectQueues(worker("a"), a_leases), ProjectQueues(worker("b"), b_leases)
+    for i in range(4):
+        for queues in (a, b):
+            queues.fill(queues.reserve(1), Busy(i))
+    await asyncio.wait_for(done.wait(), 30)
+    spans.sort(key=lambda s: s[1])
+    for (_, _, end), (_, start, _) in itertools.pairwise(spans):
+        assert end <= start, spans
+    assert {name for name, _, _ in spans} == {"a", "b"}
+    await asyncio.sleep(0.3)  # both idle past linger: the lease is given back
+    assert not a_leases.holds(1)
+    assert not b_leases.holds(1)
+    await a.close()
+    await b.close()

@@ -7,9 +7,10 @@ the ticket at the head, so a slow early request is not overtaken by a fast later
 
 With several servers on one PostgreSQL, a project's runs are also serialized across
 servers: the worker takes the project's lease (``servers/leases.py``) before its first
-run or job, keeps it while the queue has work and gives it back when the queue is empty.
-Runs waiting for the lease stay ``queued``. ``leases`` is None on SQLite (one server):
-no lease, no extra statement.
+run or job, keeps it while the queue has work and gives it back when the queue has been
+empty for ``leases.linger`` seconds (a user's next run usually follows at once: it keeps
+the fast path and costs no statement). Runs waiting for the lease stay ``queued``.
+``leases`` is None on SQLite (one server): no lease, no extra statement.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class ProjectQueues:
         self._queues: dict[int, deque[Ticket]] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._current: dict[int, Any] = {}  # project -> the LiveRun working (None: a job)
+        self._arrived: dict[int, asyncio.Event] = {}  # workers keeping an idle lease
         self.closed = False
 
     def reserve(self, project_id: int) -> Ticket:
@@ -58,6 +60,8 @@ class ProjectQueues:
             raise ServiceUnavailable("the server is stopping; try again when it is back")
         ticket = Ticket(project_id)
         self._queues.setdefault(project_id, deque()).append(ticket)
+        if project_id in self._arrived:
+            self._arrived[project_id].set()
         if project_id not in self._workers:
             self._workers[project_id] = asyncio.ensure_future(self._work(project_id))
         return ticket
@@ -108,6 +112,8 @@ class ProjectQueues:
                 await self._drain(project_id, queue)
                 if self.leases is None or not self.leases.holds(project_id):
                     break
+                if await self._linger(project_id):
+                    continue
                 await self.leases.release(project_id)
                 if not queue:  # else work arrived while the lease was given back
                     break
@@ -115,6 +121,17 @@ class ProjectQueues:
             self._workers.pop(project_id, None)
             if not queue:
                 self._queues.pop(project_id, None)
+
+    async def _linger(self, project_id: int) -> bool:
+        """Keep the lease a moment with the queue empty; True if work arrived."""
+        arrived = self._arrived[project_id] = asyncio.Event()
+        try:
+            await asyncio.wait_for(arrived.wait(), self.leases.linger)
+        except TimeoutError:
+            return False
+        finally:
+            self._arrived.pop(project_id, None)
+        return True
 
     async def _leased(self, project_id: int, ticket: Ticket, queue: deque[Ticket]) -> bool:
         """Hold the project's lease before ``ticket`` works (waiting while it is the

@@ -4,9 +4,10 @@ Before the first run or job of a project's queue works on this server's kernel, 
 queue takes the project's lease (``project_leases``): one conditional upsert that only
 wins when there is no lease, it has expired, or it is ours already. While the queue has
 work it keeps the lease (the registry renews every lease of this server with its
-heartbeat); when the queue is empty it gives it back. A server that cannot get it polls
-every ``poll`` seconds; its runs stay ``queued`` meanwhile. The lease of a server that
-died expires ``ttl`` seconds after its last heartbeat.
+heartbeat); when the queue has been empty for ``linger`` seconds it gives it back. A
+server that cannot get it polls every ``poll`` seconds; its runs stay ``queued``
+meanwhile. The lease of a server that died expires ``ttl`` seconds after its last
+heartbeat.
 
 On SQLite there is one server only: no lease is needed, and the queue is built without
 one (``ProjectLeases.needed``), so the single-server hot path makes no extra statement.
@@ -53,11 +54,14 @@ def _acquire_statement(dialect: str) -> Any:
 class ProjectLeases:
     """This server's leases on projects."""
 
-    def __init__(self, db: Database, server_id: str, ttl: float, poll: float = 0.2) -> None:
+    def __init__(
+        self, db: Database, server_id: str, ttl: float, poll: float = 0.2, linger: float = 1.0
+    ) -> None:
         self.db = db
         self.server_id = server_id
         self.ttl = ttl
         self.poll = poll
+        self.linger = linger  # seconds an idle queue keeps the lease (see execution/queue.py)
         self._held: set[int] = set()
 
     @staticmethod
