@@ -112,6 +112,13 @@ async def test_an_expired_lease_is_taken_over_and_a_renewed_one_is_not(two, db_u
     assert not await a.try_acquire(1)  # b's now, and not expired
 
 
+async def test_a_deleted_project_needs_no_lease(two, db_url):
+    a = ProjectLeases(two[0], "server-a", ttl=30)
+    assert await a.try_acquire(99)  # no such project (deleted on another server)
+    assert not a.holds(99)
+    assert lease_row(db_url) == []
+
+
 async def test_waiting_for_a_lease_stops_when_not_wanted_any_more(two):
     a = ProjectLeases(two[0], "server-a", ttl=30)
     b = ProjectLeases(two[1], "server-b", ttl=30, poll=0.05)

@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from ..store import Database
 from ..store.server_models import ProjectLease
@@ -74,20 +75,28 @@ class ProjectLeases:
         return project_id in self._held
 
     async def try_acquire(self, project_id: int) -> bool:
-        """Take the lease if it is free, expired or ours; True when it is ours."""
+        """Take the lease if it is free, expired or ours; True when it is ours. A project
+        deleted meanwhile (by another server) needs no lease: True, and its runs end as
+        the project's rows are gone."""
         now = utcnow()
-        async with self.db.connection() as conn:
-            row = (
-                await conn.execute(
-                    _acquire_statement(self.db.backend),
-                    {
-                        "project_id": project_id,
-                        "server_id": self.server_id,
-                        "expires_at": now + timedelta(seconds=self.ttl),
-                        "now": now,
-                    },
-                )
-            ).first()
+        try:
+            async with self.db.connection() as conn:
+                row = (
+                    await conn.execute(
+                        _acquire_statement(self.db.backend),
+                        {
+                            "project_id": project_id,
+                            "server_id": self.server_id,
+                            "expires_at": now + timedelta(seconds=self.ttl),
+                            "now": now,
+                        },
+                    )
+                ).first()
+        except IntegrityError:  # the project's row is gone (foreign key)
+            log.warning(
+                "ai_notebook_ext: project %s is gone; its queued work needs no lease", project_id
+            )
+            return True
         if row is not None:
             self._held.add(project_id)
         return row is not None
