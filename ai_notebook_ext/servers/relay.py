@@ -61,14 +61,21 @@ class EventRelay:
         self.listening = asyncio.Event()  # set while LISTEN is in place
         self._out: asyncio.Queue[str] = asyncio.Queue(QUEUE_MAX)
         self._tasks: list[asyncio.Future[None]] = []
+        self._conn: Any = None  # the sending connection (psycopg AsyncConnection)
 
     def start(self) -> None:
         """Relay the hub's events from now on (needs the running event loop)."""
         self.hub.relay = self
         self._tasks = [asyncio.ensure_future(self._listen()), asyncio.ensure_future(self._send())]
 
-    async def stop(self) -> None:
+    async def stop(self, flush: float = 2.0) -> None:
+        """Stop relaying; what is queued still goes out (``flush`` seconds at most)."""
         self.hub.relay = None
+        if self._tasks:
+            try:
+                await asyncio.wait_for(self._out.join(), flush)
+            except TimeoutError:
+                log.warning("ai_notebook_ext: stopping with cross-server events unsent")
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -85,31 +92,40 @@ class EventRelay:
             log.warning("ai_notebook_ext: cross-server event queue full; an event is dropped")
 
     async def _send(self) -> None:
+        try:
+            while True:
+                text = await self._out.get()
+                await self._notify(text)
+                self._out.task_done()
+        finally:
+            if self._conn is not None:
+                await self._conn.close()
+                self._conn = None
+
+    async def _notify(self, text: str) -> None:
+        """Send one message on the sending connection (made again when it broke)."""
         import psycopg
 
-        conn: Any = None
-        while True:
-            text = await self._out.get()
-            for attempt in range(SEND_TRIES):
-                try:
-                    if conn is None or conn.closed:
-                        conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
-                    if len(text.encode()) <= NOTIFY_MAX:
-                        await conn.execute(NOTIFY, (CHANNEL, text))
-                    else:
-                        await conn.execute(NOTIFY_STORED, (text, CHANNEL, self.server_id))
-                    break
-                except asyncio.CancelledError:
-                    if conn is not None:
-                        await conn.close()
-                    raise
-                except Exception as exc:
-                    log.warning("ai_notebook_ext: sending a cross-server event: %s", exc)
-                    if conn is not None:
-                        await conn.close()
-                    conn = None
-                    if attempt + 1 < SEND_TRIES:
-                        await asyncio.sleep(self.retry)
+        for attempt in range(SEND_TRIES):
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = await psycopg.AsyncConnection.connect(
+                        self.conninfo, autocommit=True
+                    )
+                if len(text.encode()) <= NOTIFY_MAX:
+                    await self._conn.execute(NOTIFY, (CHANNEL, text))
+                else:
+                    await self._conn.execute(NOTIFY_STORED, (text, CHANNEL, self.server_id))
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("ai_notebook_ext: sending a cross-server event: %s", exc)
+                if self._conn is not None:
+                    await self._conn.close()
+                self._conn = None
+                if attempt + 1 < SEND_TRIES:
+                    await asyncio.sleep(self.retry)
 
     # --- in ----------------------------------------------------------------------------
 
