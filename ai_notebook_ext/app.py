@@ -340,6 +340,9 @@ class AINotebookApp(ExtensionApp):
         )
         registry.run_events = runs.events
         self._relay = EventRelay(db, registry.id, hub) if db.backend != "sqlite" else None
+        if self._relay is not None:
+            self._relay.peers = not alone
+            registry.on_peers = self._relay.set_peers
         self._culler = KernelCuller(
             runs.kernels, runs.queues, self.kernel_idle_timeout, self.kernel_cull_connected
         )

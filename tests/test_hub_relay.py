@@ -41,6 +41,7 @@ class Wire:
 class _End:
     def __init__(self, wire: Wire, hub: Hub) -> None:
         self.wire, self.hub = wire, hub
+        self.peers = True
 
     def send(self, kind: str, project_id: int, data: dict[str, Any]) -> None:
         self.wire.sent.append((kind, project_id))

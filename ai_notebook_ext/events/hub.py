@@ -29,6 +29,8 @@ Event = dict[str, Any]
 class Relay(Protocol):
     """Carries the hub's changes to the hubs of other servers."""
 
+    peers: bool  # whether other servers live (nothing to carry otherwise)
+
     def send(self, kind: str, project_id: int, data: Event) -> None: ...
 
 
@@ -82,7 +84,7 @@ class Hub:
     def listening(self, project_id: int) -> bool:
         """Whether anyone has the project open (events for nobody need not be built);
         with a relay, someone on another server may have."""
-        return project_id in self._subs or self.relay is not None
+        return project_id in self._subs or (self.relay is not None and self.relay.peers)
 
     def presence(self, project_id: int) -> list[dict[str, str]]:
         return presence(self._subs.get(project_id, ()))

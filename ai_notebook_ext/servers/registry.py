@@ -65,6 +65,7 @@ class ServerRegistry:
         self.dead_after = dead_after
         self.leases = leases
         self.run_events = run_events  # RunEvents: status events of the runs a sweep closes
+        self.on_peers: Any = None  # called with whether other servers live, every sweep
         self._task: asyncio.Future[None] | None = None
 
     def row(self) -> dict[str, Any]:
@@ -135,6 +136,8 @@ class ServerRegistry:
         async with self.db.connection() as conn:
             rows = (await conn.execute(select(servers))).all()
             dead = [r for r in rows if r.id != self.id and not is_alive(r, now, self.dead_after)]
+            if self.on_peers is not None:
+                self.on_peers(len(rows) - len(dead) - any(r.id == self.id for r in rows) > 0)
             for row in dead:
                 message = died_message(row, self.dead_after)
                 error = {"ename": "ServerDied", "evalue": message, "reason": "server"}

@@ -12,6 +12,10 @@ A NOTIFY payload is limited to 8000 bytes: a bigger message is stored in
 prunes those rows after a minute. Notifications go out in order from one task on a
 second dedicated connection; a message that cannot be sent after a few tries (the
 database is away) is dropped with a warning, as events to a closed socket are.
+
+Nothing is sent while no other server lives (``peers``: the registry counts them at
+every heartbeat; a starting server says ``hello`` on the channel so that the others
+know at once), so one server on PostgreSQL pays nothing for the relay.
 """
 
 from __future__ import annotations
@@ -62,11 +66,17 @@ class EventRelay:
         self._out: asyncio.Queue[str] = asyncio.Queue(QUEUE_MAX)
         self._tasks: list[asyncio.Future[None]] = []
         self._conn: Any = None  # the sending connection (psycopg AsyncConnection)
+        self.peers = False  # other servers live (set by the registry and by their hello)
 
     def start(self) -> None:
         """Relay the hub's events from now on (needs the running event loop)."""
         self.hub.relay = self
         self._tasks = [asyncio.ensure_future(self._listen()), asyncio.ensure_future(self._send())]
+        self._out.put_nowait(encode({"s": self.server_id, "k": "hello"}))
+
+    def set_peers(self, present: bool) -> None:
+        """Whether other servers live (the registry's count at each heartbeat)."""
+        self.peers = present
 
     async def stop(self, flush: float = 2.0) -> None:
         """Stop relaying; what is queued still goes out (``flush`` seconds at most)."""
@@ -85,6 +95,8 @@ class EventRelay:
 
     def send(self, kind: str, project_id: int, data: Event) -> None:
         """Queue a hub change for the other servers (no await: the hub calls this)."""
+        if not self.peers:
+            return
         text = encode({"s": self.server_id, "k": kind, "p": project_id, "d": data})
         try:
             self._out.put_nowait(text)
@@ -160,6 +172,9 @@ class EventRelay:
             message = json.loads(payload)
             if message.get("s") == self.server_id:
                 return  # our own, back from the channel
+            self.peers = True
+            if message.get("k") == "hello":
+                return
             if "r" in message:
                 message = await self._stored(int(message["r"]))
                 if message is None:
