@@ -264,3 +264,40 @@ def test_a_starting_server_leaves_a_live_servers_running_run_alone(servers):
     assert "interrupted" not in b.log()
     call(a, "POST", f"projects/{pid}/runs/{run['id']}/cancel")
     assert wait_run(a, pid, run["id"], {"cancelled", "failed"})["status"] == "cancelled"
+
+
+def terminate_listeners(url: str) -> int:
+    """End the servers' LISTEN connections from the database side, as a restart does."""
+    engine = make_sync_engine(url)
+    try:
+        with engine.begin() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE query LIKE 'LISTEN %%' AND datname = current_database()"
+            ).all()
+        return len(rows)
+    finally:
+        engine.dispose()
+
+
+def test_after_the_listener_reconnects_sockets_are_told_to_reconnect(servers, shared_db):
+    a, b = servers("a"), servers("b")
+    pid = call(a, "POST", "projects", {"name": "flaky"})["id"]
+    block = call(a, "POST", f"projects/{pid}/blocks", {"source": "x = 1"})
+
+    async def scenario() -> None:
+        on_b = await subscribe(b, pid)
+        assert terminate_listeners(shared_db) == 2
+        # Events sent while b was not listening are lost: b's sockets are closed with
+        # 1012 once it listens again, so that clients reload and are checked again.
+        while await asyncio.wait_for(on_b.read_message(), 30) is not None:
+            pass
+        assert on_b.close_code == 1012
+        on_b = await subscribe(b, pid)
+        path = f"projects/{pid}/blocks/{block['id']}"
+        body = {"version": block["version"], "source": "y = 2"}
+        await asyncio.to_thread(call, a, "PATCH", path, body)
+        assert (await next_of(on_b, "block-changed"))["block"]["source"] == "y = 2"
+        on_b.close()
+
+    asyncio.run(scenario())

@@ -171,6 +171,12 @@ class Hub:
             if sub.username == username:
                 sub.role = role
 
+    def close_all(self, code: int, reason: str) -> None:
+        """Close every socket on this server (they reconnect, and their access is checked
+        again): after events from other servers may have been missed."""
+        for project_id in list(self._subs):
+            self._revoke(project_id, None, code, reason)
+
     def apply(self, kind: str, project_id: int, data: Event) -> None:
         """What another server's hub sent (``Relay.send``), for this server's subscribers."""
         if kind == "publish":

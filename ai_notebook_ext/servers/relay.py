@@ -9,9 +9,13 @@ own notifications come back too and are dropped (no echo).
 
 A NOTIFY payload is limited to 8000 bytes: a bigger message is stored in
 ``event_payloads`` and the notification names its row, in one statement; the registry
-prunes those rows after a minute. Notifications go out in order from one task on a
-second dedicated connection; a message that cannot be sent after a few tries (the
-database is away) is dropped with a warning, as events to a closed socket are.
+prunes those rows after a minute. When the listening connection drops, what other
+servers sent meanwhile is lost: once it is back, this server's project sockets are
+closed (1012, "reconnect"), so that clients reconnect, reload and have their access
+checked again (a removal on another server may have been missed). Notifications go out
+in order from one task on a second dedicated connection; a message that cannot be sent
+after a few tries (the database is away) is dropped with a warning, as events to a
+closed socket are.
 
 Nothing is sent while no other server lives (``peers``: the registry counts them at
 every heartbeat; a starting server says ``hello`` on the channel so that the others
@@ -38,6 +42,7 @@ CHANNEL = "ai_notebook_events"
 NOTIFY_MAX = 7900  # bytes; PostgreSQL refuses payloads of 8000 and more
 QUEUE_MAX = 10_000
 SEND_TRIES = 3
+RECONNECT = 1012  # close code of sockets after the listener lost its connection
 PING_EVERY = 30.0  # seconds without notifications before the listener checks its connection
 
 NOTIFY = "SELECT pg_notify(%s, %s)"
@@ -144,6 +149,7 @@ class EventRelay:
     async def _listen(self) -> None:
         import psycopg
 
+        lost = False
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
@@ -151,6 +157,9 @@ class EventRelay:
                 ) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     self.listening.set()
+                    if lost:
+                        lost = False
+                        self.hub.close_all(RECONNECT, "events may have been missed; reconnect")
                     while True:
                         async for note in conn.notifies(timeout=PING_EVERY):
                             await self._receive(note.payload)
@@ -159,6 +168,7 @@ class EventRelay:
                 raise
             except Exception as exc:
                 self.listening.clear()
+                lost = True
                 log.warning(
                     "ai_notebook_ext: listening for other servers' events: %s; again in %g s",
                     exc,
