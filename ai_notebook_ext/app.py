@@ -24,6 +24,7 @@ from traitlets import Bool, Dict, Enum, Float, Int, List, Set, Unicode, default,
 from ._version import __version__
 
 if TYPE_CHECKING:  # the heavy modules load after the server answers (see initialize_settings)
+    from .servers.registry import ServerRegistry
     from .services import Services
     from .store import Database
 
@@ -269,6 +270,17 @@ class AINotebookApp(ExtensionApp):
         help="Seconds after its due time that a schedule's firing counts as missed.",
     ).tag(config=True)
 
+    heartbeat_interval = Float(
+        10.0,
+        help="Seconds between heartbeats of this server in the database (several servers "
+        "on one PostgreSQL: who is alive; the same task renews its project run leases).",
+    ).tag(config=True)
+    server_dead_after = Float(
+        0.0,
+        help="Seconds without a heartbeat after which a server counts as dead: its runs "
+        "are closed as failed and its run leases expire. 0: 3 x heartbeat_interval.",
+    ).tag(config=True)
+
     @default("dataset_storage_url")
     def _default_dataset_storage_url(self) -> str:
         return str(Path(self.data_dir) / "datasets")
@@ -314,6 +326,17 @@ class AINotebookApp(ExtensionApp):
         if proposal["value"] < 0:
             raise ValueError("spare_kernels must be 0 (none) or more")
         return int(proposal["value"])
+
+    @validate("heartbeat_interval", "server_dead_after")
+    def _check_heartbeat(self, proposal: dict) -> float:
+        name, value = proposal["trait"].name, proposal["value"]
+        if value < 0 or (value == 0 and name == "heartbeat_interval"):
+            raise ValueError(f"{name} must be a positive number of seconds")
+        return float(value)
+
+    def dead_after(self) -> float:
+        """Seconds without a heartbeat after which a server is dead."""
+        return self.server_dead_after or 3 * self.heartbeat_interval
 
     @validate("kernel_idle_timeout")
     def _check_kernel_idle_timeout(self, proposal: dict) -> float:
@@ -369,9 +392,13 @@ class AINotebookApp(ExtensionApp):
             except Exception:  # raised again on first use, where the caller sees it
                 self.log.exception("ai_notebook_ext: setting up failed")
                 return
-            # a real server (not pytest-jupyter's): spare kernels start filling
+            # a real server (not pytest-jupyter's): spare kernels start filling, the
+            # heartbeat beats and other servers' events come in
             self.services.runs.start_spares()
             self._culler.include_spares()
+            self._registry.start()
+            if self._relay is not None:
+                self._relay.start()
 
         self._warmup = asyncio.ensure_future(warm_up())
 
@@ -401,13 +428,17 @@ class AINotebookApp(ExtensionApp):
 
             db = self._database or Database(self.database_url)
             self._database = db
-            interrupted = recover(db.url)
+            registry = self._registry = self._register(db)
+            interrupted, alone = recover(
+                db.url, dead_after=registry.dead_after, register=registry.row()
+            )
             if interrupted:
                 self.log.warning(
                     "ai_notebook_ext: %d run(s) left unfinished by the last server are interrupted",
                     interrupted,
                 )
-            turns = recover_conversations(db.url)
+            self._alone = alone  # no other live server at startup
+            turns = recover_conversations(db.url) if alone else 0
             if turns:
                 self.log.warning(
                     "ai_notebook_ext: %d agent turn(s) left unfinished by the last server are "
@@ -431,8 +462,10 @@ class AINotebookApp(ExtensionApp):
         from .events import Events, Hub
         from .execution.culling import KernelCuller
         from .execution.service import RunService
+        from .servers.relay import EventRelay
         from .services import Services
 
+        registry = self._registry
         self._ensure_kernelspec()
         hub = Hub()  # the project sockets' fan-out; every event goes through it
         events = Events(
@@ -448,7 +481,14 @@ class AINotebookApp(ExtensionApp):
             default_timeout=self.default_timeout or None,
             output_events=self._single_user() if self.event_outputs is None else self.event_outputs,
             spare_kernels=self.spare_kernels,
+            server_id=registry.id,
+            leases=registry.leases,
         )
+        registry.run_events = runs.events
+        self._relay = EventRelay(db, registry.id, hub) if db.backend != "sqlite" else None
+        if self._relay is not None:
+            self._relay.peers = not self._alone
+            registry.on_peers = self._relay.set_peers
         self._culler = KernelCuller(
             runs.kernels, runs.queues, self.kernel_idle_timeout, self.kernel_cull_connected
         )
@@ -514,6 +554,20 @@ class AINotebookApp(ExtensionApp):
         except RuntimeError:
             return
         self.services.scheduler.start()
+
+    def _register(self, db: Database) -> ServerRegistry:
+        """This server's registry (the startup recovery writes its row), with project
+        leases when several servers can share the database (PostgreSQL)."""
+        from .servers.leases import ProjectLeases
+        from .servers.registry import ServerRegistry
+
+        registry = ServerRegistry(
+            db, interval=self.heartbeat_interval, dead_after=self.dead_after()
+        )
+        if ProjectLeases.needed(db):
+            registry.leases = ProjectLeases(db, registry.id, registry.dead_after)
+        self.log.info("ai_notebook_ext: server id %s", registry.id)
+        return registry
 
     def agent_limits(self) -> Any:
         """The agent's limits from this configuration."""
@@ -608,6 +662,13 @@ class AINotebookApp(ExtensionApp):
         if services is not None:
             self._services = None  # stopping twice is harmless
             await services.close()
+            relay, self._relay = getattr(self, "_relay", None), None
+            if relay is not None:
+                await relay.stop()
+            registry, self._registry = getattr(self, "_registry", None), None
+            if registry is not None:  # after the runs ended: the row goes last
+                await registry.stop()
+                await services.db.dispose()
         elif self._database is not None:
             await self._database.dispose()
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from . import origin
 
 if TYPE_CHECKING:
-    from .hub import Hub, Subscriber
+    from .hub import Hub
 
 REMOVED = 4403  # close code of the sockets of a member who was removed
 DELETED = 4404  # close code when the project was deleted
@@ -78,14 +78,9 @@ class ProjectFeed:
     def project_changed(self, project_id: int, project: BaseModel, actor: str) -> None:
         if self.hub is None or not self.hub.listening(project_id):
             return
-        data = _json(project)
-        client = origin.client()
-
-        def personal(sub: Subscriber) -> dict[str, Any]:  # each member sees their own role
-            mine = {**data, "role": sub.role}
-            return {"type": "project-changed", "project": mine, "actor": actor, "client": client}
-
-        self.hub.publish(project_id, {}, personal)
+        event = {"type": "project-changed", "project": _json(project), "actor": actor}
+        # each member sees their own role
+        self.hub.publish_with_role(project_id, {**event, "client": origin.client()}, "project")
 
     def project_deleted(self, project_id: int, actor: str) -> None:
         if self.hub is None:

@@ -6,6 +6,10 @@ sockets of a user who lost access (or of everyone, when the project goes) before
 else is published, and bumps the project's epoch so that a socket being opened at that
 moment checks its access again. Presence (who has the project open) is published to all
 of a project's subscribers whenever it changes.
+
+With several servers (``servers/relay.py``), ``relay`` carries each publication,
+revocation and role change to the other servers, which ``apply`` it to their own
+subscribers (never relayed again). Presence stays per server.
 """
 
 from __future__ import annotations
@@ -21,6 +25,14 @@ from .presence import presence
 log = logging.getLogger(__name__)
 
 Event = dict[str, Any]
+
+
+class Relay(Protocol):
+    """Carries the hub's changes to the hubs of other servers."""
+
+    peers: bool  # whether other servers live (nothing to carry otherwise)
+
+    def send(self, kind: str, project_id: int, data: Event) -> None: ...
 
 
 class Subscriber(Protocol):
@@ -45,6 +57,7 @@ class Hub:
     def __init__(self) -> None:
         self._subs: dict[int, list[Subscriber]] = {}
         self._epochs: dict[int, int] = {}
+        self.relay: Relay | None = None  # other servers' hubs (several servers)
 
     # --- subscriptions -------------------------------------------------------------
 
@@ -70,8 +83,9 @@ class Hub:
         self._presence_changed(project_id, before)
 
     def listening(self, project_id: int) -> bool:
-        """Whether anyone has the project open (events for nobody need not be built)."""
-        return project_id in self._subs
+        """Whether anyone has the project open (events for nobody need not be built);
+        with a relay, someone on another server may have."""
+        return project_id in self._subs or (self.relay is not None and self.relay.peers)
 
     def presence(self, project_id: int) -> list[dict[str, str]]:
         return presence(self._subs.get(project_id, ()))
@@ -89,7 +103,30 @@ class Hub:
         personal: Callable[[Subscriber], Event] | None = None,
     ) -> None:
         """Send ``event`` to the project's subscribers; ``personal`` builds a subscriber's
-        own version instead (e.g. with their role)."""
+        own version instead (this server's subscribers only: use ``publish_with_role``
+        for what other servers must get too)."""
+        if self.relay is not None and personal is None:
+            self.relay.send("publish", project_id, event)
+        self._publish(project_id, event, personal)
+
+    def publish_with_role(self, project_id: int, event: Event, key: str) -> None:
+        """Send ``event`` with each subscriber's own role in ``event[key]["role"]``."""
+        if self.relay is not None:
+            self.relay.send("with-role", project_id, {"event": event, "key": key})
+        self._with_role(project_id, event, key)
+
+    def _with_role(self, project_id: int, event: Event, key: str) -> None:
+        def personal(sub: Subscriber) -> Event:
+            return {**event, key: {**event[key], "role": sub.role}}
+
+        self._publish(project_id, event, personal)
+
+    def _publish(
+        self,
+        project_id: int,
+        event: Event,
+        personal: Callable[[Subscriber], Event] | None = None,
+    ) -> None:
         subs = self._subs.get(project_id)
         if not subs:
             return
@@ -103,6 +140,11 @@ class Hub:
 
     def revoke(self, project_id: int, username: str | None, code: int, reason: str) -> None:
         """Close the sockets of ``username`` (None: everyone) on the project at once."""
+        if self.relay is not None:
+            self.relay.send("revoke", project_id, {"user": username, "code": code, "why": reason})
+        self._revoke(project_id, username, code, reason)
+
+    def _revoke(self, project_id: int, username: str | None, code: int, reason: str) -> None:
         self._epochs[project_id] = self.epoch(project_id) + 1
         subs = self._subs.get(project_id, [])
         gone = [s for s in subs if username is None or s.username == username]
@@ -122,9 +164,31 @@ class Hub:
             self._presence_changed(project_id, before)
 
     def set_role(self, project_id: int, username: str, role: str) -> None:
+        if self.relay is not None:
+            self.relay.send("role", project_id, {"user": username, "role": role})
+        self._set_role(project_id, username, role)
+
+    def _set_role(self, project_id: int, username: str, role: str) -> None:
         for sub in self._subs.get(project_id, ()):
             if sub.username == username:
                 sub.role = role
+
+    def close_all(self, code: int, reason: str) -> None:
+        """Close every socket on this server (they reconnect, and their access is checked
+        again): after events from other servers may have been missed."""
+        for project_id in list(self._subs):
+            self._revoke(project_id, None, code, reason)
+
+    def apply(self, kind: str, project_id: int, data: Event) -> None:
+        """What another server's hub sent (``Relay.send``), for this server's subscribers."""
+        if kind == "publish":
+            self._publish(project_id, data)
+        elif kind == "with-role":
+            self._with_role(project_id, data["event"], data["key"])
+        elif kind == "revoke":
+            self._revoke(project_id, data["user"], int(data["code"]), str(data["why"]))
+        elif kind == "role":
+            self._set_role(project_id, data["user"], data["role"])
 
     def _presence_changed(
         self,
@@ -135,4 +199,4 @@ class Hub:
         """Publish the presence if it changed (``after``: joining, not yet subscribed)."""
         now = presence([*self._subs.get(project_id, ()), *after])
         if now != before:
-            self.publish(project_id, {"type": "presence", "presence": now})
+            self._publish(project_id, {"type": "presence", "presence": now})

@@ -53,10 +53,17 @@ def models(results: list[dict[str, Any]]) -> list[BlockResult]:
 class PipelineStore:
     """Writes pipeline runs and announces their block results."""
 
-    def __init__(self, db: Database, events: Events, run_events: RunEvents) -> None:
+    def __init__(
+        self,
+        db: Database,
+        events: Events,
+        run_events: RunEvents,
+        server_id: str | None = None,
+    ) -> None:
         self.db = db
         self.events = events
         self.run_events = run_events
+        self.server_id = server_id  # the server owning the pipeline runs (servers/)
 
     async def insert(
         self,
@@ -86,6 +93,7 @@ class PipelineStore:
             "options": options.model_dump(mode="json"),
             "trigger": "manual" if schedule_id is None else "schedule",
             "schedule_id": schedule_id,
+            "server_id": self.server_id,
         }
         async with self.db.connection() as conn:
             run_id = (

@@ -42,7 +42,7 @@ class PipelineService:
     def __init__(self, db: Database, runs: RunService, events: Events) -> None:
         self.db = db
         self.runs = runs
-        self.store = PipelineStore(db, events, runs.events)
+        self.store = PipelineStore(db, events, runs.events, runs.server_id)
         self.loop = PipelineLoop(runs, self.store)
         self._active: dict[int, PipelineState] = {}
 

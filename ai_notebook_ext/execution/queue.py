@@ -4,6 +4,13 @@ different projects run concurrently. Workers exist only while their queue has wo
 Arrival order is the order of ``reserve`` calls, made before a request awaits anything
 (authorization, database); the run is filled into its ticket later. The worker waits for
 the ticket at the head, so a slow early request is not overtaken by a fast later one.
+
+With several servers on one PostgreSQL, a project's runs are also serialized across
+servers: the worker takes the project's lease (``servers/leases.py``) before its first
+run or job, keeps it while the queue has work and gives it back when the queue has been
+empty for ``leases.linger`` seconds (a user's next run usually follows at once: it keeps
+the fast path and costs no statement). Runs waiting for the lease stay ``queued``.
+``leases`` is None on SQLite (one server): no lease, no extra statement.
 """
 
 from __future__ import annotations
@@ -39,11 +46,13 @@ def _run_id(ticket: Ticket) -> int | None:
 class ProjectQueues:
     """Feeds LiveRuns to ``process`` one at a time per project, in ticket order."""
 
-    def __init__(self, process: Callable[[Any], Awaitable[None]]) -> None:
+    def __init__(self, process: Callable[[Any], Awaitable[None]], leases: Any = None) -> None:
         self._process = process
+        self.leases = leases  # ProjectLeases (several servers) or None
         self._queues: dict[int, deque[Ticket]] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._current: dict[int, Any] = {}  # project -> the LiveRun working (None: a job)
+        self._arrived: dict[int, asyncio.Event] = {}  # workers keeping an idle lease
         self.closed = False
         metrics.watch_queues(self)
 
@@ -53,6 +62,8 @@ class ProjectQueues:
             raise ServiceUnavailable("the server is stopping; try again when it is back")
         ticket = Ticket(project_id)
         self._queues.setdefault(project_id, deque()).append(ticket)
+        if project_id in self._arrived:
+            self._arrived[project_id].set()
         if project_id not in self._workers:
             self._workers[project_id] = asyncio.ensure_future(self._work(project_id))
         return ticket
@@ -72,7 +83,12 @@ class ProjectQueues:
     def is_next(self, ticket: Ticket) -> bool:
         """Whether the ticket is at the head of its queue and no run of the project executes."""
         queue = self._queues.get(ticket.project_id)
-        return bool(queue) and queue[0] is ticket and ticket.project_id not in self._current
+        return (
+            bool(queue)
+            and queue[0] is ticket
+            and ticket.project_id not in self._current
+            and (self.leases is None or self.leases.holds(ticket.project_id))
+        )
 
     def queued(self, project_id: int) -> list[int]:
         """Run ids waiting (not the one running), in order."""
@@ -98,35 +114,69 @@ class ProjectQueues:
     async def _work(self, project_id: int) -> None:
         queue = self._queues[project_id]
         try:
-            while queue:
-                ticket = queue[0]
-                await ticket.ready.wait()
-                if queue and queue[0] is ticket:
-                    queue.popleft()
-                if ticket.job is not None:
-                    self._current[project_id] = None  # the kernel is taken
-                    try:
-                        await ticket.job()
-                    finally:
-                        self._current.pop(project_id, None)
+            while True:
+                await self._drain(project_id, queue)
+                if self.leases is None or not self.leases.holds(project_id):
+                    break
+                if await self._linger(project_id):
                     continue
-                if ticket.live is None:
-                    continue
-                self._current[project_id] = ticket.live
-                try:
-                    await self._process(ticket.live)
-                except asyncio.CancelledError:
-                    if self.closed:
-                        raise
-                    log.exception("ai_notebook_ext: run %s was cancelled", ticket.live.id)
-                except Exception:
-                    log.exception("ai_notebook_ext: run %s failed unexpectedly", ticket.live.id)
-                finally:
-                    self._current.pop(project_id, None)
+                await self.leases.release(project_id)
+                if not queue:  # else work arrived while the lease was given back
+                    break
         finally:
             self._workers.pop(project_id, None)
             if not queue:
                 self._queues.pop(project_id, None)
+
+    async def _linger(self, project_id: int) -> bool:
+        """Keep the lease a moment with the queue empty; True if work arrived."""
+        arrived = self._arrived[project_id] = asyncio.Event()
+        try:
+            await asyncio.wait_for(arrived.wait(), self.leases.linger)
+        except TimeoutError:
+            return False
+        finally:
+            self._arrived.pop(project_id, None)
+        return True
+
+    async def _leased(self, project_id: int, ticket: Ticket, queue: deque[Ticket]) -> bool:
+        """Hold the project's lease before ``ticket`` works (waiting while it is the
+        head of the queue); False if it left the queue meanwhile (cancelled)."""
+        if self.leases is None or self.leases.holds(project_id):
+            return True
+        if ticket.live is None and ticket.job is None:
+            return True  # a place given back: nothing will run
+        return await self.leases.acquire(project_id, lambda: bool(queue) and queue[0] is ticket)
+
+    async def _drain(self, project_id: int, queue: deque[Ticket]) -> None:
+        """Work the queue until it is empty."""
+        while queue:
+            ticket = queue[0]
+            await ticket.ready.wait()
+            if not await self._leased(project_id, ticket, queue):
+                continue
+            if queue and queue[0] is ticket:
+                queue.popleft()
+            if ticket.job is not None:
+                self._current[project_id] = None  # the kernel is taken
+                try:
+                    await ticket.job()
+                finally:
+                    self._current.pop(project_id, None)
+                continue
+            if ticket.live is None:
+                continue
+            self._current[project_id] = ticket.live
+            try:
+                await self._process(ticket.live)
+            except asyncio.CancelledError:
+                if self.closed:
+                    raise
+                log.exception("ai_notebook_ext: run %s was cancelled", ticket.live.id)
+            except Exception:
+                log.exception("ai_notebook_ext: run %s failed unexpectedly", ticket.live.id)
+            finally:
+                self._current.pop(project_id, None)
 
     async def close(self) -> list[Any]:
         """Stop all workers; returns the LiveRuns that were running or waiting."""

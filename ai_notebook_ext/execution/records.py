@@ -37,10 +37,17 @@ async def project_run(session: Any, project_id: int, run_id: int) -> Run:
 class RunRecords:
     """Writes new block runs and reads runs back."""
 
-    def __init__(self, db: Database, fast: FastPath, default_timeout: float | None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        fast: FastPath,
+        default_timeout: float | None,
+        server_id: str | None = None,
+    ) -> None:
         self.db = db
         self.fast = fast
         self.default_timeout = default_timeout
+        self.server_id = server_id  # the server owning the runs it writes (servers/)
 
     async def create(
         self,
@@ -71,6 +78,7 @@ class RunRecords:
                     "outputs": [],
                     "message": "",
                     "queued_at": now,
+                    "server_id": self.server_id,
                 }
                 if parent_id is not None:
                     values["parent_id"] = parent_id

@@ -59,6 +59,8 @@ class RunService:
         default_timeout: float | None,
         output_events: bool = True,
         spare_kernels: int = 0,
+        server_id: str | None = None,
+        leases: Any = None,
     ) -> None:
         self.db = db
         self.events = RunEvents(events, output_events)
@@ -68,9 +70,10 @@ class RunService:
         self.ending = RunEnding(db, self.artifacts, self.events, text_limit)
         self.text_limit = text_limit
         self.default_timeout = default_timeout
-        self.queues = ProjectQueues(self._process)
+        self.server_id = server_id  # this server (servers/registry.py), on its runs' rows
+        self.queues = ProjectQueues(self._process, leases)
         self.fast = FastPath(self.queues, self.kernels)
-        self.records = RunRecords(db, self.fast, default_timeout)
+        self.records = RunRecords(db, self.fast, default_timeout, server_id)
         self.worker = RunWorker(self.kernels, self.records, self.ending, self.events)
         self.control = KernelControl(
             db, self.kernels, self.queues, self.artifacts, self.cancel_queued

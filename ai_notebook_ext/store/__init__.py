@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # Register their tables on Base.
-from . import agent_models, dataset_models, schedule_models  # noqa: F401
+from . import agent_models, dataset_models, schedule_models, server_models  # noqa: F401
 from .database import Database
 from .models import Artifact, Base, Block, Membership, Project, ProjectKernel, Run, User
 

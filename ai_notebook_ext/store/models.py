@@ -177,6 +177,8 @@ class Run(Base):
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The server process that owns the run (servers.id; None: rows older than 0012).
+    server_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
 
 
 class Edge(Base):
