@@ -278,3 +278,19 @@ async def test_global_bus_carries_no_names_on_a_shared_server(api, jp_ws_fetch):
         assert secret not in text
     bus.close()
     ws.close()
+
+
+async def test_refused_upgrades_are_json_errors(api):
+    """Tornado's own refusals of the upgrade (a plain GET, a bad Connection header, an
+    unknown WebSocket version) answer the documented JSON error, not text/html."""
+    pid = await make_project(api)
+    cases = [
+        ({}, 400),
+        ({"Upgrade": "websocket", "Connection": "keep-alive"}, 400),
+        ({"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "7"}, 426),
+    ]
+    for headers, status in cases:
+        r = await api("GET", f"projects/{pid}/events", headers=headers)
+        assert r.status == status, headers
+        assert r.headers["Content-Type"].startswith("application/json")
+        assert r.error["message"]

@@ -22,6 +22,7 @@ from ..ai.schemas import (
 )
 from ..errors import NotFound
 from .base import ApiHandler, operation
+from .query import integer
 
 
 class AIProvidersHandler(ApiHandler):
@@ -49,6 +50,7 @@ class AICompleteHandler(ApiHandler):
         "answer; 503 when none is configured.",
         body=CompleteIn,
         response=None,
+        media="application/x-ndjson",
         errors=(400, 429, 502, 503, 504),
     )
     @tornado.web.authenticated
@@ -77,12 +79,12 @@ class AIAnalyticsHandler(ApiHandler):
         "AI call analytics of the last ?days (default 7): p50/p95 latency, error rate and "
         "tokens, in total and by provider, model and day. Admins see every user's calls.",
         response=AnalyticsOut,
-        query={"days": "1-365 (default 7)."},
+        query={"days": integer("Days back, today included (default 7).", 1, 365, default=7)},
     )
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        days = self.int_query("days", 7, 1, 365)
+        days = self.query_arg("days")
         self.reply(await self.services.ai.analytics(await self.actor(), days))
 
 
