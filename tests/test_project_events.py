@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 
 import pandas as pd
 import pytest
@@ -294,3 +295,15 @@ async def test_refused_upgrades_are_json_errors(api):
         assert r.status == status, headers
         assert r.headers["Content-Type"].startswith("application/json")
         assert r.error["message"]
+
+
+async def test_refusals_are_not_logged_as_crashes(api, caplog):
+    """A 404 or 400 before the upgrade is a client error: logged briefly, with no
+    traceback (it used to be logged as an uncaught exception)."""
+    pid = await make_project(api)
+    caplog.set_level(logging.INFO)
+    for path in ("projects/0/events", "projects/x/events", f"projects/{pid + 1}/events"):
+        r = await api("GET", path)
+        assert r.status == 404, path
+    assert not [rec for rec in caplog.records if rec.exc_info], caplog.text
+    assert "-> 404" in caplog.text

@@ -47,11 +47,11 @@ class AICompleteHandler(ApiHandler):
         "A completion through the router, as JSON lines (application/x-ndjson): text, "
         "tool_call and usage events, then done (provider, model, cached, skipped) or error. "
         "429 with Retry-After past the caller's rate limit; 502/504 when no provider could "
-        "answer; 503 when none is configured.",
+        "answer; 503 when none is configured; 404 for an unknown prompt template.",
         body=CompleteIn,
         response=None,
         media="application/x-ndjson",
-        errors=(400, 429, 502, 503, 504),
+        errors=(400, 404, 429, 502, 503, 504),
     )
     @tornado.web.authenticated
     @authorized

@@ -131,6 +131,20 @@ class CallerMixin:
         self._actor = actor
         return actor
 
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        """Client errors are expected: log them briefly, not as tracebacks."""
+        handler: Any = self
+        if isinstance(value, ApiError):
+            handler.log.info(
+                "%s %s -> %d %s",
+                handler.request.method,
+                handler.request.path,
+                value.status,
+                value.message,
+            )
+        else:
+            super().log_exception(typ, value, tb)  # type: ignore[misc]
+
     def error_json(self, status_code: int, exc: BaseException | None) -> dict[str, Any]:
         """The body of an error answer: ``{"error": {"code", "message", "details"}}``
         (sets the status and headers an ApiError asks for)."""
@@ -235,19 +249,6 @@ class ApiHandler(CallerMixin, ExtensionHandlerMixin, APIHandler):
         self.set_header("Content-Type", "application/json")
         exc = kwargs.get("exc_info", (None, None, None))[1]
         self.finish(json.dumps(self.error_json(status_code, exc)))
-
-    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        """Client errors are expected: log them briefly, not as tracebacks."""
-        if isinstance(value, ApiError):
-            self.log.info(
-                "%s %s -> %d %s",
-                self.request.method,
-                self.request.path,
-                value.status,
-                value.message,
-            )
-        else:
-            super().log_exception(typ, value, tb)
 
 
 class NotFoundHandler(ApiHandler):
