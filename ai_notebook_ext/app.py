@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import getpass
 import os
 import shutil
@@ -15,7 +17,7 @@ from jupyter_server.auth.identity import (
     PasswordIdentityProvider,
 )
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Dict, Float, Int, List, Set, Unicode, default, validate
+from traitlets import Bool, Dict, Enum, Float, Int, List, Set, Unicode, default, validate
 
 from ._version import __version__
 from .datasets import worker as dataset_worker
@@ -218,6 +220,51 @@ class AINotebookApp(ExtensionApp):
             "connection), as Jupyter's MappingKernelManager.cull_connected does."
         ),
     ).tag(config=True)
+    spare_kernels = Int(
+        1,
+        help=(
+            "Kernels of the project kernelspec kept started ahead, so that a project's "
+            "first run takes one instead of waiting for a kernel to start. Local kernels "
+            "only (not with GatewayClient.url). 0: none."
+        ),
+    ).tag(config=True)
+
+    log_json = Bool(
+        False,
+        help="Write the extension's log records (loggers ai_notebook_ext.*) to stderr as "
+        "JSON lines: time, level, logger, message, and the request id (also the "
+        "X-Request-Id response header), run id and project id when known; one access line "
+        "per API request. Configured secrets are masked.",
+    ).tag(config=True)
+
+    rate_limits = Dict(
+        help="Per-user API rate limits by route class, each {'rate': requests per second, "
+        "'burst': bucket size}; given classes override the defaults: "
+        "read {100, 1000}, write {50, 500}, execute {50, 500} (block executes and pipeline "
+        "starts), upload {5, 50}, ai {5, 50} (AI completions, agent messages). A rate of 0 "
+        "turns a class's limit off. Over the limit: 429 with Retry-After.",
+    ).tag(config=True)
+
+    @validate("rate_limits")
+    def _check_rate_limits(self, proposal: dict) -> dict:
+        from .ratelimit import parse_limits
+
+        parse_limits(proposal["value"])  # ValueError names the problem
+        return dict(proposal["value"])
+
+    schedule_missed = Enum(
+        ["skip", "run_once"],
+        "skip",
+        help=(
+            "What a schedule does about firings missed while no server ran (a due time "
+            "more than schedule_missed_after seconds old): skip (move on to the next "
+            "future time) or run_once (fire once now, then move on)."
+        ),
+    ).tag(config=True)
+    schedule_missed_after = Float(
+        60.0,
+        help="Seconds after its due time that a schedule's firing counts as missed.",
+    ).tag(config=True)
 
     @default("dataset_storage_url")
     def _default_dataset_storage_url(self) -> str:
@@ -259,10 +306,22 @@ class AINotebookApp(ExtensionApp):
             )
         return names
 
+    @validate("spare_kernels")
+    def _check_spare_kernels(self, proposal: dict) -> int:
+        if proposal["value"] < 0:
+            raise ValueError("spare_kernels must be 0 (none) or more")
+        return int(proposal["value"])
+
     @validate("kernel_idle_timeout")
     def _check_kernel_idle_timeout(self, proposal: dict) -> float:
         if proposal["value"] < 0:
             raise ValueError("kernel_idle_timeout must be 0 (never) or a number of seconds")
+        return float(proposal["value"])
+
+    @validate("schedule_missed_after")
+    def _check_schedule_missed_after(self, proposal: dict) -> float:
+        if proposal["value"] <= 0:
+            raise ValueError("schedule_missed_after must be a positive number of seconds")
         return float(proposal["value"])
 
     @validate("max_request_bytes")
@@ -275,6 +334,7 @@ class AINotebookApp(ExtensionApp):
 
     def initialize_settings(self) -> None:
         """Open the database, migrate it to the current schema and build the services."""
+        self._observe()
         Path(self.data_dir).mkdir(parents=True, exist_ok=True)
         db = Database(self.database_url)
         db.migrate()
@@ -307,6 +367,7 @@ class AINotebookApp(ExtensionApp):
             text_limit=self.output_text_limit,
             default_timeout=self.default_timeout or None,
             output_events=self._single_user() if self.event_outputs is None else self.event_outputs,
+            spare_kernels=self.spare_kernels,
         )
         self._culler = KernelCuller(
             runs.kernels, runs.queues, self.kernel_idle_timeout, self.kernel_cull_connected
@@ -333,7 +394,10 @@ class AINotebookApp(ExtensionApp):
             hub=hub,
             agent_limits=self.agent_limits(),
             rule_time_limit=self.dataset_rule_time_limit,
+            schedule_missed=self.schedule_missed,
+            schedule_missed_after=self.schedule_missed_after,
         )
+        self._start_scheduler()
         dataset_worker.configure(self.dataset_workers)
         self.log.info("ai_notebook_ext %s: database %s", __version__, db.display_url)
         if self.services.local_username:
@@ -341,6 +405,39 @@ class AINotebookApp(ExtensionApp):
                 "ai_notebook_ext: single-user mode, every caller acts as %r",
                 self.services.local_username,
             )
+
+    def _observe(self) -> None:
+        """JSON logs (with this configuration's secrets masked) and the rate limiter."""
+        from . import logs
+        from .ratelimit import RateLimiter, parse_limits
+
+        storage = dict(self.dataset_storage_options)
+        secrets = [self.openai_api_key, self.gemini_api_key, str(storage.get("secret", ""))]
+        secrets += [str(storage.get("key", "")), str(storage.get("token", ""))]
+        secrets += [os.environ.get(k, "") for k in ("OPENAI_API_KEY", "GEMINI_API_KEY")]
+        secrets += [os.environ.get("GOOGLE_API_KEY", "")]
+        identity = getattr(self.serverapp, "identity_provider", None)
+        secrets.append(str(getattr(identity, "token", "") or ""))
+        with contextlib.suppress(Exception):  # the database password, if the URL has one
+            from sqlalchemy.engine import make_url
+
+            secrets.append(str(make_url(self.database_url).password or ""))
+        logs.configure(self.log_json, secrets)
+        self.rate_limiter = RateLimiter(parse_limits(self.rate_limits))
+
+    def _start_scheduler(self) -> None:
+        """Schedules fire from the first running event loop on (initialize_settings runs
+        in one under pytest-jupyter; a real server's loop starts later)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self.services.scheduler.start()
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        services = getattr(self, "services", None)
+        if services is not None:
+            services.scheduler.start()
 
     def agent_limits(self) -> Any:
         """The agent's limits from this configuration."""
@@ -416,6 +513,13 @@ class AINotebookApp(ExtensionApp):
             )
         )
         install(self.serverapp.web_app)
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        """The server runs: spare kernels start filling in the background."""
+        services = getattr(self, "services", None)
+        if services is not None:
+            services.runs.start_spares()
+            self._culler.include_spares()
 
     async def stop_extension(self) -> None:
         """Stop runs and project kernels and close the database when the server stops."""

@@ -28,6 +28,8 @@ from .projects.locks import KeyedLocks
 from .projects.members import MemberService
 from .projects.service import ProjectService
 from .projects.users import ActorCache
+from .schedules import Scheduler, ScheduleService
+from .schedules import build as build_schedules
 from .store import Database
 from .workspace.service import WorkspaceService
 
@@ -60,6 +62,8 @@ class Services:
     local_username: str | None = None
     actors: ActorCache = field(default_factory=ActorCache)
     agent: AgentService = field(init=False)
+    schedules: ScheduleService = field(init=False)
+    scheduler: Scheduler = field(init=False)  # started by the app, not by CLI commands
 
     @classmethod
     def build(
@@ -84,6 +88,8 @@ class Services:
         agent_limits: Limits | None = None,
         publish: Publish | None = None,
         rule_time_limit: float = 30.0,
+        schedule_missed: str = "skip",
+        schedule_missed_after: float = 60.0,
     ) -> Services:
         hub = hub or Hub()
         feed = ProjectFeed(hub)
@@ -138,6 +144,7 @@ class Services:
             hub=hub,
             local_username=local_username,
         )
+        services.notebooks.widgets = runs.widget_metadata
         teardown = ProjectTeardown(db, runs.kernels, runs.cancel_queued, root_dir)
         # Pipelines first: one still running would otherwise start the kernel again.
         services.projects.on_deleted.append(services.pipelines.project_deleted)
@@ -147,10 +154,16 @@ class Services:
 
             publish = agent_publisher(runs.events.events)
         services.agent = AgentService(services, publish, agent_limits or Limits())
+        # Agent turns first: a turn's next tool call would run blocks again.
+        services.projects.on_deleted.insert(0, services.agent.project_deleted)
+        services.schedules, services.scheduler = build_schedules(
+            db, services.pipelines, missed=schedule_missed, missed_after=schedule_missed_after
+        )
         return services
 
     async def close(self) -> None:
         """Stop agent turns, pipelines, runs and kernels, then close database connections."""
+        await self.scheduler.stop()
         await self.agent.stop()
         await self.pipelines.stop()
         await self.reports.stop()

@@ -614,6 +614,25 @@ async def test_deleting_a_conversation_stops_its_turn(api, server, model, jp_ser
     assert r.body["items"] == []
 
 
+async def test_deleting_the_project_stops_its_turn(api, server, model, jp_serverapp, caplog):
+    pid = await make_project(api)
+    cid = await converse(api, pid, mode="ask")
+    server.script(model.calls(("create_block", {"source": "q = 1"})))
+    task = asyncio.ensure_future(say(api, pid, cid, "make q"))
+    for _ in range(200):
+        r = await api("GET", f"projects/{pid}/agent/conversations/{cid}")
+        if r.body["state"] == "waiting":
+            break
+        await asyncio.sleep(0.05)
+    assert r.body["state"] == "waiting"
+    r = await api("DELETE", f"projects/{pid}")
+    assert r.status == 204
+    events = await asyncio.wait_for(task, 30)
+    assert events[-1]["status"] == "project_deleted"
+    assert services_of(jp_serverapp).agent.turns == {}
+    assert not [r for r in caplog.records if "agent turn" in r.getMessage()]
+
+
 async def test_the_turn_goes_on_when_the_client_disconnects(
     api, server, model, jp_serverapp, jp_http_port
 ):

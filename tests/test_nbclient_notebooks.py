@@ -19,6 +19,10 @@ Normalizations, applied to both sides (``normalized``):
 - memory addresses (``0x7f...``) and ipywidgets model ids (random) are replaced;
 - in "Sleep1s", the printed timestamps are replaced (they are the time of the run).
 
+"Output" uses ipywidgets' Output widget: outputs produced inside ``with out:`` belong to
+the widget, not the cell (execution/widgets.py). The outputs each Output widget holds,
+from the exported notebook's widget state, are compared too.
+
 Input: "Output" has a ``kernelspec`` without its required ``name``; our import validates
 notebooks and refuses it, so that metadata is dropped before the import (the project's
 kernel runs the blocks whatever the notebook names).
@@ -74,14 +78,6 @@ NOTEBOOKS = [
     "update-display-id.ipynb",
 ]
 
-SKIPPED = {
-    "Output.ipynb": (
-        "ipywidgets' Output widget captures outputs in a frontend: nbclient plays that "
-        "frontend and moves them into the widget's state; our frontend cannot capture "
-        "outputs of requests it did not send (JupyterLab hooks its own requests only), so "
-        "runs keep them in the block's outputs rather than lose them"
-    ),
-}
 # Notebooks run at the same time (each waits for a file the other writes), as nbclient's
 # test_parallel_notebooks does: two projects, two kernels.
 TOGETHER = {"Parallel Execute A.ipynb": "Parallel Execute B.ipynb"}
@@ -153,6 +149,7 @@ CELL_FILE = re.compile(r"/tmp/ipykernel_\d+/\d+\.py")
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,}")
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z")
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 
 def _text(value: Any) -> str:
@@ -193,8 +190,30 @@ def normalized(outputs: list[Any]) -> list[dict[str, Any]]:
     return result
 
 
+def output_widgets(notebook: Any) -> list[list[dict[str, Any]]]:
+    """The outputs each ipywidgets Output widget captured, from the widget state nbclient
+    (and our export) write into the notebook's metadata: in the order the cells display
+    the widgets (model ids are random, and a written notebook's keys are sorted), then
+    the widgets no cell displays, by content."""
+    state = notebook.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    models = {k: m for k, m in state.items() if m["model_name"] == "OutputModel"}
+    shown = [
+        out["data"][WIDGET_VIEW]["model_id"]
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for out in cell.outputs
+        if WIDGET_VIEW in out.get("data", {})
+    ]
+    order = [k for k in dict.fromkeys(shown) if k in models]
+    rest = [normalized(m["state"].get("outputs", [])) for k, m in models.items() if k not in order]
+    return [normalized(models[k]["state"].get("outputs", [])) for k in order] + sorted(
+        rest, key=lambda outputs: json.dumps(outputs, sort_keys=True)
+    )
+
+
 async def nbclient_outputs(path: Path, limit: int) -> list[list[dict[str, Any]]]:
-    """The code cells' outputs as nbclient gives them ([] if the kernel died)."""
+    """The code cells' outputs as nbclient gives them ([] if the kernel died), then
+    those its Output widgets captured (see ``output_widgets``)."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb,
@@ -208,7 +227,8 @@ async def nbclient_outputs(path: Path, limit: int) -> list[list[dict[str, Any]]]
         await client.async_execute()
     except DeadKernelError:
         return []
-    return [normalized(c.outputs) for c in nb.cells if c.cell_type == "code"]
+    cells = [normalized(c.outputs) for c in nb.cells if c.cell_type == "code"]
+    return [*cells, *output_widgets(nb)]
 
 
 async def our_outputs(
@@ -248,7 +268,7 @@ async def our_outputs(
     exported = nbformat.reads(r.raw.decode(), as_version=4)
     nbformat.validate(exported)
     cells = [normalized(c.outputs) for c in exported.cells if c.cell_type == "code"]
-    return cells, runs
+    return [*cells, *output_widgets(exported)], runs
 
 
 @pytest.mark.parametrize("names", GROUPS, ids=["+".join(g) for g in GROUPS])
@@ -260,8 +280,6 @@ async def test_notebook_outputs_match_nbclients(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    if names[0] in SKIPPED:
-        pytest.skip(SKIPPED[names[0]])
     paths = [nbclient_files / name for name in names]
     limit = TIMEOUTS.get(names[0], 60)
     # the parallel notebooks' meeting place; kernels inherit the server's environment

@@ -7,7 +7,12 @@ from openapi_spec_validator import validate
 
 from ai_notebook_ext.errors import ApiError
 from ai_notebook_ext.handlers.base import ApiHandler
-from ai_notebook_ext.handlers.openapi import METHODS, openapi_document, operations
+from ai_notebook_ext.handlers.openapi import (
+    METHODS,
+    RATE_LIMITED_REF,
+    openapi_document,
+    operations,
+)
 from ai_notebook_ext.handlers.query import Param
 from ai_notebook_ext.handlers.routes import ROUTES, handlers
 
@@ -71,13 +76,13 @@ def test_generic_error_responses_and_success_statuses():
             spec = doc["paths"]["/ai-notebook/api" + template][method]
             codes = set(spec["responses"])
             assert codes >= {"400", "401", "403", "429"}, (template, method)
-            assert spec["responses"]["429"] == {"$ref": "#/components/responses/TooManyRequests"}
+            assert spec["responses"]["429"] == RATE_LIMITED_REF
             assert ("404" in codes) == ("{" in template or 404 in op.errors), (template, method)
             takes_body = op.body is not None or op.raw_body is not None
             assert ("413" in codes) == (takes_body or 413 in op.errors), (template, method)
             for status in (op.status, *op.also):
                 assert str(status) in codes
-    too_many = doc["components"]["responses"]["TooManyRequests"]
+    too_many = doc["components"]["responses"]["RateLimited"]
     assert "Retry-After" in too_many["headers"]
     execute = doc["paths"]["/ai-notebook/api/projects/{project_id}/blocks/{block_id}/execute"]
     ok = execute["post"]["responses"]

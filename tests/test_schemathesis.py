@@ -11,8 +11,9 @@ match its documented schema; all failures are collected and reported together.
 Nothing is excluded. The checks are those that hold for this API: negative_data_rejection
 does not, by design: unknown query parameters are ignored (as by Jupyter's own API), and
 the requests it builds without the token header get the token back from this test (it
-must reach the server authenticated), so it would flag valid requests. Operations run in document order, DELETEs last (deepest paths
-first), so the seeded resources live while the other operations use them. Execute
+must reach the server authenticated), so it would flag valid requests. Operations run in
+document order, DELETEs last (deepest paths first), so the seeded resources live while the
+other operations use them. Execute
 endpoints run code in the project's one real kernel; generated code is tiny or invalid.
 Hypothesis is derandomized (same examples each run) and does not shrink (every request
 goes to a real server; the failing request is reported as a curl command instead).

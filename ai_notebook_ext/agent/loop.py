@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import metrics
 from ..ai.errors import ProviderError
 from ..ai.router import RateLimited, Route, Router
 from ..ai.types import TextDelta, ToolCall, Usage, assistant_calls, tool_result
@@ -34,6 +35,7 @@ ENDINGS = {
     "token_budget": "Stopped: this turn used its token budget before a final answer.",
     "cancelled": "Stopped: the turn was cancelled.",
     "interrupted": "Stopped: the server is shutting down.",
+    "project_deleted": "Stopped: the project was deleted.",
     "error": "Stopped by an error.",
 }
 
@@ -147,6 +149,7 @@ class Turn:
             if self.tokens_in + self.tokens_out >= self.limits.token_budget:
                 return "token_budget"
             self.step += 1
+            metrics.agent_step("model", "model")
             answer = await self._call_model(specs)
             if answer is None:
                 return "error"
@@ -249,6 +252,8 @@ class Turn:
             }
         )
         started = time.monotonic()
+        tool = self.tools.get(call.name)
+        metrics.agent_step(*((call.name, tool.kind) if tool else ("unknown", "invalid")))
         outcome = await self._outcome(call)
         limit = self.limits.tool_result_chars
         text = clip(outcome.text(), limit)
@@ -352,7 +357,11 @@ class Turn:
 
     async def _finish(self, status: str) -> None:
         """Close the turn on record: unanswered calls get a result, an unfinished turn a
-        note; the conversation is idle again."""
+        note; the conversation is idle again. A deleted project's conversation is gone
+        with it: there is nothing to record."""
+        if status == "project_deleted":
+            self._done(status)
+            return
         if self._last_call is not None:
             rows = [{**self._last_call, "id": 0}] + [
                 {"role": "tool", "tool_call_id": i, "id": 1} for i in self._answered
@@ -379,6 +388,9 @@ class Turn:
                 status=status,
             )
         await self.store.end_turn(self.conversation_id, self.tokens_in, self.tokens_out)
+        self._done(status)
+
+    def _done(self, status: str) -> None:
         self.emit(
             {
                 "type": "done",

@@ -32,6 +32,8 @@ from .tools.blocks import NoArgs, all_blocks, first_line
 from .tools.kernel import kernel_variables
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..services import Services
 
 log = logging.getLogger(__name__)
@@ -170,9 +172,16 @@ class AgentService:
 
     async def stop(self) -> None:
         """Server shutdown: turns in progress end interrupted."""
-        turns = [t for t in self.turns.values() if isinstance(t, Turn)]
+        await self._end_turns(lambda turn: True, "interrupted")
+
+    async def project_deleted(self, project_id: int, working_dir: str) -> None:
+        """A deleted project's turns stop: their tools would act on a project that is gone."""
+        await self._end_turns(lambda turn: turn.ctx.project_id == project_id, "project_deleted")
+
+    async def _end_turns(self, which: Callable[[Turn], bool], reason: str) -> None:
+        turns = [t for t in self.turns.values() if isinstance(t, Turn) and which(t)]
         for turn in turns:
-            turn.cancel("interrupted")
+            turn.cancel(reason)
         tasks = {t.task for t in turns if t.task is not None}
         if tasks:
             await asyncio.wait(tasks, timeout=10)

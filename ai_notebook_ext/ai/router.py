@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import metrics
 from .errors import ProviderError
 from .providers.base import Provider
 from .types import Chunk, TextDelta, ToolCall, ToolSpec, Usage
@@ -304,10 +305,17 @@ class Router:
         cached: bool = False,
         fell_back_from: str | None = None,
     ) -> None:
-        if self.recorder is None:
-            return
         usage = next((c for c in reversed(chunks) if isinstance(c, Usage)), None)
         now = time.monotonic()
+        metrics.ai_call(
+            route.provider,
+            error.kind if error else ("cached" if cached else "ok"),
+            now - started,
+            usage.input_tokens if usage and not cached else None,
+            usage.output_tokens if usage and not cached else None,
+        )
+        if self.recorder is None:
+            return
         record = CallRecord(
             user=user,
             provider=route.provider,

@@ -30,10 +30,8 @@ be parsed gives an ``error``, never an exception.
 from __future__ import annotations
 
 import ast
-import builtins
 import functools
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from .methods import reads_only
 from .parsing import (
@@ -45,10 +43,9 @@ from .parsing import (
     parse_source,
     transform_ipython,
 )
+from .scopes import BUILTINS, Scope, ScopeTracker, bound_in
 
 __all__ = ["Analysis", "analyze", "base_name", "code_hash", "parse", "transform_ipython"]
-
-BUILTINS = frozenset(dir(builtins)) | {"get_ipython", "display", "In", "Out", "exit", "quit"}
 
 
 @dataclass(frozen=True)
@@ -102,89 +99,8 @@ def _has_inplace(call: ast.Call) -> bool:
     )
 
 
-# --- scopes ------------------------------------------------------------------------------
-
-
-def _bound_in(body: list[ast.stmt] | list[ast.AST]) -> tuple[set[str], set[str], set[str]]:
-    """Names a function body binds, declares global and declares nonlocal (not looking into
-    nested functions or classes, except for their names)."""
-    bound: set[str] = set()
-    declared_global: set[str] = set()
-    declared_nonlocal: set[str] = set()
-    stack: list[ast.AST] = list(body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Global):
-            declared_global.update(node.names)
-        elif isinstance(node, ast.Nonlocal):
-            declared_nonlocal.update(node.names)
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            bound.add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(node.name)
-            stack.extend(node.decorator_list)
-            if not isinstance(node, ast.ClassDef):
-                stack.extend(node.args.defaults)
-                stack.extend(d for d in node.args.kw_defaults if d is not None)
-            else:
-                stack.extend(node.bases)
-            continue
-        elif isinstance(node, ast.Lambda):
-            stack.extend(node.args.defaults)
-            continue
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                if alias.name != "*":
-                    bound.add((alias.asname or alias.name).split(".")[0])
-        elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
-            bound.add(node.name)
-        elif isinstance(node, ast.MatchMapping) and node.rest:
-            bound.add(node.rest)
-        stack.extend(ast.iter_child_nodes(node))
-    return bound - declared_global - declared_nonlocal, declared_global, declared_nonlocal
-
-
-@dataclass
-class _Scope:
-    kind: str  # module | function | class | comprehension
-    local: set[str] = field(default_factory=set)
-    declared_global: set[str] = field(default_factory=set)
-
-
-class _ModuleVisitor(ast.NodeVisitor):
+class _ModuleVisitor(ScopeTracker):
     """Walks the module in execution order, keeping which names the block bound so far."""
-
-    def __init__(self) -> None:
-        self.bound: set[str] = set()  # module names bound so far, in execution order
-        self.defines: set[str] = set()
-        self.references: set[str] = set()
-        self.mutates: set[str] = set()
-        self.imports: set[str] = set()
-        self.code_defs: set[str] = set()
-        self.awaits = False  # top-level await, async for or async with
-        self.star_imports: list[str] = []
-        self.deferred_refs: set[str] = set()  # free names of function bodies
-        self.deferred_mutations: set[str] = set()
-        self.scopes: list[_Scope] = [_Scope("module")]
-
-    # -- dispatch: NodeVisitor's getattr per node, cached per node type
-
-    _methods: dict[type, Any] = {}
-
-    def visit(self, node: ast.AST) -> Any:
-        kind = type(node)
-        method = self._methods.get(kind)
-        if method is None:
-            method = getattr(type(self), "visit_" + kind.__name__, type(self).generic_visit)
-            self._methods[kind] = method
-        return method(self, node)
-
-    def generic_visit(self, node: ast.AST) -> None:
-        for child in ast.iter_child_nodes(node):
-            self.visit(child)
-
-    def visit_Constant(self, node: ast.Constant) -> None:
-        return None
 
     # -- entry and result
 
@@ -206,63 +122,6 @@ class _ModuleVisitor(ast.NodeVisitor):
             ipython=ipython,
             top_level_await=self.awaits,
         )
-
-    # -- scope helpers
-
-    @property
-    def scope(self) -> _Scope:
-        return self.scopes[-1]
-
-    def _resolves_locally(self, name: str) -> bool:
-        """Whether ``name`` read here is a local of an enclosing function or comprehension."""
-        for scope in reversed(self.scopes):
-            if name in scope.declared_global:
-                return False
-            if scope.kind in ("function", "comprehension") and name in scope.local:
-                return True
-            if scope.kind == "class" and scope is self.scope and name in scope.local:
-                return True
-        return False
-
-    def load(self, name: str) -> None:
-        if self._resolves_locally(name):
-            return
-        if any(s.kind == "function" for s in self.scopes):
-            self.deferred_refs.add(name)
-        elif name not in self.bound and name not in BUILTINS:
-            self.references.add(name)
-
-    def bind(self, name: str) -> None:
-        """A store of ``name`` in the current scope."""
-        scope = self.scope
-        if scope.kind == "comprehension":  # only walrus gets here: enclosing scope
-            for outer in reversed(self.scopes):
-                if outer.kind != "comprehension":
-                    scope = outer
-                    break
-        if scope.kind == "module" or name in scope.declared_global:
-            self.bound.add(name)
-            self.defines.add(name)
-        else:
-            scope.local.add(name)
-
-    def unbind(self, name: str) -> None:
-        """``del name``: outside the block's own bindings it changes an earlier block's."""
-        if self.scope.kind != "module" and name not in self.scope.declared_global:
-            return
-        if name in self.bound:
-            self.bound.discard(name)
-            self.defines.discard(name)
-        else:
-            self.mutates.add(name)
-
-    def mutate(self, name: str | None) -> None:
-        if name is None or name in BUILTINS or self._resolves_locally(name):
-            return
-        if any(s.kind == "function" for s in self.scopes):
-            self.deferred_mutations.add(name)
-        elif name not in self.bound:
-            self.mutates.add(name)
 
     # -- statements
 
@@ -391,8 +250,8 @@ class _ModuleVisitor(ast.NodeVisitor):
     def _function_body(self, args: ast.arguments, body: list[ast.stmt] | list[ast.expr]) -> None:
         params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
         params |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
-        local, declared_global, _ = _bound_in(body)
-        scope = _Scope("function", local | params, declared_global)
+        local, declared_global, _ = bound_in(body)
+        scope = Scope("function", local | params, declared_global)
         self.scopes.append(scope)
         try:
             for item in body:
@@ -410,7 +269,7 @@ class _ModuleVisitor(ast.NodeVisitor):
             self.visit(base)
         for keyword in node.keywords:
             self.visit(keyword.value)
-        self.scopes.append(_Scope("class"))
+        self.scopes.append(Scope("class"))
         try:
             for stmt in node.body:
                 self.statement(stmt)
@@ -555,7 +414,7 @@ class _ModuleVisitor(ast.NodeVisitor):
         generators: list[ast.comprehension] = node.generators  # type: ignore[attr-defined]
         # The first iterable is evaluated in the enclosing scope.
         self.visit(generators[0].iter)
-        scope = _Scope("comprehension")
+        scope = Scope("comprehension")
         self.scopes.append(scope)
         try:
             for index, generator in enumerate(generators):
@@ -572,7 +431,7 @@ class _ModuleVisitor(ast.NodeVisitor):
             self.scopes.pop()
 
     @staticmethod
-    def _comprehension_target(node: ast.expr, scope: _Scope) -> None:
+    def _comprehension_target(node: ast.expr, scope: Scope) -> None:
         for name in ast.walk(node):
             if isinstance(name, ast.Name):
                 scope.local.add(name.id)

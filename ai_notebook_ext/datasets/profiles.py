@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from .. import metrics
 from ..store import Database
 from ..store.dataset_models import DatasetProfile
 from ..store.types import utcnow
@@ -32,9 +33,14 @@ async def ensure_profile(
         row = await session.get(DatasetProfile, (blob, key))
         if row is not None:
             return row.profile
-    profile = await worker.run(
-        worker.profile_blob, store.url, store.options, blob, fmt, read, lane=lane
-    )
+    try:
+        profile = await worker.run(
+            worker.profile_blob, store.url, store.options, blob, fmt, read, lane=lane
+        )
+    except Exception:
+        metrics.PROFILE_JOBS.labels("failed").inc()
+        raise
+    metrics.PROFILE_JOBS.labels("done").inc()
     async with db.session() as session:
         if await session.get(DatasetProfile, (blob, key)) is None:
             session.add(

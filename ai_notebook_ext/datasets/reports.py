@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from .. import metrics
 from ..errors import NotFound
 from ..events import DATASET_REPORT, Events
 from ..execution.artifacts import ArtifactStore
@@ -229,6 +230,7 @@ class ReportService:
                 row.artifact, row.sampled_rows = artifact, sampled
             if status in ("done", "failed"):
                 row.finished_at = utcnow()
+                metrics.REPORT_JOBS.labels(status).inc()
         self._emit(job, status, progress, message)
 
     def _emit(self, job: dict[str, Any], status: str, progress: float, message: str) -> None:

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from .. import metrics
 from .bus import (
     AGENT_STEP,
     BASE,
@@ -86,6 +87,7 @@ class Events:
             return
         try:
             self.logger.emit(schema_id=schema_id, data=for_bus(schema_id, data, self.shared))
+            metrics.event_sent(wire_type(schema_id), "bus")
         except Exception:
             log.exception("ai_notebook_ext: could not emit %s", schema_id)
 

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from .. import metrics
 from .presence import presence
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class Hub:
         if not subs:
             return
         shared = encode(event) if personal is None else None
+        metrics.event_sent(str(event.get("type")), "members", len(subs))
         for sub in list(subs):
             try:
                 sub.send(shared if shared is not None else encode(personal(sub)))  # type: ignore[misc]

@@ -8,7 +8,8 @@ no run waiting or running in its queue, is not being started, restarted or stopp
 (unless ``kernel_cull_connected``) has no websocket connection open, like Jupyter's own
 culler. The stop is recorded like any kernel stop: the kernel row's reset reason and a
 ``kernel-status`` event saying "culled after N s idle". The next run starts a new
-kernel, whose state is empty (the DAG shows which results are gone).
+kernel, whose state is empty (the DAG shows which results are gone). Spare kernels
+(spares.py) waiting for longer than the timeout are shut down too.
 
 The checks and the start of the shutdown happen without an await in between, so a run
 arriving at the same moment either keeps the kernel or waits for the shutdown and starts
@@ -70,6 +71,12 @@ class KernelCuller:
 
         self.kernels.on_state = on_state
 
+    def include_spares(self) -> None:
+        """Spare kernels (spares.py) are culled too: the loop runs from the server's start."""
+        spares = self.kernels.spares
+        if self.timeout > 0 and spares is not None and spares.enabled():
+            self._start()
+
     def _start(self) -> None:
         if self._task is None and not self._stopped:
             self._task = asyncio.ensure_future(self._loop())
@@ -91,8 +98,11 @@ class KernelCuller:
                 log.exception("ai_notebook_ext: culling idle kernels")
 
     async def cull(self, now: datetime | None = None) -> list[int]:
-        """Shut down every project kernel idle past the timeout; the projects culled."""
+        """Shut down every project kernel idle past the timeout, and spare kernels
+        waiting that long; the projects culled."""
         culled = []
+        if self.kernels.spares is not None:
+            await self.kernels.spares.cull(self.timeout, now)
         for project_id in sorted(self._projects):
             if self.kernels.handle(project_id) is None:
                 self._projects.discard(project_id)

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from typing import Any
 
+from .. import metrics
 from ..dag.service import block_fingerprint
 from ..store import Database
 from ..store.models import Run
@@ -162,6 +163,8 @@ class RunEnding:
                     )
             if known.block_id is not None:
                 await conn.execute(sql.SET_LAST_RUN, {"block_id": known.block_id, "run_id": run_id})
+        metrics.run_ended(status, known.started_at, params["finished_at"])
+        log.info("run %s of block %s ended %s", run_id, known.block_id, status)
         update = {k: v for k, v in params.items() if k not in ("run_id", "generation")}
         if generation is not None:
             update["kernel_generation"] = generation

@@ -24,16 +24,21 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jupyter_client.session import Session
 from jupyter_core.utils import ensure_async
 
+from .. import metrics
 from ..projects.locks import KeyedLocks
 from ..store import Database
 from ..store.models import ProjectKernel
 from ..store.types import utcnow
 from .iopub import ChannelClosed, IopubReader, KernelActivity
+from .session import LeanSession
+from .widgets import OutputWidgets
+
+if TYPE_CHECKING:
+    from .spares import Spare, SparePool
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +76,7 @@ class KernelHandle:
     remote: bool = False  # no local process (a gateway's kernel): the reader reports death
     reader: IopubReader | None = None  # reads the client's iopub channel (iopub.py)
     stopping: str = ""  # why the kernel is being shut down (a run in progress reports it)
+    widgets: OutputWidgets = field(default_factory=OutputWidgets)  # of this process
 
 
 def describe_exit(returncode: int | None) -> str:
@@ -110,9 +116,15 @@ class ProjectKernels:
         self.setup: Callable[[int], str] | None = None
         self._locks = KeyedLocks()
         self._tasks: set[asyncio.Future[None]] = set()
+        metrics.watch_kernels(self)
+        self.spares: SparePool | None = None  # kernels started ahead (spares.py)
 
     def handle(self, project_id: int) -> KernelHandle | None:
         return self._handles.get(project_id)
+
+    def live_count(self) -> int:
+        """Kernels started and not known dead (a metric)."""
+        return sum(1 for h in list(self._handles.values()) if not h.died.is_set())
 
     def settling(self, project_id: int) -> bool:
         """Whether the kernel is being started, restarted or shut down right now."""
@@ -146,6 +158,12 @@ class ProjectKernels:
             (root / cwd).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise KernelStartError(f"cannot create the working directory {cwd!r}: {exc}") from exc
+        spare = await self.spares.take() if self.spares is not None else None
+        if spare is not None:
+            try:
+                return await self._adopt(spare, project_id, name, cwd)
+            except Exception as exc:  # a kernel of its own, then
+                log.warning("ai_notebook_ext: adopting a spare kernel failed: %s", exc)
         try:
             if self.sessions is not None:
                 model = await self.sessions.create_session(
@@ -179,40 +197,106 @@ class ProjectKernels:
         await self.on_state(project_id, "started", handle.generation, "")
         return handle
 
+    async def _adopt(self, spare: Spare, project_id: int, name: str, cwd: str) -> KernelHandle:
+        """Make a spare kernel the project's, as if started for it (see spares.py)."""
+        from .spares import adoption_code
+
+        kernel_id = spare.kernel_id
+        kernel = self.km.get_kernel(kernel_id)
+        handle = KernelHandle(
+            project_id=project_id,
+            kernel_id=kernel_id,
+            session_id=None,
+            kernel_name=self.kernel_name,
+            client=spare.client,
+            generation=0,
+            started_at=utcnow(),
+            pid=spare.pid,
+            reader=spare.reader,
+        )
+        spare.reader.on_lost = lambda reason: self.mark_dead(handle, reason)
+        try:
+            # What Jupyter's session manager gives a kernel it starts (sessionmanager.py).
+            env = dict(spare.env)
+            kernel_path = cwd
+            if self.sessions is not None:
+                contents = self.sessions.contents_manager
+                kernel_path = await ensure_async(contents.get_kernel_path(path=cwd))
+                env = self.sessions.get_kernel_env(cwd, name)
+            os_cwd = self.km.cwd_for_path(kernel_path, env=env)
+            changed = {k: v for k, v in env.items() if spare.env.get(k) != v}
+            unset = [k for k in spare.env if k not in env]
+            # A restart (ours, JupyterLab's, the restarter's) starts it there too.
+            self.km.update_env(kernel_id=kernel_id, env=changed)
+            launch = getattr(kernel, "_launch_args", None)
+            if isinstance(launch, dict):
+                launch["cwd"] = os_cwd
+                for key in unset:
+                    launch.get("env", {}).pop(key, None)
+            if self.sessions is not None:
+                model = await self.sessions.create_session(
+                    path=cwd,
+                    name=name,
+                    type="ai-notebook",
+                    kernel_name=self.kernel_name,
+                    kernel_id=kernel_id,
+                )
+                handle.session_id = model["id"]
+            code = adoption_code(os_cwd, changed, unset)
+            if self.setup is not None:
+                code += self.setup(project_id)
+            if not await self._run_setup(handle, code):
+                raise KernelStartError("the spare kernel's adoption code did not succeed")
+            handle.generation = await self._record_start(project_id, kernel_id, "")
+        except BaseException:
+            await self._shutdown_handle(handle)
+            raise
+        self._watch(handle)
+        self._handles[project_id] = handle
+        log.info("ai_notebook_ext: project %s took spare kernel %s", project_id, kernel_id)
+        await self.on_state(project_id, "started", handle.generation, "")
+        return handle
+
     async def _connect(self, handle: KernelHandle) -> None:
-        kernel = self.km.get_kernel(handle.kernel_id)
+        client, reader, pid = await self.open_client(handle.kernel_id)
+        handle.pid = pid
+        handle.remote = pid is None
+        reader.on_lost = lambda reason: self.mark_dead(handle, reason)
+        handle.client, handle.reader = client, reader
+        handle.stopping = ""
+        handle.widgets = OutputWidgets()  # a new process: no widgets yet
+        if self.setup is not None:
+            await self._run_setup(handle, self.setup(handle.project_id))
+
+    async def open_client(self, kernel_id: str) -> tuple[Any, IopubReader, int | None]:
+        """Our client to a started kernel, its reader, and its process id (None for
+        remote kernels), once the kernel answers on both channels."""
+        kernel = self.km.get_kernel(kernel_id)
         # Our own Session (same key): a shared one would see each broadcast message twice
-        # and refuse the second copy as a replay.
-        session = Session(key=kernel.session.key, signature_scheme=kernel.session.signature_scheme)
+        # and refuse the second copy as a replay. Lean: no date parsing (session.py).
+        session = LeanSession(
+            key=kernel.session.key, signature_scheme=kernel.session.signature_scheme
+        )
         client = kernel.client(session=session)
         try:
             started = client.start_channels()
             if inspect.isawaitable(started):  # GatewayKernelClient opens its websocket
                 await started
         except Exception as exc:
-            raise KernelStartError(f"cannot connect to kernel {handle.kernel_id}: {exc}") from exc
-        handle.pid = kernel_pid(kernel)
-        handle.remote = handle.pid is None
-
-        def lost(reason: str) -> None:
-            self.mark_dead(handle, reason)
-
-        reader = IopubReader(client, None, on_lost=lost)
+            raise KernelStartError(f"cannot connect to kernel {kernel_id}: {exc}") from exc
+        reader = IopubReader(client, None)
         reader.start()
         try:
-            await self._wait_ready(handle, client, reader)
+            await self._wait_ready(kernel_id, client, reader)
         except BaseException:
             reader.stop(release=False)
             client.stop_channels()
             raise
         # Activity is ours from here: the readiness check is no activity (as in Jupyter).
-        reader.activity = KernelActivity.take_over(self.km, handle.kernel_id)
-        handle.client, handle.reader = client, reader
-        handle.stopping = ""
-        if self.setup is not None:
-            await self._run_setup(handle, self.setup(handle.project_id))
+        reader.activity = KernelActivity.take_over(self.km, kernel_id)
+        return client, reader, kernel_pid(kernel)
 
-    async def _wait_ready(self, handle: KernelHandle, client: Any, reader: IopubReader) -> None:
+    async def _wait_ready(self, kernel_id: str, client: Any, reader: IopubReader) -> None:
         """Until the kernel answers ``kernel_info`` on shell and its status reaches us on
         iopub (so both channels are connected): ``wait_for_ready``'s steps, through our
         reader. ``KernelStartError`` if it dies or does not answer within the timeout."""
@@ -232,22 +316,22 @@ class ProjectKernels:
             except (TimeoutError, queue.Empty):
                 pass
             except ChannelClosed as exc:
-                raise KernelStartError(f"kernel {handle.kernel_id} went away: {exc}") from exc
+                raise KernelStartError(f"kernel {kernel_id} went away: {exc}") from exc
             finally:
                 reader.unsubscribe(msg_id)
             if reader.closed:
-                raise KernelStartError(f"the connection to kernel {handle.kernel_id} closed")
-            if not await self._process_alive(handle):
-                raise KernelStartError(f"kernel {handle.kernel_id} died before it answered")
+                raise KernelStartError(f"the connection to kernel {kernel_id} closed")
+            if not await self._process_alive(kernel_id):
+                raise KernelStartError(f"kernel {kernel_id} died before it answered")
             if loop.time() > deadline:
                 raise KernelStartError(
-                    f"kernel {handle.kernel_id} did not answer in {self.startup_timeout:g} s"
+                    f"kernel {kernel_id} did not answer in {self.startup_timeout:g} s"
                 )
 
-    async def _run_setup(self, handle: KernelHandle, code: str) -> None:
+    async def _run_setup(self, handle: KernelHandle, code: str) -> bool:
         """Run our setup code and wait for it, so that a kernel handed out (started,
         restarted) is idle and ready rather than busy with it a moment later. A setup
-        that fails, hangs or dies is logged; the next request finds out the rest."""
+        that fails, hangs or dies is logged (False); the next request finds out the rest."""
         reader = handle.reader
         assert reader is not None
         msg_id = handle.client.execute(code, silent=True, store_history=False, allow_stdin=False)
@@ -255,17 +339,19 @@ class ProjectKernels:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.startup_timeout
         project = handle.project_id
+        ok = True
         try:
             while (remaining := deadline - loop.time()) > 0:
                 try:
                     msg = await box.get(timeout=min(SETUP_POLL, remaining))
                 except queue.Empty:
-                    if not await self._process_alive(handle):
+                    if not await self._process_alive(handle.kernel_id):
                         log.warning("ai_notebook_ext: kernel of project %s died in setup", project)
-                        return
+                        return False
                     continue
                 content = msg.get("content") or {}
                 if msg["msg_type"] == "error":
+                    ok = False
                     log.warning(
                         "ai_notebook_ext: setup code failed in the kernel of project %s: %s: %s",
                         project,
@@ -273,7 +359,7 @@ class ProjectKernels:
                         content.get("evalue"),
                     )
                 elif msg["msg_type"] == "status" and content.get("execution_state") == "idle":
-                    return
+                    return ok
             log.warning(
                 "ai_notebook_ext: setup of project %s still running after %s s",
                 project,
@@ -283,12 +369,13 @@ class ProjectKernels:
             log.warning("ai_notebook_ext: setup of project %s interrupted: %s", project, exc)
         finally:
             reader.unsubscribe(msg_id)
+        return False
 
-    async def _process_alive(self, handle: KernelHandle) -> bool:
+    async def _process_alive(self, kernel_id: str) -> bool:
         """Whether the kernel process lives (whatever our bookkeeping says)."""
-        if handle.kernel_id not in self.km:
+        if kernel_id not in self.km:
             return False
-        return bool(await ensure_async(self.km.get_kernel(handle.kernel_id).is_alive()))
+        return bool(await ensure_async(self.km.get_kernel(kernel_id).is_alive()))
 
     def _watch(self, handle: KernelHandle) -> None:
         """Hear from jupyter_client's restarter when the kernel dies."""
@@ -356,7 +443,7 @@ class ProjectKernels:
         if handle.pid is not None and kernel_pid(kernel) not in (None, handle.pid):
             handle.death_reason = "the kernel was restarted outside AI Notebook"
             return False
-        return await self._process_alive(handle)
+        return await self._process_alive(handle.kernel_id)
 
     @staticmethod
     def _retire(handle: KernelHandle, stopping: bool = False) -> None:
@@ -441,6 +528,8 @@ class ProjectKernels:
         return True
 
     async def shutdown_all(self) -> None:
+        if self.spares is not None:
+            await self.spares.close()
         for project_id in list(self._handles):
             try:
                 await self.shutdown(project_id, "server stopped")

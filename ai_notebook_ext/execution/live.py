@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .. import logs
 from .queue import Ticket
 from .schemas import RunOut
 
@@ -48,6 +49,7 @@ class LiveRun:
     # Called with the ended run by the ending step itself, before ``ended`` wakes anyone
     # (a request answers there: its task would resume only behind the loop's other work).
     listeners: list[Callable[[RunOut], None]] = field(default_factory=list)
+    request_id: str | None = field(default_factory=logs.current_request_id)  # for logs
 
     @property
     def project_id(self) -> int:

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import insert, update
 
+from .. import metrics
 from ..dag.graph import Graph
 from ..events import PIPELINE_BLOCK, Events
 from ..projects.users import Actor
@@ -64,6 +65,7 @@ class PipelineStore:
         options: PipelineCreate,
         plan: list[int],
         results: dict[int, dict[str, Any]],
+        schedule_id: int | None = None,
     ) -> RunOut:
         now = utcnow()
         values: dict[str, Any] = {
@@ -82,6 +84,8 @@ class PipelineStore:
             "plan": plan,
             "results": list(results.values()),
             "options": options.model_dump(mode="json"),
+            "trigger": "manual" if schedule_id is None else "schedule",
+            "schedule_id": schedule_id,
         }
         async with self.db.connection() as conn:
             run_id = (
@@ -152,11 +156,13 @@ class PipelineStore:
             "finished_at": utcnow(),
         }
         async with self.db.connection() as conn:
-            await conn.execute(
+            done = await conn.execute(
                 update(runs_table)
                 .where(runs_table.c.id == state.run.id, runs_table.c.status == "running")
                 .values(**values)
             )
+        if done.rowcount:
+            metrics.pipeline_ended(status, values["results"])
         state.run = state.run.model_copy(update={**values, "results": models(values["results"])})
         self.run_events.status(
             state.run.project_id, state.run.id, None, status, None, message, kind="pipeline"

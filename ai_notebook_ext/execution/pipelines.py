@@ -47,9 +47,16 @@ class PipelineService:
         self._active: dict[int, PipelineState] = {}
 
     async def start(
-        self, actor: Actor, project_id: int, options: PipelineCreate, wait: bool
+        self,
+        actor: Actor,
+        project_id: int,
+        options: PipelineCreate,
+        wait: bool,
+        *,
+        schedule_id: int | None = None,
     ) -> RunOut:
-        """Plan ``options.target`` and start running it; with ``wait``, return at the end."""
+        """Plan ``options.target`` and start running it; with ``wait``, return at the end.
+        ``schedule_id``: the schedule firing it (the run is marked as scheduled)."""
         async with self.db.session() as session:
             project, _ = await authorize(session, actor, project_id, "editor", "running pipelines")
             where = (project.name, working_dir_for(project_id, project.working_dir))
@@ -63,7 +70,7 @@ class PipelineService:
         prints = fingerprints(graph)
         plan = make_plan(graph, states(graph, prints, facts), options.target, wanted)
         results = initial_results(plan)
-        run = await self.store.insert(actor, project_id, options, plan.order, results)
+        run = await self.store.insert(actor, project_id, options, plan.order, results, schedule_id)
         if not plan.order:
             return run
         state = PipelineState(run, actor, graph, options, results, *where, prints)

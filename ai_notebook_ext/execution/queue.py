@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import metrics
 from ..errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class ProjectQueues:
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._current: dict[int, Any] = {}  # project -> the LiveRun working (None: a job)
         self.closed = False
+        metrics.watch_queues(self)
 
     def reserve(self, project_id: int) -> Ticket:
         """Take the next place in the project's queue (call before any await)."""
@@ -76,6 +78,10 @@ class ProjectQueues:
         """Run ids waiting (not the one running), in order."""
         ids = (_run_id(t) for t in self._queues.get(project_id, ()))
         return [i for i in ids if i is not None]
+
+    def depth(self) -> int:
+        """Places waiting in all projects' queues (not the ones running): a metric."""
+        return sum(len(queue) for queue in list(self._queues.values()))
 
     def has_work(self, project_id: int) -> bool:
         """Whether a run or job of the project runs or waits (a request's place too)."""

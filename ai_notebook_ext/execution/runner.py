@@ -183,6 +183,8 @@ async def _execute(
             silent and msg_type == "status" and content.get("execution_state") == "busy"
         ):
             await stopper.begin(loop.time())
+        if handle.widgets.capture(msg, handle.client):
+            continue  # an Output widget's now (widgets.py)
         if collector.apply(msg_type, content):
             await on_output(collector)
     reply = await _shell_reply(box, INTERRUPTED_REPLY_WAIT if stopper.interrupted else REPLY_WAIT)

@@ -80,6 +80,12 @@ class RunOut(Output):
     plan: list[int] | None = Field(default=None, description="A pipeline's blocks in order.")
     results: list[BlockResult] | None = Field(default=None, description="Per block of the plan.")
     options: dict[str, Any] | None = Field(default=None, description="A pipeline's request.")
+    trigger: Literal["manual", "schedule"] = Field(
+        default="manual",
+        description="What started it: a request, the agent or the CLI (manual), or a "
+        "schedule. Set on pipeline runs; their block runs point at them (parent_id).",
+    )
+    schedule_id: int | None = Field(default=None, description="The schedule that started it.")
     queued_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

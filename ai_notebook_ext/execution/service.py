@@ -36,6 +36,7 @@ from .queue import ProjectQueues
 from .records import RunRecords, project_run
 from .recovery import INTERRUPTED
 from .schemas import RunOut
+from .spares import SparePool
 from .worker import RunWorker
 
 log = logging.getLogger(__name__)
@@ -57,10 +58,12 @@ class RunService:
         text_limit: int,
         default_timeout: float | None,
         output_events: bool = True,
+        spare_kernels: int = 0,
     ) -> None:
         self.db = db
         self.events = RunEvents(events, output_events)
         self.kernels = ProjectKernels(serverapp, db, kernel_name, self.events.kernel)
+        self.kernels.spares = SparePool(self.kernels, spare_kernels)
         self.artifacts = ArtifactStore(artifact_dir)
         self.ending = RunEnding(db, self.artifacts, self.events, text_limit)
         self.text_limit = text_limit
@@ -91,6 +94,18 @@ class RunService:
         if handle is None or handle.died.is_set():
             return None
         return handle.generation
+
+    def widget_metadata(self, project_id: int) -> dict[str, Any] | None:
+        """``metadata.widgets`` of the project's live kernel (widgets.py), if any."""
+        handle = self.kernels.handle(project_id)
+        if handle is None or handle.died.is_set():
+            return None
+        return handle.widgets.notebook_metadata()
+
+    def start_spares(self) -> None:
+        """Begin keeping spare kernels (the server is up)."""
+        if self.kernels.spares is not None:
+            self.kernels.spares.start()
 
     def warm_up(self, project_id: int, name: str, cwd: str) -> None:
         """Start the project's kernel in the background (runs wait for it; a failure is

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from .. import logs
 from . import runner
 from .ending import RunEnding
 from .kernels import KernelHandle, KernelStartError, ProjectKernels
@@ -43,6 +44,7 @@ class RunWorker:
 
     async def process(self, live: LiveRun) -> None:
         """Work one run to its end (the queue's callback)."""
+        ids = logs.bind(run_id=live.id, project_id=live.project_id, request_id=live.request_id)
         try:
             if live.withdrawn:
                 await self._drain(live)
@@ -53,6 +55,7 @@ class RunWorker:
             await self.ending.fail(live, exc)
         finally:
             live.end(None)  # a no-op once the ending step ended it
+            logs.unbind(ids)
 
     async def _execute(self, live: LiveRun) -> None:
         """Start the kernel if needed, run the code, end the run with what came out."""

@@ -114,6 +114,7 @@ class AgentConversationHandler(ApiHandler):
 
 class AgentMessagesHandler(ApiHandler):
     auth_resource = "ai_notebook_ext:agent"
+    rate_class = "ai"  # a message starts an agent turn
 
     @operation(
         STREAM_HELP,

@@ -42,6 +42,7 @@ class AIProvidersHandler(ApiHandler):
 
 class AICompleteHandler(ApiHandler):
     auth_resource = "ai_notebook_ext:ai"
+    rate_class = "ai"
 
     @operation(
         "A completion through the router, as JSON lines (application/x-ndjson): text, "

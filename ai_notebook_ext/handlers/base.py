@@ -6,6 +6,7 @@ Handlers stay thin: parse and validate the request, call a service, write JSON.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,10 +20,12 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from pydantic import BaseModel, ValidationError
 from tornado.web import HTTPError
 
-from ..errors import ApiError, BadRequest, NotFound, PayloadTooLarge
+from .. import logs, metrics
+from ..errors import ApiError, BadRequest, NotFound, PayloadTooLarge, TooManyRequests
 from ..events import origin
 from ..projects.schemas import INT_MAX, PAGE_MAX
 from ..projects.users import Actor, actor_for
+from ..ratelimit import retry_after
 from .query import Param, boolean, integer
 
 if TYPE_CHECKING:
@@ -36,6 +39,10 @@ DEFAULT_LIMIT = 50
 LIMIT = integer(f"Page size (default {DEFAULT_LIMIT}).", 1, PAGE_MAX, default=DEFAULT_LIMIT)
 OFFSET = integer("Items to skip (default 0).", 0, MAX_ID, default=0)
 PAGING: dict[str, Param | str] = {"limit": LIMIT, "offset": OFFSET}
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+api_log = logging.getLogger("ai_notebook_ext.api")
 
 
 @dataclass
@@ -142,8 +149,40 @@ class CallerMixin:
                 value.status,
                 value.message,
             )
+        elif logs.enabled():
+            api_log.error(
+                "uncaught exception %s %s",
+                handler.request.method,
+                handler.request.path,
+                exc_info=(typ, value, tb),
+            )
         else:
             super().log_exception(typ, value, tb)  # type: ignore[misc]
+
+    def check_rate(self, route_class: str) -> None:
+        """Spend one request of the caller's ``route_class`` budget (AINotebookApp.
+        rate_limits), or raise 429 with Retry-After. Unauthenticated callers are refused
+        later by @authenticated, without spending anyone's budget."""
+        limiter = getattr(self.extensionapp, "rate_limiter", None)
+        identity = self.current_user
+        if limiter is None or not identity:
+            return
+        services = getattr(self.extensionapp, "services", None)
+        user = (services.local_username if services else None) or identity.username
+        wait = limiter.take(user, route_class)
+        if not wait:
+            return
+        metrics.RATE_LIMITED.labels(route_class).inc()
+        limit = limiter.limits[route_class]
+        seconds = retry_after(wait)
+        exc = TooManyRequests(
+            f"too many {route_class} requests: the limit is {limit.rate:g} per second "
+            f"(bursts of {limit.burst:g}); retry in {seconds} s",
+            retry_after=wait,
+            details={"route_class": route_class},
+        )
+        exc.headers["Retry-After"] = str(seconds)
+        raise exc
 
     def error_json(self, status_code: int, exc: BaseException | None) -> dict[str, Any]:
         """The body of an error answer: ``{"error": {"code", "message", "details"}}``
@@ -172,10 +211,60 @@ class CallerMixin:
 class ApiHandler(CallerMixin, ExtensionHandlerMixin, APIHandler):
     """Base of every ai_notebook_ext REST handler."""
 
+    # The rate limit bucket of this handler's writes (POST, PUT, PATCH, DELETE); reads
+    # (GET, HEAD) spend the caller's "read" budget.
+    rate_class = "write"
+    request_id = ""
+    error_code = ""  # the code of the error answered, for the access line
+
+    def set_default_headers(self) -> None:
+        """Every answer, errors included, names its request (X-Request-Id): the id the
+        client sent if it is plain, else a new one; JSON log lines carry it."""
+        super().set_default_headers()
+        if not self.request_id:
+            self.request_id = logs.new_request_id(self.request.headers.get("X-Request-Id"))
+        self.set_header("X-Request-Id", self.request_id)
+
+    def route_class(self) -> str:
+        """The rate limit class of this request."""
+        return "read" if self.request.method in READ_METHODS else self.rate_class
+
     async def prepare(self) -> None:  # type: ignore[override]
         # Events this request causes name the client it came from (X-AINB-Client).
         origin.set_client(self.request.headers.get(origin.HEADER))
+        logs.bind(request_id=self.request_id)
         await super().prepare()
+        self.check_rate(self.route_class())
+
+    def on_finish(self) -> None:
+        """With JSON logs, one access line per request (path without the query: a token
+        may be there)."""
+        super().on_finish()
+        if not logs.enabled():
+            return
+        status = self.get_status()
+        identity = getattr(self, "_jupyter_current_user", None)
+        services = getattr(self.extensionapp, "services", None)
+        user = (services.local_username if services and identity else None) or getattr(
+            identity, "username", None
+        )
+        fields = {
+            "method": self.request.method,
+            "path": self.request.path,
+            "status": status,
+            "ms": round(self.request.request_time() * 1000, 2),
+            "user": user,
+        }
+        if self.error_code:
+            fields["error"] = self.error_code
+        api_log.log(
+            logging.WARNING if status >= 500 else logging.INFO,
+            "%s %s %d",
+            self.request.method,
+            self.request.path,
+            status,
+            extra={"request_id": self.request_id, "fields": fields},
+        )
 
     def body(self, model: type[M]) -> M:
         """The JSON request body validated against ``model`` (400 otherwise)."""
@@ -229,6 +318,8 @@ class ApiHandler(CallerMixin, ExtensionHandlerMixin, APIHandler):
         # ASCII digits only: str.isdigit() also accepts '³' (int() fails: a 500) and
         # int() accepts other scripts' digits ('١٢'), which name no resource either.
         if raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_ID:
+            if what == "project":  # log lines of this request name the project
+                logs.PROJECT_ID.set(int(raw))
             return int(raw)
         raise NotFound(f"{what} {raw!r} not found")
 
@@ -248,7 +339,9 @@ class ApiHandler(CallerMixin, ExtensionHandlerMixin, APIHandler):
         """Every error body is ``{"error": {"code", "message", "details"}}``."""
         self.set_header("Content-Type", "application/json")
         exc = kwargs.get("exc_info", (None, None, None))[1]
-        self.finish(json.dumps(self.error_json(status_code, exc)))
+        body = self.error_json(status_code, exc)
+        self.error_code = body["error"]["code"]
+        self.finish(json.dumps(body))
 
 
 class NotFoundHandler(ApiHandler):

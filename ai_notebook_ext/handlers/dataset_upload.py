@@ -10,6 +10,7 @@ import tornado.web
 from jupyter_server.auth.decorator import authorized
 from pydantic import ValidationError
 
+from .. import metrics
 from ..datasets.formats import FORMATS
 from ..datasets.incoming import Incoming
 from ..datasets.readoptions import DELIMITERS
@@ -72,8 +73,10 @@ class DatasetUploadHandler(ApiHandler):
     are checked before the first byte of the body is accepted."""
 
     auth_resource = RESOURCE
+    rate_class = "upload"  # uploads have their own rate limit bucket
     staging: Staging | None = None
     body_read = False  # the whole body arrived (post runs only then)
+    measured = False  # counted in the upload metrics
 
     @tornado.web.authenticated
     @authorized
@@ -115,12 +118,23 @@ class DatasetUploadHandler(ApiHandler):
     def on_connection_close(self) -> None:
         """An aborted upload leaves nothing behind."""
         if self.staging is not None:
+            self._measure("aborted")
             self.staging.discard()
         super().on_connection_close()
 
     def on_finish(self) -> None:
+        if self.request.method == "POST":
+            self._measure("ok" if self.get_status() < 400 else "refused")
         if self.staging is not None:
             self.staging.discard()
+        super().on_finish()
+
+    def _measure(self, status: str) -> None:
+        if self.measured:
+            return
+        self.measured = True
+        size = self.staging.size if self.staging is not None else 0
+        metrics.upload_finished(status, size, self.request.request_time())
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """A request refused before its body was read ends its connection (tornado closes

@@ -87,6 +87,7 @@ class ProjectEventsSocket(
     @ws_authenticated
     @authorized
     async def get(self, project_id: str) -> None:
+        self.check_rate("read")  # a connect is a read, limited as the REST API's
         pid = ApiHandler.path_id(project_id, "project")
         epoch = self.services.hub.epoch(pid)
         await self._admit(pid)

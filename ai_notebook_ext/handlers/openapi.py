@@ -31,6 +31,19 @@ ERROR_SCHEMA = {
         }
     },
 }
+# Every route is rate limited per user (AINotebookApp.rate_limits): one shared answer.
+RATE_LIMITED_REF = {"$ref": "#/components/responses/RateLimited"}
+RATE_LIMITED = {
+    "description": "Too Many Requests: the caller's rate limit for this kind of request "
+    "(read, write, execute, upload, ai) is spent.",
+    "headers": {
+        "Retry-After": {
+            "description": "Whole seconds until a request of this kind is allowed again.",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
+    "content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}},
+}
 
 
 def operations(handler: type[RequestHandler]) -> dict[str, Operation]:
@@ -113,22 +126,18 @@ def error_codes(template: str, op: Operation) -> list[int]:
 
 
 def _response_name(code: int) -> str:
+    if code == 429:
+        return "RateLimited"
     return responses.get(code, f"Error{code}").title().replace(" ", "").replace("-", "")
 
 
 def _error_response(code: int) -> dict[str, Any]:
-    out: dict[str, Any] = {
+    if code == 429:
+        return RATE_LIMITED
+    return {
         "description": responses.get(code, "Error"),
         "content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}},
     }
-    if code in (429, 503):
-        out["headers"] = {
-            "Retry-After": {
-                "description": "Seconds to wait before trying again.",
-                "schema": {"type": "integer", "minimum": 0},
-            }
-        }
-    return out
 
 
 @cache

@@ -56,6 +56,7 @@ from .meta import MeHandler, OpenAPIHandler
 from .notebooks import NotebookExportHandler, NotebookImportHandler
 from .projects import ProjectHandler, ProjectsHandler
 from .runs import ExecuteHandler, RunCancelHandler, RunHandler, RunsHandler
+from .schedules import ScheduleHandler, SchedulesHandler
 from .workspace import WorkspaceHandler
 
 API_PREFIX = "/ai-notebook/api"
@@ -86,6 +87,8 @@ ROUTES: list[tuple[str, type[RequestHandler]]] = [
     ("/projects/{project_id}/runs", RunsHandler),
     ("/projects/{project_id}/runs/{run_id}", RunHandler),
     ("/projects/{project_id}/runs/{run_id}/cancel", RunCancelHandler),
+    ("/projects/{project_id}/schedules", SchedulesHandler),
+    ("/projects/{project_id}/schedules/{schedule_id}", ScheduleHandler),
     ("/projects/{project_id}/kernel", KernelHandler),
     ("/projects/{project_id}/kernel/interrupt", KernelInterruptHandler),
     ("/projects/{project_id}/kernel/restart", KernelRestartHandler),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 
+from .. import logs
 from ..errors import BadRequest
 from ..execution.schemas import PipelineCreate, RunOut
 from ..projects.schemas import Page
@@ -22,6 +23,7 @@ RUN_FILTERS = {
 
 class ExecuteHandler(ApiHandler):
     auth_resource = "ai_notebook_ext:runs"
+    rate_class = "execute"
 
     @operation(
         "Run a code block in the project's kernel (editor): 202 with the new run (queued, or "
@@ -48,6 +50,7 @@ class ExecuteHandler(ApiHandler):
             runs.abandon(live)
             raise
         run = await runs.submit(live, actor, bid)
+        logs.RUN_ID.set(run.id)
         if wait:
             await runs.outcome(live, answer=self.reply)
         else:
@@ -56,6 +59,7 @@ class ExecuteHandler(ApiHandler):
 
 class RunsHandler(ApiHandler):
     auth_resource = "ai_notebook_ext:runs"
+    rate_class = "execute"  # POST starts a pipeline
 
     @operation(
         "List a project's runs, newest first.",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from typing import Any
 
 import nbformat
@@ -46,6 +47,8 @@ class NotebookService:
         self.artifacts = artifacts
         self.text_limit = text_limit
         self.kernel_name = kernel_name
+        # project id -> ``metadata.widgets`` of its live kernel (execution/widgets.py)
+        self.widgets: Callable[[int], dict[str, Any] | None] | None = None
 
     async def import_notebook(
         self,
@@ -148,6 +151,9 @@ class NotebookService:
             else:
                 cells.append(Cell(block.kind, block.source))
         notebook = build_notebook(cells, self.kernel_name, "Python 3 (AI Notebook)")
+        widgets = self.widgets(project_id) if self.widgets is not None else None
+        if widgets:  # the widgets' state, as nbclient writes it
+            notebook.metadata["widgets"] = widgets
         return safe_filename(name), nbformat.writes(notebook)
 
     def _read(self, sha256: str) -> bytes | None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from . import agent_models, dataset_models  # noqa: F401  (register their tables on Base)
+# Register their tables on Base.
+from . import agent_models, dataset_models, schedule_models  # noqa: F401
 from .database import Database
 from .models import Artifact, Base, Block, Membership, Project, ProjectKernel, Run, User
 

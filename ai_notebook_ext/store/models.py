@@ -170,6 +170,10 @@ class Run(Base):
     plan: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
     results: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     options: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # What started it: "manual" (a request, the agent, the CLI) or "schedule" (with the
+    # schedule's id; no foreign key: a deleted schedule leaves its runs as they were).
+    trigger: Mapped[str] = mapped_column(String(16), default="manual", server_default="manual")
+    schedule_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -24,6 +24,7 @@ import { AiNotebookAPI } from './api';
 import { ProjectDrive, KERNEL_NAME, projectIdOf, projectPath } from './drive';
 import { ProjectCellExecutor } from './executor';
 import { RunHistory, historyWidget } from './history';
+import { ScheduleView, schedulesWidget } from './schedules';
 import { ArtifactLoader } from './outputs';
 import { ProjectAPI } from './projectapi';
 import { ProjectDocument } from './projectdoc';
@@ -39,6 +40,7 @@ export namespace CommandIDs {
   export const open = 'ai-notebook:open';
   export const openProject = 'ai-notebook:open-project';
   export const openHistory = 'ai-notebook:open-history';
+  export const openSchedules = 'ai-notebook:open-schedules';
 }
 
 /** Rank of the panel in the left sidebar (file browser is 100, running 200). */
@@ -171,6 +173,33 @@ const plugin: JupyterFrontEndPlugin<void> = {
         );
         const widget = historyWidget(history);
         void histories.add(widget);
+        app.shell.add(widget, 'main', { mode: 'split-right' });
+      }
+    });
+
+    const schedules = new WidgetTracker<MainAreaWidget<ScheduleView>>({
+      namespace: 'ai-notebook-schedules'
+    });
+    app.commands.addCommand(CommandIDs.openSchedules, {
+      label: 'Project schedules',
+      execute: args => {
+        const projectId = Number(args.projectId);
+        const existing = schedules.find(w => w.content.projectId === projectId);
+        if (existing) {
+          app.shell.activateById(existing.id);
+          void existing.content.refresh();
+          return;
+        }
+        const doc = [...documents.values()].find(
+          d => d.projectId === projectId
+        );
+        const view = new ScheduleView(
+          api,
+          projectId,
+          doc ? doc.role !== 'viewer' : false
+        );
+        const widget = schedulesWidget(view);
+        void schedules.add(widget);
         app.shell.add(widget, 'main', { mode: 'split-right' });
       }
     });

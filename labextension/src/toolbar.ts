@@ -250,6 +250,15 @@ export function addProjectToolbar(
         projectId: doc.projectId
       })
   );
+  button(
+    'schedules',
+    'Schedules',
+    "This project's schedules: crons that run its pipeline",
+    () =>
+      void app.commands.execute('ai-notebook:open-schedules', {
+        projectId: doc.projectId
+      })
+  );
   button('history', 'History', 'Run history of the active block', () => {
     const cell = doc.panel.content.activeCell;
     const blockId = cell ? doc.blockIdOf(cell.model) : null;

@@ -2,3 +2,4 @@ import './base.css';
 import './dag.css';
 import './agent.css';
 import './datasets.css';
+import './schedules.css';

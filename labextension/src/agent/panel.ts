@@ -150,12 +150,18 @@ export class AgentPanel extends Widget {
     if (!client || cid === null) {
       return;
     }
+    const seen = this.steps.get(cid) ?? 0;
     try {
       const detail = await client.get(cid);
       if (this.cid !== cid || this.streamingCid === cid) {
         return;
       }
       this.transcript.load(detail);
+      if ((this.steps.get(cid) ?? 0) !== seen) {
+        // a step arrived while the stored conversation was read: it may be missing from
+        // what was read and was not applied, so read it again
+        void this.reload();
+      }
       const i = this.conversations.findIndex(c => c.id === cid);
       if (i >= 0) {
         this.conversations[i] = detail;
@@ -283,6 +289,9 @@ export class AgentPanel extends Widget {
     if (this.ownTurns.has(`${cid}:${msg.turn}`)) {
       return;
     }
+    if (step.type !== 'text') {
+      this.steps.set(cid, (this.steps.get(cid) ?? 0) + 1);
+    }
     if (step.type === 'turn' || step.type === 'done') {
       void this.refreshList();
     }
@@ -375,6 +384,8 @@ export class AgentPanel extends Widget {
   private providers: IProvider[] = [];
   private providersError = '';
   private cid: number | null = null;
+  /** Per conversation, how many steps (other than text) other tabs' turns have made. */
+  private readonly steps = new Map<number, number>();
   private streamingCid: number | null = null;
   private streamStarted = false;
   private stopWanted = false;
