@@ -1,8 +1,9 @@
 """Schemathesis over the served OpenAPI document: the server and its document agree.
 
 A real server (a subprocess, SQLite) with a project holding blocks, a run with an
-artifact, an explicit edge, a dataset with a version and a quality rule, and an agent
-conversation. Every operation of the served document (whatever routes exist when this
+artifact, an explicit edge, a dataset with a version and a quality rule, an agent
+conversation, another member and (when the route exists) a disabled schedule. Every
+operation of the served document (whatever routes exist when this
 runs) gets a bounded number of generated requests, positive and negative, half of them
 with those real ids in the path so the requests reach past the 404s. The test fails on
 any server error, undocumented status code or content type, or a response that does not
@@ -101,7 +102,14 @@ def seed(client: Client) -> dict[str, str]:
     # Member requests aim at another member: demoting the caller would refuse the rest.
     member = {"username": "bob", "role": "editor"}
     client.call("POST", f"projects/{pid}/members", 201, json=member)
-    return {
+    ids = {}
+    paths = client.call("GET", "openapi.json", 200)["paths"]
+    if "/ai-notebook/api/projects/{project_id}/schedules" in paths:  # when schedules exist
+        schedule = {"cron": "0 0 1 1 *", "target": "pipeline", "enabled": False}
+        ids["schedule_id"] = str(
+            client.call("POST", f"projects/{pid}/schedules", 201, json=schedule)["id"]
+        )
+    return ids | {
         "project_id": str(pid),
         "block_id": str(blocks[1]),
         "run_id": str(run["id"]),
