@@ -3,9 +3,9 @@
 A real server (a subprocess, SQLite) with a project holding blocks, a run with an
 artifact, an explicit edge, a dataset with a version and a quality rule, an agent
 conversation, another member and (when the route exists) a disabled schedule. Every
-operation of the served document (whatever routes exist when this
-runs) gets a bounded number of generated requests, positive and negative, half of them
-with those real ids in the path so the requests reach past the 404s. The test fails on
+operation of the served document (whatever routes exist when this runs) gets a bounded
+number of generated requests, positive and negative, half of them with those real ids in
+the path so the requests reach past the 404s. The test fails on
 any server error, undocumented status code or content type, or a response that does not
 match its documented schema; all failures are collected and reported together.
 
