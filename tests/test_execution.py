@@ -195,8 +195,13 @@ async def test_markdown_roles_and_missing_blocks(api):
     assert (await api("POST", f"projects/{pid}/blocks/999/execute")).status == 404
     r = await api("POST", f"projects/{pid}/blocks/{code}/execute", json_body={"x": 1})
     assert r.status == 400
-    r = await api("POST", f"projects/{pid}/blocks/{code}/execute", params={"wait": "maybe"})
-    assert r.status == 400
+    # wait is a boolean as the OpenAPI document says: true/false (1/0), nothing else
+    for wait in ("maybe", "", "True", "yes", "2"):
+        r = await api("POST", f"projects/{pid}/blocks/{code}/execute", params={"wait": wait})
+        assert r.status == 400, wait
+        assert r.error["details"] == {"field": "wait"}
+    for bad in ({"block_id": "1_0"}, {"block_id": "+1"}, {"kind": ""}, {"limit": "501"}):
+        assert (await api("GET", f"projects/{pid}/runs", params=bad)).status == 400, bad
     assert (await api("GET", f"projects/{pid}/runs")).body["total"] == 0
     out = await run(api, pid, code, user="carol")
     assert out["status"] == "succeeded"

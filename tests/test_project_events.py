@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 
 import pandas as pd
 import pytest
@@ -278,3 +279,31 @@ async def test_global_bus_carries_no_names_on_a_shared_server(api, jp_ws_fetch):
         assert secret not in text
     bus.close()
     ws.close()
+
+
+async def test_refused_upgrades_are_json_errors(api):
+    """Tornado's own refusals of the upgrade (a plain GET, a bad Connection header, an
+    unknown WebSocket version) answer the documented JSON error, not text/html."""
+    pid = await make_project(api)
+    cases = [
+        ({}, 400),
+        ({"Upgrade": "websocket", "Connection": "keep-alive"}, 400),
+        ({"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "7"}, 426),
+    ]
+    for headers, status in cases:
+        r = await api("GET", f"projects/{pid}/events", headers=headers)
+        assert r.status == status, headers
+        assert r.headers["Content-Type"].startswith("application/json")
+        assert r.error["message"]
+
+
+async def test_refusals_are_not_logged_as_crashes(api, caplog):
+    """A 404 or 400 before the upgrade is a client error: logged briefly, with no
+    traceback (it used to be logged as an uncaught exception)."""
+    pid = await make_project(api)
+    caplog.set_level(logging.INFO)
+    for path in ("projects/0/events", "projects/x/events", f"projects/{pid + 1}/events"):
+        r = await api("GET", path)
+        assert r.status == 404, path
+    assert not [rec for rec in caplog.records if rec.exc_info], caplog.text
+    assert "-> 404" in caplog.text

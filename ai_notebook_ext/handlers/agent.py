@@ -120,6 +120,7 @@ class AgentMessagesHandler(ApiHandler):
         STREAM_HELP,
         body=MessageIn,
         response=None,
+        media="application/x-ndjson",
         errors=(400, 403, 404, 409, 503),
     )
     @tornado.web.authenticated

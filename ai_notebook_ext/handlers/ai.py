@@ -22,6 +22,7 @@ from ..ai.schemas import (
 )
 from ..errors import NotFound
 from .base import ApiHandler, operation
+from .query import integer
 
 
 class AIProvidersHandler(ApiHandler):
@@ -47,10 +48,11 @@ class AICompleteHandler(ApiHandler):
         "A completion through the router, as JSON lines (application/x-ndjson): text, "
         "tool_call and usage events, then done (provider, model, cached, skipped) or error. "
         "429 with Retry-After past the caller's rate limit; 502/504 when no provider could "
-        "answer; 503 when none is configured.",
+        "answer; 503 when none is configured; 404 for an unknown prompt template.",
         body=CompleteIn,
         response=None,
-        errors=(400, 429, 502, 503, 504),
+        media="application/x-ndjson",
+        errors=(400, 404, 429, 502, 503, 504),
     )
     @tornado.web.authenticated
     @authorized
@@ -78,12 +80,12 @@ class AIAnalyticsHandler(ApiHandler):
         "AI call analytics of the last ?days (default 7): p50/p95 latency, error rate and "
         "tokens, in total and by provider, model and day. Admins see every user's calls.",
         response=AnalyticsOut,
-        query={"days": "1-365 (default 7)."},
+        query={"days": integer("Days back, today included (default 7).", 1, 365, default=7)},
     )
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        days = self.int_query("days", 7, 1, 365)
+        days = self.query_arg("days")
         self.reply(await self.services.ai.analytics(await self.actor(), days))
 
 

@@ -16,7 +16,14 @@ MIME = re.compile(r"^[A-Za-z0-9][\w.+-]*/[\w.+-]+$")
 class ArtifactHandler(ApiHandler):
     auth_resource = "ai_notebook_ext:artifacts"
 
-    @operation("The bytes of an artifact, with its mime type.", response=None, errors=(404,))
+    @operation(
+        "The bytes of an artifact, with the mime type the kernel gave it (e.g. image/png, "
+        "application/pdf, text/plain); one that is not a plain type/subtype is served as "
+        "application/octet-stream.",
+        response=None,
+        media="*/*",
+        errors=(404,),
+    )
     @tornado.web.authenticated
     @authorized
     async def get(self, project_id: str, artifact_id: str) -> None:

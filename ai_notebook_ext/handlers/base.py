@@ -26,6 +26,7 @@ from ..events import origin
 from ..projects.schemas import INT_MAX, PAGE_MAX
 from ..projects.users import Actor, actor_for
 from ..ratelimit import retry_after
+from .query import Param, boolean, integer
 
 if TYPE_CHECKING:
     from ..services import Services
@@ -35,6 +36,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 MAX_ID = INT_MAX
 DEFAULT_LIMIT = 50
+LIMIT = integer(f"Page size (default {DEFAULT_LIMIT}).", 1, PAGE_MAX, default=DEFAULT_LIMIT)
+OFFSET = integer("Items to skip (default 0).", 0, MAX_ID, default=0)
+PAGING: dict[str, Param | str] = {"limit": LIMIT, "offset": OFFSET}
+
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 api_log = logging.getLogger("ai_notebook_ext.api")
@@ -48,11 +53,14 @@ class Operation:
     body: type[BaseModel] | None = None
     response: Any = None
     status: int = 200
-    query: dict[str, str] = field(default_factory=dict)
+    # A Param (query.py) is both the schema and the server's parser; a plain description
+    # is documented as an integer (text if named in text_query), required if it says so.
+    query: dict[str, Param | str] = field(default_factory=dict)
     errors: tuple[int, ...] = ()
     text_query: tuple[str, ...] = ()  # query parameters that are text, not integers
     raw_body: str | None = None  # media type of a raw (streamed) request body
-    media: str = "application/json"  # media type of the success response
+    also: tuple[int, ...] = ()  # other success statuses with the same body (?wait=true: 200)
+    media: str = "application/json"  # media type of the success body
     etag: bool = False  # answers carry an ETag; If-None-Match naming it gets a 304
 
 
@@ -130,6 +138,27 @@ class CallerMixin:
             self.services.actors.put(actor)
         self._actor = actor
         return actor
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        """Client errors are expected: log them briefly, not as tracebacks."""
+        handler: Any = self
+        if isinstance(value, ApiError):
+            handler.log.info(
+                "%s %s -> %d %s",
+                handler.request.method,
+                handler.request.path,
+                value.status,
+                value.message,
+            )
+        elif logs.enabled():
+            api_log.error(
+                "uncaught exception %s %s",
+                handler.request.method,
+                handler.request.path,
+                exc_info=(typ, value, tb),
+            )
+        else:
+            super().log_exception(typ, value, tb)  # type: ignore[misc]
 
     def check_rate(self, route_class: str) -> None:
         """Spend one request of the caller's ``route_class`` budget (AINotebookApp.
@@ -263,42 +292,25 @@ class ApiHandler(CallerMixin, ExtensionHandlerMixin, APIHandler):
 
     def int_query(self, name: str, default: int | None, lo: int, hi: int) -> int:
         """An integer query argument within [lo, hi] (400 otherwise)."""
-        raw = self.get_query_argument(name, None)
-        if raw is None:
-            if default is None:
-                raise BadRequest(f"query parameter {name!r} is required", details={"field": name})
-            return default
-        try:
-            if not raw.isascii():  # int() accepts other scripts' digits
-                raise ValueError(raw)
-            value = int(raw)
-        except ValueError:
-            raise BadRequest(
-                f"query parameter {name!r} must be an integer, got {raw!r}",
-                details={"field": name},
-            ) from None
-        if not lo <= value <= hi:
-            raise BadRequest(
-                f"query parameter {name!r} must be between {lo} and {hi}, got {value}",
-                details={"field": name},
-            )
-        return value
+        param = integer("", lo, hi, default=default, required=default is None)
+        return param.read(name, self.get_query_argument(name, None))  # type: ignore[no-any-return]
 
     def bool_query(self, name: str) -> bool:
         """A true/false query argument (absent: false)."""
-        raw = (self.get_query_argument(name, None) or "false").lower()
-        if raw not in ("true", "false", "1", "0"):
-            raise BadRequest(
-                f"query parameter {name!r} must be true or false, got {raw!r}",
-                details={"field": name},
-            )
-        return raw in ("true", "1")
+        return boolean("").read(name, self.get_query_argument(name, None))  # type: ignore[no-any-return]
+
+    def query_arg(self, name: str) -> Any:
+        """Query argument ``name`` parsed by the Param this method's @operation declares
+        for it (so the server reads it exactly as the OpenAPI document says)."""
+        method = getattr(type(self), self.request.method.lower())  # type: ignore[union-attr]
+        param = method._operation.query[name]
+        return param.read(name, self.get_query_argument(name, None))
 
     def page(self) -> tuple[int, int]:
         """``limit`` and ``offset`` query arguments."""
         return (
-            self.int_query("limit", DEFAULT_LIMIT, 1, PAGE_MAX),
-            self.int_query("offset", 0, 0, MAX_ID),
+            LIMIT.read("limit", self.get_query_argument("limit", None)),
+            OFFSET.read("offset", self.get_query_argument("offset", None)),
         )
 
     @staticmethod
@@ -331,26 +343,6 @@ class ApiHandler(CallerMixin, ExtensionHandlerMixin, APIHandler):
         body = self.error_json(status_code, exc)
         self.error_code = body["error"]["code"]
         self.finish(json.dumps(body))
-
-    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        """Client errors are expected: log them briefly, not as tracebacks."""
-        if isinstance(value, ApiError):
-            self.log.info(
-                "%s %s -> %d %s",
-                self.request.method,
-                self.request.path,
-                value.status,
-                value.message,
-            )
-        elif logs.enabled():
-            api_log.error(
-                "uncaught exception %s %s",
-                self.request.method,
-                self.request.path,
-                exc_info=(typ, value, tb),
-            )
-        else:
-            super().log_exception(typ, value, tb)
 
 
 class NotFoundHandler(ApiHandler):

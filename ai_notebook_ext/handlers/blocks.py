@@ -15,8 +15,10 @@ from ..projects.schemas import (
     BlockUpdate,
     Page,
 )
-from .base import MAX_ID, ApiHandler, operation
-from .projects import PAGING
+from .base import MAX_ID, PAGING, ApiHandler, operation
+from .query import integer
+
+VERSION = integer("The block version the client last saw.", 1, MAX_ID, required=True)
 
 
 class BlocksHandler(ApiHandler):
@@ -105,14 +107,14 @@ class BlockHandler(ApiHandler):
     @operation(
         "Delete a block (editor); needs ?version=, a stale one gets 409 with the current block.",
         status=204,
-        query={"version": "The block version the client last saw (required)."},
+        query={"version": VERSION},
         errors=(403, 404, 409),
     )
     @tornado.web.authenticated
     @authorized
     async def delete(self, project_id: str, block_id: str) -> None:
         pid, bid = self.path_id(project_id, "project"), self.path_id(block_id, "block")
-        version = self.int_query("version", None, 1, MAX_ID)
+        version = self.query_arg("version")
         await self.services.blocks.delete(await self.actor(), pid, bid, version)
         self.no_content()
 

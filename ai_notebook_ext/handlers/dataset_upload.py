@@ -10,30 +10,17 @@ from pydantic import ValidationError
 from .. import metrics
 from ..datasets.formats import FORMATS
 from ..datasets.incoming import Incoming
+from ..datasets.readoptions import DELIMITERS
+from ..datasets.readoptions import THOUSANDS as SEPARATORS
 from ..datasets.schemas import DATASET_NAME, DELIMITER, ENCODING, SHEET, THOUSANDS, UploadOut
 from ..errors import BadRequest
 from .base import ApiHandler, operation
 from .datasets import RESOURCE, read_options
+from .query import Param, boolean, choice, text
 from .streamed import StreamedBody
 
-UPLOAD_QUERY = {
-    "name": "required: the dataset's name (a new dataset or a new version of it).",
-    "filename": "The file's name; only its extension is used, to tell the format.",
-    "format": f"One of {', '.join(FORMATS)}; default: from the filename and the content.",
-    "background": "true: answer 202 once the file is stored and its schema read from a "
-    "sample; the row count, the types from every row, the profile and the quality checks "
-    "follow (status 'processing', then a dataset-version event). Default false: 201 after "
-    "all of them.",
-    "encoding": ENCODING,
-    "delimiter": DELIMITER,
-    "thousands": THOUSANDS,
-    "sheet": SHEET,
-}
 
-
-def _name(raw: str | None) -> str:
-    if raw is None:
-        raise BadRequest("query parameter 'name' is required", details={"field": "name"})
+def _name(_: str, raw: str) -> str:
     try:
         return DATASET_NAME.validate_python(raw)
     except ValidationError:
@@ -41,6 +28,38 @@ def _name(raw: str | None) -> str:
             "name must be 1-200 characters without '/', '\\' or control characters",
             details={"field": "name"},
         ) from None
+
+
+def _format(_: str, raw: str) -> str:
+    if raw not in FORMATS:
+        raise BadRequest(f"format must be one of {', '.join(FORMATS)}", details={"field": "format"})
+    return raw
+
+
+UPLOAD_QUERY: dict[str, Param | str] = {
+    "name": Param(
+        "The dataset's name (a new dataset or a new version of it).",
+        DATASET_NAME.json_schema(),
+        _name,
+        required=True,
+    ),
+    "filename": text("The file's name; only its extension is used, to tell the format."),
+    "format": Param(
+        f"One of {', '.join(FORMATS)}; default: from the filename and the content.",
+        {"type": "string", "enum": list(FORMATS)},
+        _format,
+    ),
+    "background": boolean(
+        "Answer 202 once the file is stored and its schema read from a sample; the row "
+        "count, the types from every row, the profile and the quality checks follow "
+        "(status 'processing', then a dataset-version event). Default false: 201 after all "
+        "of them."
+    ),
+    "encoding": text(ENCODING, min_length=1, max_length=40),
+    "delimiter": choice(DELIMITER, list(DELIMITERS)),
+    "thousands": choice(THOUSANDS, SEPARATORS),
+    "sheet": text(SHEET, min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]+$"),
+}
 
 
 @tornado.web.stream_request_body
@@ -55,18 +74,11 @@ class DatasetUploadHandler(StreamedBody, ApiHandler):
 
     async def before_body(self) -> None:
         pid = self.path_id(self.path_args[0], "project")
-        self.dataset_name = _name(self.get_query_argument("name", None))
-        fmt = self.get_query_argument("format", None)
-        if fmt is not None and fmt not in FORMATS:
-            raise BadRequest(
-                f"format must be one of {', '.join(FORMATS)}", details={"field": "format"}
-            )
-        self.declared = fmt
+        self.dataset_name = self.query_arg("name")
+        self.declared = self.query_arg("format")
+        self.background = self.query_arg("background")
         self.read = read_options(
-            *(
-                self.get_query_argument(k, None)
-                for k in ("encoding", "delimiter", "thousands", "sheet")
-            )
+            *(self.query_arg(k) for k in ("encoding", "delimiter", "thousands", "sheet"))
         )
         await self.services.datasets.check_upload(await self.actor(), pid)
         self.start_body(self.services.dataset_max_bytes, "dataset_max_bytes", "upload")
@@ -98,16 +110,7 @@ class DatasetUploadHandler(StreamedBody, ApiHandler):
         response=UploadOut,
         status=201,
         query=UPLOAD_QUERY,
-        text_query=(
-            "name",
-            "filename",
-            "format",
-            "background",
-            "encoding",
-            "delimiter",
-            "thousands",
-            "sheet",
-        ),
+        also=(200, 202),
         raw_body="application/octet-stream",
         errors=(404, 413),
     )
@@ -124,12 +127,12 @@ class DatasetUploadHandler(StreamedBody, ApiHandler):
             self.staging.path,
             digest,
             self.staging.size,
-            self.get_query_argument("filename", "") or "",
+            self.query_arg("filename") or "",
             self.declared,
             "upload",
             self.read,
         )
-        background = self.bool_query("background")
+        background = self.background
         out = await self.services.datasets.ingest(
             await self.actor(), pid, self.dataset_name, incoming, background=background
         )

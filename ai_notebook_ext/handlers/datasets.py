@@ -30,7 +30,18 @@ from ..datasets.schemas import (
 )
 from ..datasets.storage import CHUNK
 from ..errors import BadRequest
-from .base import ApiHandler, operation
+from .base import MAX_ID, ApiHandler, operation
+from .query import integer, text
+
+VERSION_NUMBER = integer("A version number.", 1, MAX_ID, required=True)
+SEARCH = text(
+    "The text to look for (not only spaces).",
+    min_length=1,
+    max_length=200,
+    pattern=r"\S",
+    check=lambda q: bool(q.strip()),
+    required=True,
+)
 
 RESOURCE = "ai_notebook_ext:datasets"
 
@@ -61,6 +72,7 @@ class DatasetRegisterHandler(ApiHandler):
         body=RegisterIn,
         response=UploadOut,
         status=201,
+        also=(200,),
         errors=(404,),
     )
     @tornado.web.authenticated
@@ -170,7 +182,12 @@ class VersionHandler(ApiHandler):
 
 
 class VersionDownloadHandler(VersionHandler):
-    @operation("The version's bytes, streamed.", response=None, errors=(404,))
+    @operation(
+        "The version's bytes, streamed.",
+        response=None,
+        media="application/octet-stream",
+        errors=(404,),
+    )
     @tornado.web.authenticated
     @authorized
     async def get(self, project_id: str, dataset_id: str, number: str) -> None:
@@ -223,15 +240,14 @@ class DatasetDiffHandler(ApiHandler):
     @operation(
         "Schema differences between two versions: added, removed and retyped columns.",
         response=SchemaDiff,
-        query={"base": "required: a version number.", "other": "required: a version number."},
+        query={"base": VERSION_NUMBER, "other": VERSION_NUMBER},
         errors=(404,),
     )
     @tornado.web.authenticated
     @authorized
     async def get(self, project_id: str, dataset_id: str) -> None:
         pid, did = self.path_id(project_id, "project"), self.path_id(dataset_id, "dataset")
-        base = self.int_query("base", None, 1, 2**31 - 1)
-        other = self.int_query("other", None, 1, 2**31 - 1)
+        base, other = self.query_arg("base"), self.query_arg("other")
         self.reply(await self.services.datasets.diff(await self.actor(), pid, did, base, other))
 
 
@@ -313,16 +329,12 @@ class CatalogHandler(ApiHandler):
         "Search datasets in every project the caller can see, by name, description, tag "
         "and column name (case-insensitive substring).",
         response=CatalogOut,
-        query={"q": "required: the text to look for.", "limit": "1-200 (default 50)."},
-        text_query=("q",),
+        query={"q": SEARCH, "limit": integer("1-200 (default 50).", 1, 200, default=50)},
     )
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        q = (self.get_query_argument("q", "") or "").strip()
-        if not q or len(q) > 200:
-            raise BadRequest("query parameter 'q' must be 1-200 characters", details={"field": "q"})
-        limit = self.int_query("limit", 50, 1, 200)
+        q, limit = self.query_arg("q").strip(), self.query_arg("limit")
         self.reply(await self.services.lineage.catalog(await self.actor(), q, limit))
 
 
@@ -361,6 +373,7 @@ class ReportHtmlHandler(ApiHandler):
         "A finished report's HTML, sandboxed (its scripts run in an origin of their own), "
         "for a browser tab or an iframe.",
         response=None,
+        media="text/html",
         errors=(404,),
     )
     @tornado.web.authenticated

@@ -21,10 +21,10 @@ from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from ..errors import NotFound
+from ..errors import ApiError, NotFound
 from ..events.feed import REMOVED
 from ..projects.access import caller_role
-from .base import ApiHandler, CallerMixin, operation
+from .base import ApiHandler, CallerMixin, error_code, operation
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,20 @@ class ProjectEventsSocket(
         exc = kwargs.get("exc_info", (None, None, None))[1]
         self.finish(json.dumps(self.error_json(status_code, exc)))
 
+    def finish(self, chunk: Any = None) -> Any:
+        """Tornado's own refusals of an upgrade (not a WebSocket request, a bad Connection
+        header, a cross-origin one, 426 for an unknown protocol version) are plain text
+        or empty: they become JSON errors too."""
+        status = self.get_status()
+        is_json = self._headers.get("Content-Type", "").startswith("application/json")
+        if self.ws_connection is None and status >= 400 and not is_json:
+            message = chunk if isinstance(chunk, str) and chunk else self._reason
+            body = ApiError(message).to_json()
+            body["error"]["code"] = error_code(status)
+            self.set_header("Content-Type", "application/json")
+            chunk = json.dumps(body)
+        return super().finish(chunk)
+
     @operation(
         "A WebSocket (send Upgrade: websocket) of the project's live events for its members: "
         'first {"type": "hello", "project_id", "role", "username", "presence"}, then one JSON '
@@ -68,7 +82,7 @@ class ProjectEventsSocket(
         "who is removed has their sockets closed (code 4403); a deleted project closes "
         "them with 4404.",
         status=101,
-        errors=(404,),
+        errors=(404, 426),
     )
     @ws_authenticated
     @authorized

@@ -7,8 +7,7 @@ from jupyter_server.auth.decorator import authorized
 
 from ..errors import NotFound
 from ..projects.schemas import USERNAME_MAX, MemberAdd, MemberOut, MemberUpdate, Page, storable_text
-from .base import ApiHandler, operation
-from .projects import PAGING
+from .base import PAGING, ApiHandler, operation
 
 
 class MembersHandler(ApiHandler):

@@ -47,6 +47,7 @@ class NotebookExportHandler(ApiHandler):
         "The project as a .ipynb notebook (nbformat 4): blocks in order, code cells with the "
         "outputs of their last run.",
         response=None,
+        media="application/x-ipynb+json",
         errors=(404,),
     )
     @tornado.web.authenticated

@@ -12,6 +12,7 @@ from pydantic.json_schema import models_json_schema
 from tornado.web import RequestHandler
 
 from .base import Operation
+from .query import Param
 
 METHODS = ("get", "post", "put", "patch", "delete")
 REF = "#/components/schemas/{model}"
@@ -79,12 +80,73 @@ def openapi_document(
     return _document(tuple(routes), version)
 
 
+def _query_parameter(name: str, spec: Param | str, op: Operation) -> dict[str, Any]:
+    """A query parameter: a Param's own schema, or (a bare description) an integer or
+    text, required when the description says so."""
+    if isinstance(spec, Param):
+        return {
+            "name": name,
+            "in": "query",
+            "required": spec.required,
+            "description": spec.description,
+            "schema": spec.schema,
+        }
+    return {
+        "name": name,
+        "in": "query",
+        "required": "required" in spec,
+        "description": spec,
+        "schema": {"type": "string" if name in op.text_query else "integer"},
+    }
+
+
+def _success_content(op: Operation, keyed: dict[Any, Any]) -> dict[str, Any]:
+    """The media type and schema of a success answer."""
+    if op.media == "application/json":
+        if op.response is None:
+            return {op.media: {"schema": {"type": "object"}}}
+        return {op.media: {"schema": keyed[(op.response, "serialization")]}}
+    if op.media.endswith("+json"):
+        return {op.media: {"schema": {"type": "object"}}}
+    if op.media.startswith("text/"):
+        return {op.media: {"schema": {"type": "string"}}}
+    return {op.media: {}}  # bytes or a stream of lines: no schema to check them by
+
+
+def error_codes(template: str, op: Operation) -> list[int]:
+    """The error statuses an operation can answer: every one 400 (bad query or body),
+    401/403 (authentication, role), 429 (rate limit); 404 when its path has parameters
+    (an unknown or invisible resource); 413 when it takes a body; and its own."""
+    codes = {400, 401, 403, 429, *op.errors}
+    if "{" in template:
+        codes.add(404)
+    if op.body is not None or op.raw_body is not None:
+        codes.add(413)
+    return sorted(codes)
+
+
+def _response_name(code: int) -> str:
+    if code == 429:
+        return "RateLimited"
+    return responses.get(code, f"Error{code}").title().replace(" ", "").replace("-", "")
+
+
+def _error_response(code: int) -> dict[str, Any]:
+    if code == 429:
+        return RATE_LIMITED
+    return {
+        "description": responses.get(code, "Error"),
+        "content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}},
+    }
+
+
 @cache
 def _document(routes: tuple[tuple[str, type[RequestHandler]], ...], version: str) -> dict[str, Any]:
     models = _models(list(routes))
     keyed, defs = models_json_schema(models, ref_template=REF)
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
     schemas["Error"] = ERROR_SCHEMA
+    errors: dict[str, Any] = {}
     paths: dict[str, Any] = {}
     for template, handler in routes:
         params = [
@@ -97,17 +159,7 @@ def _document(routes: tuple[tuple[str, type[RequestHandler]], ...], version: str
                 "operationId": _operation_id(method, template),
                 "summary": op.summary,
                 "tags": [template.strip("/").split("/")[0].split(".")[0]],
-                "parameters": params
-                + [
-                    {
-                        "name": q,
-                        "in": "query",
-                        "required": "required" in d,
-                        "description": d,
-                        "schema": {"type": "string" if q in op.text_query else "integer"},
-                    }
-                    for q, d in op.query.items()
-                ],
+                "parameters": params + [_query_parameter(q, d, op) for q, d in op.query.items()],
                 "responses": {},
             }
             if op.raw_body is not None:
@@ -120,32 +172,22 @@ def _document(routes: tuple[tuple[str, type[RequestHandler]], ...], version: str
                     "required": True,
                     "content": {"application/json": {"schema": keyed[(op.body, "validation")]}},
                 }
-            ok: dict[str, Any] = {"description": responses.get(op.status, "OK")}
-            if op.status not in (101, 204):  # 101: a WebSocket upgrade, frames follow
-                schema = (
-                    keyed[(op.response, "serialization")]
-                    if op.response is not None
-                    else {"type": "object"}
-                )
-                if op.media != "application/json":  # a file, not a document
-                    schema = {"type": "string", "format": "binary"}
-                ok["content"] = {op.media: {"schema": schema}}
-            spec["responses"][str(op.status)] = ok
+            for status in sorted({op.status, *op.also}):
+                ok: dict[str, Any] = {"description": responses.get(status, "OK")}
+                if status not in (101, 204):  # 101: a WebSocket upgrade, frames follow
+                    ok["content"] = _success_content(op, keyed)
+                spec["responses"][str(status)] = ok
             if op.etag:
-                ok["headers"] = {"ETag": {"schema": {"type": "string"}}}
+                etag = {"ETag": {"schema": {"type": "string"}}}
+                spec["responses"][str(op.status)]["headers"] = etag
                 spec["responses"]["304"] = {"description": "Not Modified: If-None-Match names it"}
                 spec["parameters"].append(
                     {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}}
                 )
-            codes = {400, 401, 403, *op.errors}
-            for code in sorted(codes):
-                spec["responses"][str(code)] = {
-                    "description": responses.get(code, "Error"),
-                    "content": {
-                        "application/json": {"schema": {"$ref": REF.format(model="Error")}}
-                    },
-                }
-            spec["responses"]["429"] = RATE_LIMITED_REF
+            for code in error_codes(template, op):
+                name = _response_name(code)
+                errors.setdefault(name, _error_response(code))
+                spec["responses"][str(code)] = {"$ref": f"#/components/responses/{name}"}
             item[method] = spec
         paths["/ai-notebook/api" + template] = item
     return {
@@ -160,7 +202,7 @@ def _document(routes: tuple[tuple[str, type[RequestHandler]], ...], version: str
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "responses": {"RateLimited": RATE_LIMITED},
+            "responses": dict(sorted(errors.items())),
             "securitySchemes": {
                 "token": {"type": "apiKey", "in": "header", "name": "Authorization"}
             },

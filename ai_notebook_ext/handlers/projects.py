@@ -6,9 +6,9 @@ import tornado.web
 from jupyter_server.auth.decorator import authorized
 
 from ..projects.schemas import Page, ProjectCreate, ProjectOut, ProjectUpdate
-from .base import ApiHandler, operation
+from .base import PAGING, ApiHandler, operation
 
-PAGING = {"limit": "Page size (1-500, default 50).", "offset": "Items to skip (default 0)."}
+__all__ = ["PAGING", "ProjectHandler", "ProjectsHandler"]
 
 
 class ProjectsHandler(ApiHandler):

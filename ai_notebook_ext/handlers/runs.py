@@ -10,8 +10,15 @@ from ..errors import BadRequest
 from ..execution.schemas import PipelineCreate, RunOut
 from ..projects.schemas import Page
 from ..store.models import RUN_STATUSES
-from .base import MAX_ID, ApiHandler, operation
-from .projects import PAGING
+from .base import MAX_ID, PAGING, ApiHandler, operation
+from .query import boolean, choice, integer
+
+WAIT = boolean("Answer 200 when the run has ended, not 202 at once (default false).")
+RUN_FILTERS = {
+    "block_id": integer("Only runs of this block.", 1, MAX_ID),
+    "status": choice("Only runs with this status.", RUN_STATUSES),
+    "kind": choice("Only block runs or only pipeline runs.", ("block", "pipeline")),
+}
 
 
 class ExecuteHandler(ApiHandler):
@@ -24,7 +31,8 @@ class ExecuteHandler(ApiHandler):
         "Runs of a project execute one at a time.",
         response=RunOut,
         status=202,
-        query={"wait": "true: answer when the run has ended (default false)."},
+        also=(200,),
+        query={"wait": WAIT},
         errors=(403, 404),
     )
     @tornado.web.authenticated
@@ -33,7 +41,7 @@ class ExecuteHandler(ApiHandler):
         pid, bid = self.path_id(project_id, "project"), self.path_id(block_id, "block")
         if self.request.body.strip() not in (b"", b"{}"):
             raise BadRequest("execute takes no request body (or an empty object)")
-        wait = self.bool_query("wait")
+        wait = self.query_arg("wait")
         runs = self.services.runs
         live = runs.reserve(pid)  # before any await: runs keep arrival order
         try:
@@ -56,12 +64,7 @@ class RunsHandler(ApiHandler):
     @operation(
         "List a project's runs, newest first.",
         response=Page[RunOut],
-        query={
-            **PAGING,
-            "block_id": "Only runs of this block.",
-            "status": "Only runs with this status.",
-            "kind": "Only block runs or only pipeline runs.",
-        },
+        query={**PAGING, **RUN_FILTERS},
         errors=(404,),
     )
     @tornado.web.authenticated
@@ -69,19 +72,7 @@ class RunsHandler(ApiHandler):
     async def get(self, project_id: str) -> None:
         pid = self.path_id(project_id, "project")
         limit, offset = self.page()
-        block = self.get_query_argument("block_id", None)
-        block_id = self.int_query("block_id", 0, 1, MAX_ID) if block is not None else None
-        status = self.get_query_argument("status", None)
-        if status is not None and status not in RUN_STATUSES:
-            raise BadRequest(
-                f"query parameter 'status' must be one of {', '.join(RUN_STATUSES)}",
-                details={"field": "status"},
-            )
-        kind = self.get_query_argument("kind", None)
-        if kind is not None and kind not in ("block", "pipeline"):
-            raise BadRequest(
-                "query parameter 'kind' must be block or pipeline", details={"field": "kind"}
-            )
+        block_id, status, kind = (self.query_arg(q) for q in RUN_FILTERS)
         page = await self.services.runs.list(
             await self.actor(), pid, limit, offset, block_id=block_id, status=status, kind=kind
         )
@@ -94,7 +85,8 @@ class RunsHandler(ApiHandler):
         body=PipelineCreate,
         response=RunOut,
         status=202,
-        query={"wait": "true: answer when the pipeline has ended (default false)."},
+        also=(200,),
+        query={"wait": WAIT},
         errors=(403, 404),
     )
     @tornado.web.authenticated
@@ -102,7 +94,7 @@ class RunsHandler(ApiHandler):
     async def post(self, project_id: str) -> None:
         pid = self.path_id(project_id, "project")
         data = self.body(PipelineCreate)
-        wait = self.bool_query("wait")
+        wait = self.query_arg("wait")
         run = await self.services.pipelines.start(await self.actor(), pid, data, wait)
         self.reply(run, 200 if wait else 202)
 
