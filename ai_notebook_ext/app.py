@@ -370,6 +370,10 @@ class AINotebookApp(ExtensionApp):
         the server answers, or on the first use of ``services``, whichever comes first.
         """
         self._observe()
+        if self.serverapp.event_logger is not None:
+            from .events.bus import register_schemas
+
+            register_schemas(self.serverapp.event_logger)
         Path(self.data_dir).mkdir(parents=True, exist_ok=True)
         self._setup_lock = threading.Lock()
         from .startup import at_head

@@ -33,6 +33,8 @@ import requests
 from server_process import ServerProcess
 
 schemathesis = pytest.importorskip("schemathesis")
+# Bodies that are files (bundle imports: application/zip) are bytes like octet-stream.
+schemathesis.serializer.alias("application/zip", "application/octet-stream")
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402

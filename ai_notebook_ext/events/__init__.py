@@ -23,6 +23,7 @@ from .bus import (
     RUN_STATUS,
     SCHEMA_DIR,
     for_bus,
+    register_schemas,
     wire_type,
 )
 from .hub import Hub
@@ -60,8 +61,7 @@ class Events:
         self.hub = hub
         self.shared = shared
         if event_logger is not None:
-            for path in sorted(SCHEMA_DIR.glob("*.yaml")):
-                event_logger.register_event_schema(path)
+            register_schemas(event_logger)
 
     def listening(self, project_id: int) -> bool:
         """Whether the project's members have it open."""

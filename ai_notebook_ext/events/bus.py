@@ -27,6 +27,16 @@ DATASET_REPORT = f"{BASE}/dataset-report/v1"
 AGENT_STEP = f"{BASE}/agent-step/v1"
 
 
+def register_schemas(event_logger: Any) -> None:
+    """Register our schemas on the server's EventLogger, once. At extension start, not
+    when the services are built: a ``/api/events/subscribe`` listener hears only the
+    schemas registered when it subscribed."""
+    known = set(event_logger.schemas.schema_ids)
+    for path in sorted(SCHEMA_DIR.glob("*.yaml")):
+        if f"{BASE}/{path.stem}/v1" not in known:
+            event_logger.register_event_schema(path)
+
+
 def wire_type(schema_id: str) -> str:
     """``.../run-status/v1`` -> ``run-status``, the event's type on project sockets."""
     return schema_id.rsplit("/", 2)[-2]
