@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from .kernels import ProjectKernels
 
 log = logging.getLogger(__name__)
+CLOSE_WAIT = 30.0  # seconds a server stop waits for a spare being started
 
 
 @dataclass
@@ -147,7 +148,11 @@ class SparePool:
         self._closed = True
         filler, self._filler = self._filler, None
         if filler is not None:
-            filler.cancel()
+            # A start in progress finishes and stops its kernel (_fill sees _closed): cut
+            # short, its client's threads could open sockets on a context being closed.
+            _, pending = await asyncio.wait({filler}, timeout=CLOSE_WAIT)
+            if pending:
+                filler.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await filler
         while self._ready:
