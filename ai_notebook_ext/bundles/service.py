@@ -19,9 +19,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from ..datasets.blobs import blob_lock
 from ..datasets.quality import Rule
 from ..datasets.rules import _validate as validate_rule
-from ..datasets.service import DatasetService, blob_lock
+from ..datasets.service import DatasetService
 from ..errors import BadRequest
 from ..execution.artifacts import ArtifactStore
 from ..notebooks.service import safe_filename

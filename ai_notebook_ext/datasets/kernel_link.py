@@ -22,12 +22,13 @@ from ..store import Database
 from ..store.dataset_models import Dataset, DatasetVersion
 from ..store.models import Run
 from . import worker
+from .blobs import blob_lock
 from .formats import FormatError
 from .incoming import Incoming
 from .lineage import LineageService
 from .profiles import profile_quietly
 from .schemas import DATASET_NAME
-from .service import DatasetService, blob_lock
+from .service import DatasetService
 from .storage import HEX64
 
 log = logging.getLogger(__name__)
