@@ -17,7 +17,8 @@ from ..projects.users import Actor
 from ..store import Database
 from ..store.models import Artifact, ProjectKernel
 from .artifacts import ArtifactStore
-from .kernels import KernelStartError, ProjectKernels
+from .kernel_handle import KernelStartError
+from .kernels import ProjectKernels
 from .queue import ProjectQueues
 from .schemas import KernelOut
 

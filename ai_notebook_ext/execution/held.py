@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 
 from ..projects.users import Actor
 from .ending import RunEnding
-from .kernels import KernelHandle, ProjectKernels
+from .kernel_handle import KernelHandle
+from .kernels import ProjectKernels
 from .live import LiveRun
 from .progress import RunEvents
 from .queue import ProjectQueues, Ticket

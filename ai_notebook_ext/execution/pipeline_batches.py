@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import ApiError
 from . import runner
 from .batches import KERNEL, WORKER, batch_code, batch_results, block_outputs
-from .kernels import KernelStartError
+from .kernel_handle import KernelStartError
 from .pipeline_blocks import BlockSteps
 from .pipeline_store import PipelineState, PipelineStore
 from .schemas import RunOut

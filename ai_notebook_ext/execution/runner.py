@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .iopub import ChannelClosed, Mailbox
-from .kernels import KernelHandle, ProjectKernels
+from .kernel_handle import KernelHandle
+from .kernels import ProjectKernels
 from .outputs import OutputCollector
 
 log = logging.getLogger(__name__)

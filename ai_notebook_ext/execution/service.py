@@ -29,7 +29,8 @@ from .control import KernelControl
 from .ending import RunEnding
 from .fastpath import FastPath
 from .held import HeldKernel
-from .kernels import KernelHandle, ProjectKernels
+from .kernel_handle import KernelHandle
+from .kernels import ProjectKernels
 from .live import LiveRun
 from .progress import RunEvents
 from .queue import ProjectQueues

@@ -10,10 +10,10 @@ spare is taken.
 
 A spare belongs to the server until it is adopted: it has no session and no project row,
 so under ProjectAuthorizer only unrestricted users (admins, single-user mode) see it.
-Adoption (``ProjectKernels._adopt``) gives it what a kernel started for the project
-gets: its session, the project folder as working directory and ``JPY_SESSION_NAME``
-(in the kernel by ``adoption_code``, and in the manager's launch arguments so that a
-restart starts there too), then the project's setup code and kernel row.
+Adoption (``ProjectKernels._adopt``, ``kernel_setup.py``) gives it what a kernel started
+for the project gets: its session, the project folder as working directory and
+``JPY_SESSION_NAME`` (in the kernel by ``adoption_code``, and in the manager's launch
+arguments so that a restart starts there too), then the project's setup code and row.
 
 Spares are local kernels only: on a Gateway, a kernel's working directory and
 environment are fixed by the gateway when it starts (``KERNEL_WORKING_DIR``), so a
@@ -37,7 +37,8 @@ from jupyter_core.utils import ensure_async
 
 from ..store.types import utcnow
 from .iopub import IopubReader
-from .kernels import kernel_pid
+from .kernel_connect import open_client
+from .kernel_liveness import process_running
 
 if TYPE_CHECKING:
     from .kernels import ProjectKernels
@@ -56,31 +57,6 @@ class Spare:
     pid: int | None
     env: dict[str, str]
     ready_at: datetime = field(default_factory=utcnow)
-
-
-def adoption_code(cwd: str, env: dict[str, str], unset: list[str]) -> str:
-    """Kernel code making a spare look started for a project: its working directory,
-    environment and IPython's ``__session__`` (set by ipykernel from
-    ``JPY_SESSION_NAME`` at start) and directory history. Leaves no names behind."""
-    return (
-        "def _ainb_adopt(cwd, env, unset):\n"
-        "    import os, pathlib\n"
-        "    os.chdir(cwd)\n"
-        "    os.environ.update(env)\n"
-        "    for name in unset:\n"
-        "        os.environ.pop(name, None)\n"
-        "    shell = get_ipython()\n"
-        "    session = os.environ.get('JPY_SESSION_NAME')\n"
-        "    if session:\n"
-        "        shell.user_ns['__session__'] = session\n"
-        "    else:\n"
-        "        shell.user_ns.pop('__session__', None)\n"
-        "    history = shell.user_ns.get('_dh')\n"
-        "    if isinstance(history, list):\n"
-        "        history[:] = [pathlib.Path.cwd()]  # IPython's history_manager.reset()\n"
-        f"_ainb_adopt({cwd!r}, {env!r}, {unset!r})\n"
-        "del _ainb_adopt\n"
-    )
 
 
 class SparePool:
@@ -173,9 +149,7 @@ class SparePool:
         km = self.kernels.km
         if spare.kernel_id not in km or spare.reader.closed:
             return False
-        kernel = km.get_kernel(spare.kernel_id)
-        process = getattr(getattr(kernel, "provisioner", None), "process", None)
-        return process is not None and kernel_pid(kernel) == spare.pid and process.poll() is None
+        return process_running(km.get_kernel(spare.kernel_id), spare.pid)
 
     def _fill_soon(self) -> None:
         if self._closed or self._dormant or len(self._ready) >= self.size:
@@ -208,7 +182,7 @@ class SparePool:
             km.start_kernel(kernel_name=self.kernels.kernel_name, path="", env=dict(env))
         )
         try:
-            client, reader, pid = await self.kernels.open_client(kernel_id)
+            client, reader, pid = await open_client(km, kernel_id, self.kernels.startup_timeout)
         except BaseException:
             with contextlib.suppress(Exception):
                 await ensure_async(km.shutdown_kernel(kernel_id, now=True))

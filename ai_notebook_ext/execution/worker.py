@@ -13,7 +13,8 @@ import logging
 from .. import logs
 from . import runner
 from .ending import RunEnding
-from .kernels import KernelHandle, KernelStartError, ProjectKernels
+from .kernel_handle import KernelHandle, KernelStartError
+from .kernels import ProjectKernels
 from .live import LiveRun
 from .outputs import OutputCollector
 from .progress import RunEvents
