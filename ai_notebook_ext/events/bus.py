@@ -31,7 +31,8 @@ def register_schemas(event_logger: Any) -> None:
     """Register our schemas on the server's EventLogger, once. At extension start, not
     when the services are built: a ``/api/events/subscribe`` listener hears only the
     schemas registered when it subscribed."""
-    known = set(event_logger.schemas.schema_ids)
+    registry = getattr(event_logger, "schemas", None)  # the CLI's Progress has none
+    known = set(registry.schema_ids) if registry is not None else set()
     for path in sorted(SCHEMA_DIR.glob("*.yaml")):
         if f"{BASE}/{path.stem}/v1" not in known:
             event_logger.register_event_schema(path)
