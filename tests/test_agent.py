@@ -594,17 +594,22 @@ async def test_deleting_the_project_deletes_its_conversations(api, server, model
         assert await session.scalar(select(func.count()).select_from(AgentMessage)) == 0
 
 
-async def test_deleting_a_conversation_stops_its_turn(api, server, model, jp_serverapp):
-    pid = await make_project(api)
-    cid = await converse(api, pid, mode="ask")
-    server.script(model.calls(("create_block", {"source": "q = 1"})))
-    task = asyncio.ensure_future(say(api, pid, cid, "make q"))
+async def waiting_for_approval(api, pid, cid):
+    """Wait until the conversation's turn waits for an approval."""
     for _ in range(200):
         r = await api("GET", f"projects/{pid}/agent/conversations/{cid}")
         if r.body["state"] == "waiting":
             break
         await asyncio.sleep(0.05)
     assert r.body["state"] == "waiting"
+
+
+async def test_deleting_a_conversation_stops_its_turn(api, server, model, jp_serverapp):
+    pid = await make_project(api)
+    cid = await converse(api, pid, mode="ask")
+    server.script(model.calls(("create_block", {"source": "q = 1"})))
+    task = asyncio.ensure_future(say(api, pid, cid, "make q"))
+    await waiting_for_approval(api, pid, cid)
     r = await api("DELETE", f"projects/{pid}/agent/conversations/{cid}")
     assert r.status == 204
     events = await asyncio.wait_for(task, 30)
@@ -619,12 +624,7 @@ async def test_deleting_the_project_stops_its_turn(api, server, model, jp_server
     cid = await converse(api, pid, mode="ask")
     server.script(model.calls(("create_block", {"source": "q = 1"})))
     task = asyncio.ensure_future(say(api, pid, cid, "make q"))
-    for _ in range(200):
-        r = await api("GET", f"projects/{pid}/agent/conversations/{cid}")
-        if r.body["state"] == "waiting":
-            break
-        await asyncio.sleep(0.05)
-    assert r.body["state"] == "waiting"
+    await waiting_for_approval(api, pid, cid)
     r = await api("DELETE", f"projects/{pid}")
     assert r.status == 204
     events = await asyncio.wait_for(task, 30)
