@@ -86,6 +86,8 @@ class AINotebookApp(Settings, ExtensionApp):
         """Jupyter's hook once the server runs: warm up (imports, recovery) in a thread,
         then build the services on the event loop, without holding up first answers."""
 
+        from .startup import tune_gc
+
         async def warm_up() -> None:
             try:
                 await asyncio.to_thread(self._prepare)
@@ -98,6 +100,8 @@ class AINotebookApp(Settings, ExtensionApp):
             self.services.runs.start_spares()
             self._culler.include_spares()
             self._registry.start()
+            if self.gc_tuning:
+                tune_gc()
             if self._relay is not None:
                 self._relay.start()
 

@@ -203,6 +203,15 @@ class Settings(LoggingConfigurable):
         ),
     ).tag(config=True)
 
+    gc_tuning = Bool(
+        True,
+        help="Once set up, freeze the server's import and setup objects for Python's "
+        "garbage collector (gc.freeze) and make young collections every 50,000 "
+        "allocations instead of 700: full collections otherwise walk the whole import "
+        "graph and put ~200 ms pauses on busy servers. It changes the whole process; "
+        "turn it off when the server shares its process (tests).",
+    ).tag(config=True)
+
     log_json = Bool(
         False,
         help="Write the extension's log records (loggers ai_notebook_ext.*) to stderr as "

@@ -12,6 +12,7 @@ This module imports nothing heavy; keep it so.
 
 from __future__ import annotations
 
+import gc
 import os
 import sqlite3
 from urllib.parse import quote, unquote, urlsplit
@@ -67,3 +68,16 @@ def _postgres_revision(url: str) -> str | None:
     with psycopg.connect(conninfo, connect_timeout=10, autocommit=True) as con:
         rows = con.execute(_QUERY).fetchall()
     return str(rows[0][0]) if len(rows) == 1 else None
+
+
+GC_THRESHOLD = (50_000, 50, 100)  # allocations before a young collection; older ones
+
+
+def tune_gc() -> None:
+    """Once the server is set up: the objects of the imports and setup move to the garbage
+    collector's permanent generation (``gc.freeze``), and young collections come every
+    50,000 allocations instead of 700. Every full collection used to walk the whole
+    import graph again: with 32 clients listing blocks on PostgreSQL, that put a tail of
+    about 200 ms pauses on the p99 (237 ms; 72 ms after this, BENCHMARKS.md)."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLD)

@@ -143,6 +143,7 @@ def jp_server_config(
             "database_url": db_url,
             "data_dir": str(tmp_path / "ainb-data"),
             "admin_users": ["root"],
+            "gc_tuning": False,  # the test process is shared: keep its collector as is
             **extension_config,
         },
     }

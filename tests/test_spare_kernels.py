@@ -9,7 +9,9 @@ loop runs): the tests call it, as the server would.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +20,8 @@ from identity import TokenUsers
 from test_jupyter_kernel_auth import jupyter, kernel_ids, refused_socket, session_kernels
 
 from ai_notebook_ext.auth import ProjectAuthorizer
+from ai_notebook_ext.startup import GC_THRESHOLD
+from ai_notebook_ext.store.types import utcnow
 
 PROBE = """
 import json, os, sys
@@ -51,6 +55,7 @@ def jp_server_config(db_url: str, tmp_path: Any, gateway_config: dict[str, Any])
             "data_dir": str(tmp_path / "ainb-data"),
             "admin_users": ["root"],
             "spare_kernels": 1,
+            "gc_tuning": False,  # the test process is shared
         },
     }
 
@@ -170,7 +175,7 @@ async def test_spares_are_culled_and_shut_down_with_the_server(api, jp_serverapp
     assert spare_id in km
     culler = extension(jp_serverapp)._culler
     culler.timeout = 0.01
-    await culler.cull()
+    await culler.cull(utcnow() + timedelta(seconds=1))  # the spare may be a few ms old
     assert spare_id not in km
     assert pool.spares == []
     await asyncio.sleep(0.5)
@@ -211,3 +216,20 @@ async def test_no_spares_on_a_gateway(api, jp_serverapp, kernel_host):
     pid = await make_project(api, "remote")
     assert (await api("POST", f"projects/{pid}/kernel")).status == 200
     assert pool.spares == []
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_a_set_up_server_tunes_the_garbage_collector(api, jp_serverapp):
+    """gc_tuning (on by default): once warmed up, the setup is frozen and young
+    collections are spaced (startup.tune_gc). Restored after, for the other tests."""
+    app = extension(jp_serverapp)
+    app.gc_tuning = True
+    before = gc.get_threshold()
+    try:
+        await app._start_jupyter_server_extension(jp_serverapp)
+        await asyncio.wait_for(app._warmup, 60)
+        assert gc.get_threshold() == GC_THRESHOLD != before
+        assert gc.get_freeze_count() > 1000
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

@@ -165,3 +165,21 @@ def test_a_running_server_sets_up_without_a_request(tmp_path):
     finally:
         server.stop()
         engine.dispose()
+
+
+def test_tune_gc_freezes_the_setup_and_spaces_young_collections() -> None:
+    """In a fresh interpreter (the test process keeps its own collector settings)."""
+    code = (
+        "import gc, json\n"
+        "from ai_notebook_ext.startup import GC_THRESHOLD, tune_gc\n"
+        "before = gc.get_threshold()\n"
+        "tune_gc()\n"
+        "after = [before, gc.get_threshold(), list(GC_THRESHOLD), gc.get_freeze_count()]\n"
+        "print(json.dumps(after))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    before, after, wanted, frozen = json.loads(out.stdout)
+    assert after == wanted != before
+    assert frozen > 1000  # the imports' objects are in the permanent generation
