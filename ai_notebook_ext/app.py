@@ -78,7 +78,7 @@ class AINotebookApp(Settings, ExtensionApp):
         if not at_head(self.database_url):
             from .store import Database
 
-            db = Database(self.database_url)
+            db = Database(self.database_url, pool_size=self.database_pool_size)
             db.migrate()
             self._database = db
 
@@ -131,7 +131,7 @@ class AINotebookApp(Settings, ExtensionApp):
             from .handlers import routes  # noqa: F401
             from .store import Database
 
-            db = self._database or Database(self.database_url)
+            db = self._database or Database(self.database_url, pool_size=self.database_pool_size)
             self._database = db
             registry = self._registry = self._register(db)
             interrupted, alone = recover(

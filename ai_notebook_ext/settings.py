@@ -35,6 +35,19 @@ class Settings(LoggingConfigurable):
         ),
     ).tag(config=True)
 
+    database_pool_size = Int(
+        32,
+        min=1,
+        help=(
+            "PostgreSQL connections a server keeps open once it has used them (up to a "
+            "quarter more in bursts, closed after use). Opening one forks a PostgreSQL "
+            "process: a pool smaller than the concurrent requests makes a busy server "
+            "open and close connections all the time. With several servers on one "
+            "PostgreSQL, keep servers x 1.25 x this under its max_connections (100 by "
+            "default). Not used with SQLite."
+        ),
+    ).tag(config=True)
+
     admin_users = Set(
         Unicode(),
         help="Usernames with the admin role: they see and manage every project.",

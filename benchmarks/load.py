@@ -160,7 +160,13 @@ async def phase(
     headers = {"Authorization": f"token {server.token}"}
     url = server.url + API + path
     connector = aiohttp.TCPConnector(limit=clients + 16)
-    async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
+    # Cookies kept, as a browser or requests.Session does (aiohttp's default jar refuses
+    # them from an IP address): without its login cookie, Jupyter Server answers every
+    # token-authenticated request by making a new anonymous user and signing a cookie.
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(
+        headers=headers, connector=connector, cookie_jar=jar
+    ) as session:
         # warm-up: every connection opened, caches filled
         warm: list[float] = []
         await asyncio.gather(

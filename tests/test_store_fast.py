@@ -7,7 +7,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import exc, insert, select
+from sqlalchemy import bindparam, exc, insert, select
 
 from ai_notebook_ext.execution import statements as sql
 from ai_notebook_ext.store import Database
@@ -134,3 +134,47 @@ def test_only_eligible_statements_are_fast():
     assert not is_fast(sql.INSERT_RUN)
     with pytest.raises(TypeError):
         fast(insert(sql.runs))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def pg_db(pg_server, jp_asyncio_loop):
+    name = "t_fast_pg"
+    database = Database(pg_server.create_database(name), pool_size=3)
+    database.migrate()
+    yield database
+    jp_asyncio_loop.run_until_complete(database.dispose())
+    pg_server.drop_database(name)
+
+
+async def test_read_autocommit_matches_sqlalchemy_and_leaves_no_transaction(pg_db):
+    """PostgreSQL's autocommit read gives the rows SQLAlchemy gives, and hands the
+    connection back as the pool gave it (not in autocommit, no transaction open)."""
+    from ai_notebook_ext.store.fast import read_autocommit
+    from ai_notebook_ext.store.models import Block, Project, User
+
+    engine = pg_db.engine
+    async with engine.begin() as conn:
+        await conn.execute(insert(User).values(id=1, username="ann", display_name="Ann"))
+        await conn.execute(insert(Project).values(id=1, name="p", owner_id=1, working_dir="w/p"))
+        for i in range(3):
+            await conn.execute(
+                insert(Block).values(project_id=1, position=i, kind="code", source=f"x = {i}")
+            )
+    stmt = (
+        select(Block.id, Block.position, Block.version, Block.last_run_id)
+        .where(Block.project_id == bindparam("project_id"))
+        .order_by(Block.position)
+    )
+    async with engine.connect() as conn:
+        expected = [tuple(r) for r in await conn.execute(stmt, {"project_id": 1})]
+    assert len(expected) == 3
+    for _ in range(4):  # more reads than the pool has connections
+        assert await read_autocommit(engine, stmt, {"project_id": 1}) == expected
+    assert engine.pool.size() == 3
+    async with engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw.autocommit is False
+    with pytest.raises(exc.DBAPIError):
+        await read_autocommit(engine, select(Block.id).where(Block.id == bindparam("x")), {})
+    with pytest.raises(TypeError, match="needs processing"):
+        await read_autocommit(engine, select(Block.created_at), {})

@@ -12,6 +12,10 @@ statement runs through SQLAlchemy as usual.
 
 Eligible: SELECTs, and UPDATEs and DELETEs without column defaults. Not INSERTs, whose
 column defaults SQLAlchemy computes on each execution (``fast`` refuses them).
+
+On PostgreSQL, ``read_autocommit`` runs one SELECT straight on psycopg outside a
+transaction, for a read that needs no snapshot beyond its own statement (the block
+list's fingerprint): no BEGIN and ROLLBACK round trips, no SQLAlchemy execution context.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Delete, Select, Update
 
 FAST = "ai_notebook_fast"
@@ -130,3 +135,41 @@ def execute(connection: Connection, statement: StatementT, params: Mapping[str, 
             plan.sql, values, error, dialect.loaded_dbapi.Error, dialect=dialect
         ) from error
     return FastResult(cursor, plan)
+
+
+_pg_sql: dict[int, tuple[Select[Any], str]] = {}
+
+
+def _pg_compiled(statement: Select[Any], dialect: Dialect) -> str:
+    entry = _pg_sql.get(id(statement))
+    if entry is None or entry[0] is not statement:
+        compiled = statement.compile(dialect=dialect)
+        for bind in compiled.binds.values():
+            if bind.type.dialect_impl(dialect).bind_processor(dialect) is not None:
+                raise TypeError(f"parameter {bind.key!r} needs processing: not eligible")
+        for column in statement.selected_columns:
+            if column.type.dialect_impl(dialect).result_processor(dialect, None) is not None:
+                raise TypeError(f"column {column.key!r} needs processing: not eligible")
+        entry = _pg_sql[id(statement)] = (statement, compiled.string)
+    return entry[1]
+
+
+async def read_autocommit(
+    engine: AsyncEngine, statement: Select[Any], params: Mapping[str, Any]
+) -> list[tuple[Any, ...]]:
+    """PostgreSQL: the rows of one SELECT run on psycopg in autocommit (no transaction),
+    on a pooled connection. Only for statements whose parameters and columns need no
+    processing (integers, strings)."""
+    sql = _pg_compiled(statement, engine.dialect)
+    async with engine.connect() as conn:
+        driver: Any = (await conn.get_raw_connection()).driver_connection
+        await driver.set_autocommit(True)  # no round trip
+        try:
+            cursor = await driver.execute(sql, dict(params))
+            return list(await cursor.fetchall())
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise exc.DBAPIError.instance(
+                sql, params, error, engine.dialect.loaded_dbapi.Error, dialect=engine.dialect
+            ) from error
+        finally:
+            await driver.set_autocommit(False)  # as the pool handed it out
