@@ -27,7 +27,7 @@ from .blobs import blob_lock
 from .formats import FormatError, Schema
 from .incoming import Incoming, below_root, display_name
 from .manifest import write_manifest
-from .processing import VersionProcessing
+from .processing import NewVersion, VersionProcessing
 from .profiles import profile_quietly
 from .readoptions import ReadOptions
 from .schemas import UploadOut
@@ -197,15 +197,11 @@ class DatasetIngest:
             version_id, dataset_id = version.id, dataset.id
         await write_manifest(self.db, self.store, self.locks, project_id)
         number, fmt = version.number, schema.format
+        new = NewVersion(project_id, name, version_id, dataset_id, number, incoming.source)
         if schema.row_count < 0:  # a background upload: count, profile and check later
-            read = ReadOptions.of(schema.read_options)
-            self.processing.start(
-                project_id, name, version_id, dataset_id, number, incoming, fmt, read
-            )
+            self.processing.start(new, incoming, fmt, ReadOptions.of(schema.read_options))
         else:
-            await self.processing.announce(
-                project_id, name, version_id, dataset_id, number, incoming.source, schema.row_count
-            )
+            await self.processing.announce(new, schema.row_count)
         async with self.db.session() as session:
             rows = await versions_of(session, dataset_id)
             dataset = await session.get(Dataset, dataset_id)

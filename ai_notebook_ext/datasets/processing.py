@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from ..events import DATASET_VERSION, Events
@@ -25,6 +26,18 @@ from .storage import BlobStore
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class NewVersion:
+    """The version being processed: what its checks, status and event need."""
+
+    project_id: int
+    name: str  # the dataset's
+    version_id: int
+    dataset_id: int
+    number: int
+    source: str
+
+
 class VersionProcessing:
     """Checks and announces new versions; completes background uploads in tasks."""
 
@@ -38,32 +51,15 @@ class VersionProcessing:
         # async (version_id, dataset_id) -> (all passed or None, failed rules); the rules
         self.on_version = on_version
 
-    def start(
-        self,
-        project_id: int,
-        name: str,
-        version_id: int,
-        dataset_id: int,
-        number: int,
-        incoming: Incoming,
-        fmt: str,
-        read: ReadOptions,
-    ) -> None:
+    def start(self, new: NewVersion, incoming: Incoming, fmt: str, read: ReadOptions) -> None:
         """Complete a background upload's version in a task (see ``_complete``)."""
-        task = asyncio.ensure_future(
-            self._complete(project_id, name, version_id, dataset_id, number, incoming, fmt, read)
-        )
+        task = asyncio.ensure_future(self._complete(new, incoming, fmt, read))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def announce(
         self,
-        project_id: int,
-        name: str,
-        version_id: int,
-        dataset_id: int,
-        number: int,
-        source: str,
+        new: NewVersion,
         row_count: int | None,
         problem: str = "",
         *,
@@ -73,41 +69,35 @@ class VersionProcessing:
         passed, failed = None, []
         if self.on_version is not None and not problem:
             try:
-                passed, failed = await self.on_version(version_id, dataset_id)
+                passed, failed = await self.on_version(new.version_id, new.dataset_id)
             except Exception as exc:  # the version stands; POST .../quality can try again
-                log.warning("ai_notebook_ext: quality checks of version %s: %s", version_id, exc)
+                log.warning(
+                    "ai_notebook_ext: quality checks of version %s: %s", new.version_id, exc
+                )
         if ready_after_checks:
-            await self._set_status(version_id, "ready", row_count, "")
+            await self._set_status(new.version_id, "ready", row_count, "")
         self.events.emit(
             DATASET_VERSION,
             {
-                "project_id": project_id,
-                "dataset_id": dataset_id,
-                "name": name,
-                "version": number,
+                "project_id": new.project_id,
+                "dataset_id": new.dataset_id,
+                "name": new.name,
+                "version": new.number,
                 "status": "broken" if problem else "ready",
                 "row_count": row_count if row_count is not None else -1,
-                "source": source,
+                "source": new.source,
                 "quality_passed": passed,
                 "quality_failed": failed,
             },
         )
 
     async def _complete(
-        self,
-        project_id: int,
-        name: str,
-        version_id: int,
-        dataset_id: int,
-        number: int,
-        incoming: Incoming,
-        fmt: str,
-        read: ReadOptions,
+        self, new: NewVersion, incoming: Incoming, fmt: str, read: ReadOptions
     ) -> None:
         """The rest of a background upload: the full read (row count, the columns' types
         from every row), profile, checks; the version is 'ready' once all are done."""
+        store, version_id = self.store, new.version_id
         try:
-            store = self.store
             schema = await worker.run(
                 worker.read_blob,
                 store.url,
@@ -115,30 +105,19 @@ class VersionProcessing:
                 incoming.digest,
                 fmt,
                 read,
-                lane=project_id,
+                lane=new.project_id,
             )
         except FormatError as exc:
             await self._set_status(version_id, "broken", None, str(exc))
-            await self.announce(
-                project_id, name, version_id, dataset_id, number, incoming.source, None, str(exc)
-            )
+            await self.announce(new, None, str(exc))
             return
         except Exception:
             log.exception("ai_notebook_ext: reading dataset version %s", version_id)
             await self._set_status(version_id, "broken", None, "the file could not be read")
             return
         await self._set_status(version_id, "processing", schema.row_count, "", schema.columns)
-        await profile_quietly(self.db, self.store, incoming.digest, fmt, read, project_id)
-        await self.announce(
-            project_id,
-            name,
-            version_id,
-            dataset_id,
-            number,
-            incoming.source,
-            schema.row_count,
-            ready_after_checks=True,
-        )
+        await profile_quietly(self.db, store, incoming.digest, fmt, read, new.project_id)
+        await self.announce(new, schema.row_count, ready_after_checks=True)
 
     async def _set_status(
         self,
