@@ -169,12 +169,16 @@ async def test_read_autocommit_matches_sqlalchemy_and_leaves_no_transaction(pg_d
         expected = [tuple(r) for r in await conn.execute(stmt, {"project_id": 1})]
     assert len(expected) == 3
     for _ in range(4):  # more reads than the pool has connections
-        assert await read_autocommit(engine, stmt, {"project_id": 1}) == expected
+        assert await read_autocommit(engine, (stmt, {"project_id": 1})) == [expected]
+    # several statements on one connection; a literal in the statement is bound too
+    code = stmt.where(Block.kind == "code")
+    both = await read_autocommit(engine, (stmt, {"project_id": 1}), (code, {"project_id": 2}))
+    assert both == [expected, []]
     assert engine.pool.size() == 3
     async with engine.connect() as conn:
         raw = (await conn.get_raw_connection()).driver_connection
         assert raw.autocommit is False
     with pytest.raises(exc.DBAPIError):
-        await read_autocommit(engine, select(Block.id).where(Block.id == bindparam("x")), {})
+        await read_autocommit(engine, (select(Block.id).where(Block.id == bindparam("x")), {}))
     with pytest.raises(TypeError, match="needs processing"):
-        await read_autocommit(engine, select(Block.created_at), {})
+        await read_autocommit(engine, (select(Block.created_at), {}))

@@ -18,6 +18,7 @@ from ..projects.access import authorize
 from ..projects.users import Actor
 from ..store import Database
 from ..store.dataset_models import DatasetVersion, Lineage
+from ..store.fast import read_autocommit
 from ..store.models import Block, Edge, Run
 from ..store.types import utcnow
 from .graph import Edge as GraphEdge
@@ -52,7 +53,12 @@ async def load_graph(
     params = {"project_id": project_id}
     rows = (await session.execute(GRAPH_BLOCKS, params)).all()
     edge_rows = (await session.execute(GRAPH_EDGES, params)).all()
-    replace = replace or {}
+    return _graph(rows, edge_rows, replace or {})
+
+
+def _graph(
+    rows: Any, edge_rows: Any, replace: dict[int, str]
+) -> tuple[Graph, dict[int, int], dict[tuple[int, int], int]]:
     code = {r[0] for r in rows}
     blocks = [(r[0], replace.get(r[0], r[1])) for r in rows]
     explicit = [(e[1], e[2]) for e in edge_rows if e[1] in code and e[2] in code]
@@ -64,9 +70,19 @@ async def load_graph(
 async def block_fingerprint(
     db: Database, project_id: int, block_id: int, source: str
 ) -> str | None:
-    """The fingerprint of ``block_id`` running ``source`` in the project as it is now."""
-    async with db.connection() as conn:  # Core: this runs for every execution
-        graph, _, _ = await load_graph(conn, project_id, {block_id: source})
+    """The fingerprint of ``block_id`` running ``source`` in the project as it is now.
+    Runs for every execution: on PostgreSQL without a transaction (two reads, no BEGIN
+    and COMMIT round trips)."""
+    replace = {block_id: source}
+    if db.engine is not None:
+        params = {"project_id": project_id}
+        rows, edge_rows = await read_autocommit(
+            db.engine, (GRAPH_BLOCKS, params), (GRAPH_EDGES, params)
+        )
+        graph, _, _ = _graph(rows, edge_rows, replace)
+    else:
+        async with db.connection() as conn:  # Core, on the kept SQLite connection
+            graph, _, _ = await load_graph(conn, project_id, replace)
     if block_id not in graph.sources:
         return None
     return fingerprints(graph)[block_id]

@@ -117,7 +117,7 @@ class BlockPages:
                     result.tuples() if isinstance(result, FastResult) else list(map(tuple, result))
                 )
         # PostgreSQL: one statement needs no transaction around it (no BEGIN / COMMIT)
-        return await read_autocommit(self.db.engine, _FINGERPRINT, params)
+        return (await read_autocommit(self.db.engine, (_FINGERPRINT, params)))[0]
 
     async def _read(self, project_id: int, limit: int, offset: int) -> tuple[str, bytes]:
         async with self.db.session() as session:

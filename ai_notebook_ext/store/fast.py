@@ -137,10 +137,11 @@ def execute(connection: Connection, statement: StatementT, params: Mapping[str, 
     return FastResult(cursor, plan)
 
 
-_pg_sql: dict[int, tuple[Select[Any], str]] = {}
+_pg_sql: dict[int, tuple[Select[Any], str, dict[str, Any]]] = {}
 
 
-def _pg_compiled(statement: Select[Any], dialect: Dialect) -> str:
+def _pg_compiled(statement: Select[Any], dialect: Dialect) -> tuple[str, dict[str, Any]]:
+    """The statement's SQL for psycopg and its bound values (literals in the statement)."""
     entry = _pg_sql.get(id(statement))
     if entry is None or entry[0] is not statement:
         compiled = statement.compile(dialect=dialect)
@@ -150,26 +151,34 @@ def _pg_compiled(statement: Select[Any], dialect: Dialect) -> str:
         for column in statement.selected_columns:
             if column.type.dialect_impl(dialect).result_processor(dialect, None) is not None:
                 raise TypeError(f"column {column.key!r} needs processing: not eligible")
-        entry = _pg_sql[id(statement)] = (statement, compiled.string)
-    return entry[1]
+        literals = {k: v for k, v in compiled.params.items() if v is not None}
+        entry = _pg_sql[id(statement)] = (statement, compiled.string, literals)
+    return entry[1], entry[2]
 
 
-async def read_autocommit(
-    engine: AsyncEngine, statement: Select[Any], params: Mapping[str, Any]
-) -> list[tuple[Any, ...]]:
-    """PostgreSQL: the rows of one SELECT run on psycopg in autocommit (no transaction),
-    on a pooled connection. Only for statements whose parameters and columns need no
-    processing (integers, strings)."""
-    sql = _pg_compiled(statement, engine.dialect)
+Query = tuple[Select[Any], Mapping[str, Any]]
+
+
+async def read_autocommit(engine: AsyncEngine, *queries: Query) -> list[list[tuple[Any, ...]]]:
+    """PostgreSQL: the rows of each SELECT, run on psycopg in autocommit (no transaction:
+    each statement sees its own snapshot) on one pooled connection. Only for statements
+    whose parameters and columns need no processing (integers, strings)."""
+    dialect = engine.dialect
+    plans = [(*_pg_compiled(statement, dialect), params) for statement, params in queries]
+    results = []
     async with engine.connect() as conn:
         driver: Any = (await conn.get_raw_connection()).driver_connection
         await driver.set_autocommit(True)  # no round trip
         try:
-            cursor = await driver.execute(sql, dict(params))
-            return list(await cursor.fetchall())
-        except engine.dialect.loaded_dbapi.Error as error:
-            raise exc.DBAPIError.instance(
-                sql, params, error, engine.dialect.loaded_dbapi.Error, dialect=engine.dialect
-            ) from error
+            for sql, literals, params in plans:
+                values = {**literals, **params}
+                try:
+                    cursor = await driver.execute(sql, values)
+                    results.append(list(await cursor.fetchall()))
+                except dialect.loaded_dbapi.Error as error:
+                    raise exc.DBAPIError.instance(
+                        sql, values, error, dialect.loaded_dbapi.Error, dialect=dialect
+                    ) from error
         finally:
             await driver.set_autocommit(False)  # as the pool handed it out
+    return results
