@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import sessionmaker
 
 from .inline import InlineConnection, InlineSession
+from .pgping import ping_when_idle
 
 if TYPE_CHECKING:  # Alembic loads only to migrate (see ai_notebook_ext.startup)
     from alembic.config import Config as AlembicConfig
@@ -143,18 +144,19 @@ class Database:
             self._sync_sessions = sessionmaker(self.sync_engine, expire_on_commit=False)
             self._inline: Connection | None = None
         else:
-            # A server restart or failover drops PostgreSQL connections; ping before use.
-            # Pool: overflow connections are closed on return, so a pool smaller than the
-            # concurrent requests opens (and PostgreSQL forks) a connection for many of
-            # them: with 20 and 32 clients listing blocks, that was the p99's tail.
+            # A server restart or failover drops PostgreSQL connections: the ones idle a
+            # while are pinged before use (pgping.py). Pool: overflow connections are
+            # closed on return, so a pool smaller than the concurrent requests opens (and
+            # PostgreSQL forks) a connection for many of them: with 20 and 32 clients
+            # listing blocks, that was the p99's tail.
             self.sync_engine = None
             self.engine = create_async_engine(
                 self.url,
                 echo=echo,
-                pool_pre_ping=True,
                 pool_size=pool_size,
                 max_overflow=max(1, pool_size // 4),
             )
+            ping_when_idle(self.engine)
             self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
