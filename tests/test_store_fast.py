@@ -7,7 +7,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import bindparam, exc, insert, select
+from sqlalchemy import bindparam, delete, exc, func, insert, select
 
 from ai_notebook_ext.execution import statements as sql
 from ai_notebook_ext.store import Database
@@ -182,3 +182,21 @@ async def test_read_autocommit_matches_sqlalchemy_and_leaves_no_transaction(pg_d
         await read_autocommit(engine, (select(Block.id).where(Block.id == bindparam("x")), {}))
     with pytest.raises(TypeError, match="needs processing"):
         await read_autocommit(engine, (select(Block.created_at), {}))
+
+
+async def test_a_snapshot_session_reads_one_state_of_the_database(pg_db):
+    """Database.session(snapshot=True): later statements do not see a change committed
+    after the first one (PostgreSQL's default would, statement by statement)."""
+    from ai_notebook_ext.store.models import User
+
+    async with pg_db.engine.begin() as conn:
+        await conn.execute(insert(User).values(id=1, username="ann", display_name="Ann"))
+    count = select(func.count()).select_from(User)
+    for snapshot, expected in ((True, 1), (False, 2)):
+        async with pg_db.session(snapshot=snapshot) as session:
+            assert await session.scalar(count) == 1
+            async with pg_db.engine.begin() as other:  # another request commits meanwhile
+                await other.execute(insert(User).values(id=2, username="bob", display_name="Bob"))
+            assert await session.scalar(count) == expected
+        async with pg_db.engine.begin() as conn:
+            await conn.execute(delete(User).where(User.id != 1))

@@ -7,6 +7,7 @@ changes, approvals, cancel, delete) is for the user who started it and project o
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -20,6 +21,7 @@ from ..store.agent_models import AgentApproval, AgentMessage, Conversation
 from ..store.database import make_sync_engine
 from ..store.models import User
 from ..store.types import utcnow
+from .approvals import Waiting
 from .schemas import (
     ApprovalOut,
     ConversationCreate,
@@ -103,7 +105,9 @@ class ConversationStore:
             return _out(row, await self._username(session, row.created_by))
 
     async def detail(self, actor: Actor, project_id: int, cid: int) -> ConversationDetail:
-        async with self.db.session() as session:
+        # one snapshot: the state, messages and approvals agree (a pending approval is
+        # never shown with a conversation that is not waiting)
+        async with self.db.session(snapshot=True) as session:
             row = await self._get(session, actor, project_id, cid)
             messages = await session.scalars(
                 select(AgentMessage)
@@ -199,14 +203,32 @@ class ConversationStore:
             row.tokens_out += tokens_out
             row.updated_at = utcnow()
 
-    async def add_approval(self, cid: int, **values: Any) -> ApprovalOut:
-        async with self.db.session() as session:
-            row = AgentApproval(
-                conversation_id=cid, status="pending", created_at=utcnow(), **values
-            )
-            session.add(row)
-            await session.flush()
-            return ApprovalOut.model_validate(row)
+    async def add_approval(
+        self, cid: int, waiting: Waiting, **values: Any
+    ) -> tuple[ApprovalOut, asyncio.Future[bool]]:
+        """A pending approval and the conversation 'waiting', in one transaction; the
+        answer's future is registered before the commit, so whoever sees the approval
+        finds the conversation waiting and can decide it."""
+        aid = None
+        try:
+            async with self.db.session() as session:
+                now = utcnow()
+                row = AgentApproval(conversation_id=cid, status="pending", created_at=now, **values)
+                session.add(row)
+                await session.flush()
+                aid = row.id
+                await session.execute(
+                    update(Conversation.__table__)
+                    .where(Conversation.id == cid)
+                    .values(state="waiting", updated_at=now)
+                )
+                out = ApprovalOut.model_validate(row)
+                future = waiting.expect(aid)
+        except BaseException:
+            if aid is not None:
+                waiting.forget(aid)
+            raise
+        return out, future
 
     async def approval(self, actor: Actor, project_id: int, aid: int) -> ApprovalOut:
         """An approval of a conversation the caller may act on."""

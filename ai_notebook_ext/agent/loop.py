@@ -313,8 +313,9 @@ class Turn:
 
     async def _approval(self, tool: Tool, call: ToolCall, args: Any) -> bool:
         preview = await tool.preview(self.ctx, args) if tool.preview else {}
-        approval = await self.store.add_approval(
+        approval, future = await self.store.add_approval(
             self.conversation_id,
+            self.waiting,
             turn=self.number,
             step=self.step,
             tool_call_id=call.id,
@@ -322,8 +323,6 @@ class Turn:
             arguments=call.arguments,
             preview=preview,
         )
-        future = self.waiting.expect(approval.id)
-        await self.store.set(self.conversation_id, state="waiting")
         self.emit(
             {
                 "type": "approval_required",

@@ -170,13 +170,20 @@ class Database:
         upgrade(self.url)
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session in a transaction: committed on success, rolled back on error."""
+    async def session(self, *, snapshot: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction: committed on success, rolled back on error.
+
+        ``snapshot``: every statement sees the database as of the first one (PostgreSQL's
+        REPEATABLE READ; its default READ COMMITTED takes a new snapshot per statement),
+        for reads of several tables that must agree. An inline SQLite session always
+        does: it runs without letting other work in."""
         if self.sync_engine is not None:
             with self._sync_sessions() as sync, sync.begin():
                 yield InlineSession(sync)  # type: ignore[misc]
             return
         async with self.sessionmaker() as session, session.begin():
+            if snapshot:
+                await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             yield session
 
     @asynccontextmanager
