@@ -76,11 +76,15 @@ class AINotebookApp(Settings, ExtensionApp):
         from .startup import at_head
 
         if not at_head(self.database_url):
-            from .store import Database
-
-            db = Database(self.database_url, pool_size=self.database_pool_size)
+            db = self._open_database()
             db.migrate()
             self._database = db
+
+    def _open_database(self) -> Any:
+        """The configured database (store.Database, imported on first use)."""
+        from .store import Database
+
+        return Database(self.database_url, pool_size=self.database_pool_size)
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         """Jupyter's hook once the server runs: warm up (imports, recovery) in a thread,
@@ -129,9 +133,8 @@ class AINotebookApp(Settings, ExtensionApp):
             from .agent.conversations import recover as recover_conversations
             from .execution.recovery import recover
             from .handlers import routes  # noqa: F401
-            from .store import Database
 
-            db = self._database or Database(self.database_url, pool_size=self.database_pool_size)
+            db = self._database or self._open_database()
             self._database = db
             registry = self._registry = self._register(db)
             interrupted, alone = recover(
