@@ -18,7 +18,6 @@ from ..projects.access import authorize
 from ..projects.users import Actor
 from ..store import Database
 from ..store.dataset_models import DatasetVersion, Lineage
-from ..store.fast import read_autocommit
 from ..store.models import Block, Edge, Run
 from ..store.types import utcnow
 from .graph import Edge as GraphEdge
@@ -71,18 +70,10 @@ async def block_fingerprint(
     db: Database, project_id: int, block_id: int, source: str
 ) -> str | None:
     """The fingerprint of ``block_id`` running ``source`` in the project as it is now.
-    Runs for every execution: on PostgreSQL without a transaction (two reads, no BEGIN
-    and COMMIT round trips)."""
-    replace = {block_id: source}
-    if db.engine is not None:
-        params = {"project_id": project_id}
-        rows, edge_rows = await read_autocommit(
-            db.engine, (GRAPH_BLOCKS, params), (GRAPH_EDGES, params)
-        )
-        graph, _, _ = _graph(rows, edge_rows, replace)
-    else:
-        async with db.connection() as conn:  # Core, on the kept SQLite connection
-            graph, _, _ = await load_graph(conn, project_id, replace)
+    Runs for every execution: read without a transaction of its own (``Database.read``)."""
+    params = {"project_id": project_id}
+    rows, edge_rows = await db.read((GRAPH_BLOCKS, params), (GRAPH_EDGES, params))
+    graph, _, _ = _graph(rows, edge_rows, {block_id: source})
     if block_id not in graph.sources:
         return None
     return fingerprints(graph)[block_id]

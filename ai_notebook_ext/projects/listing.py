@@ -31,7 +31,7 @@ from sqlalchemy import and_, bindparam, select
 
 from ..errors import NotFound
 from ..store import Database
-from ..store.fast import FastResult, fast, read_autocommit
+from ..store.fast import fast
 from ..store.models import Block, Membership, Project
 from .access import require
 from .schemas import BlockOut, Page
@@ -110,14 +110,7 @@ class BlockPages:
     async def _fingerprint(self, project_id: int, user_id: int) -> list[tuple[Any, ...]]:
         """(role, block id, position, version, last_run_id) rows, in order."""
         params = {"project_id": project_id, "user_id": user_id}
-        if self.db.engine is None:  # SQLite, inline: the kept connection and the cursor
-            async with self.db.connection() as conn:
-                result = await conn.execute(_FINGERPRINT, params)
-                return (
-                    result.tuples() if isinstance(result, FastResult) else list(map(tuple, result))
-                )
-        # PostgreSQL: one statement needs no transaction around it (no BEGIN / COMMIT)
-        return (await read_autocommit(self.db.engine, (_FINGERPRINT, params)))[0]
+        return (await self.db.read((_FINGERPRINT, params)))[0]
 
     async def _read(self, project_id: int, limit: int, offset: int) -> tuple[str, bytes]:
         async with self.db.session() as session:

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import sessionmaker
 
+from .fast import FastResult, Query, read_autocommit
 from .inline import InlineConnection, InlineSession
 from .pgping import ping_when_idle
 
@@ -185,6 +186,20 @@ class Database:
             if snapshot:
                 await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             yield session
+
+    async def read(self, *queries: Query) -> list[list[tuple[Any, ...]]]:
+        """The rows of each Core SELECT, as plain tuples, for hot reads that need no
+        transaction of their own: on SQLite the kept connection (``fast`` statements on
+        its cursor), on PostgreSQL psycopg in autocommit (``fast.read_autocommit``)."""
+        if self.engine is not None:
+            return await read_autocommit(self.engine, *queries)
+        results = []
+        async with self.connection() as conn:
+            for statement, params in queries:
+                result = await conn.execute(statement, params)
+                fast = isinstance(result, FastResult)
+                results.append(result.tuples() if fast else [tuple(r) for r in result])
+        return results
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Any]:
