@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -26,7 +27,6 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 REQUIRE_POSTGRES = os.environ.get("AINB_REQUIRE_POSTGRES") == "1"
 REQUIRE_GATEWAY = os.environ.get("AINB_REQUIRE_GATEWAY") == "1"
-PG_VERSION: list[str] = []  # filled when the session's PostgreSQL server starts
 
 
 @pytest.fixture(scope="session")
@@ -38,11 +38,6 @@ def pg_server() -> Iterator[PostgresServer]:
             pytest.fail("PostgreSQL binaries not found and AINB_REQUIRE_POSTGRES=1")
         pytest.skip("PostgreSQL binaries not found (install postgresql or set AINB_PG_BIN)")
     server = PostgresServer().start()
-    import psycopg
-
-    with psycopg.connect(server.conninfo()) as conn:
-        row = conn.execute("SHOW server_version").fetchone()
-        PG_VERSION.append(str(row[0]) if row else "?")
     yield server
     server.stop()
 
@@ -232,6 +227,21 @@ def api(jp_fetch: Any, jp_serverapp: Any, jp_asyncio_loop: Any) -> Iterator[Api]
         jp_asyncio_loop.run_until_complete(app.stop_extension())
 
 
+def _pg_version() -> str | None:
+    """The PostgreSQL server's version line, from its binary: with pytest-xdist the
+    servers run in the workers, not in the process that writes the summary."""
+    pg_bin = find_pg_bin()
+    if pg_bin is None:
+        return None
+    try:
+        done = subprocess.run(
+            [str(pg_bin / "postgres"), "--version"], capture_output=True, text=True, timeout=10
+        )
+    except OSError:
+        return None
+    return done.stdout.strip() or None
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Say how many tests ran on each database backend, so CI output shows the PostgreSQL run."""
     counts: dict[str, dict[str, int]] = {}
@@ -250,8 +260,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
                 per[outcome] = per.get(outcome, 0) + 1
     if counts:
         terminalreporter.section("database backends")
-        if PG_VERSION:
-            terminalreporter.write_line(f"PostgreSQL server {PG_VERSION[0]} (started by this run)")
+        version = _pg_version() if "postgresql" in counts else None
+        if version:
+            terminalreporter.write_line(f"{version} (started by this run)")
         for backend, per in sorted(counts.items()):
             summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(per.items()))
             terminalreporter.write_line(f"{backend}: {summary}")
