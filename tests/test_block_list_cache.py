@@ -111,6 +111,21 @@ async def test_changes_made_by_another_server_show(api, db_url):
     assert r.body["total"] == 1
 
 
+async def test_any_column_changed_elsewhere_shows(api, db_url):
+    """The revision comes from triggers on the blocks table: a write that changes no
+    version (a script fixing a timeout, a migration) still changes the list and its ETag."""
+    pid = await make_project(api)
+    a = await add(api, pid, "a = 1")
+    before = await listing(api, pid)
+    sql(db_url, "UPDATE blocks SET timeout_seconds = 7 WHERE id = :id", id=a["id"])
+    after = await listing(api, pid, etag=before.headers["ETag"])
+    assert after.status == 200
+    assert after.body["items"][0]["timeout_seconds"] == 7
+    assert after.headers["ETag"] != before.headers["ETag"]
+    again = await listing(api, pid, etag=after.headers["ETag"])
+    assert again.status == 304
+
+
 async def test_a_run_changes_the_list(api, db_url):
     """``last_run_id`` is part of each block: a run recorded elsewhere shows."""
     pid = await make_project(api)

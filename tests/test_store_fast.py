@@ -22,8 +22,9 @@ def db(tmp_path, jp_asyncio_loop):
     raw = sqlite3.connect(tmp_path / "fast.db")
     raw.execute("INSERT INTO users VALUES (1, 'ann', 'Ann', 'member', '2026-01-01 00:00:00')")
     raw.execute(
-        "INSERT INTO projects VALUES (1, 'p', '', 1, '2026-01-01 00:00:00', "
-        "'2026-01-01 00:00:00', 'work/p')"
+        "INSERT INTO projects (id, name, description, owner_id, created_at, updated_at, "
+        "working_dir) VALUES (1, 'p', '', 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00', "
+        "'work/p')"
     )
     raw.execute("INSERT INTO memberships VALUES (1, 1, 'editor', '2026-01-01 00:00:00')")
     raw.execute(
@@ -146,10 +147,14 @@ def pg_db(pg_server, jp_asyncio_loop):
     pg_server.drop_database(name)
 
 
-async def test_read_autocommit_matches_sqlalchemy_and_leaves_no_transaction(pg_db):
-    """PostgreSQL's autocommit read gives the rows SQLAlchemy gives, and hands the
-    connection back as the pool gave it (not in autocommit, no transaction open)."""
-    from ai_notebook_ext.store.fast import read_autocommit
+async def test_hot_reads_match_sqlalchemy_on_connections_of_their_own(pg_db, pg_server):
+    """PostgreSQL's hot reads (``Database.read``, ``store/pgreader.py``) give the rows
+    SQLAlchemy gives, on at most ``size`` autocommit connections outside the pool, and a
+    reader PostgreSQL dropped is replaced without failing the read."""
+    import asyncio
+
+    import psycopg
+
     from ai_notebook_ext.store.models import Block, Project, User
 
     engine = pg_db.engine
@@ -168,20 +173,33 @@ async def test_read_autocommit_matches_sqlalchemy_and_leaves_no_transaction(pg_d
     async with engine.connect() as conn:
         expected = [tuple(r) for r in await conn.execute(stmt, {"project_id": 1})]
     assert len(expected) == 3
-    for _ in range(4):  # more reads than the pool has connections
-        assert await read_autocommit(engine, (stmt, {"project_id": 1})) == [expected]
+    readers = pg_db.readers
+    many = await asyncio.gather(*(pg_db.read((stmt, {"project_id": 1})) for _ in range(12)))
+    assert many == [[expected]] * 12
+    assert 1 <= readers._open <= readers.size == 4
     # several statements on one connection; a literal in the statement is bound too
     code = stmt.where(Block.kind == "code")
-    both = await read_autocommit(engine, (stmt, {"project_id": 1}), (code, {"project_id": 2}))
+    both = await pg_db.read((stmt, {"project_id": 1}), (code, {"project_id": 2}))
     assert both == [expected, []]
-    assert engine.pool.size() == 3
-    async with engine.connect() as conn:
-        raw = (await conn.get_raw_connection()).driver_connection
-        assert raw.autocommit is False
+    assert engine.pool.checkedout() == 0  # the pool's connections were not used
+
+    # PostgreSQL drops every reader (a restart, a failover): the next read still answers
+    with psycopg.connect(pg_server.conninfo("t_fast_pg"), autocommit=True) as admin:
+        killed = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = 't_fast_pg' AND pid <> pg_backend_pid() "
+            "AND backend_type = 'client backend'"
+        ).fetchall()
+    assert killed
+    assert await pg_db.read((stmt, {"project_id": 1})) == [expected]
+
     with pytest.raises(exc.DBAPIError):
-        await read_autocommit(engine, (select(Block.id).where(Block.id == bindparam("x")), {}))
+        await pg_db.read((select(Block.id).where(Block.id == bindparam("x")), {}))
+    assert await pg_db.read((stmt, {"project_id": 1})) == [expected]  # still serving
     with pytest.raises(TypeError, match="needs processing"):
-        await read_autocommit(engine, (select(Block.created_at), {}))
+        await pg_db.read((select(Block.created_at), {}))
+    await readers.close()
+    assert readers._open == 0 and not readers._idle
 
 
 async def test_a_snapshot_session_reads_one_state_of_the_database(pg_db):

@@ -2,32 +2,34 @@
 
 Listing a 200-block project through the ORM and pydantic costs milliseconds of CPU per
 request; most lists are of a project that has not changed since the last one. A page's
-answer (the JSON bytes) is kept with a fingerprint of the project's blocks: the ``id``,
-``position``, ``version`` and ``last_run_id`` of every block, in order. Every change to a
-block changes that: edits bump ``version`` (kind, source, timeout, ``updated_at`` change
-only with it), moves change positions, runs change ``last_run_id``, creations add ids
-(never reused), deletions remove them.
+answer (the JSON bytes) is kept with the state of the project's blocks it was built from,
+and used while that state is current. The state is one value that changes on every
+insert, update or delete of one of the project's blocks, whoever makes it (this server,
+another server on the same PostgreSQL, a script, a migration), read in one row:
 
-Each request reads the fingerprint (one narrow query, in the transaction that checks the
-caller's role) and uses the cached page only when it matches, so the cache cannot serve
-stale data whoever changed the blocks: this server, another server on the same
-PostgreSQL, or a migration. There is nothing to invalidate. The fingerprint is also the
-page's ETag: a client that sends it back in ``If-None-Match`` gets a 304.
+- SQLite: ``projects.blocks_revision``, a new random value set by triggers on
+  ``blocks`` (migration 0014). SQLite has one writer at a time, so the triggers' write
+  to the project row cannot deadlock.
+- PostgreSQL: the blocks' row versions, ``count`` and an md5 of every ``id:xmin`` (an
+  UPDATE writes a new row version with a new ``xmin``), computed by the server. No
+  trigger: on PostgreSQL a trigger writing the project row would take its row lock after
+  the block row's, the opposite order of inserts and moves, and could deadlock them.
+  A restore from a backup writes new row versions, so old ETags do not match restored
+  blocks.
 
-A miss reads the blocks and derives the fingerprint from the very rows it serializes, so
-a cached page always matches its key.
+There is nothing to invalidate. The state is also in the page's ETag: a client that
+sends it back in ``If-None-Match`` gets a 304. A miss reads the state and the blocks in
+one snapshot, so a cached page always matches its key.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-from array import array
 from collections import OrderedDict
-from itertools import chain
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, func, literal_column, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from ..errors import NotFound
 from ..store import Database
@@ -37,28 +39,40 @@ from .access import require
 from .schemas import BlockOut, Page
 from .users import Actor
 
-# One statement (one round trip, one snapshot): the caller's role as a column of every
-# row, the project's blocks as rows; one row of NULL blocks for a project without any,
-# none for a missing project. The role is joined (one index lookup), not a correlated
-# subquery, which SQLite evaluates again for every block row.
-_FINGERPRINT = fast(
-    select(Membership.role, Block.id, Block.position, Block.version, Block.last_run_id)
+_ROLE = and_(Membership.project_id == Project.id, Membership.user_id == bindparam("user_id"))
+
+# One row each: the caller's role (joined, NULL for a non-member) and the blocks' state;
+# none for a missing project.
+_SQLITE_STATE = fast(
+    select(Membership.role, Project.blocks_revision)
     .select_from(Project)
-    .outerjoin(
-        Membership,
-        and_(Membership.project_id == Project.id, Membership.user_id == bindparam("user_id")),
+    .outerjoin(Membership, _ROLE)
+    .where(Project.id == bindparam("project_id"))
+)
+_row_version = func.concat(Block.id, ":", literal_column("blocks.xmin::text"))
+_POSTGRESQL_STATE = (
+    select(
+        Membership.role,
+        func.concat(
+            func.count(Block.id),
+            ".",
+            func.md5(
+                func.string_agg(_row_version, aggregate_order_by(literal_column("','"), Block.id))
+            ),
+        ),
     )
+    .select_from(Project)
+    .outerjoin(Membership, _ROLE)
     .outerjoin(Block, Block.project_id == Project.id)
     .where(Project.id == bindparam("project_id"))
-    .order_by(Block.position, Block.id)
+    .group_by(Membership.role)
 )
 
 
-def _etag(project_id: int, limit: int, offset: int, rows: list[tuple[Any, ...]]) -> str:
-    # the rows' integers packed as 64-bit words (NULL: -1): half the time of hashing repr()
-    flat = array("q", [-1 if v is None else v for v in chain.from_iterable(rows)])
-    digest = hashlib.blake2b(flat.tobytes(), digest_size=12).hexdigest()
-    return f'"b{project_id}.{limit}.{offset}.{digest}"'
+def _etag(project_id: int, limit: int, offset: int, state: int | str | None) -> str:
+    if isinstance(state, int):
+        state = f"{state & 0xFFFFFFFFFFFFFFFF:x}"
+    return f'"b{project_id}.{limit}.{offset}.{state}"'
 
 
 def etag_matches(header: str | None, etag: str) -> bool:
@@ -76,6 +90,7 @@ class BlockPages:
         self.db = db
         self.size = size
         self._pages: OrderedDict[tuple[int, int, int], tuple[str, bytes]] = OrderedDict()
+        self._state = _POSTGRESQL_STATE if db.backend == "postgresql" else _SQLITE_STATE
         self._reading: dict[tuple[tuple[int, int, int], str], asyncio.Future[Any]] = {}
 
     async def page(
@@ -84,15 +99,15 @@ class BlockPages:
         """The page's ETag and JSON, or its ETag and None when ``if_none_match`` names it.
 
         NotFound or Forbidden as the uncached list would raise them."""
-        rows = await self._fingerprint(project_id, actor.id)
+        params = {"project_id": project_id, "user_id": actor.id}
+        rows = (await self.db.read((self._state, params)))[0]
         role = rows[0][0] if rows else None
         if rows and role is None and actor.is_admin:
             role = "owner"
         if role is None:
             raise NotFound(f"project {project_id} not found", details={"project_id": project_id})
         require(role, "viewer", "reading blocks")
-        rows = [row[1:] for row in rows if row[1] is not None]
-        etag = _etag(project_id, limit, offset, rows)
+        etag = _etag(project_id, limit, offset, rows[0][1])
         if etag_matches(if_none_match, etag):
             return etag, None
         key = (project_id, limit, offset)
@@ -107,13 +122,10 @@ class BlockPages:
             reading.add_done_callback(lambda _: self._reading.pop((key, etag), None))
         return self._store(key, await asyncio.shield(reading))
 
-    async def _fingerprint(self, project_id: int, user_id: int) -> list[tuple[Any, ...]]:
-        """(role, block id, position, version, last_run_id) rows, in order."""
-        params = {"project_id": project_id, "user_id": user_id}
-        return (await self.db.read((_FINGERPRINT, params)))[0]
-
     async def _read(self, project_id: int, limit: int, offset: int) -> tuple[str, bytes]:
-        async with self.db.session() as session:
+        async with self.db.session(snapshot=True) as session:
+            ids = {"project_id": project_id, "user_id": 0}
+            state = (await session.execute(self._state, ids)).first()
             blocks = list(
                 await session.scalars(
                     select(Block)
@@ -121,10 +133,10 @@ class BlockPages:
                     .order_by(Block.position, Block.id)
                 )
             )
-        rows = [(b.id, b.position, b.version, b.last_run_id) for b in blocks]
         items = [BlockOut.model_validate(b) for b in blocks[offset : offset + limit]]
         page = Page[BlockOut](items=items, total=len(blocks), limit=limit, offset=offset)
-        return _etag(project_id, limit, offset, rows), page.model_dump_json().encode()
+        etag = _etag(project_id, limit, offset, state[1] if state else None)
+        return etag, page.model_dump_json().encode()
 
     def _store(self, key: tuple[int, int, int], entry: tuple[str, bytes]) -> tuple[str, bytes]:
         self._pages[key] = entry

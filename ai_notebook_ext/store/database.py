@@ -25,9 +25,10 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import sessionmaker
 
-from .fast import FastResult, Query, read_autocommit
+from .fast import FastResult
 from .inline import InlineConnection, InlineSession
 from .pgping import ping_when_idle
+from .pgreader import AutocommitReaders, Query
 
 if TYPE_CHECKING:  # Alembic loads only to migrate (see ai_notebook_ext.startup)
     from alembic.config import Config as AlembicConfig
@@ -158,6 +159,7 @@ class Database:
                 max_overflow=max(1, pool_size // 4),
             )
             ping_when_idle(self.engine)
+            self.readers = AutocommitReaders(self.engine)
             self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -190,9 +192,9 @@ class Database:
     async def read(self, *queries: Query) -> list[list[tuple[Any, ...]]]:
         """The rows of each Core SELECT, as plain tuples, for hot reads that need no
         transaction of their own: on SQLite the kept connection (``fast`` statements on
-        its cursor), on PostgreSQL psycopg in autocommit (``fast.read_autocommit``)."""
+        its cursor), on PostgreSQL connections kept in autocommit (``pgreader.py``)."""
         if self.engine is not None:
-            return await read_autocommit(self.engine, *queries)
+            return await self.readers.read(*queries)
         results = []
         async with self.connection() as conn:
             for statement, params in queries:
@@ -232,6 +234,7 @@ class Database:
     async def dispose(self) -> None:
         """Close all pooled connections."""
         if self.engine is not None:
+            await self.readers.close()
             await self.engine.dispose()
         if self.sync_engine is not None:
             if self._inline is not None:

@@ -13,9 +13,7 @@ statement runs through SQLAlchemy as usual.
 Eligible: SELECTs, and UPDATEs and DELETEs without column defaults. Not INSERTs, whose
 column defaults SQLAlchemy computes on each execution (``fast`` refuses them).
 
-On PostgreSQL, ``read_autocommit`` runs one SELECT straight on psycopg outside a
-transaction, for a read that needs no snapshot beyond its own statement (the block
-list's fingerprint): no BEGIN and ROLLBACK round trips, no SQLAlchemy execution context.
+PostgreSQL's counterpart for hot reads is ``pgreader.py``.
 """
 
 from __future__ import annotations
@@ -26,7 +24,6 @@ from typing import Any
 
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Delete, Select, Update
 
 FAST = "ai_notebook_fast"
@@ -135,50 +132,3 @@ def execute(connection: Connection, statement: StatementT, params: Mapping[str, 
             plan.sql, values, error, dialect.loaded_dbapi.Error, dialect=dialect
         ) from error
     return FastResult(cursor, plan)
-
-
-_pg_sql: dict[int, tuple[Select[Any], str, dict[str, Any]]] = {}
-
-
-def _pg_compiled(statement: Select[Any], dialect: Dialect) -> tuple[str, dict[str, Any]]:
-    """The statement's SQL for psycopg and its bound values (literals in the statement)."""
-    entry = _pg_sql.get(id(statement))
-    if entry is None or entry[0] is not statement:
-        compiled = statement.compile(dialect=dialect)
-        for bind in compiled.binds.values():
-            if bind.type.dialect_impl(dialect).bind_processor(dialect) is not None:
-                raise TypeError(f"parameter {bind.key!r} needs processing: not eligible")
-        for column in statement.selected_columns:
-            if column.type.dialect_impl(dialect).result_processor(dialect, None) is not None:
-                raise TypeError(f"column {column.key!r} needs processing: not eligible")
-        literals = {k: v for k, v in compiled.params.items() if v is not None}
-        entry = _pg_sql[id(statement)] = (statement, compiled.string, literals)
-    return entry[1], entry[2]
-
-
-Query = tuple[Select[Any], Mapping[str, Any]]
-
-
-async def read_autocommit(engine: AsyncEngine, *queries: Query) -> list[list[tuple[Any, ...]]]:
-    """PostgreSQL: the rows of each SELECT, run on psycopg in autocommit (no transaction:
-    each statement sees its own snapshot) on one pooled connection. Only for statements
-    whose parameters and columns need no processing (integers, strings)."""
-    dialect = engine.dialect
-    plans = [(*_pg_compiled(statement, dialect), params) for statement, params in queries]
-    results = []
-    async with engine.connect() as conn:
-        driver: Any = (await conn.get_raw_connection()).driver_connection
-        await driver.set_autocommit(True)  # no round trip
-        try:
-            for sql, literals, params in plans:
-                values = {**literals, **params}
-                try:
-                    cursor = await driver.execute(sql, values)
-                    results.append(list(await cursor.fetchall()))
-                except dialect.loaded_dbapi.Error as error:
-                    raise exc.DBAPIError.instance(
-                        sql, values, error, dialect.loaded_dbapi.Error, dialect=dialect
-                    ) from error
-        finally:
-            await driver.set_autocommit(False)  # as the pool handed it out
-    return results

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Float,
@@ -76,6 +77,10 @@ class Project(Base):
     working_dir: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # SQLite: a new random value on every change to the project's blocks, set by triggers
+    # (migration 0014), never by the application: the block list cache's key. Unused on
+    # PostgreSQL, where the list reads the blocks' row versions.
+    blocks_revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class Membership(Base):
