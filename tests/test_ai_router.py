@@ -280,3 +280,36 @@ def test_each_fault_is_normalized_retried_then_falls_back_and_is_recorded(server
     assert (row.provider, row.model, row.status) == ("ollama", "llama3", "ok")
     assert row.fell_back_from == "openai"
     assert (row.tokens_in, row.tokens_out) == (4, 1)
+
+
+def test_a_slow_first_import_of_the_sdk_does_not_fail_the_health_check(tmp_path, monkeypatch):
+    """The providers list checks each provider within a timeout. The client library's
+    first import (seconds on a busy machine) happens before the clock starts, in a
+    thread, so a reachable provider is not reported unreachable (with no models) for it."""
+    from ai_notebook_ext.ai import service as ai_service
+    from ai_notebook_ext.ai.providers.base import Provider
+
+    monkeypatch.setattr(ai_service, "HEALTH_TIMEOUT", 0.5)
+    (tmp_path / "slow_sdk_for_ainb_test.py").write_text("import time\ntime.sleep(2.0)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    class SlowSDK(Provider):
+        name = "slow"
+        sdk_modules = ("slow_sdk_for_ainb_test",)
+
+        def configured(self):
+            return ""
+
+        def chat(self, *args, **kwargs):
+            raise NotImplementedError
+
+        async def list_models(self, request_timeout=10.0):
+            import slow_sdk_for_ainb_test  # noqa: F401  (as the real providers import theirs)
+
+            await asyncio.sleep(0.05)  # the request itself
+            return ["m1"]
+
+    service = ai_service.AIService(None, Router({"slow": SlowSDK()}), None)
+    [out] = asyncio.run(service.providers())
+    assert out.reachable is True, out
+    assert out.models == ["m1"]

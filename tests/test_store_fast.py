@@ -199,7 +199,8 @@ async def test_hot_reads_match_sqlalchemy_on_connections_of_their_own(pg_db, pg_
     with pytest.raises(TypeError, match="needs processing"):
         await pg_db.read((select(Block.created_at), {}))
     await readers.close()
-    assert readers._open == 0 and not readers._idle
+    assert readers._open == 0
+    assert not readers._idle
 
 
 async def test_a_snapshot_session_reads_one_state_of_the_database(pg_db):

@@ -209,6 +209,7 @@ class Router:
             except ProviderError as exc:
                 skipped.append((candidate, exc.message))
                 continue
+            await provider.load()  # its SDK imported off the event loop, the first time
             for attempt in range(self.retries + 1):
                 chunks: list[Chunk] = []
                 first_token: float | None = None

@@ -1,7 +1,9 @@
 """The AI API's service: providers' state, completions through the router, analytics.
 
 Provider health is checked concurrently and cached for HEALTH_TTL seconds, so listing
-providers never blocks on a dead one for long. Every call's analytics row is stored.
+providers never blocks on a dead one for long. The check's timeout starts once the
+provider's client library is imported (in a thread): a first import can take longer than
+the whole timeout on a busy machine. Every call's analytics row is stored.
 Callers see their own analytics; admins see everyone's.
 """
 
@@ -86,6 +88,7 @@ class AIService:
             out = ProviderOut(name=name, configured=False, hint=hint, reachable=None)
         else:
             try:
+                await provider.load()  # before the clock starts
                 models = await asyncio.wait_for(
                     provider.list_models(request_timeout=HEALTH_TIMEOUT), HEALTH_TIMEOUT + 1
                 )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from typing import Any
@@ -35,6 +38,16 @@ class Provider(ABC):
     """One AI service behind its official client, imported only when first used."""
 
     name: str = ""
+    # The client library's modules: ``load()`` imports them off the event loop.
+    sdk_modules: tuple[str, ...] = ()
+
+    async def load(self) -> None:
+        """Import the client library in a thread, once: the first import of an SDK takes
+        seconds on a busy machine, which must not count against a request's timeout (nor
+        block the event loop)."""
+        missing = [m for m in self.sdk_modules if m not in sys.modules]
+        for module in missing:
+            await asyncio.to_thread(importlib.import_module, module)
 
     @abstractmethod
     def configured(self) -> str:

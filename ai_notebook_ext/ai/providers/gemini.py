@@ -65,6 +65,7 @@ class GeminiProvider(Provider):
     """generateContent / streamGenerateContent (with function calls) and the model list."""
 
     name = "gemini"
+    sdk_modules = ("google.genai", "google.genai.types", "google.genai.errors")
 
     def __init__(self, api_key: str | None = None, base_url: str | None = None) -> None:
         env = os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY") or ""

@@ -42,6 +42,7 @@ class OllamaProvider(Provider):
     """Chat (streaming or not, with tool calls) and the local model list."""
 
     name = "ollama"
+    sdk_modules = ("httpx",)
 
     def __init__(self, host: str | None = None) -> None:
         self.host = host or os.environ.get("OLLAMA_HOST") or DEFAULT_HOST

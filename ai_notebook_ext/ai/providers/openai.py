@@ -47,6 +47,7 @@ class OpenAIProvider(Provider):
     """Chat completions (streaming or not, with tool calls) and the model list."""
 
     name = "openai"
+    sdk_modules = ("openai",)
 
     def __init__(self, api_key: str | None = None, base_url: str | None = None) -> None:
         self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY", "")
