@@ -7,7 +7,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import bindparam, delete, exc, func, insert, select
+from sqlalchemy import bindparam, delete, exc, func, insert, literal, select
 
 from ai_notebook_ext.execution import statements as sql
 from ai_notebook_ext.store import Database
@@ -201,6 +201,30 @@ async def test_hot_reads_match_sqlalchemy_on_connections_of_their_own(pg_db, pg_
     await readers.close()
     assert readers._open == 0
     assert not readers._idle
+
+
+async def test_hot_reads_get_connections_in_arrival_order(pg_db):
+    """Reads waiting for a connection get one in the order they came: a read that comes
+    later (here: the next one of a client reading in a loop) does not overtake them."""
+    import asyncio
+
+    from ai_notebook_ext.store.pgreader import AutocommitReaders
+
+    readers = AutocommitReaders(pg_db.engine, size=1)
+    order: list[str] = []
+
+    async def client(name: str) -> None:
+        for _ in range(10):
+            await readers.read((select(literal(1)), {}))
+            order.append(name)
+
+    try:
+        await asyncio.gather(client("a"), client("b"), client("c"))
+    finally:
+        await readers.close()
+    assert sorted(order) == ["a"] * 10 + ["b"] * 10 + ["c"] * 10
+    runs = "".join(order)
+    assert "aa" not in runs and "bb" not in runs and "cc" not in runs, runs
 
 
 async def test_a_snapshot_session_reads_one_state_of_the_database(pg_db):

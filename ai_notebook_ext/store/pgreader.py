@@ -15,6 +15,7 @@ a new connection.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -61,15 +62,18 @@ class _Reader:
 
 
 class AutocommitReaders:
-    """Hot SELECTs on up to ``size`` autocommit connections of their own."""
+    """Hot SELECTs on up to ``size`` autocommit connections of their own, handed to
+    waiting reads in arrival order (a read that arrives later never takes a connection
+    before one that waits: that unfairness put seconds on the p99 under load)."""
 
     def __init__(self, engine: AsyncEngine, size: int = 4) -> None:
         self.engine = engine
         self.dialect = engine.dialect
         self.size = size
         self._idle: list[_Reader] = []
-        self._open = 0
-        self._freed = asyncio.Condition()
+        self._open = 0  # connections open or being opened, idle ones included
+        # Waiting reads: each gets a reader, or None to open a new connection itself.
+        self._waiting: deque[asyncio.Future[_Reader | None]] = deque()
         self._closed = False
 
     async def read(self, *queries: Query) -> list[list[tuple[Any, ...]]]:
@@ -84,7 +88,7 @@ class AutocommitReaders:
                 results = await reader.fetch(plans)
             except self.dialect.loaded_dbapi.Error as error:
                 broken = reader.connection.closed or reader.connection.broken
-                await self._give(reader, discard=True)
+                await self._discard(reader)
                 if broken and attempt == 1:
                     # Dropped by the server, and so were the idle ones, most likely (as
                     # SQLAlchemy's pool assumes): once more on a new connection.
@@ -95,25 +99,39 @@ class AutocommitReaders:
                     sql, values, error, self.dialect.loaded_dbapi.Error, dialect=self.dialect
                 ) from error
             except BaseException:
-                await self._give(reader, discard=True)  # cancelled mid-read: state unknown
+                await self._discard(reader)  # cancelled mid-read: its state is unknown
                 raise
-            await self._give(reader)
+            if self._closed:
+                await self._discard(reader)
+            else:
+                self._give(reader)
             return results
         raise AssertionError("unreachable")
 
     async def _take(self) -> _Reader:
-        async with self._freed:
-            while not self._idle and self._open >= self.size:
-                await self._freed.wait()
-            if self._idle:
-                return self._idle.pop()
-            self._open += 1
+        if self._idle:
+            return self._idle.pop()
+        if self._open >= self.size:
+            waiter: asyncio.Future[_Reader | None] = asyncio.get_running_loop().create_future()
+            self._waiting.append(waiter)
+            try:
+                reader = await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():  # handed over as it was cancelled
+                    given = waiter.result()
+                    if given is not None:
+                        self._give(given)
+                    else:
+                        self._release_slot()
+                raise
+            if reader is not None:
+                return reader
+        else:
+            self._open += 1  # the slot is ours: open a connection in it
         try:
             return _Reader(await self._connect())
         except BaseException:
-            async with self._freed:
-                self._open -= 1
-                self._freed.notify()
+            self._release_slot()
             raise
 
     async def _connect(self) -> Any:
@@ -122,15 +140,27 @@ class AutocommitReaders:
         args, kwargs = self.dialect.create_connect_args(self.engine.url)
         return await psycopg.AsyncConnection.connect(*args, **kwargs, autocommit=True)
 
-    async def _give(self, reader: _Reader, discard: bool = False) -> None:
-        if discard or self._closed:
-            await reader.connection.close()
-        async with self._freed:
-            if discard or self._closed:
-                self._open -= 1
-            else:
-                self._idle.append(reader)
-            self._freed.notify()
+    def _give(self, reader: _Reader) -> None:
+        """A reader back: to the longest waiting read, or idle."""
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(reader)
+                return
+        self._idle.append(reader)
+
+    def _release_slot(self) -> None:
+        """A connection slot freed: the longest waiting read opens a connection in it."""
+        while self._waiting and not self._closed:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._open -= 1
+
+    async def _discard(self, reader: _Reader) -> None:
+        self._release_slot()
+        await reader.connection.close()
 
     async def _close_idle(self) -> None:
         idle, self._idle = self._idle, []
@@ -141,4 +171,8 @@ class AutocommitReaders:
     async def close(self) -> None:
         """Close the idle readers; readers in use close when they are given back."""
         self._closed = True
+        for waiter in self._waiting:
+            if not waiter.done():
+                waiter.set_exception(RuntimeError("the database is closed"))
+        self._waiting.clear()
         await self._close_idle()
