@@ -23,6 +23,12 @@ CASES = {
     "empty_and_repeated_names": b",a,a,\n1,2,3,4\n",
     "header_only": b"a,b\n",
     "late_text_in_numbers": b"a\n" + b"1\n" * 30000 + b"x\n",
+    # blank lines: pandas skips them (DuckDB read them as rows)
+    "one_column_blank_lines": b"x\n1\n\n2\n\n",
+    "whitespace_only_lines": b"a,b\n1,2\n   \n3,4\n \t",
+    "leading_blank_line": b"\nx\n1\n2\n",
+    "blank_line_in_a_quoted_value": b'id,note\n1,"a\n\nb"\n\n2,c\n',
+    "one_column_quoted_empty": b'x\n1\n""\n\n2\n',
 }
 
 
@@ -114,3 +120,24 @@ def _text(header: str):
     import io
 
     return io.StringIO(header + "\n" + ",".join("1" * len(header.split(","))) + "\n")
+
+
+@pytest.mark.parametrize(
+    ("data", "blank"),
+    [
+        (b"a\nbbbbbbbbbbbb\n\ncc\n", True),
+        (b"a\nbbbbbbbbbbbb\ncc\n", False),
+        (b"a\nbbbbbbbbbbbbbbbbbbbb \t\r\ncc", False),
+        (b"a\nb\n  ", True),  # the last line, without its newline
+        (b"a\nbbbbbbb\r\n\r\n", True),
+        (b"a\tb\n1\t2\n\t\n", False),  # tabs in a TSV: a row of empty fields
+    ],
+)
+def test_blank_lines_are_found_across_chunk_boundaries(tmp_path, monkeypatch, data, blank):
+    from ai_notebook_ext.datasets import blanklines
+
+    monkeypatch.setattr(blanklines, "CHUNK", 5)
+    path = tmp_path / "lines.csv"
+    path.write_bytes(data)
+    delimiter = "\t" if b"\t" in data.split(b"\n")[0] else ","
+    assert blanklines.has_blank_lines(str(path), delimiter) is blank

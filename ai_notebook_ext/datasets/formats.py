@@ -19,6 +19,7 @@ import zipfile
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .blanklines import has_blank_lines, without_blank_lines
 from .pandastypes import cast_types, ident, pandas_casts
 from .readoptions import (
     NA_VALUES,
@@ -204,22 +205,15 @@ def open_relation(
 ) -> ReadOptions:
     """Create the view ``data`` over the file in this connection, read as pandas reads it
     with ``options``; returns the options completed for the file. ``retry``: see
-    ``reader_sql`` (after a first read failed, ``next_retry``). ``head``: text in another
-    encoding than UTF-8 is re-encoded only up to about this many bytes (a sample)."""
+    ``reader_sql`` (after a first read failed, ``next_retry``). ``head``: text copied (another
+    encoding than UTF-8, blank lines) is copied only up to about this many bytes (a
+    sample)."""
     opts = resolve(path, fmt, options or ReadOptions())
     if fmt == "xlsx":
         con.register("data", read_excel(path, opts.sheet))
         return opts
-    if fmt in ("csv", "tsv") and opts.encoding != "utf-8":
-        copy = utf8_copy(path, opts.encoding, head)  # DuckDB reads UTF-8 (and latin-1) only
-        try:
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE data_utf8 AS SELECT * FROM "
-                + reader_sql(copy, fmt, replace(opts, encoding="utf-8"), retry)
-            )
-        finally:
-            os.unlink(copy)
-        con.execute("CREATE OR REPLACE VIEW data AS SELECT * FROM data_utf8")
+    if fmt in ("csv", "tsv"):
+        _csv_relation(con, path, fmt, opts, retry, head)
     else:
         con.execute(
             f"CREATE OR REPLACE VIEW data AS SELECT * FROM {reader_sql(path, fmt, opts, retry)}"
@@ -233,6 +227,35 @@ def open_relation(
                 f"{where}; the header has {len(opts.names)} (counting the header as line 1)"
             )
     return opts
+
+
+def _csv_relation(
+    con: Any, path: str, fmt: str, opts: ReadOptions, retry: frozenset[str], head: int | None
+) -> None:
+    """The view ``data`` over CSV text: over the file itself, or over a table read from a
+    temporary copy when DuckDB cannot read the file as pandas does: UTF-8 for another
+    encoding (DuckDB reads UTF-8 and latin-1 only), without the blank lines pandas skips
+    (``blanklines.py``)."""
+    delimiter = opts.delimiter or ("\t" if fmt == "tsv" else ",")
+    copies: list[str] = []
+    try:
+        source = path
+        if opts.encoding != "utf-8":
+            source = utf8_copy(path, opts.encoding, head)
+            copies.append(source)
+        if has_blank_lines(source, delimiter, head):
+            source = without_blank_lines(source, delimiter, head)
+            copies.append(source)
+        if not copies:
+            sql = reader_sql(path, fmt, opts, retry)
+            con.execute(f"CREATE OR REPLACE VIEW data AS SELECT * FROM {sql}")
+            return
+        sql = reader_sql(source, fmt, replace(opts, encoding="utf-8"), retry)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE data_copy AS SELECT * FROM {sql}")
+        con.execute("CREATE OR REPLACE VIEW data AS SELECT * FROM data_copy")
+    finally:
+        for copy in copies:
+            os.unlink(copy)
 
 
 def read_excel(path: str, sheet: str | None = None) -> Any:
