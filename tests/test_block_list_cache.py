@@ -6,6 +6,7 @@ server's own block service writes): the cache must notice without being told.
 
 from __future__ import annotations
 
+import pytest
 from conftest import make_project
 from sqlalchemy import text
 
@@ -177,3 +178,28 @@ async def test_roles_are_checked_on_every_request(api):
     assert (await listing(api, pid, user="bob")).status == 404
     assert (await listing(api, pid, user="bob", etag=etag)).status == 404
     assert (await listing(api, 999_999)).status == 404
+
+
+async def test_a_block_deleted_while_its_run_is_written_is_a_404(api, db_url, monkeypatch):
+    """On PostgreSQL the block check and the run's INSERT commit on their own: a block
+    deleted in between fails the INSERT's foreign key, and the caller gets the 404 it
+    would have got a moment later, not a 500; no run is left behind."""
+    if db_url.startswith("sqlite"):
+        pytest.skip("SQLite: the check and the insert are one transaction (one writer)")
+    from ai_notebook_ext.execution.records import RunRecords
+
+    pid = await make_project(api)
+    block = await add(api, pid, "x = 1")
+    check = RunRecords._block
+
+    async def checked_then_deleted(conn, actor, project_id, block_id):
+        row = await check(conn, actor, project_id, block_id)
+        sql(db_url, "DELETE FROM blocks WHERE id = :id", id=block_id)  # another server
+        return row
+
+    monkeypatch.setattr(RunRecords, "_block", staticmethod(checked_then_deleted))
+    r = await api("POST", f"projects/{pid}/blocks/{block['id']}/execute", params={"wait": "true"})
+    assert r.status == 404, r.body
+    assert "not found" in r.error["message"]
+    runs = await api("GET", f"projects/{pid}/runs")
+    assert runs.body["total"] == 0

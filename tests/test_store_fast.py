@@ -148,7 +148,7 @@ def pg_db(pg_server, jp_asyncio_loop):
 
 
 async def test_hot_reads_match_sqlalchemy_on_connections_of_their_own(pg_db, pg_server):
-    """PostgreSQL's hot reads (``Database.read``, ``store/pgreader.py``) give the rows
+    """PostgreSQL's hot reads (``Database.read``, ``store/pgdirect.py``) give the rows
     SQLAlchemy gives, on at most ``size`` autocommit connections outside the pool, and a
     reader PostgreSQL dropped is replaced without failing the read."""
     import asyncio
@@ -170,10 +170,15 @@ async def test_hot_reads_match_sqlalchemy_on_connections_of_their_own(pg_db, pg_
         .where(Block.project_id == bindparam("project_id"))
         .order_by(Block.position)
     )
+    # columns and parameters with processing (UTC timestamps) too
+    stamped = select(Block.id, Block.created_at).where(Block.created_at < bindparam("t"))
+    now = {"t": datetime.now(UTC)}
     async with engine.connect() as conn:
         expected = [tuple(r) for r in await conn.execute(stmt, {"project_id": 1})]
+        with_times = [tuple(r) for r in await conn.execute(stamped, now)]
     assert len(expected) == 3
-    readers = pg_db.readers
+    assert with_times[0][1].tzinfo is not None
+    readers = pg_db.direct
     many = await asyncio.gather(*(pg_db.read((stmt, {"project_id": 1})) for _ in range(12)))
     assert many == [[expected]] * 12
     assert 1 <= readers._open <= readers.size == 4
@@ -193,11 +198,13 @@ async def test_hot_reads_match_sqlalchemy_on_connections_of_their_own(pg_db, pg_
     assert killed
     assert await pg_db.read((stmt, {"project_id": 1})) == [expected]
 
-    with pytest.raises(exc.DBAPIError):
-        await pg_db.read((select(Block.id).where(Block.id == bindparam("x")), {}))
+    by_id = select(Block.id).where(Block.id == bindparam("x"))
+    with pytest.raises(exc.ArgumentError):  # a parameter left out, as SQLAlchemy says
+        await pg_db.read((by_id, {}))
+    with pytest.raises(exc.DBAPIError):  # PostgreSQL refuses it
+        await pg_db.read((by_id, {"x": "not a number"}))
     assert await pg_db.read((stmt, {"project_id": 1})) == [expected]  # still serving
-    with pytest.raises(TypeError, match="needs processing"):
-        await pg_db.read((select(Block.created_at), {}))
+    assert await pg_db.read((stamped, now)) == [with_times]
     await readers.close()
     assert readers._open == 0
     assert not readers._idle
@@ -208,9 +215,9 @@ async def test_hot_reads_get_connections_in_arrival_order(pg_db):
     later (here: the next one of a client reading in a loop) does not overtake them."""
     import asyncio
 
-    from ai_notebook_ext.store.pgreader import AutocommitReaders
+    from ai_notebook_ext.store.pgdirect import DirectConnections
 
-    readers = AutocommitReaders(pg_db.engine, size=1)
+    readers = DirectConnections(pg_db.engine, size=1)
     order: list[str] = []
 
     async def client(name: str) -> None:

@@ -150,7 +150,9 @@ class RunEnding:
                     return None
                 known = RunOut.model_validate(row)
         params["outputs"] = storable(outputs) if outputs is not None else known.outputs
-        async with self.db.connection() as conn:
+        # Each statement commits on its own on PostgreSQL (``Database.autocommit``): the
+        # run's end is the one that counts; its artifacts and the block's last run follow.
+        async with self.db.autocommit() as conn:
             if not (await conn.execute(sql.FINISH_RUN, params)).rowcount:
                 self.displays.gone(run_id)
                 return None  # already ended (e.g. cancelled while stopping)

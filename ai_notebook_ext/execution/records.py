@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from ..errors import BadRequest, NotFound
 from ..projects.access import authorize, require
@@ -32,6 +33,9 @@ async def project_run(session: Any, project_id: int, run_id: int) -> Run:
     if run is None or run.project_id != project_id:
         raise NotFound(f"run {run_id} not found in project {project_id}")
     return run
+
+
+FOREIGN_KEY_VIOLATION = "23503"  # PostgreSQL's SQLSTATE
 
 
 class RunRecords:
@@ -63,7 +67,10 @@ class RunRecords:
         project_id = live.project_id
         now = utcnow()
         try:
-            async with self.db.connection() as conn:
+            # No transaction around the check and the insert (on PostgreSQL each commits
+            # on its own): a block or project deleted in between fails the insert's
+            # foreign key, which is the 404 below.
+            async with self.db.autocommit() as conn:
                 row = await self._block(conn, actor, project_id, block_id)
                 if row is None:
                     raise _Missing
@@ -86,7 +93,12 @@ class RunRecords:
                     values |= {"status": "running", "started_at": now}
                 else:  # the fast path: the code may go to the kernel before the insert
                     values |= self.fast.before_insert(live, row.source, now)
-                run_id = (await conn.execute(sql.INSERT_RUN, values)).scalar_one()
+                try:
+                    run_id = (await conn.execute(sql.INSERT_RUN, values)).scalar_one()
+                except IntegrityError as exc:
+                    if getattr(exc.orig, "sqlstate", None) != FOREIGN_KEY_VIOLATION:
+                        raise
+                    raise _Missing from exc
         except BaseException as exc:
             await self.fast.unsend(live)  # no record of the code: stop it
             if not isinstance(exc, _Missing):
@@ -134,7 +146,7 @@ class RunRecords:
     async def mark_running(self, run: RunOut, generation: int) -> RunOut:
         """The worker sent the code: the run is running (written while the kernel works)."""
         started = utcnow()
-        async with self.db.connection() as conn:
+        async with self.db.autocommit() as conn:
             params = {"run_id": run.id, "started_at": started, "generation": generation}
             await conn.execute(sql.MARK_RUNNING, params)
         return run.model_copy(update={"started_at": started})

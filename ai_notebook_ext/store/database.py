@@ -27,8 +27,8 @@ from sqlalchemy.orm import sessionmaker
 
 from .fast import FastResult
 from .inline import InlineConnection, InlineSession
+from .pgdirect import DirectConnections, Query
 from .pgping import ping_when_idle
-from .pgreader import AutocommitReaders, Query
 
 if TYPE_CHECKING:  # Alembic loads only to migrate (see ai_notebook_ext.startup)
     from alembic.config import Config as AlembicConfig
@@ -159,7 +159,7 @@ class Database:
                 max_overflow=max(1, pool_size // 4),
             )
             ping_when_idle(self.engine)
-            self.readers = AutocommitReaders(self.engine)
+            self.direct = DirectConnections(self.engine)
             self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -192,9 +192,9 @@ class Database:
     async def read(self, *queries: Query) -> list[list[tuple[Any, ...]]]:
         """The rows of each Core SELECT, as plain tuples, for hot reads that need no
         transaction of their own: on SQLite the kept connection (``fast`` statements on
-        its cursor), on PostgreSQL connections kept in autocommit (``pgreader.py``)."""
+        its cursor), on PostgreSQL connections kept in autocommit (``pgdirect.py``)."""
         if self.engine is not None:
-            return await self.readers.read(*queries)
+            return await self.direct.read(*queries)
         results = []
         async with self.connection() as conn:
             for statement, params in queries:
@@ -220,6 +220,20 @@ class Database:
         async with self.engine.begin() as conn:
             yield conn
 
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[Any]:
+        """A connection for hot statements that need no transaction around them (a run's
+        row written when it is submitted, when it starts, when it ends): on PostgreSQL
+        each statement commits on its own, on a connection kept in autocommit
+        (``pgdirect.py``: no BEGIN and COMMIT round trips, no SQLAlchemy execution
+        context); on SQLite, ``connection()`` (one transaction, inline)."""
+        if self.engine is None:
+            async with self.connection() as conn:
+                yield conn
+            return
+        async with self.direct.connection() as conn:
+            yield conn
+
     def _inline_connection(self) -> Connection | None:
         """One connection kept for ``connection()`` on SQLite, or None while it is in use.
 
@@ -234,7 +248,7 @@ class Database:
     async def dispose(self) -> None:
         """Close all pooled connections."""
         if self.engine is not None:
-            await self.readers.close()
+            await self.direct.close()
             await self.engine.dispose()
         if self.sync_engine is not None:
             if self._inline is not None:

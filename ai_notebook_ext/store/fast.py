@@ -13,7 +13,7 @@ statement runs through SQLAlchemy as usual.
 Eligible: SELECTs, and UPDATEs and DELETEs without column defaults. Not INSERTs, whose
 column defaults SQLAlchemy computes on each execution (``fast`` refuses them).
 
-PostgreSQL's counterpart for hot reads is ``pgreader.py``.
+PostgreSQL's counterpart is ``pgdirect.py``.
 """
 
 from __future__ import annotations
