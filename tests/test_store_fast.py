@@ -205,6 +205,17 @@ async def test_hot_reads_match_sqlalchemy_on_connections_of_their_own(pg_db, pg_
         await pg_db.read((by_id, {"x": "not a number"}))
     assert await pg_db.read((stmt, {"project_id": 1})) == [expected]  # still serving
     assert await pg_db.read((stamped, now)) == [with_times]
+    # an error between statements (a 404 in the caller) leaves the connection usable
+    idle = len(readers._idle)
+
+    async def not_found() -> None:
+        async with readers.connection() as conn:
+            await conn.execute(stmt, {"project_id": 1})
+            raise LookupError("block 9 not found")
+
+    with pytest.raises(LookupError):
+        await not_found()
+    assert len(readers._idle) == idle
     await readers.close()
     assert readers._open == 0
     assert not readers._idle

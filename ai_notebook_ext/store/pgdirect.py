@@ -124,18 +124,22 @@ class DirectConnection:
         self.connection = connection
         self.cursor = connection.cursor()
         self.dialect = dialect
+        self.busy = False  # inside a statement: left there by a cancel, its state is unknown
 
     async def execute(self, statement: Any, params: Mapping[str, Any] | None = None) -> Any:
         """Run one Core statement (committed on its own); SQLAlchemy's errors."""
         compiled = plan(statement, params or {}, self.dialect)
         values = compiled.values(params or {})
+        self.busy = True
         try:
             await self.cursor.execute(compiled.sql, values)
             raw = await self.cursor.fetchall() if compiled.row is not None else []
         except self.dialect.loaded_dbapi.Error as error:
+            self.busy = False  # the statement ended, with an error
             raise exc.DBAPIError.instance(
                 compiled.sql, values, error, self.dialect.loaded_dbapi.Error, dialect=self.dialect
             ) from error
+        self.busy = False
         rows = []
         if raw:
             processors = compiled.processors(self.cursor.description)
@@ -179,20 +183,22 @@ class DirectConnections:
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[DirectConnection]:
-        """A connection for a few statements; given back after, or closed if a statement
-        failed (its state is then unknown) or the caller was cancelled."""
+        """A connection for a few statements, given back after (an error between or in
+        statements leaves it usable: each one commits on its own); closed if the server
+        dropped it or a cancel left it inside a statement."""
         conn = await self._take()
         try:
             yield conn
-        except exc.DBAPIError as error:
-            broken = conn.broken
-            await self._discard(conn)
-            if broken:  # dropped by the server: so were the idle ones, most likely
-                error.connection_invalidated = True
+        except BaseException as error:
+            if conn.broken:  # dropped by the server: so were the idle ones, most likely
+                if isinstance(error, exc.DBAPIError):
+                    error.connection_invalidated = True
+                await self._discard(conn)
                 await self._close_idle()
-            raise
-        except BaseException:
-            await self._discard(conn)
+            elif conn.busy or self._closed:
+                await self._discard(conn)
+            else:
+                self._give(conn)
             raise
         if self._closed:
             await self._discard(conn)
