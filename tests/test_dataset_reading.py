@@ -29,6 +29,7 @@ CASES = {
     "leading_blank_line": b"\nx\n1\n2\n",
     "blank_line_in_a_quoted_value": b'id,note\n1,"a\n\nb"\n\n2,c\n',
     "one_column_quoted_empty": b'x\n1\n""\n\n2\n',
+    "quote_inside_a_field_then_blank_lines": b'a,b\n12" pipe,3\n\nx,4\n\n"y\n\nz",5\n',
 }
 
 
@@ -131,6 +132,7 @@ def _text(header: str):
         (b"a\nb\n  ", True),  # the last line, without its newline
         (b"a\nbbbbbbb\r\n\r\n", True),
         (b"a\tb\n1\t2\n\t\n", False),  # tabs in a TSV: a row of empty fields
+        (b"a\rbbbbbbbbbbbbbbbbbb\rc\r", False),  # no newline at all (old Mac lines)
     ],
 )
 def test_blank_lines_are_found_across_chunk_boundaries(tmp_path, monkeypatch, data, blank):

@@ -262,3 +262,29 @@ async def test_a_snapshot_session_reads_one_state_of_the_database(pg_db):
             assert await session.scalar(count) == expected
         async with pg_db.engine.begin() as conn:
             await conn.execute(delete(User).where(User.id != 1))
+
+
+async def test_an_idle_direct_connection_postgres_dropped_is_replaced(
+    pg_db, pg_server, monkeypatch
+):
+    """A write through ``Database.autocommit`` (not retried) on PostgreSQL after the
+    server dropped the idle connections (a restart, an idle timeout): the connection is
+    pinged after sitting idle and replaced, and the write goes through."""
+    import psycopg
+
+    from ai_notebook_ext.store import pgdirect
+    from ai_notebook_ext.store.models import User
+
+    assert await pg_db.read((select(literal(1)), {})) == [[(1,)]]
+    monkeypatch.setattr(pgdirect, "IDLE_BEFORE_PING", 0.0)
+    with psycopg.connect(pg_server.conninfo("t_fast_pg"), autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = 't_fast_pg' AND pid <> pg_backend_pid() "
+            "AND backend_type = 'client backend'"
+        )
+    async with pg_db.autocommit() as conn:
+        values = {"username": "ann", "display_name": "Ann", "created_at": datetime.now(UTC)}
+        await conn.execute(insert(User), values)
+    rows = await pg_db.read((select(User.username), {}))
+    assert rows == [[("ann",)]]

@@ -36,8 +36,10 @@ def has_blank_lines(path: str, delimiter: str = ",", limit: int | None = None) -
             done += len(chunk)
             buffer = carry + chunk
             cut = buffer.rfind(b"\n")
-            if cut < 0:
-                carry = buffer
+            if cut < 0:  # one long line so far: only whether it is blank matters
+                carry = buffer if not buffer.strip(space) else b"x"
+                if limit is not None and done >= limit:
+                    return False
                 continue
             if pattern.search(buffer, 0, cut):  # the lines that end in this buffer
                 return True
@@ -47,6 +49,26 @@ def has_blank_lines(path: str, delimiter: str = ",", limit: int | None = None) -
     return bool(carry) and not carry.strip(space)  # a last line without its newline
 
 
+def _ends_quoted(line: bytes, inside: bool, sep: bytes) -> bool:
+    """Whether the line ends inside a quoted value, as pandas' parser reads quotes: one
+    opens a value only at its start (a quote within ``12" pipe`` is a character), ``""``
+    inside a quoted value is a quote, and the next lone quote closes it."""
+    at_start, i, n = not inside, 0, len(line)
+    while i < n:
+        c = line[i : i + 1]
+        if inside:
+            if c == b'"':
+                if line[i + 1 : i + 2] == b'"':
+                    i += 2
+                    continue
+                inside = False
+        elif c == b'"' and at_start:
+            inside = True
+        at_start = not inside and c == sep
+        i += 1
+    return inside
+
+
 def without_blank_lines(path: str, delimiter: str = ",", limit: int | None = None) -> str:
     """A temporary copy of the file without its blank lines outside quoted values (the
     caller removes it); ``limit``: only about the first ``limit`` bytes (a sample)."""
@@ -54,13 +76,13 @@ def without_blank_lines(path: str, delimiter: str = ",", limit: int | None = Non
     fd, out = tempfile.mkstemp(suffix=".csv", prefix="ain-lines-")
     try:
         with open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
-            inside, done = False, 0
+            inside, done, sep = False, 0, delimiter.encode()
             for line in src:
                 done += len(line)
                 if inside or line.strip(space):
                     dst.write(line)
-                if line.count(b'"') % 2:  # "" escapes count twice: only a lone quote flips
-                    inside = not inside
+                if b'"' in line:
+                    inside = _ends_quoted(line, inside, sep)
                 if limit is not None and done >= limit and not inside:
                     break
     except BaseException:

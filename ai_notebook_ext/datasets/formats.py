@@ -49,7 +49,7 @@ SNIFF = 64 * 1024
 # does not; columns of True/False spellings pandas knows become BOOLEAN afterwards.
 TYPE_CANDIDATES = ("BIGINT", "DOUBLE", "TIME", "DATE", "TIMESTAMP", "VARCHAR")
 EXCEL_TYPE_ROWS = 1000
-SAMPLE_HEAD = 8 << 20  # bytes of a non-UTF-8 text file re-encoded for a schema-only read
+SAMPLE_HEAD = 8 << 20  # bytes of a text file copied (recoded, blank lines) for a sample read
 
 
 class FormatError(ValueError):
@@ -330,8 +330,9 @@ def inspect(
     opts = options or ReadOptions()
     try:
         retry: frozenset[str] | None = frozenset()
-        recoded = fmt in ("csv", "tsv") and opts.encoding != "utf-8"
-        head = SAMPLE_HEAD if recoded and not count else None
+        # Text that needs a copy (another encoding, blank lines) is copied only as far
+        # as the sample when the whole file is not read anyway.
+        head = SAMPLE_HEAD if fmt in ("csv", "tsv") and not count else None
         while True:
             try:
                 opts = open_relation(con, path, fmt, options, retry=retry, head=head)

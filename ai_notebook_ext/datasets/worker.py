@@ -235,15 +235,21 @@ def sample_blob(
     read: ReadOptions | None = None,
 ) -> list[dict[str, Any]]:
     """The first ``rows`` rows, as JSON-able dicts."""
-    from .formats import connect, open_relation
+    from .formats import SAMPLE_HEAD, FormatError, connect, open_relation
     from .profile import jsonable
 
     store = _store(url, options)
     with store.local_path(blob, "." + fmt) as path:
         con = connect()
         try:
-            open_relation(con, path, fmt, read)
-            cursor = con.execute("SELECT * FROM data LIMIT ?", [int(rows)])
+            try:  # a text file copied (recoded, blank lines) only as far as a sample
+                open_relation(con, path, fmt, read, head=SAMPLE_HEAD)
+                cursor = con.execute("SELECT * FROM data LIMIT ?", [int(rows)])
+            except FormatError:
+                raise
+            except Exception:  # the sample may end inside a quoted field: all of it
+                open_relation(con, path, fmt, read)
+                cursor = con.execute("SELECT * FROM data LIMIT ?", [int(rows)])
             names = [d[0] for d in cursor.description]
             return [
                 {n: jsonable(v) for n, v in zip(names, row, strict=False)}

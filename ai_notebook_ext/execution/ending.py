@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import suppress
 from typing import Any
+
+from sqlalchemy.exc import IntegrityError
 
 from .. import metrics
 from ..dag.service import block_fingerprint
@@ -159,10 +162,10 @@ class RunEnding:
             for art in {a.sha256: a for a in artifacts}.values():
                 key = {"project_id": known.project_id, "sha256": art.sha256}
                 if (await conn.execute(sql.ARTIFACT_EXISTS, key)).first() is None:
-                    await conn.execute(
-                        sql.INSERT_ARTIFACT,
-                        {**key, "mime": _mime(art.mime), "size": art.size, "created_at": utcnow()},
-                    )
+                    row = {**key, "mime": _mime(art.mime), "size": art.size}
+                    # another run may store the same bytes meanwhile: theirs is as good
+                    with suppress(IntegrityError):
+                        await conn.execute(sql.INSERT_ARTIFACT, {**row, "created_at": utcnow()})
             if known.block_id is not None:
                 await conn.execute(sql.SET_LAST_RUN, {"block_id": known.block_id, "run_id": run_id})
         metrics.run_ended(status, known.started_at, params["finished_at"])

@@ -12,14 +12,17 @@ of 0.4, a two-statement transaction's worth 0.6 instead of 1.3. Each statement c
 on its own and sees its own snapshot.
 
 Connections are opened on first use, up to ``size``, and handed to waiting callers in
-arrival order. A connection PostgreSQL dropped (restart, failover, idle timeout) is
-closed with the idle ones; a read is then tried once more on a new connection (a write
-is not: the caller gets the error).
+arrival order. One that sat idle for ``IDLE_BEFORE_PING`` seconds is pinged before use
+and replaced if PostgreSQL dropped it (restart, failover, idle timeout), as the pool's
+are (``pgping.py``). One dropped while in use fails its statement, and the idle ones are
+closed with it; a read is then tried once more on a new connection (a write is not: the
+caller gets the error).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque, namedtuple
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -30,6 +33,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.dml import UpdateBase
+
+from .pgping import IDLE_BEFORE_PING
 
 Query = tuple[Select[Any], Mapping[str, Any]]
 _REQUIRED = object()
@@ -44,12 +49,14 @@ class _Plan:
         self.dialect = dialect
         self.slots: list[tuple[str, Callable[[Any], Any] | None, Any]] = []
         defaults = {}
-        for column in [*done.insert_prefetch, *done.update_prefetch]:
+        prefetch = [(c, c.default) for c in done.insert_prefetch]
+        prefetch += [(c, c.onupdate) for c in done.update_prefetch]
+        for column, default in prefetch:
             if column.key in keys:
                 continue
-            if column.default is None or not column.default.is_scalar:
+            if default is None or not default.is_scalar:
                 raise TypeError(f"column {column.key!r} has a computed default: give it")
-            defaults[column.key] = column.default.arg
+            defaults[column.key] = default.arg
         for name, bind in done.binds.items():
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             default = defaults.get(name, _REQUIRED if bind.required else bind.value)
@@ -125,6 +132,18 @@ class DirectConnection:
         self.cursor = connection.cursor()
         self.dialect = dialect
         self.busy = False  # inside a statement: left there by a cancel, its state is unknown
+        self.returned = time.monotonic()  # when it was last given back
+
+    async def alive(self) -> bool:
+        """False if PostgreSQL dropped it while it sat idle for a while (a restart, a
+        failover, an idle timeout): pinged then, as ``pgping.py`` does for the pool."""
+        if time.monotonic() - self.returned < IDLE_BEFORE_PING:
+            return True
+        try:
+            await self.cursor.execute("SELECT 1")
+        except self.dialect.loaded_dbapi.Error:
+            return False
+        return True
 
     async def execute(self, statement: Any, params: Mapping[str, Any] | None = None) -> Any:
         """Run one Core statement (committed on its own); SQLAlchemy's errors."""
@@ -206,8 +225,19 @@ class DirectConnections:
             self._give(conn)
 
     async def _take(self) -> DirectConnection:
-        if self._idle:
-            return self._idle.pop()
+        while self._idle:
+            conn = self._idle.pop()
+            try:
+                alive = await conn.alive()
+            except BaseException:  # cancelled during the ping: its state is unknown
+                await self._discard(conn)
+                raise
+            if alive:
+                return conn
+            self._open -= 1  # dead: its slot is ours, for a new connection below
+            await conn.connection.close()
+            if self._open < self.size:
+                break
         if self._open >= self.size:
             loop = asyncio.get_running_loop()
             waiter: asyncio.Future[DirectConnection | None] = loop.create_future()
@@ -245,6 +275,7 @@ class DirectConnections:
             if not waiter.done():
                 waiter.set_result(conn)
                 return
+        conn.returned = time.monotonic()
         self._idle.append(conn)
 
     def _release_slot(self) -> None:

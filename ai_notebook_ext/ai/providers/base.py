@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import sys
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
+from concurrent.futures import Future
 from typing import Any
 
 from ..errors import ProviderError
@@ -34,6 +35,27 @@ def retry_after(exc: Exception) -> float | None:
         return None
 
 
+_imports: dict[str, Future[Any]] = {}
+_imports_lock = threading.Lock()
+
+
+def _import(module: str) -> Future[Any]:
+    """The import of ``module`` in a thread of its own, started once per process."""
+    with _imports_lock:
+        done = _imports.get(module)
+        if done is None:
+            done = _imports[module] = Future()
+            threading.Thread(target=_run_import, args=(module, done), daemon=True).start()
+    return done
+
+
+def _run_import(module: str, done: Future[Any]) -> None:
+    try:
+        done.set_result(importlib.import_module(module))
+    except BaseException as exc:
+        done.set_exception(exc)
+
+
 class Provider(ABC):
     """One AI service behind its official client, imported only when first used."""
 
@@ -44,10 +66,13 @@ class Provider(ABC):
     async def load(self) -> None:
         """Import the client library in a thread, once: the first import of an SDK takes
         seconds on a busy machine, which must not count against a request's timeout (nor
-        block the event loop)."""
-        missing = [m for m in self.sdk_modules if m not in sys.modules]
-        for module in missing:
-            await asyncio.to_thread(importlib.import_module, module)
+        block the event loop). Callers arriving meanwhile wait for the same import (a
+        module is in sys.modules while it is still being imported)."""
+        for module in self.sdk_modules:
+            done = _import(module)
+            if not done.done():
+                await asyncio.wrap_future(done)
+            done.result()  # its ImportError, if any
 
     @abstractmethod
     def configured(self) -> str:

@@ -12,8 +12,10 @@ versions (``xmin``) instead, because a trigger writing the project row would loc
 after a block row, the opposite order of inserts and moves, and could deadlock them.
 SQLite has one writer at a time.
 
-SQLite drops a table's triggers with the table: a migration that rebuilds ``blocks`` must
-create them again (``BLOCKS_REVISION_SQLITE``).
+A later SQLite migration that rebuilds a table (Alembic's batch mode: create, copy, drop,
+rename) must drop these triggers first and create them again after
+(``BLOCKS_REVISION_SQLITE``): rebuilding ``blocks`` drops them with the table, and
+rebuilding ``projects`` fails at the rename, since they name it.
 
 Revision ID: 0014
 Revises: 0013
