@@ -42,6 +42,34 @@ def fast(statement: StatementT) -> StatementT:
     return statement.execution_options(**{FAST: True})
 
 
+Slot = tuple[str, Callable[[Any], Any] | None, Any]  # name, bind processor, default
+
+
+def bind_slots(
+    compiled: Any, names: Any, dialect: Dialect, defaults: Mapping[str, Any] | None = None
+) -> list[Slot]:
+    """Each named parameter of a compiled statement with SQLAlchemy's bind processing and
+    its value when a call leaves it out (a literal's, ``defaults``, or required)."""
+    slots = []
+    for name in names:
+        bind = compiled.binds[name]
+        processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        default = _REQUIRED if bind.required else bind.value
+        slots.append((name, processor, (defaults or {}).get(name, default)))
+    return slots
+
+
+def bound_values(slots: list[Slot], params: Mapping[str, Any]) -> list[Any]:
+    """The parameters' values for the driver, processed, in the slots' order."""
+    out = []
+    for name, processor, default in slots:
+        value = params.get(name, default)
+        if value is _REQUIRED:
+            raise exc.ArgumentError(f"a value is required for bind parameter {name!r}")
+        out.append(processor(value) if processor is not None else value)
+    return out
+
+
 class _Plan:
     """One statement compiled for one dialect: SQL text, parameter order and processors."""
 
@@ -50,12 +78,7 @@ class _Plan:
         if compiled.positiontup is None:
             raise TypeError(f"dialect {dialect.name} does not use positional parameters")
         self.sql = compiled.string
-        self.slots: list[tuple[str, Callable[[Any], Any] | None, Any]] = []
-        for name in compiled.positiontup:
-            bind = compiled.binds[name]
-            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            default = _REQUIRED if bind.required else bind.value
-            self.slots.append((name, processor, default))
+        self.slots = bind_slots(compiled, compiled.positiontup, dialect)
         self.row: Any = None
         self.result_processors: list[Callable[[Any], Any] | None] = []
         if isinstance(statement, Select):
@@ -66,13 +89,7 @@ class _Plan:
             ]
 
     def values(self, params: Mapping[str, Any]) -> list[Any]:
-        out = []
-        for name, processor, default in self.slots:
-            value = params.get(name, default)
-            if value is _REQUIRED:
-                raise exc.ArgumentError(f"a value is required for bind parameter {name!r}")
-            out.append(processor(value) if processor is not None else value)
-        return out
+        return bound_values(self.slots, params)
 
 
 class FastResult:

@@ -34,10 +34,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.dml import UpdateBase
 
+from .fast import bind_slots, bound_values
 from .pgping import IDLE_BEFORE_PING
 
 Query = tuple[Select[Any], Mapping[str, Any]]
-_REQUIRED = object()
 
 
 class _Plan:
@@ -47,7 +47,6 @@ class _Plan:
         done = statement.compile(dialect=dialect, column_keys=keys)
         self.sql = done.string
         self.dialect = dialect
-        self.slots: list[tuple[str, Callable[[Any], Any] | None, Any]] = []
         defaults = {}
         prefetch = [(c, c.default) for c in done.insert_prefetch]
         prefetch += [(c, c.onupdate) for c in done.update_prefetch]
@@ -57,10 +56,8 @@ class _Plan:
             if default is None or not default.is_scalar:
                 raise TypeError(f"column {column.key!r} has a computed default: give it")
             defaults[column.key] = default.arg
-        for name, bind in done.binds.items():
-            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            default = defaults.get(name, _REQUIRED if bind.required else bind.value)
-            self.slots.append((name, processor, default))
+        self.names = list(done.binds)
+        self.slots = bind_slots(done, self.names, dialect, defaults)
         if isinstance(statement, Select):
             columns = list(statement.selected_columns)
         elif isinstance(statement, UpdateBase):
@@ -73,13 +70,7 @@ class _Plan:
         self._processors: list[Callable[[Any], Any] | None] | None = None
 
     def values(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        out = {}
-        for name, processor, default in self.slots:
-            value = params.get(name, default)
-            if value is _REQUIRED:
-                raise exc.ArgumentError(f"a value is required for bind parameter {name!r}")
-            out[name] = processor(value) if processor is not None else value
-        return out
+        return dict(zip(self.names, bound_values(self.slots, params), strict=True))
 
     def processors(self, description: Any) -> list[Callable[[Any], Any] | None]:
         """Result processing per column (known once PostgreSQL said the columns' types)."""
