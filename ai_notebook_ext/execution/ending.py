@@ -2,7 +2,9 @@
 fingerprint it ran with; then the status event. Persisted first, announced after.
 
 ``end`` is the ending step of a LiveRun: it records the end, hands what ``ain`` read and
-wrote to the datasets layer, then resolves the run's ``ended`` future, once.
+wrote to the datasets layer, resolves the run's ``ended`` future (once), and only then
+announces the end (metrics, log line, status event): a request waiting for the run
+answers before that work, which is not on its way.
 """
 
 from __future__ import annotations
@@ -60,12 +62,13 @@ class RunEnding:
         datasets: list[dict[str, Any]] = (),  # type: ignore[assignment]
         **end: Any,
     ) -> RunOut | None:
-        """End a live run: outputs to artifacts, the record (see ``record``), what ``ain``
-        read and wrote; then whoever waits for it gets the run as it ended."""
+        """End a live run: outputs to artifacts, the record (see ``persist``), what ``ain``
+        read and wrote; then whoever waits for it gets the run as it ended, and then the
+        end is announced (a waiting request answers first: it is the critical path)."""
         stored: list[StoredArtifact] = []
         if outputs:
             outputs, stored = await self.outputs(outputs)
-        final = await self.record(
+        final = await self.persist(
             live.run.id if live.run else 0,
             status,
             outputs=outputs,
@@ -76,6 +79,8 @@ class RunEnding:
         if datasets and live.run is not None:
             await self._datasets(live.run, datasets)
         live.end(final)
+        if final is not None:
+            self.announce(final)
         return final
 
     async def fail(self, live: LiveRun, exc: Exception) -> None:
@@ -117,7 +122,30 @@ class RunEnding:
             log.exception("ai_notebook_ext: fingerprint of run %s", run.id)
             return None
 
-    async def record(
+    async def record(self, run_id: int, status: str, **end: Any) -> RunOut | None:
+        """Persist the end of a run, then announce it; the run as it ended (None if it
+        had ended already or does not exist). Arguments as ``persist``."""
+        final = await self.persist(run_id, status, **end)
+        if final is not None:
+            self.announce(final)
+        return final
+
+    def announce(self, final: RunOut) -> None:
+        """Count, log and publish the end of a run that is on record."""
+        metrics.run_ended(final.status, final.started_at, final.finished_at)
+        log.info("run %s of block %s ended %s", final.id, final.block_id, final.status)
+        self.events.status(
+            final.project_id,
+            final.id,
+            final.block_id,
+            final.status,
+            final.execution_count,
+            final.message,
+            final.error,
+            pipeline_id=final.parent_id,
+        )
+
+    async def persist(
         self,
         run_id: int,
         status: str,
@@ -131,8 +159,8 @@ class RunEnding:
         known: RunOut | None = None,
         fingerprint: str | None = None,
     ) -> RunOut | None:
-        """Persist the end of a run, then announce it; the run as it ended (None if it
-        had ended already or does not exist).
+        """Persist the end of a run; the run as it ended (None if it had ended already or
+        does not exist). Its display updates are stored before it returns.
 
         ``known`` is the run as the caller already has it: then no row is read back.
         """
@@ -168,23 +196,11 @@ class RunEnding:
                         await conn.execute(sql.INSERT_ARTIFACT, {**row, "created_at": utcnow()})
             if known.block_id is not None:
                 await conn.execute(sql.SET_LAST_RUN, {"block_id": known.block_id, "run_id": run_id})
-        metrics.run_ended(status, known.started_at, params["finished_at"])
-        log.info("run %s of block %s ended %s", run_id, known.block_id, status)
         update = {k: v for k, v in params.items() if k not in ("run_id", "generation")}
         if generation is not None:
             update["kernel_generation"] = generation
         final = known.model_copy(update=update)
         await self.displays.ended(final)  # its display updates stored, its ids targets
-        self.events.status(
-            known.project_id,
-            run_id,
-            known.block_id,
-            status,
-            execution_count,
-            params["message"],
-            error,
-            pipeline_id=known.parent_id,
-        )
         return final
 
     async def record_failure(self, run_id: int, exc: Exception) -> RunOut | None:

@@ -49,6 +49,8 @@ class ExecResult:
 async def _shell_reply(box: Mailbox, wait: float) -> dict[str, Any] | None:
     """The request's execute_reply (the reader routes it to its mailbox); None if none
     came within ``wait`` seconds or the channel closed (restart, shutdown)."""
+    if box.reply.done():  # the usual case: ipykernel replies before it says idle
+        return box.reply.result()  # (wait_for would still go once round the loop)
     try:
         return await asyncio.wait_for(box.reply, wait)
     except TimeoutError:
