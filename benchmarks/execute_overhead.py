@@ -222,6 +222,19 @@ class ServerSide:
             raise RuntimeError(f"execute: run {run['id']} {run['status']}: {run['message']}")
         return elapsed
 
+    def floor(self) -> float:
+        """One round trip of Jupyter Server's own ``GET /api/me`` on the same connection
+        with the same headers: what any authenticated request costs (HTTP, tornado,
+        Jupyter's authentication, the client) before an extension does anything."""
+        start = time.perf_counter()
+        self.conn.request("GET", "/api/me", headers=self.headers)
+        resp = self.conn.getresponse()
+        body = resp.read()
+        elapsed = time.perf_counter() - start
+        if resp.status != 200:
+            raise RuntimeError(f"GET /api/me: {resp.status} {body[:500]!r}")
+        return elapsed
+
     def keep_cookies(self, resp: http.client.HTTPResponse) -> None:
         for header in resp.headers.get_all("Set-Cookie") or ():
             self.cookies.load(header)
@@ -348,6 +361,7 @@ async def measure(
             )
         raw_times: list[float] = []
         server_times: list[float] = []
+        floor_times: list[float] = []
         remaining = args.n
         while remaining > 0:
             chunk = min(args.chunk, remaining)
@@ -357,11 +371,14 @@ async def measure(
             with server_cpu:
                 for _ in range(chunk):
                     server_times.append(side.execute())
+            for _ in range(chunk):
+                floor_times.append(side.floor())
             remaining -= chunk
     finally:
         side.close()
         await raw.stop()
     report(args, raw_times, server_times, raw_cpu.totals, server_cpu.totals, gateway is not None)
+    floor_report(raw_times, server_times, floor_times)
 
 
 def report(
@@ -396,6 +413,15 @@ def report(
     print(f"ratio p95 = {s95 / r95:.2f}x")
     verdict = "met" if s50 / r50 <= TARGET else "NOT met"
     print(f"ratio p50 = {s50 / r50:.2f}x (target <= {TARGET}x: {verdict})")
+
+
+def floor_report(raw_times: list[float], server_times: list[float], floors: list[float]) -> None:
+    """The overhead split into Jupyter Server's per-request floor and the rest (ours)."""
+    r50, s50, f50 = (statistics.median(t) * 1000 for t in (raw_times, server_times, floors))
+    print()
+    print(f"{'Jupyter floor: GET /api/me':<34}{f50:>10.2f} ms p50 (same connection and headers)")
+    print(f"{'overhead beyond the floor':<34}{s50 - r50 - f50:>10.2f} ms p50")
+    print(f"{'ratio with the floor alone':<34}{(r50 + f50) / r50:>9.2f}x")
 
 
 def cpu_report(
