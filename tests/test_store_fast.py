@@ -132,9 +132,43 @@ async def test_errors_are_sqlalchemy_errors(db):
 def test_only_eligible_statements_are_fast():
     assert is_fast(sql.FINISH_RUN)
     assert is_fast(sql.BLOCK_FOR_RUN)
-    assert not is_fast(sql.INSERT_RUN)
+    assert is_fast(sql.INSERT_RUN)
+    assert not is_fast(sql.ARTIFACT_EXISTS)
     with pytest.raises(TypeError):
-        fast(insert(sql.runs))  # type: ignore[arg-type]
+        fast(func.now())  # type: ignore[arg-type]
+
+
+async def test_an_insert_stores_what_sqlalchemy_stores(db):
+    """INSERT ... RETURNING on the fast path: the same row as SQLAlchemy's own execution,
+    with the columns' scalar defaults filled in."""
+    queued = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=timezone(timedelta(hours=-3)))
+    values = {"project_id": 1, "block_id": 1, "user_id": 1, "status": "queued"}
+    values |= {"source": "x = 1", "outputs": [{"text": "ü"}], "message": "", "queued_at": queued}
+    async with db.connection() as conn:
+        result = await conn.execute(sql.INSERT_RUN, values)
+        assert isinstance(result, FastResult)
+        fast_id = result.scalar_one()
+        slow_id = conn.sync_connection.execute(sql.INSERT_RUN, values).scalar_one()
+    assert fast_id != slow_id
+    fast_run, slow_run = await read_run(db, fast_id), await read_run(db, slow_id)
+    for column in Run.__table__.columns:
+        if column.key != "id":
+            assert getattr(fast_run, column.key) == getattr(slow_run, column.key), column.key
+    assert fast_run.queued_at == queued
+    assert fast_run.outputs == [{"text": "ü"}]
+    assert fast_run.kind == Run.__table__.c.kind.default.arg  # a scalar default, filled in
+
+
+async def test_a_computed_default_must_be_given(db):
+    """A column default the plan cannot fill in (``outputs``: a Python function) is
+    refused before anything is written, not silently left to the database."""
+    values = {"project_id": 1, "block_id": 1, "user_id": 1, "status": "queued"}
+    values |= {"source": "x", "message": "", "queued_at": datetime(2026, 1, 2, tzinfo=UTC)}
+    with pytest.raises(TypeError, match="outputs"):
+        async with db.connection() as conn:
+            await conn.execute(sql.INSERT_RUN, values)
+    async with db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(sql.runs)) == 0
 
 
 @pytest.fixture

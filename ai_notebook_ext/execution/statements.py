@@ -2,7 +2,8 @@
 
 An execution writes three times (create, running, finished); through the ORM each write
 costs more Python than the kernel round trip it surrounds. Statements marked ``fast`` run
-on SQLite's DBAPI cursor when the database is SQLite (``store/fast.py``).
+on SQLite's DBAPI cursor when the database is SQLite (``store/fast.py``); the same
+statements in ``Database.autocommit`` run on PostgreSQL's direct connections.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ BLOCK_FOR_RUN = fast(
     .where(blocks.c.id == bindparam("block_id"), blocks.c.project_id == bindparam("project_id"))
 )
 
-INSERT_RUN = insert(runs).returning(runs.c.id)
+INSERT_RUN = fast(insert(runs).returning(runs.c.id))
 
 MARK_RUNNING = fast(
     update(runs)

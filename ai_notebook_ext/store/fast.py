@@ -2,18 +2,16 @@
 
 SQLAlchemy spends about 80-100 µs of Python on each execution of even a cached statement
 (execution context, parameter and result setup); SQLite answers a statement on a local file
-in less. Three statements sit between a block's kernel reply and the client's answer
-(``execution/statements.py``). A statement marked with ``fast()`` is compiled once per
-dialect by SQLAlchemy itself, so the SQL and the bind and result processing (UTC
-timestamps, JSON) are SQLAlchemy's, and executed with ``cursor.execute`` on the
-connection's own DBAPI connection, inside the transaction SQLAlchemy opened. Only inline
-SQLite connections (``inline.InlineConnection``) take this path; on PostgreSQL the same
-statement runs through SQLAlchemy as usual.
+in less. A statement marked with ``fast()`` is compiled once per dialect and set of
+parameter names by SQLAlchemy itself (``Plan``), so the SQL and the bind and result
+processing (UTC timestamps, JSON) are SQLAlchemy's, and executed with ``cursor.execute``
+on the connection's own DBAPI connection, inside the transaction SQLAlchemy opened. Only
+inline SQLite connections (``inline.InlineConnection``) take this path; on PostgreSQL the
+same statements run on ``pgdirect.py``'s connections with the same ``Plan``.
 
-Eligible: SELECTs, and UPDATEs and DELETEs without column defaults. Not INSERTs, whose
-column defaults SQLAlchemy computes on each execution (``fast`` refuses them).
-
-PostgreSQL's counterpart is ``pgdirect.py``.
+Column defaults: scalar ones are filled in from the plan; a computed one (a Python
+function, a SQL expression) must be given by the caller, else the plan refuses the
+statement with a TypeError.
 """
 
 from __future__ import annotations
@@ -24,21 +22,19 @@ from typing import Any
 
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.sql import Delete, Select, Update
+from sqlalchemy.sql import Delete, Insert, Select, Update
+from sqlalchemy.sql.dml import UpdateBase
 
 FAST = "ai_notebook_fast"
 _REQUIRED = object()
 
-StatementT = Select[Any] | Update | Delete
+StatementT = Select[Any] | Insert | Update | Delete
 
 
 def fast(statement: StatementT) -> StatementT:
     """Mark a statement for the inline SQLite fast path."""
-    if not isinstance(statement, Select | Update | Delete):
-        raise TypeError("only SELECT, UPDATE and DELETE statements can be fast")
-    table = getattr(statement, "table", None)
-    if table is not None and any(c.onupdate is not None for c in table.columns):
-        raise TypeError(f"{table.name} has column defaults on update: not eligible")
+    if not isinstance(statement, Select | Insert | Update | Delete):
+        raise TypeError("only SELECT, INSERT, UPDATE and DELETE statements can be fast")
     return statement.execution_options(**{FAST: True})
 
 
@@ -70,33 +66,74 @@ def bound_values(slots: list[Slot], params: Mapping[str, Any]) -> list[Any]:
     return out
 
 
-class _Plan:
-    """One statement compiled for one dialect: SQL text, parameter order and processors."""
+class Plan:
+    """One statement compiled once by SQLAlchemy for one dialect and the parameter names
+    a call gives: SQL text, parameters in the driver's order with their bind processing,
+    scalar column defaults, and result processing. Shared by the SQLite fast path and
+    PostgreSQL's direct connections (``pgdirect.py``)."""
 
-    def __init__(self, statement: StatementT, dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
-        if compiled.positiontup is None:
-            raise TypeError(f"dialect {dialect.name} does not use positional parameters")
-        self.sql = compiled.string
-        self.slots = bind_slots(compiled, compiled.positiontup, dialect)
-        self.row: Any = None
-        self.result_processors: list[Callable[[Any], Any] | None] = []
+    def __init__(self, statement: Any, keys: list[str], dialect: Dialect) -> None:
+        done = statement.compile(dialect=dialect, column_keys=keys)
+        self.sql = done.string
+        self.dialect = dialect
+        defaults = {}
+        prefetch = [(c, c.default) for c in done.insert_prefetch]
+        prefetch += [(c, c.onupdate) for c in done.update_prefetch]
+        for column, default in prefetch:
+            if column.key in keys:
+                continue
+            if default is None or not default.is_scalar:
+                raise TypeError(f"column {column.key!r} has a computed default: give it")
+            defaults[column.key] = default.arg
+        self.positional = done.positiontup is not None
+        self.names = list(done.positiontup if self.positional else done.binds)
+        self.slots = bind_slots(done, self.names, dialect, defaults)
         if isinstance(statement, Select):
             columns = list(statement.selected_columns)
-            self.row = namedtuple("Row", [c.key for c in columns])  # type: ignore[misc]
-            self.result_processors = [
-                c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
-            ]
+        elif isinstance(statement, UpdateBase):
+            columns = list(done.returning or [])
+        else:
+            raise TypeError("only SELECT, INSERT, UPDATE and DELETE statements")
+        self.columns = columns
+        self.row = (
+            namedtuple("Row", [str(c.key) for c in columns], rename=True) if columns else None  # type: ignore[misc]
+        )
+        self._processors: list[Callable[[Any], Any] | None] | None = None
 
-    def values(self, params: Mapping[str, Any]) -> list[Any]:
-        return bound_values(self.slots, params)
+    def values(self, params: Mapping[str, Any]) -> list[Any] | dict[str, Any]:
+        """The call's parameters for the driver: a list (qmark) or a dict (pyformat)."""
+        values = bound_values(self.slots, params)
+        return values if self.positional else dict(zip(self.names, values, strict=True))
+
+    def processors(self, description: Any) -> list[Callable[[Any], Any] | None]:
+        """Result processing per column (the driver's type codes, known after the first
+        execution, pick PostgreSQL's; SQLite's are None)."""
+        if self._processors is None:
+            self._processors = [
+                c.type.dialect_impl(self.dialect).result_processor(self.dialect, d[1])
+                for c, d in zip(self.columns, description or (), strict=True)
+            ]
+        return self._processors
+
+
+_plans: dict[tuple[int, str, tuple[str, ...]], tuple[Any, Plan]] = {}
+
+
+def plan(statement: Any, params: Mapping[str, Any], dialect: Dialect) -> Plan:
+    """The statement compiled for this dialect and these parameter names (cached)."""
+    key = (id(statement), dialect.name, tuple(params))
+    entry = _plans.get(key)
+    if entry is None or entry[0] is not statement:
+        entry = _plans[key] = (statement, Plan(statement, list(params), dialect))
+    return entry[1]
 
 
 class FastResult:
-    """The part of a CursorResult the hot paths use: ``first()``, ``rowcount``, and
-    ``tuples()`` (which a CursorResult lacks: callers check for a FastResult)."""
+    """The part of a CursorResult the hot paths use: ``first()``, ``scalar_one()``,
+    ``rowcount``, and ``tuples()`` (which a CursorResult lacks: callers check for a
+    FastResult)."""
 
-    def __init__(self, cursor: Any, plan: _Plan) -> None:
+    def __init__(self, cursor: Any, plan: Plan) -> None:
         self.cursor = cursor
         self.plan = plan
         self.rowcount: int = cursor.rowcount
@@ -106,25 +143,30 @@ class FastResult:
         self.cursor.close()
         if raw is None:
             return None
-        return self._row(raw)
+        make = self.plan.row
+        assert make is not None
+        return make(*self._processed(raw))
+
+    def scalar_one(self) -> Any:
+        raws = self.cursor.fetchall()
+        self.cursor.close()
+        if not raws:
+            raise exc.NoResultFound("no row was found when one was required")
+        if len(raws) > 1:
+            raise exc.MultipleResultsFound("multiple rows were found when one was required")
+        return next(iter(self._processed(raws[0])))
 
     def tuples(self) -> list[tuple[Any, ...]]:
         """Every row as a plain tuple of processed values (no named rows: cheaper)."""
         raws = self.cursor.fetchall()
         self.cursor.close()
-        processors = self.plan.result_processors
-        if not any(processors):
+        if not any(self.plan.processors(self.cursor.description)):
             return raws  # type: ignore[no-any-return]
-        return [
-            tuple(p(v) if p else v for p, v in zip(processors, raw, strict=True)) for raw in raws
-        ]
+        return [tuple(self._processed(raw)) for raw in raws]
 
-    def _row(self, raw: Any) -> Any:
-        processors = self.plan.result_processors
-        return self.plan.row(*(p(v) if p else v for p, v in zip(processors, raw, strict=True)))
-
-
-_plans: dict[tuple[int, str], tuple[StatementT, _Plan]] = {}
+    def _processed(self, raw: Any) -> Any:
+        processors = self.plan.processors(self.cursor.description)
+        return (p(v) if p else v for p, v in zip(processors, raw, strict=True))
 
 
 def is_fast(statement: Any) -> bool:
@@ -132,20 +174,16 @@ def is_fast(statement: Any) -> bool:
     return bool(options is not None and options().get(FAST))
 
 
-def execute(connection: Connection, statement: StatementT, params: Mapping[str, Any]) -> Any:
+def execute(connection: Connection, statement: Any, params: Mapping[str, Any]) -> Any:
     """Run a ``fast`` statement on the DBAPI connection behind ``connection``."""
     dialect = connection.dialect
-    key = (id(statement), dialect.name)
-    entry = _plans.get(key)
-    if entry is None or entry[0] is not statement:
-        entry = _plans[key] = (statement, _Plan(statement, dialect))
-    plan = entry[1]
-    values = plan.values(params)
+    compiled = plan(statement, params, dialect)
+    values = compiled.values(params)
     dbapi = connection.connection.driver_connection
     try:
-        cursor = dbapi.execute(plan.sql, values)  # type: ignore[union-attr]
+        cursor = dbapi.execute(compiled.sql, values)  # type: ignore[union-attr]
     except dialect.loaded_dbapi.Error as error:
         raise exc.DBAPIError.instance(
-            plan.sql, values, error, dialect.loaded_dbapi.Error, dialect=dialect
+            compiled.sql, values, error, dialect.loaded_dbapi.Error, dialect=dialect
         ) from error
-    return FastResult(cursor, plan)
+    return FastResult(cursor, compiled)

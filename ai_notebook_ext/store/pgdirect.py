@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque, namedtuple
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections import deque
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -32,66 +32,11 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
-from sqlalchemy.sql.dml import UpdateBase
 
-from .fast import bind_slots, bound_values
+from .fast import plan
 from .pgping import IDLE_BEFORE_PING
 
 Query = tuple[Select[Any], Mapping[str, Any]]
-
-
-class _Plan:
-    """One statement, compiled for psycopg with the parameter names a call gives."""
-
-    def __init__(self, statement: Any, keys: list[str], dialect: Dialect) -> None:
-        done = statement.compile(dialect=dialect, column_keys=keys)
-        self.sql = done.string
-        self.dialect = dialect
-        defaults = {}
-        prefetch = [(c, c.default) for c in done.insert_prefetch]
-        prefetch += [(c, c.onupdate) for c in done.update_prefetch]
-        for column, default in prefetch:
-            if column.key in keys:
-                continue
-            if default is None or not default.is_scalar:
-                raise TypeError(f"column {column.key!r} has a computed default: give it")
-            defaults[column.key] = default.arg
-        self.names = list(done.binds)
-        self.slots = bind_slots(done, self.names, dialect, defaults)
-        if isinstance(statement, Select):
-            columns = list(statement.selected_columns)
-        elif isinstance(statement, UpdateBase):
-            columns = list(done.returning or [])
-        else:
-            raise TypeError("only SELECT, INSERT, UPDATE and DELETE statements")
-        self.columns = columns
-        keys = [str(c.key) for c in columns]
-        self.row = namedtuple("Row", keys, rename=True) if columns else None  # type: ignore[misc]
-        self._processors: list[Callable[[Any], Any] | None] | None = None
-
-    def values(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        return dict(zip(self.names, bound_values(self.slots, params), strict=True))
-
-    def processors(self, description: Any) -> list[Callable[[Any], Any] | None]:
-        """Result processing per column (known once PostgreSQL said the columns' types)."""
-        if self._processors is None:
-            self._processors = [
-                c.type.dialect_impl(self.dialect).result_processor(self.dialect, d.type_code)
-                for c, d in zip(self.columns, description or (), strict=True)
-            ]
-        return self._processors
-
-
-_plans: dict[tuple[int, tuple[str, ...]], tuple[Any, _Plan]] = {}
-
-
-def plan(statement: Any, params: Mapping[str, Any], dialect: Dialect) -> _Plan:
-    """The statement compiled for these parameter names (cached)."""
-    key = (id(statement), tuple(params))
-    entry = _plans.get(key)
-    if entry is None or entry[0] is not statement:
-        entry = _plans[key] = (statement, _Plan(statement, list(params), dialect))
-    return entry[1]
 
 
 class DirectResult:
