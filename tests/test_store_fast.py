@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import bindparam, delete, exc, func, insert, literal, select
 
+from ai_notebook_ext.dag.service import GRAPH_BLOCKS, GRAPH_EDGES, block_fingerprint
 from ai_notebook_ext.execution import statements as sql
 from ai_notebook_ext.store import Database
 from ai_notebook_ext.store.fast import FastResult, fast, is_fast
@@ -80,6 +81,28 @@ async def test_select_reads_what_sqlalchemy_reads(db):
         missing = (await conn.execute(sql.BLOCK_FOR_RUN, ids | {"block_id": 5})).first()
     assert other.role is None
     assert missing is None
+
+
+async def test_the_graph_reads_are_fast_and_keep_their_literal_filter(db):
+    """A block's fingerprint reads the project's graph at every execute: fast, with the
+    statement's own ``kind = 'code'`` (a literal, not a parameter of the call)."""
+    raw = sqlite3.connect(db.url.database)
+    raw.execute(
+        "INSERT INTO blocks VALUES (2, 1, 1, 'markdown', '# x', 1, '2026-01-01 00:00:00', "
+        "'2026-01-01 00:00:00', NULL, NULL)"
+    )
+    raw.commit()
+    raw.close()
+    async with db.connection() as conn:
+        for statement in (GRAPH_BLOCKS, GRAPH_EDGES):
+            result = await conn.execute(statement, {"project_id": 1})
+            assert isinstance(result, FastResult)
+            expected = conn.sync_connection.execute(statement, {"project_id": 1}).all()
+            assert result.tuples() == [tuple(r) for r in expected]
+    rows, edges = await db.read((GRAPH_BLOCKS, {"project_id": 1}), (GRAPH_EDGES, {"project_id": 1}))
+    assert rows == [(1, "x = 1", 0)]
+    assert edges == []
+    assert await block_fingerprint(db, 1, 1, "x = 1") != await block_fingerprint(db, 1, 1, "x = 2")
 
 
 async def test_updates_store_what_sqlalchemy_stores(db):
