@@ -7,7 +7,7 @@ import pytest
 from ai_notebook_ext.dag.analysis import analyze, code_hash
 from ai_notebook_ext.dag.graph import build
 from ai_notebook_ext.dag.methods import MUTATORS, READ_ONLY
-from ai_notebook_ext.execution.batches import schedulable
+from ai_notebook_ext.execution.batches import batch, schedulable
 
 # (id, source, defines, references, mutates)
 CASES: list[tuple[str, str, set[str], set[str], set[str]]] = [
@@ -322,3 +322,29 @@ def test_branches_that_only_read_a_frame_are_independent():
     assert graph.parents(6) == {5}  # after the in-place sort
     remaining = [2, 3, 4, 5, 6]
     assert schedulable(graph, set(remaining) | {1}, remaining, {1}) == [2, 3, 4]
+
+
+def test_a_batch_takes_blocks_that_wait_only_for_blocks_of_it():
+    """Chains join the batch with the blocks they wait for; a block that writes what an
+    earlier block of the plan reads or writes (not one of its ancestors) stays out, and so
+    do blocks that must run in the kernel and what waits for them."""
+    blocks = [
+        (1, "a = 1"),
+        (2, "b = a + 1"),
+        (3, "c = 2"),
+        (4, "d = c + b"),
+        (5, "print(a)"),
+        (6, "a = 7"),  # rewrites what 1 wrote and 2 and 5 read
+        (7, "def f():\n    return 1"),  # defines a function: the kernel's
+        (8, "e = f()"),  # waits for 7
+        (9, "b = b * 2"),  # rewrites the b that 4, earlier in the plan, reads
+    ]
+    graph = build(blocks)
+    remaining = [b for b, _ in blocks]
+    members = batch(graph, set(remaining), remaining, set())
+    assert members == {1: [], 2: [1], 3: [], 4: [2, 3], 5: [1]}
+    # Once 1 and 2 succeeded: 6 still may not pass 5 (which reads the a that 1 wrote),
+    # nor 9 pass 4.
+    remaining = [3, 4, 5, 6, 9]
+    members = batch(graph, set(range(1, 10)), remaining, {1, 2})
+    assert members == {3: [], 4: [3], 5: []}

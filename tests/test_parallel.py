@@ -171,3 +171,68 @@ async def test_blocks_that_only_read_a_frame_run_together(api):
     bid = r.body["id"]
     r = await api("POST", f"projects/{pid}/blocks/{bid}/execute", params={"wait": "true"})
     assert r.body["outputs"][0]["text"] == "1\n", r.body  # sorted after the reads
+
+
+async def block_run(api, pid, bid):
+    r = await api("GET", f"projects/{pid}/runs", params={"block_id": bid})
+    return r.body["items"]
+
+
+async def test_a_branch_goes_on_while_another_still_runs(api):
+    """A chain's next block starts in a worker as soon as its parent ended well, not when
+    every block started with it has ended."""
+    pid, (_imp, slow, a1, a2, a3) = await setup(
+        api,
+        [
+            "import time",
+            "time.sleep(3)\nslow = 1",
+            "time.sleep(0.2)\na1 = 1",
+            "a2 = a1 + 1",
+            "a3 = a2 + 1",
+        ],
+    )
+    run = await pipeline(api, pid, target="all", parallel=2)
+    assert run["status"] == "succeeded", run
+    where = {r["block_id"]: r["where"] for r in run["results"]}
+    assert where[slow] == where[a1] == where[a2] == where[a3] == "forked worker", where
+    (slow_run,) = await block_run(api, pid, slow)
+    (a1_run,) = await block_run(api, pid, a1)
+    (a3_run,) = await block_run(api, pid, a3)
+    assert a3_run["finished_at"] < slow_run["finished_at"]
+    # Each run says when its block started: the chain's after its parent ended.
+    assert a3_run["started_at"] >= a1_run["finished_at"]
+    assert a3_run["source"] == "a3 = a2 + 1"
+    r = await api("POST", f"projects/{pid}/blocks", json_body={"source": "print(slow, a3)"})
+    r = await api("POST", f"projects/{pid}/blocks/{r.body['id']}/execute", params={"wait": "true"})
+    assert r.body["outputs"][0]["text"] == "1 3\n", r.body
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+async def test_a_block_waiting_for_a_failed_one_never_ran(api, retries):
+    """Its parent failed in a worker: it has no run; with a retry that succeeds (in the
+    kernel) it runs after it, otherwise it is skipped."""
+    pid, (_imp, parent, child, other) = await setup(
+        api,
+        [
+            "import os\nkpid = os.getpid()",
+            "assert os.getpid() == kpid, 'in a forked worker'\np = 1",
+            "q = p + 1",
+            "other = 5",
+        ],
+    )
+    run = await pipeline(api, pid, target="all", parallel=2, retries=retries)
+    results = {r["block_id"]: r for r in run["results"]}
+    assert results[other]["where"] == "forked worker"
+    parent_runs = await block_run(api, pid, parent)
+    assert parent_runs[-1]["error"]["evalue"] == "in a forked worker"  # the oldest: forked
+    if retries:
+        assert run["status"] == "succeeded", run
+        assert results[parent]["status"] == "succeeded"
+        assert results[parent]["where"] == "project kernel"
+        assert results[child]["status"] == "succeeded"
+        assert len(await block_run(api, pid, child)) == 1
+    else:
+        assert run["status"] == "failed", run
+        assert results[child]["status"] == "skipped"
+        assert f"upstream block {parent} failed" in results[child]["reason"]
+        assert await block_run(api, pid, child) == []

@@ -1,11 +1,13 @@
 """Parallel pipelines: which blocks may run together, and the kernel batch that runs them.
 
 Blocks run together in forked copies of the project kernel (``kernel/parallel.py``) when
-they are ready (every upstream block of the plan succeeded), when no earlier unfinished
-block of the plan writes or reads a name they write (so applying results in plan order
-gives the sequential state), and when what they produce can travel back by value: blocks
-that define functions or classes, import modules, use IPython magics or top-level await,
-or star-import run in the project kernel itself. Pure, apart from making the kernel code.
+they are ready (every upstream block of the plan succeeded) or wait only for blocks of
+the same batch (``after``: the kernel forks them once those ended well), when no earlier
+unfinished block of the plan other than their own ancestors writes or reads a name they
+write (so loading each block's results as it ends gives the sequential state), and when
+what they produce can travel back by value: blocks that define functions or classes,
+import modules, use IPython magics or top-level await, or star-import run in the project
+kernel itself. Pure, apart from making the kernel code.
 """
 
 from __future__ import annotations
@@ -58,6 +60,30 @@ def schedulable(
             continue
         result.append(block)
     return result
+
+
+def batch(
+    graph: Graph, plan: Collection[int], remaining: list[int], succeeded: set[int]
+) -> dict[int, list[int]]:
+    """The blocks of ``remaining`` that may run in one batch of forked workers (in plan
+    order), each with its parents in the batch (it starts once they ended well)."""
+    members: dict[int, list[int]] = {}
+    ancestors: dict[int, set[int]] = {}
+    for index, block in enumerate(remaining):
+        if ineligible(graph.analyses[block]):
+            continue
+        parents = [p for p in graph.parents(block) if p in plan]
+        if not all(p in succeeded or p in members for p in parents):
+            continue
+        after = [p for p in parents if p in members]
+        mine_before = {a for p in after for a in ancestors[p]} | set(after)
+        mine = graph.writes[block]
+        earlier = [e for e in remaining[:index] if e not in mine_before]
+        if any(mine & (graph.writes[e] | reads(graph.analyses[e])) for e in earlier):
+            continue
+        members[block] = after
+        ancestors[block] = mine_before
+    return members
 
 
 def batch_code(blocks: list[dict[str, Any]], slots: int) -> str:

@@ -69,11 +69,13 @@ class HeldKernel:
         return await future
 
     async def open_run(
-        self, actor: Actor, project_id: int, block_id: int, parent_id: int
+        self, actor: Actor, project_id: int, block_id: int, parent_id: int, source: str | None
     ) -> RunOut:
         """A block run, recorded as running, that the caller executes itself (it has no
-        place in the queue: the caller holds the kernel)."""
+        place in the queue: the caller holds the kernel). ``source``: the code the caller
+        runs, if not the block's current code."""
         live = LiveRun(Ticket(project_id))
+        live.source = source
         run = await self.records.create(live, actor, block_id, parent_id, running=True)
         self.events.status(project_id, run.id, block_id, "running", pipeline_id=parent_id)
         return run

@@ -39,7 +39,7 @@ class LiveRun:
     # The request in the kernel once the code was sent (before the row when the kernel
     # was free, or ahead of time by a pipeline; else by the worker).
     sent: runner.Sent | None = None
-    source: str | None = None  # code snapshot sent ahead of the row (None: read at submit)
+    source: str | None = None  # code sent ahead of the row, or a held run's (None: read)
     expected: tuple[str, str] | None = None  # (source, fingerprint) known by the caller
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     # The run as it ended (None if its end was recorded by someone else, e.g. a cancel

@@ -1,7 +1,9 @@
-"""A parallel pipeline's batch: ready independent blocks run together in forked workers
-of the project kernel (one job with the kernel to itself, ``kernel/parallel.py``); each
-block's run is opened before and closed as the batch reports it. Blocks whose results
-could not travel back, or that failed and may be retried, run again in the kernel.
+"""A parallel pipeline's batch: independent blocks run together in forked workers of the
+project kernel (one job with the kernel to itself, ``kernel/parallel.py``), and blocks
+that wait only for blocks of the batch start as soon as those ended well. A block's run
+is opened when it starts (for the first ones, before the batch) and closed as the batch
+reports it. Blocks whose results could not travel back, or that failed and may be
+retried, run again in the kernel; blocks that never started stay for later.
 """
 
 from __future__ import annotations
@@ -28,39 +30,68 @@ class BatchSteps:
         self.store = store
         self.blocks = blocks
 
-    async def run(self, state: PipelineState, blocks: list[int]) -> None:
-        """Run ``blocks`` together, then record each block's run."""
+    async def run(self, state: PipelineState, members: dict[int, list[int]]) -> list[int]:
+        """Run a batch (each block with the blocks of the batch it waits for), record each
+        block's run; the blocks it took care of (the others never started)."""
         run = state.run
         opened: dict[int, RunOut] = {}
-        for block in blocks:
+        handled: list[int] = []
+        payload: list[dict[str, Any]] = []
+        codes: dict[int, str] = {}
+
+        async def start(block: int) -> None:
+            """Open the run of a block the batch starts (its code as the batch has it)."""
             try:
-                opened[block] = await self.runs.open_run(state.actor, run.project_id, block, run.id)
+                opened[block] = await self.runs.open_run(
+                    state.actor, run.project_id, block, run.id, codes.get(block)
+                )
             except ApiError as exc:
                 await self.store.set(state, block, "failed", reason=exc.message, attempts=1)
-                continue
+                handled.append(block)
+                return
+            handled.append(block)
             await self.store.set(
                 state, block, "running", attempts=1, run_id=opened[block].id, where=WORKER
             )
+
+        for block, after in members.items():
+            if after:  # it waits: its run opens when the batch starts it
+                if not all(p in codes for p in after):
+                    continue  # a block it waits for is not in the batch
+                try:
+                    code, timeout = await self.runs.block_code(state.actor, run.project_id, block)
+                except ApiError:
+                    continue  # it stays, and says why when it runs on its own
+            else:
+                await start(block)
+                if block not in opened:
+                    continue
+                code, timeout = opened[block].source, opened[block].timeout_seconds
+            codes[block] = code
+            names = sorted(state.graph.writes[block])
+            payload.append(
+                {"block_id": block, "code": code, "names": names, "timeout": timeout}
+                | {"after": after}
+            )
         if not opened:
-            return
-        payload = [
-            {
-                "block_id": b,
-                "code": opened[b].source,
-                "names": sorted(state.graph.writes[b]),
-                "timeout": opened[b].timeout_seconds,
-            }
-            for b in opened
-        ]
+            return handled
         code = batch_code(payload, state.options.parallel)
         recorded: set[int] = set()
         again: Again = []
         generation: list[int] = []
 
         async def record(collector: Any) -> None:
-            """Record each block as the batch reports it ended (outputs arrive live)."""
+            """Record each block as the batch reports it started or ended (outputs arrive
+            live); a block that will not run is left alone."""
             for block, summary in batch_results(collector.outputs).items():
-                if block in opened and block not in recorded:
+                status = summary["status"]
+                if block not in codes or block in recorded or status == "not_run":
+                    continue
+                if block not in handled:
+                    if status == "cancelled":
+                        continue  # cancelled before it started: no run of it
+                    await start(block)
+                if summary["status"] != "running" and block in opened:
                     recorded.add(block)
                     await self._record(state, block, opened[block], summary, again, generation)
 
@@ -82,7 +113,7 @@ class BatchSteps:
             )
         except KernelStartError as exc:  # nothing ran: the opened runs fail with the reason
             await self._kernel_failed(state, opened, str(exc))
-            return
+            return handled
         for block, block_run in opened.items():
             if block in recorded:
                 continue
@@ -95,6 +126,7 @@ class BatchSteps:
             again.append((block, f"{KERNEL}: forked workers failed ({why[:200]})", 2))
         for block, where, first in again:
             await self.blocks.run(state, block, first_attempt=first, where=where)
+        return handled
 
     async def _kernel_failed(
         self, state: PipelineState, opened: dict[int, RunOut], message: str

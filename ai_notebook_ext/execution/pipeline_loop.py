@@ -52,10 +52,12 @@ class PipelineLoop:
                 unit = next_unit(state, plan, remaining)
                 if len(unit) == 1:
                     following = remaining[1] if sequential and len(remaining) > 1 else None
-                    await self.blocks.run(state, unit[0], following=following)
-                else:
-                    await self.batches.run(state, unit)
-                for block in unit:
+                    block = next(iter(unit))
+                    await self.blocks.run(state, block, following=following)
+                    done = [block]
+                else:  # blocks of the batch that never started stay for the next unit
+                    done = await self.batches.run(state, unit)
+                for block in done:
                     remaining.remove(block)
                     if results[block]["status"] == "failed" and state.options.stop_on_error:
                         stopped = stopped or f"stopped after block {block} failed (stop_on_error)"

@@ -8,7 +8,7 @@ from typing import Any
 from ..dag.graph import Graph
 from ..dag.plan import Plan
 from ..errors import BadRequest, NotFound
-from .batches import KERNEL, ineligible, schedulable
+from .batches import KERNEL, batch, schedulable
 from .pipeline_store import PipelineState
 from .schemas import PipelineCreate
 
@@ -76,11 +76,15 @@ def blocked_by_failure(state: PipelineState, block: int) -> str:
     return f"upstream block {parent} {results[parent]['status']}"
 
 
-def next_unit(state: PipelineState, plan: list[int], remaining: list[int]) -> list[int]:
-    """The next block to run alone, or the blocks to run together in forked workers."""
+def next_unit(state: PipelineState, plan: list[int], remaining: list[int]) -> dict[int, list[int]]:
+    """The next block to run alone, or the blocks to run together in forked workers, each
+    with the blocks of the batch it waits for. A batch has at least two blocks to start
+    with: a chain alone runs faster in the kernel itself."""
     if state.options.parallel <= 1:
-        return [remaining[0]]
+        return {remaining[0]: []}
     succeeded = {b for b, r in state.results.items() if r["status"] == "succeeded"}
+    members = batch(state.graph, plan, remaining, succeeded)
+    if sum(1 for after in members.values() if not after) > 1:
+        return members
     ready = schedulable(state.graph, plan, remaining, succeeded) or [remaining[0]]
-    forkable = [b for b in ready if not ineligible(state.graph.analyses[b])]
-    return forkable if len(forkable) > 1 else [ready[0]]
+    return {ready[0]: []}

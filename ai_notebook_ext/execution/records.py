@@ -89,8 +89,10 @@ class RunRecords:
                 }
                 if parent_id is not None:
                     values["parent_id"] = parent_id
-                if running:
+                if running:  # a held run: with the code its caller runs, if it says
                     values |= {"status": "running", "started_at": now}
+                    if live.source is not None:
+                        values["source"] = live.source
                 else:  # the fast path: the code may go to the kernel before the insert
                     values |= self.fast.before_insert(live, row.source, now)
                 try:
@@ -120,11 +122,15 @@ class RunRecords:
 
     async def snapshot(self, actor: Actor, project_id: int, block_id: int) -> str:
         """The block's current code, for a caller that may run it (checked as ``create``)."""
+        return (await self.code(actor, project_id, block_id))[0]
+
+    async def code(self, actor: Actor, project_id: int, block_id: int) -> tuple[str, float]:
+        """The block's current code and time limit, for a caller that may run it."""
         async with self.db.connection() as conn:
             row = await self._block(conn, actor, project_id, block_id)
         if row is None:
             raise NotFound(f"block {block_id} not found in project {project_id}")
-        return str(row.source)
+        return str(row.source), row.timeout_seconds or self.default_timeout
 
     @staticmethod
     async def _block(conn: Any, actor: Actor, project_id: int, block_id: int) -> Any:

@@ -281,9 +281,18 @@ class RunService:
         return await self.held.exclusive(project_id, name, cwd, job)
 
     async def open_run(
-        self, actor: Actor, project_id: int, block_id: int, parent_id: int
+        self,
+        actor: Actor,
+        project_id: int,
+        block_id: int,
+        parent_id: int,
+        source: str | None = None,
     ) -> RunOut:
-        return await self.held.open_run(actor, project_id, block_id, parent_id)
+        return await self.held.open_run(actor, project_id, block_id, parent_id, source)
+
+    async def block_code(self, actor: Actor, project_id: int, block_id: int) -> tuple[str, float]:
+        """A block's current code and time limit, for a caller that may run it."""
+        return await self.records.code(actor, project_id, block_id)
 
     async def close_run(self, run: RunOut, status: str, outputs: Any, **end: Any) -> None:
         await self.held.close_run(run, status, outputs, **end)

@@ -3,17 +3,25 @@
 Why forks and not worker kernels: a forked child starts in about a millisecond with the
 kernel's whole namespace (copy-on-write), so nothing is serialized on the way in and no
 kernel has to start; only what a block defines or mutates travels back, pickled with
-protocol 5 into a file of the batch's scratch folder, and the kernel loads the results in
-plan order, so its final state is what a sequential run gives.
+protocol 5 into a file of the batch's scratch folder, and the kernel loads a block's
+results as it ends (see below for why that gives the state a sequential run gives).
 
 A child runs its block with stdout, stderr and displays captured (it must not touch the
 kernel's ZeroMQ sockets), then ``os._exit``. A value that cannot travel back by value (a
 module, a function or class defined in the notebook, an open file...) makes the block
 *unshippable*: the server then runs it in the kernel itself. Linux/macOS only (fork).
 
+A block of the batch may wait for others of it (``after``: its parents in the batch): it
+is forked once they have ended well and their results are loaded, so a branch goes on
+while another is still running; it is not run at all (``not_run``) if one of them did not
+end well. The server plans batches so that blocks that may run at the same time neither
+write what another reads or writes: loading each block's results as soon as it ends then
+gives the state a sequential run gives.
+
 Called by the server with ``run_batch(...)``, which displays an
-``application/vnd.ai-notebook.batch+json`` bundle as each block ends (so the server records
-it at once), and one with every block's result at the end.
+``application/vnd.ai-notebook.batch+json`` bundle as each waiting block starts and as each
+block ends (so the server records it at once), and one with every block's result at the
+end.
 """
 
 from __future__ import annotations
@@ -68,10 +76,13 @@ class _Task:
     code: str
     names: list[str]
     timeout: float | None
+    after: list[int] = field(default_factory=list)  # blocks of the batch it waits for
     pid: int = 0
     started: float = 0.0
     path: str = ""
-    status: str = "pending"  # pending | running | done | timeout | crashed | cancelled
+    # pending | running | done | timeout | crashed | cancelled | not_run
+    status: str = "pending"
+    applied: bool = False  # its results are in the kernel's namespace
     exit_code: int | None = None
     payload: dict[str, Any] = field(default_factory=dict)
 
@@ -183,7 +194,11 @@ def _kill(task: _Task) -> None:
 
 
 def _apply(shell: Any, task: _Task) -> None:
-    """Load what the block defined or changed into the kernel's namespace."""
+    """Load what the block defined or changed into the kernel's namespace (also after an
+    error: a sequential run keeps what the block did before failing)."""
+    if task.status != "done" or task.payload.get("unshippable") or task.applied:
+        return
+    task.applied = True
     namespace = shell.user_ns
     for name, blob in task.payload.get("values", {}).items():
         namespace[name] = pickle.loads(blob)  # noqa: S301 - written by our own child
@@ -218,31 +233,76 @@ def _summary(task: _Task) -> dict[str, Any]:
     return summary
 
 
+def _ended_well(task: _Task) -> bool:
+    return task.applied and not task.payload.get("error")
+
+
+def _next(pending: list[_Task], tasks: dict[int, _Task]) -> tuple[_Task | None, list[_Task]]:
+    """The first pending task whose parents in the batch ended well, and the tasks that
+    will never run because one of theirs did not (``not_run``)."""
+    dropped = []
+    for task in list(pending):
+        parents = [tasks[b] for b in task.after if b in tasks]
+        if any(p.status not in ("pending", "running") and not _ended_well(p) for p in parents):
+            task.status = "not_run"
+            pending.remove(task)
+            dropped.append(task)
+    for task in pending:
+        if all(_ended_well(tasks[b]) for b in task.after if b in tasks):
+            return task, dropped
+    return None, dropped
+
+
 def run_batch(blocks: list[dict[str, Any]], slots: int) -> None:
-    """Run ``blocks`` (dicts of block_id, code, names, timeout; in plan order) in up to
-    ``slots`` forked children at once, load the results that can travel in plan order,
-    and display a summary per block. An interrupt kills the children."""
+    """Run ``blocks`` (dicts of block_id, code, names, timeout, after; in plan order) in up
+    to ``slots`` forked children at once, load each block's results as it ends, and
+    display a summary per block. An interrupt kills the children."""
     from IPython import get_ipython
     from IPython.display import display
 
+    def report(*done: _Task) -> None:
+        display({MIME: {"blocks": [_summary(t) for t in done]}}, raw=True)
+
     shell = get_ipython()
     tasks = [
-        _Task(b["block_id"], b["code"], list(b.get("names", [])), b.get("timeout")) for b in blocks
+        _Task(
+            b["block_id"],
+            b["code"],
+            list(b.get("names", [])),
+            b.get("timeout"),
+            list(b.get("after", [])),
+        )
+        for b in blocks
     ]
+    by_id = {t.block_id: t for t in tasks}
     scratch = tempfile.mkdtemp(prefix="ai-notebook-batch-")
     pending = list(tasks)
     running: list[_Task] = []
     try:
         while pending or running:
-            while pending and len(running) < max(1, slots):
-                task = pending.pop(0)
+            while len(running) < max(1, slots):
+                task, dropped = _next(pending, by_id)
+                if dropped:
+                    report(*dropped)
+                if task is None:
+                    break
+                pending.remove(task)
                 _start(shell, task, scratch)
                 running.append(task)
+                if task.after:  # the server opens its run now
+                    report(task)
+            if not running:  # nothing can start: ``after`` names a cycle (not from us)
+                for task in pending:
+                    task.status = "not_run"
+                report(*pending)
+                pending.clear()
+                continue
             time.sleep(POLL)
             still = []
             for task in running:
                 if _reap(task):
-                    display({MIME: {"blocks": [_summary(task)]}}, raw=True)
+                    _apply(shell, task)
+                    report(task)
                 else:
                     still.append(task)
             running = still
@@ -254,7 +314,6 @@ def run_batch(blocks: list[dict[str, Any]], slots: int) -> None:
             task.status = "cancelled"
     finally:
         for task in tasks:
-            if task.status == "done" and not task.payload.get("unshippable"):
-                _apply(shell, task)
+            _apply(shell, task)  # reaped while the interrupt came in
         shutil.rmtree(scratch, ignore_errors=True)
         display({MIME: {"blocks": [_summary(t) for t in tasks]}}, raw=True)
