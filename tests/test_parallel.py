@@ -236,3 +236,25 @@ async def test_a_block_waiting_for_a_failed_one_never_ran(api, retries):
         assert results[child]["status"] == "skipped"
         assert f"upstream block {parent} failed" in results[child]["reason"]
         assert await block_run(api, pid, child) == []
+
+
+async def test_stop_on_error_starts_no_block_after_a_failure(api):
+    """With stop_on_error, a block of the batch waiting for another does not start once a
+    block failed; the blocks already running end."""
+    pid, (_imp, fail, s1, s2) = await setup(
+        api,
+        [
+            "import time",
+            "time.sleep(0.3)\nraise ValueError('no')",
+            "time.sleep(1.5)\ns1 = 1",
+            "s2 = s1 + 1",
+        ],
+    )
+    run = await pipeline(api, pid, target="all", parallel=2, stop_on_error=True)
+    assert run["status"] == "failed", run
+    results = {r["block_id"]: r for r in run["results"]}
+    assert results[fail]["status"] == "failed"
+    assert results[s1]["status"] == "succeeded"
+    assert results[s2]["status"] == "skipped"
+    assert "stop_on_error" in results[s2]["reason"]
+    assert await block_run(api, pid, s2) == []

@@ -86,13 +86,13 @@ def batch(
     return members
 
 
-def batch_code(blocks: list[dict[str, Any]], slots: int) -> str:
+def batch_code(blocks: list[dict[str, Any]], slots: int, stop_on_error: bool = False) -> str:
     """The kernel code running ``blocks`` in up to ``slots`` forked workers (no names are
     bound in the user's namespace by it)."""
     payload = json.dumps(blocks)
     return (
         "__import__('ai_notebook_ext.kernel.parallel', fromlist=['run_batch']).run_batch("
-        f"__import__('json').loads({payload!r}), {int(slots)})"
+        f"__import__('json').loads({payload!r}), {int(slots)}, {bool(stop_on_error)})"
     )
 
 

@@ -75,7 +75,7 @@ class BatchSteps:
             )
         if not opened:
             return handled
-        code = batch_code(payload, state.options.parallel)
+        code = batch_code(payload, state.options.parallel, state.options.stop_on_error)
         recorded: set[int] = set()
         again: Again = []
         generation: list[int] = []

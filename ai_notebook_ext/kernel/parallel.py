@@ -237,6 +237,10 @@ def _ended_well(task: _Task) -> bool:
     return task.applied and not task.payload.get("error")
 
 
+def _failed(task: _Task) -> bool:
+    return task.status in ("timeout", "crashed") or bool(task.payload.get("error"))
+
+
 def _next(pending: list[_Task], tasks: dict[int, _Task]) -> tuple[_Task | None, list[_Task]]:
     """The first pending task whose parents in the batch ended well, and the tasks that
     will never run because one of theirs did not (``not_run``)."""
@@ -253,10 +257,11 @@ def _next(pending: list[_Task], tasks: dict[int, _Task]) -> tuple[_Task | None, 
     return None, dropped
 
 
-def run_batch(blocks: list[dict[str, Any]], slots: int) -> None:
+def run_batch(blocks: list[dict[str, Any]], slots: int, stop_on_error: bool = False) -> None:
     """Run ``blocks`` (dicts of block_id, code, names, timeout, after; in plan order) in up
     to ``slots`` forked children at once, load each block's results as it ends, and
-    display a summary per block. An interrupt kills the children."""
+    display a summary per block. An interrupt kills the children. ``stop_on_error``: once
+    a block failed, no other starts (those running end)."""
     from IPython import get_ipython
     from IPython.display import display
 
@@ -303,6 +308,11 @@ def run_batch(blocks: list[dict[str, Any]], slots: int) -> None:
                 if _reap(task):
                     _apply(shell, task)
                     report(task)
+                    if stop_on_error and _failed(task):
+                        for waiting in pending:
+                            waiting.status = "not_run"
+                        report(*pending)
+                        pending.clear()
                 else:
                     still.append(task)
             running = still
