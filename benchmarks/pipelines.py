@@ -96,7 +96,8 @@ class Bench(ServerProcess):
             if len(idle) >= spares:
                 break
             if time.monotonic() > deadline:
-                raise RuntimeError("the spare kernels did not start")
+                tail = "\n".join(self.log().splitlines()[-40:])
+                raise RuntimeError(f"the spare kernels did not start; the server's log:\n{tail}")
             time.sleep(0.1)
         time.sleep(0.5)
 

@@ -233,3 +233,27 @@ async def test_a_set_up_server_tunes_the_garbage_collector(api, jp_serverapp):
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+async def test_a_kernel_our_client_took_over_while_starting_is_idle(jp_serverapp):
+    """Jupyter's activity tracker may not have read a new kernel's first status messages
+    when our client takes the tracking over (a spare then gets no more messages): the
+    kernel must not stay "starting" in /api/kernels."""
+    from ai_notebook_ext.execution.kernel_connect import open_client
+
+    km = jp_serverapp.kernel_manager
+    kernel_id = await km.start_kernel(kernel_name="python3")
+    try:
+        kernel = km.get_kernel(kernel_id)
+        kernel._activity_stream.on_recv(lambda _msg: None)  # a tracker behind: it reads nothing
+        kernel.execution_state = "starting"
+        client, reader, _pid = await open_client(km, kernel_id, 60)
+        try:
+            assert reader.activity is not None  # the tracking is ours
+            assert kernel._activity_stream is None
+            assert km.kernel_model(kernel_id)["execution_state"] == "idle"
+        finally:
+            reader.stop()
+            client.stop_channels()
+    finally:
+        await km.shutdown_kernel(kernel_id, now=True)

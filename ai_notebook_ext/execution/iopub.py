@@ -160,6 +160,11 @@ class KernelActivity:
         except Exception:  # an unusual kernel manager: leave Jupyter's tracker alone
             log.debug("ai_notebook_ext: keeping Jupyter's activity tracker", exc_info=True)
             return None
+        # Our client saw the kernel answer and go idle; Jupyter's tracker may not have
+        # read those messages yet when it stopped, and nothing else may come (a spare):
+        # "starting" would stay in /api/kernels. Jupyter's own rule: idle once past it.
+        if getattr(kernel, "execution_state", None) == "starting":
+            kernel.execution_state = "idle"
         return cls(km, kernel_id)
 
     def release(self) -> None:
