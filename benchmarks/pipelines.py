@@ -13,8 +13,11 @@
    `target=stale` after editing one leaf: blocks executed and time.
 3. Parallel: four independent branches of two blocks of ~1 CPU-second each (calibrated on
    this machine), `parallel=2` vs `parallel=1` on a warm kernel, median of --repeat.
+4. Uneven: two branches, one of a 2-unit block then a 1-unit block, the other 1 then 2
+   (a unit ~0.7 CPU-seconds). Run level by level, `parallel=2` takes 4 units against 6
+   sequential (1.5x); a branch that goes on as soon as its block ended takes 3 (2x).
 
-    .venv/bin/python benchmarks/pipelines.py [--repeat 3] [--only papermill,leaf,parallel]
+    .venv/bin/python benchmarks/pipelines.py [--repeat 3] [--only papermill,leaf,parallel,uneven]
 
 papermill is the `bench` extra: pip install -e ".[bench]".
 """
@@ -261,10 +264,37 @@ def parallel_branches(server: Bench, repeat: int) -> float:
     return a / b
 
 
+def uneven_branches(server: Bench, repeat: int) -> float:
+    n = calibrate(0.7)
+    work = f"sum(i * i for i in range({n}))"
+    sources = [
+        f"a1 = {work} + {work}",
+        f"a2 = a1 + {work}",
+        f"b1 = {work}",
+        f"b2 = b1 + {work} + {work}",
+    ]
+    pid, _ = server.project("uneven", sources)
+    server.pipeline(pid, target="all")
+    server.settle()
+    sequential, parallel = [], []
+    for _ in range(repeat):
+        sequential.append(server.pipeline(pid, target="all", parallel=1)[0])
+        elapsed, run = server.pipeline(pid, target="all", parallel=2)
+        assert {r["where"] for r in run["results"]} == {"forked worker"}, run["results"]
+        parallel.append(elapsed)
+    a, b = statistics.median(sequential), statistics.median(parallel)
+    print(f"\n4. two uneven branches, 2+1 and 1+2 units of ~0.7 CPU-s (median of {repeat})")
+    print(f"   parallel=1     {a:8.2f} s   {[round(t, 2) for t in sequential]}")
+    print(f"   parallel=2     {b:8.2f} s   {[round(t, 2) for t in parallel]}")
+    print(f"   speed-up       {a / b:8.2f}x  (level by level at most 1.5x; 2x if branches go on)")
+    server.stop_kernel(pid)
+    return a / b
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--only", default="papermill,leaf,parallel")
+    parser.add_argument("--only", default="papermill,leaf,parallel,uneven")
     parser.add_argument(
         "--spare-kernels", type=int, default=1, help="the server's spare_kernels (default 1)"
     )
@@ -288,6 +318,8 @@ def main() -> None:
             leaf_edit(server)
         if "parallel" in wanted:
             parallel_branches(server, args.repeat)
+        if "uneven" in wanted:
+            uneven_branches(server, args.repeat)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         sys.exit(130)
