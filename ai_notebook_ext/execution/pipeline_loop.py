@@ -27,7 +27,8 @@ class PipelineLoop:
     async def execute(self, state: PipelineState) -> None:
         """Run the plan: one block at a time in the project kernel (the next one sent
         ahead), or with ``parallel`` above 1, ready independent blocks together in forked
-        workers. Whatever happens, the pipeline run ends with a status."""
+        workers, with the blocks that wait only for them (``batches.batch``). Whatever
+        happens, the pipeline run ends with a status."""
         run, results = state.run, state.results
         plan = list(run.plan or [])
         remaining, stopped = list(plan), ""
