@@ -41,15 +41,14 @@ class BatchSteps:
 
         async def start(block: int) -> None:
             """Open the run of a block the batch starts (its code as the batch has it)."""
+            handled.append(block)
             try:
                 opened[block] = await self.runs.open_run(
                     state.actor, run.project_id, block, run.id, codes.get(block)
                 )
             except ApiError as exc:
                 await self.store.set(state, block, "failed", reason=exc.message, attempts=1)
-                handled.append(block)
                 return
-            handled.append(block)
             await self.store.set(
                 state, block, "running", attempts=1, run_id=opened[block].id, where=WORKER
             )
@@ -91,7 +90,7 @@ class BatchSteps:
                     if status == "cancelled":
                         continue  # cancelled before it started: no run of it
                     await start(block)
-                if summary["status"] != "running" and block in opened:
+                if status != "running" and block in opened:
                     recorded.add(block)
                     await self._record(state, block, opened[block], summary, again, generation)
 

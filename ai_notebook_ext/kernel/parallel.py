@@ -241,6 +241,15 @@ def _failed(task: _Task) -> bool:
     return task.status in ("timeout", "crashed") or bool(task.payload.get("error"))
 
 
+def _drop(pending: list[_Task]) -> list[_Task]:
+    """Every pending task, now never to run (``not_run``); the list is emptied."""
+    dropped = list(pending)
+    for task in dropped:
+        task.status = "not_run"
+    pending.clear()
+    return dropped
+
+
 def _next(pending: list[_Task], tasks: dict[int, _Task]) -> tuple[_Task | None, list[_Task]]:
     """The first pending task whose parents in the batch ended well, and the tasks that
     will never run because one of theirs did not (``not_run``)."""
@@ -297,10 +306,7 @@ def run_batch(blocks: list[dict[str, Any]], slots: int, stop_on_error: bool = Fa
                 if task.after:  # the server opens its run now
                     report(task)
             if not running:  # nothing can start: ``after`` names a cycle (not from us)
-                for task in pending:
-                    task.status = "not_run"
-                report(*pending)
-                pending.clear()
+                report(*_drop(pending))
                 continue
             time.sleep(POLL)
             still = []
@@ -309,10 +315,7 @@ def run_batch(blocks: list[dict[str, Any]], slots: int, stop_on_error: bool = Fa
                     _apply(shell, task)
                     report(task)
                     if stop_on_error and _failed(task):
-                        for waiting in pending:
-                            waiting.status = "not_run"
-                        report(*pending)
-                        pending.clear()
+                        report(*_drop(pending))
                 else:
                     still.append(task)
             running = still
