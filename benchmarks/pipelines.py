@@ -239,13 +239,9 @@ def machine_ceiling(n: int, repeat: int) -> float:
     return a / b
 
 
-def parallel_branches(server: Bench, repeat: int) -> float:
-    n = calibrate(1.0)
-    sources = []
-    for branch in "abcd":
-        sources.append(f"{branch}1 = sum(i * i for i in range({n}))")
-        sources.append(f"{branch}2 = {branch}1 + sum(i * i for i in range({n}))")
-    pid, _ = server.project("parallel", sources)
+def one_vs_two(server: Bench, pid: int, repeat: int) -> tuple[list[float], list[float]]:
+    """Seconds of ``repeat`` runs of the project's pipeline with parallel=1 and 2,
+    alternating, on a warm kernel (every block of the parallel runs forked)."""
     server.pipeline(pid, target="all")  # starts the kernel, warms it up
     server.settle()
     sequential, parallel = [], []
@@ -254,6 +250,17 @@ def parallel_branches(server: Bench, repeat: int) -> float:
         elapsed, run = server.pipeline(pid, target="all", parallel=2)
         assert {r["where"] for r in run["results"]} == {"forked worker"}, run["results"]
         parallel.append(elapsed)
+    return sequential, parallel
+
+
+def parallel_branches(server: Bench, repeat: int) -> float:
+    n = calibrate(1.0)
+    sources = []
+    for branch in "abcd":
+        sources.append(f"{branch}1 = sum(i * i for i in range({n}))")
+        sources.append(f"{branch}2 = {branch}1 + sum(i * i for i in range({n}))")
+    pid, _ = server.project("parallel", sources)
+    sequential, parallel = one_vs_two(server, pid, repeat)
     a, b = statistics.median(sequential), statistics.median(parallel)
     print(f"\n3. four independent branches of 2 x ~1 CPU-s blocks (median of {repeat})")
     print(f"   parallel=1     {a:8.2f} s   {[round(t, 2) for t in sequential]}")
@@ -274,14 +281,7 @@ def uneven_branches(server: Bench, repeat: int) -> float:
         f"b2 = b1 + {work} + {work}",
     ]
     pid, _ = server.project("uneven", sources)
-    server.pipeline(pid, target="all")
-    server.settle()
-    sequential, parallel = [], []
-    for _ in range(repeat):
-        sequential.append(server.pipeline(pid, target="all", parallel=1)[0])
-        elapsed, run = server.pipeline(pid, target="all", parallel=2)
-        assert {r["where"] for r in run["results"]} == {"forked worker"}, run["results"]
-        parallel.append(elapsed)
+    sequential, parallel = one_vs_two(server, pid, repeat)
     a, b = statistics.median(sequential), statistics.median(parallel)
     print(f"\n4. two uneven branches, 2+1 and 1+2 units of ~0.7 CPU-s (median of {repeat})")
     print(f"   parallel=1     {a:8.2f} s   {[round(t, 2) for t in sequential]}")
