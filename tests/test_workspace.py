@@ -103,6 +103,12 @@ async def test_states_reasons_and_last_runs(api):
         r = await api("POST", f"projects/{pid}/blocks/{block}/execute")
         assert r.status == 202, r.body
         runs.append(r.body["id"])
+    # The first may wait in the queue a moment (the failed pipeline's request sent ahead
+    # is drained first): read the workspace once it began.
+    for _ in range(50):
+        if (await api("GET", f"projects/{pid}/runs/{runs[0]}")).body["status"] == "running":
+            break
+        await asyncio.sleep(0.05)
     blocks = by_id(await workspace(api, pid))
     assert blocks[slow]["state"] == "running"
     assert blocks[d]["state"] == "queued"
