@@ -155,6 +155,7 @@ class Services:
         # Pipelines first: one still running would otherwise start the kernel again.
         services.projects.on_deleted.append(services.pipelines.project_deleted)
         services.projects.on_deleted.append(teardown.project_deleted)
+        services.blocks.on_deleted.append(runs.block_deleted)
         if publish is None:
             from .events import agent_publisher
 

@@ -376,6 +376,36 @@ async def test_restart_and_shutdown_cancel_the_queued_runs(api, method, path, do
     assert {r["status"] for r in ran["items"]} == {"cancelled"}, ran
 
 
+async def test_deleting_a_block_cancels_its_queued_runs(api):
+    """A block deleted while runs of it wait in the queue: they are cancelled, never run
+    (the user removed that code); other blocks' queued runs and the running one go on."""
+    pid = await make_project(api)
+    slow, doomed, other = await blocks(
+        api, pid, "import time; time.sleep(1.5)", "ran_deleted = True", "print('other')"
+    )
+    running = (await api("POST", f"projects/{pid}/blocks/{slow}/execute")).body
+    queued = [(await api("POST", f"projects/{pid}/blocks/{doomed}/execute")).body for _ in "ab"]
+    kept = (await api("POST", f"projects/{pid}/blocks/{other}/execute")).body
+    await run_in(api, pid, running["id"], {"running"})
+
+    r = await api("DELETE", f"projects/{pid}/blocks/{doomed}", params={"version": 1})
+    assert r.status == 204, r.body
+    for q in queued:
+        ended = (await api("GET", f"projects/{pid}/runs/{q['id']}")).body
+        assert ended["status"] == "cancelled", ended
+        assert ended["message"] == "cancelled: its block was deleted", ended
+        assert ended["started_at"] is None, ended
+    state = (await api("GET", f"projects/{pid}/kernel")).body
+    assert state["queued_run_ids"] == [kept["id"]], state
+    assert (await run_in(api, pid, running["id"], {"succeeded", "failed"}))["status"] == (
+        "succeeded"
+    )
+    done = await run_in(api, pid, kept["id"], {"succeeded", "failed", "cancelled"})
+    assert done["outputs"][0]["text"] == "other\n", done
+    (probe,) = await blocks(api, pid, "print('ran_deleted' in globals())")
+    assert (await run(api, pid, probe))["outputs"][0]["text"] == "False\n"
+
+
 async def test_waiting_for_a_reply_ends_when_the_client_closes(api, jp_serverapp):
     """A restart or shutdown closes our client while a run may wait for its shell reply:
     the wait ends with no reply (the run ends with what it has), not with a CancelledError

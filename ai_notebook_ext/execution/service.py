@@ -245,16 +245,26 @@ class RunService:
         else:  # in the kernel already, or being started: the runner interrupts it
             live.cancel.set()
 
-    async def cancel_queued(self, project_id: int, why: str) -> None:
-        """Cancel every run of the project still waiting in its queue (not the running one)."""
+    async def cancel_queued(self, project_id: int, why: str, block_id: int | None = None) -> None:
+        """Cancel every run of the project still waiting in its queue (not the running
+        one); ``block_id``: only that block's."""
         # All out of the queue before any await: the worker must not start one meanwhile.
         doomed = []
         for run_id in self.queues.queued(project_id):
             live = self._live.get(run_id)
-            if live is not None and live.sent is None and self.queues.remove(project_id, run_id):
+            if live is None or live.sent is not None:
+                continue
+            if block_id is not None and (live.run is None or live.run.block_id != block_id):
+                continue
+            if self.queues.remove(project_id, run_id):
                 doomed.append(live)
         for live in doomed:
             await self.ending.end(live, "cancelled", message=why)
+
+    async def block_deleted(self, project_id: int, block_id: int) -> None:
+        """A deleted block's queued runs never run: the user removed that code. A run of
+        it already in the kernel goes on (as a deleted cell's execution in JupyterLab)."""
+        await self.cancel_queued(project_id, "cancelled: its block was deleted", block_id)
 
     async def stop(self) -> None:
         """Server shutdown: stop the queues, record unfinished runs, stop kernels."""

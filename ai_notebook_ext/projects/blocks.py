@@ -8,7 +8,7 @@ not bump versions (that would make every reorder conflict with concurrent edits)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -97,6 +97,8 @@ class BlockService:
         self.db = db
         self.locks = locks
         self.feed = feed or ProjectFeed()
+        # async (project id, block id), after a block was deleted (its queued runs end)
+        self.on_deleted: list[Callable[[int, int], Awaitable[None]]] = []
 
     async def list(self, actor: Actor, project_id: int, limit: int, offset: int) -> Page[BlockOut]:
         async with self.db.session() as session:
@@ -204,6 +206,8 @@ class BlockService:
         async with self.locks.hold(project_id):
             await self._delete_row(actor, project_id, block_id, version)
             self.feed.block_deleted(project_id, block_id, actor.username)
+        for hook in self.on_deleted:
+            await hook(project_id, block_id)
 
     async def _delete_row(self, actor: Actor, project_id: int, block_id: int, version: int) -> None:
         async with self.db.session() as session:
