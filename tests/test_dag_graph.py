@@ -7,6 +7,7 @@ import itertools
 import pytest
 
 from ai_notebook_ext.dag.graph import STAR, CycleError, Edge, build
+from ai_notebook_ext.dag.reasons import first_line, stale_reason
 from ai_notebook_ext.dag.state import RunFacts, fingerprints, states
 
 
@@ -143,6 +144,38 @@ def test_states():
     restarted = {b: RunFacts("succeeded", None) for b in (1, 2, 3)}
     assert set(states(graph, fps, restarted).values()) >= {"stale"}
     assert states(graph, fps, restarted)[1] == "stale"
+
+
+def test_an_upstream_block_that_succeeded_again_makes_its_dependents_stale():
+    graph = build([(1, "a = 1"), (2, "b = a"), (3, "c = b"), (4, "d = 4")])
+    fps = fingerprints(graph)
+    in_order = {b: RunFacts("succeeded", fps[b], fresh_run=10 + b) for b in (1, 2, 3, 4)}
+    assert set(states(graph, fps, in_order).values()) == {"fresh"}
+    again = {**in_order, 1: RunFacts("succeeded", fps[1], fresh_run=20)}
+    result = states(graph, fps, again)
+    assert result == {1: "fresh", 2: "stale", 3: "stale", 4: "fresh"}
+    assert stale_reason(graph, 2, result, again, "b = a", True) == (
+        "upstream ran again after it: block 1 “a = 1” (a)"
+    )
+    assert stale_reason(graph, 3, result, again, "c = b", True) == (
+        "upstream is not fresh: block 2 “b = a” (b)"
+    )
+    # The dependent ran again too: fresh again.
+    later = {**again, 2: RunFacts("succeeded", fps[2], fresh_run=21)}
+    assert states(graph, fps, later)[2] == "fresh"
+
+
+def test_stale_reasons_name_blocks_by_their_first_line():
+    long = "total = " + " + ".join(["value"] * 20)
+    graph = build([(1, "\n# load\nv = 1"), (2, long), (3, "print(v, total)")])
+    fps = fingerprints(graph)
+    facts = {1: RunFacts("failed"), 2: RunFacts("succeeded", fps[2], fresh_run=2)}
+    facts[3] = RunFacts("succeeded", fps[3], fresh_run=3)
+    result = states(graph, fps, facts)
+    reason = stale_reason(graph, 3, result, facts, "print(v, total)", True)
+    assert reason == "upstream is not fresh: block 1 “# load” (v)"
+    assert first_line(long) == long[:39] + "…"
+    assert stale_reason(graph, 3, result, facts, None, False).startswith("no kernel is running")
 
 
 def test_lenient_build_leaves_out_edges_that_became_cyclic():

@@ -114,6 +114,17 @@ async def test_a_restart_from_jupyterlab_is_noticed(api, jp_fetch):
         headers=auth("alice"),
     )
     assert r.code == 200
+    # Heard at once (Jupyter Server's kernel_actions event), not at the next run: the
+    # generation moves on and the block that ran is stale, saying why.
+    for _ in range(100):
+        dag = (await api("GET", f"projects/{pid}/dag")).body
+        if dag["kernel_generation"] == first["kernel_generation"] + 1:
+            break
+        await asyncio.sleep(0.1)
+    assert dag["kernel_generation"] == first["kernel_generation"] + 1
+    node = next(n for n in dag["nodes"] if n["block_id"] == setx)
+    assert node["state"] == "stale"
+    assert node["stale_reason"] == "it has not run successfully since the kernel (re)started"
     second = (
         await api("POST", f"projects/{pid}/blocks/{usex}/execute", params={"wait": "true"})
     ).body

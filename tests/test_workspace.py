@@ -77,8 +77,8 @@ async def test_states_reasons_and_last_runs(api):
     assert blocks[a]["state"] == "stale"
     assert blocks[a]["stale_reason"] == "its code changed since it last ran"
     assert blocks[b]["state"] == "stale"
-    assert f"block {a} (x)" in blocks[b]["stale_reason"]
-    assert f"block {b} (y)" in blocks[c]["stale_reason"]
+    assert blocks[b]["stale_reason"] == f"upstream is not fresh: block {a} “x = 10” (x)"
+    assert f"block {b} “y = x + 1” (y)" in blocks[c]["stale_reason"]
     assert blocks[d]["state"] == "fresh"
 
     # failed, then skipped: a pipeline whose upstream block fails
@@ -124,6 +124,42 @@ async def test_states_reasons_and_last_runs(api):
     assert blocks[d]["state"] == "stale"
     assert "kernel" in blocks[d]["stale_reason"]
     assert (await api("GET", f"projects/{pid}/workspace", user="dave")).status == 404
+
+
+async def test_running_an_upstream_block_again_makes_its_dependents_stale(api):
+    """As in marimo and ipyflow: the dependents read (and may have changed) values the
+    upstream block has just rebuilt, even when its code is the same."""
+    pid = await make_project(api)
+    a = await add(api, pid, "x = [1]")
+    b = await add(api, pid, "x.append(2)\ny = len(x)")
+    c = await add(api, pid, "z = y * 2")
+    d = await add(api, pid, "w = 5")
+    r = await api(
+        "POST", f"projects/{pid}/runs", json_body={"target": "all"}, params={"wait": "true"}
+    )
+    assert r.body["status"] == "succeeded", r.body
+    r = await api("POST", f"projects/{pid}/blocks/{a}/execute", params={"wait": "true"})
+    assert r.body["status"] == "succeeded", r.body
+    blocks = by_id(await workspace(api, pid))
+    states = {i: blocks[i]["state"] for i in (a, b, c, d)}
+    assert states == {a: "fresh", b: "stale", c: "stale", d: "fresh"}
+    assert blocks[b]["stale_reason"] == f"upstream ran again after it: block {a} “x = [1]” (x)"
+    assert blocks[c]["stale_reason"].startswith(f"upstream is not fresh: block {b}")
+    dag = {n["block_id"]: n for n in (await api("GET", f"projects/{pid}/dag")).body["nodes"]}
+    assert {i: dag[i]["state"] for i in (a, b, c, d)} == states
+    assert dag[b]["stale_reason"] == blocks[b]["stale_reason"]
+    assert dag[a]["stale_reason"] is None
+
+    # "Run stale" runs the dependents again, and all is fresh.
+    r = await api(
+        "POST", f"projects/{pid}/runs", json_body={"target": "stale"}, params={"wait": "true"}
+    )
+    assert r.body["status"] == "succeeded", r.body
+    assert sorted(x["block_id"] for x in r.body["results"] if x["status"] == "succeeded") == sorted(
+        [b, c]
+    )
+    blocks = by_id(await workspace(api, pid))
+    assert {blocks[i]["state"] for i in (a, b, c, d)} == {"fresh"}
 
 
 def notebook(cells: int) -> dict:

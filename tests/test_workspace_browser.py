@@ -119,8 +119,15 @@ def test_author_run_and_staleness(tmp_path: Path) -> None:
         third = cells(page).nth(2)
         stdout = third.locator('.jp-OutputArea-output[data-mime-type$="stdout"]')
         expect(stdout).to_have_text("4", timeout=RUN_TIMEOUT)
+        dirty = re.compile(r"\bjp-mod-dirty\b")
         for i in range(3):
             expect(cells(page).nth(i)).to_have_attribute("data-state", "fresh")
+            expect(cells(page).nth(i)).not_to_have_class(dirty)
+        # The project's views sit in the toolbar, not in its overflow menu, beside
+        # JupyterLab's own items with the sidebar open.
+        toolbar = page.locator(".jp-NotebookPanel:visible .jp-NotebookPanel-toolbar")
+        for name in ("run-stale", "run-menu", "stop", "dag", "datasets", "schedules", "history"):
+            expect(toolbar.locator(f".ainb-tb-{name}")).to_be_visible()
         saved = blocks(server, project_id)
         assert [b["source"] for b in saved][:3] == ["a = 1", "b = a + 1", "print(b * 2)"]
         ids = [str(b["id"]) for b in saved[:3]]
@@ -132,9 +139,13 @@ def test_author_run_and_staleness(tmp_path: Path) -> None:
         page.keyboard.press("Escape")
         expect(cells(page).nth(1)).to_have_attribute("data-state", "stale")
         expect(cells(page).nth(2)).to_have_attribute("data-state", "stale")
+        expect(cells(page).nth(0)).to_have_class(dirty)  # edited since it ran
         badge = cells(page).nth(2).locator(".ainb-state-badge")
         expect(badge).to_have_text("stale")
-        assert "upstream" in (badge.get_attribute("title") or "")
+        # The server's reason, naming the upstream block by its first line
+        expect(badge).to_have_attribute(
+            "title", f"stale: upstream is not fresh: block {ids[1]} “b = a + 1” (b)"
+        )
         screenshot(page, "workspace-stale", tmp_path)
 
         # --- rename from the sidebar: the open tab follows
@@ -148,12 +159,18 @@ def test_author_run_and_staleness(tmp_path: Path) -> None:
             page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="Sales 2026")
         ).to_be_visible()
 
-        # --- run the stale ones from the toolbar
-        page.locator(".ainb-tb-run-stale button, button.ainb-tb-run-stale").first.click()
+        # --- run the stale ones from the toolbar (a double click starts one pipeline)
+        page.locator(".ainb-tb-run-stale button, button.ainb-tb-run-stale").first.dblclick()
         expect(stdout).to_have_text("22", timeout=RUN_TIMEOUT)
         for i in range(3):
             expect(cells(page).nth(i)).to_have_attribute("data-state", "fresh")
+            expect(cells(page).nth(i)).not_to_have_class(dirty)
         expect(page.locator(".ainb-pipeline-progress")).to_contain_text("succeeded")
+        status, runs = server.request(
+            "GET", f"ai-notebook/api/projects/{project_id}/runs?kind=pipeline"
+        )
+        assert status == 200, runs
+        assert len(runs["items"]) == 1, runs
 
         # --- completion comes from the project kernel (the notebook's session is on it)
         cells(page).nth(3).locator(".cm-content").click()
@@ -170,11 +187,30 @@ def test_author_run_and_staleness(tmp_path: Path) -> None:
                     raise
         page.keyboard.press("Escape")
 
-        # --- a kernel restart loses every result: nothing stays green
-        status, _ = server.request("POST", f"ai-notebook/api/projects/{project_id}/kernel/restart")
-        assert status == 200
+        # --- JupyterLab's own restart button loses every result: nothing stays green,
+        # without running anything first
+        toolbar.locator('[data-command="notebook:restart-kernel"]').click()
+        page.locator(".jp-Dialog .jp-mod-accept").click()
         for i in range(3):
             expect(cells(page).nth(i)).to_have_attribute("data-state", "stale")
+        expect(cells(page).nth(0).locator(".ainb-state-badge")).to_have_attribute(
+            "title", "stale: it has not run successfully since the kernel (re)started"
+        )
+
+        # --- the Run menu: every block, in DAG order
+        toolbar.locator(".ainb-tb-run-menu").click()
+        menu = page.locator(".ainb-run-menu")
+        expect(menu.locator(".lm-Menu-item")).to_contain_text(
+            ["Run all blocks", "Run upstream", "Run downstream", "Run selected blocks"]
+        )
+        expect(menu.locator(".lm-Menu-item.lm-mod-toggled")).to_have_text(
+            ["Sequential", "No retries"]
+        )
+        screenshot(page, "workspace-run-menu", tmp_path)
+        menu.locator(".lm-Menu-item", has_text="Run all blocks").click()
+        expect(stdout).to_have_text("22", timeout=RUN_TIMEOUT)
+        for i in range(3):
+            expect(cells(page).nth(i)).to_have_attribute("data-state", "fresh")
 
         # --- command mode keys change blocks: m (markdown), move up, dd (delete)
         cells(page).nth(3).locator(".jp-InputPrompt").click()
@@ -278,6 +314,19 @@ def test_outputs_widgets_and_history(tmp_path: Path) -> None:
             "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.id"
         )
         assert attached == kernel["kernel_id"]
+        # The URL stays off the project's path, so the reload opened nothing twice and
+        # showed no "Cannot open" dialog.
+        assert "/tree/" not in page.url, page.url
+        expect(page.locator(".jp-Dialog")).to_have_count(0)
+
+        # --- no AI provider here: the agent panel says what to set up, and its input
+        # stays in view (the notice scrolls)
+        run_command(page, "ai-notebook:open-agent", {"projectId": pid})
+        agent = page.locator("#ainb-agent-panel")
+        expect(agent.locator(".ainb-agent-empty")).to_be_visible()
+        expect(agent.locator("textarea.ainb-agent-input")).to_be_in_viewport()
+        expect(agent.locator("button.ainb-agent-send")).to_be_in_viewport()
+        screenshot(page, "agent-no-provider", tmp_path)
 
     ours = [e for e in browser.console_errors if mentions_us(e)]
     assert not ours, "console errors from the extension:\n" + "\n".join(ours)

@@ -36,6 +36,9 @@ class DagNode(Output):
     unresolved: list[str] = Field(description="Names read that no earlier block defines.")
     star_imports: list[str]
     error: str | None = Field(description="Why the code could not be analyzed, if so.")
+    stale_reason: str | None = Field(
+        default=None, description="Why a stale block is stale (null unless stale)."
+    )
 
 
 class DagEdge(Output):

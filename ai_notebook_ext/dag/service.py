@@ -23,6 +23,7 @@ from ..store.models import Block, Edge, Run
 from ..store.types import utcnow
 from .graph import Edge as GraphEdge
 from .graph import Graph, build, find_cycle
+from .reasons import stale_reason
 from .schemas import DagEdge, DagNode, DagOut, EdgeOut, IgnoredEdge
 from .state import RunFacts, fingerprints, states
 
@@ -83,7 +84,7 @@ async def block_fingerprint(
 
 async def run_facts(session: Any, project_id: int, generation: int | None) -> dict[int, RunFacts]:
     """Per block: its newest run's status and, in ``generation``, its newest success's
-    fingerprint."""
+    id and fingerprint."""
     newest = (
         select(func.max(Run.id))
         .where(Run.project_id == project_id, Run.block_id.is_not(None))
@@ -93,7 +94,7 @@ async def run_facts(session: Any, project_id: int, generation: int | None) -> di
         r.block_id: r.status
         for r in await session.execute(select(Run.block_id, Run.status).where(Run.id.in_(newest)))
     }
-    fresh: dict[int, str | None] = {}
+    fresh: dict[int, tuple[int, str | None]] = {}
     if generation is not None:
         newest_ok = (
             select(func.max(Run.id))
@@ -106,13 +107,27 @@ async def run_facts(session: Any, project_id: int, generation: int | None) -> di
             .group_by(Run.block_id)
         )
         fresh = {
-            r.block_id: r.fingerprint
+            r.block_id: (r.id, r.fingerprint)
             for r in await session.execute(
-                select(Run.block_id, Run.fingerprint).where(Run.id.in_(newest_ok))
+                select(Run.block_id, Run.id, Run.fingerprint).where(Run.id.in_(newest_ok))
             )
         }
     outdated = await _outdated_reads(session, newest_ok) if generation is not None else set()
-    return {b: RunFacts(status, fresh.get(b), b in outdated) for b, status in last.items()}
+    facts = {}
+    for block, status in last.items():
+        run_id, fingerprint = fresh.get(block, (None, None))
+        facts[block] = RunFacts(status, fingerprint, block in outdated, run_id)
+    return facts
+
+
+async def last_success_sources(session: Any, blocks: list[int]) -> dict[int, str]:
+    """The code of each block's last run, for those whose last run succeeded."""
+    query = (
+        select(Block.id, Run.source)
+        .join(Run, Run.id == Block.last_run_id)
+        .where(Block.id.in_(blocks), Run.status == "succeeded")
+    )
+    return {r.id: r.source for r in await session.execute(query)}
 
 
 async def _outdated_reads(session: Any, runs: Any) -> set[int]:
@@ -172,8 +187,10 @@ class DagService:
             graph, positions, edge_ids = await load_graph(session, project_id)
             generation = self.live_generation(project_id)
             facts = await run_facts(session, project_id, generation)
-        prints = fingerprints(graph)
-        state = states(graph, prints, facts)
+            prints = fingerprints(graph)
+            state = states(graph, prints, facts)
+            stale = [b for b, s in state.items() if s == "stale"]
+            ran = await last_success_sources(session, stale) if stale else {}
         nodes = []
         for block in graph.order:
             analysis = graph.analyses[block]
@@ -189,6 +206,11 @@ class DagService:
                     unresolved=graph.unresolved.get(block, []),
                     star_imports=list(analysis.star_imports),
                     error=analysis.error,
+                    stale_reason=stale_reason(
+                        graph, block, state, facts, ran.get(block), generation is not None
+                    )
+                    if state[block] == "stale"
+                    else None,
                 )
             )
         edges, ignored = edges_out(graph, edge_ids)

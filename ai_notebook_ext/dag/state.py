@@ -5,8 +5,11 @@ fingerprints of the blocks it depends on, so editing a block changes its fingerp
 every descendant's. The dataset versions a block's last success read count too: a newer
 version of one of them makes the block (and so its descendants) stale. Each run
 records the fingerprint it ran with. A block is **fresh** when its last successful run in
-the kernel's current generation had its current fingerprint and everything upstream is
-fresh; otherwise it is stale (or never-run, running, failed). Pure: no I/O.
+the kernel's current generation had its current fingerprint, everything upstream is fresh
+and no upstream block succeeded again after it: re-running an upstream block, even with
+the same code, rebuilds the values this block read (and undoes what it mutated in them),
+as marimo and ipyflow treat it. Otherwise it is stale (or never-run, running, failed).
+Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class RunFacts:
     last_status: str | None = None  # status of its newest run
     fresh_fingerprint: str | None = None  # of its newest success in the current kernel
     outdated_reads: bool = False  # that success read a dataset that has a newer version
+    fresh_run: int | None = None  # the id of that success (run ids grow in run order)
 
 
 def states(
@@ -52,7 +56,10 @@ def states(
     result: dict[int, str] = {}
     for block in graph.topological():
         fact = facts.get(block, RunFacts())
-        upstream_fresh = all(result[p] == "fresh" for p in graph.parents(block))
+        upstream_fresh = all(
+            result[p] == "fresh" and not _ran_after(facts.get(p), fact)
+            for p in graph.parents(block)
+        )
         if fact.last_status in ("queued", "running"):
             state = "running"
         elif fact.last_status == "failed":
@@ -65,3 +72,10 @@ def states(
             state = "stale"
         result[block] = state
     return result
+
+
+def _ran_after(parent: RunFacts | None, child: RunFacts) -> bool:
+    """Whether the parent's current success came after the child's."""
+    if parent is None or parent.fresh_run is None or child.fresh_run is None:
+        return False
+    return parent.fresh_run > child.fresh_run

@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 StateListener = Callable[[int, str, int, str], Awaitable[None]]
+# Jupyter Server's event for kernel starts, interrupts, restarts and shutdowns
+KERNEL_ACTIONS = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
 
 
 class ProjectKernels:
@@ -70,6 +72,9 @@ class ProjectKernels:
         self._tasks: set[asyncio.Future[None]] = set()
         metrics.watch_kernels(self)
         self.spares: SparePool | None = None  # kernels started ahead (spares.py)
+        event_logger = getattr(serverapp, "event_logger", None)
+        if event_logger is not None:  # a restart from JupyterLab's toolbar, a console...
+            event_logger.add_listener(schema_id=KERNEL_ACTIONS, listener=self._on_kernel_action)
 
     def handle(self, project_id: int) -> KernelHandle | None:
         return self._handles.get(project_id)
@@ -260,6 +265,31 @@ class ProjectKernels:
         await self.on_state(handle.project_id, "restarted", handle.generation, handle.death_reason)
         handle.death_reason = ""
         return handle
+
+    async def _on_kernel_action(self, logger: Any, schema_id: str, data: dict[str, Any]) -> None:
+        """A project kernel restarted by someone else (JupyterLab's restart button, a
+        console) lost its state: count a new generation now, so blocks turn stale at once
+        rather than at the next run. Our own restarts end with the handle on the new
+        process, so they are recognised and left alone."""
+        if data.get("action") != "restart" or data.get("status") != "success":
+            return
+        handle = next(
+            (h for h in list(self._handles.values()) if h.kernel_id == data.get("kernel_id")),
+            None,
+        )
+        if handle is None:
+            return
+        async with self._locks.hold(handle.project_id):
+            if self._handles.get(handle.project_id) is not handle or handle.died.is_set():
+                return
+            if await self.is_alive(handle):  # our own restart, or nothing changed
+                return
+            handle.death_reason = "the kernel was restarted outside AI Notebook"
+            handle.died.set()  # a run in progress ends with this reason
+            try:
+                await self._reconnect(handle)
+            except Exception:  # the next run's ``ensure`` starts afresh
+                log.exception("ai_notebook_ext: reconnecting to kernel %s", handle.kernel_id)
 
     async def interrupt(self, project_id: int) -> bool:
         handle = self._handles.get(project_id)

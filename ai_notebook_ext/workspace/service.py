@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
+from ..dag.reasons import stale_reason
 from ..dag.service import edges_out, load_graph, run_facts
 from ..dag.state import RunFacts, fingerprints, states
 from ..execution.schemas import RunOut
@@ -21,7 +22,7 @@ from ..projects.users import Actor
 from ..store import Database
 from ..store.models import Block, ProjectKernel, Run
 from .schemas import WorkspaceBlock, WorkspaceOut
-from .states import block_state, pipeline_marks, stale_reason
+from .states import block_state, pipeline_marks
 
 if TYPE_CHECKING:
     from ..execution.service import RunService
@@ -93,7 +94,7 @@ class WorkspaceService:
                 if state == "stale":
                     ran = last.source if last is not None and last.status == "succeeded" else None
                     reason = stale_reason(
-                        graph, block.id, dag_states, fact, ran, generation is not None
+                        graph, block.id, dag_states, facts, ran, generation is not None
                     )
             base = BlockOut.model_validate(block).model_dump()
             out.append(WorkspaceBlock(**base, state=state, stale_reason=reason, last_run=last))

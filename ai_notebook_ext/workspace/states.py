@@ -1,4 +1,5 @@
-"""A block's state as the workspace shows it, and why a stale block is stale (pure).
+"""A block's state as the workspace shows it (pure; why a stale block is stale is
+``dag/reasons.py``'s, which the DAG endpoint says too).
 
 The DAG's states (``dag/state.py``: never-run, fresh, stale, running, failed) are refined
 with what the runs and pipelines say: ``queued`` (its newest run waits, or a running
@@ -8,12 +9,9 @@ it, and it has not run since). Markdown blocks have no state.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..dag.analysis import code_hash
-from ..dag.graph import Graph
 from ..dag.state import RunFacts
 
 WorkspaceState = str  # fresh|stale|never-run|queued|running|failed|skipped
@@ -60,40 +58,3 @@ def block_state(
         if mark.status in ("pending", "running") and mark.pipeline_status == "running":
             return "queued"
     return dag_state
-
-
-def _upstream(graph: Graph, block: int, parents: list[int]) -> str:
-    names = {(e.source, e.target): e.names for e in graph.edges if e.target == block}
-    parts = []
-    for parent in parents:
-        why = ", ".join(names.get((parent, block), ())) or "explicit edge"
-        parts.append(f"block {parent} ({why})")
-    return "; ".join(parts)
-
-
-def stale_reason(
-    graph: Graph,
-    block: int,
-    states: Mapping[int, str],
-    fact: RunFacts,
-    last_source: str | None,
-    kernel_live: bool,
-) -> str:
-    """Why a stale block is stale, naming the upstream blocks and the names that link
-    them. ``last_source``: the code of its last successful run, if that is its last run."""
-    if not kernel_live:
-        return "no kernel is running: the results of its last run are gone"
-    if fact.fresh_fingerprint is None:
-        return "it has not run successfully since the kernel (re)started"
-    if fact.outdated_reads:
-        return "a dataset it read has a newer version"
-    parents = sorted(graph.parents(block), key=graph.order.index)
-    not_fresh = [p for p in parents if states.get(p) != "fresh"]
-    if not_fresh:
-        return "upstream is not fresh: " + _upstream(graph, block, not_fresh)
-    source = graph.sources[block]
-    if last_source is not None and code_hash(last_source) != code_hash(source):
-        return "its code changed since it last ran"
-    if parents:
-        return "upstream changed since it last ran: " + _upstream(graph, block, parents)
-    return "its code changed since it last ran"

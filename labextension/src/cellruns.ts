@@ -100,7 +100,8 @@ export class CellRuns {
     const codeCell = cell as CodeCell;
     codeCell.model.trusted = true;
     codeCell.outputArea.model.clear();
-    codeCell.setPrompt('*');
+    // As JupyterLab's own run: the prompt shows `*` and the dirty mark goes.
+    codeCell.model.executionState = 'running';
     this.host.states.set(blockId, 'queued', '', true);
     let run: IRun;
     try {
@@ -116,7 +117,7 @@ export class CellRuns {
       run = await request;
     } catch (err) {
       this.host.states.clearLive(blockId);
-      codeCell.setPrompt('');
+      codeCell.model.executionState = 'idle';
       Notification.error(
         `Could not run the block: ${err instanceof Error ? err.message : err}`,
         { autoClose: 8000 }
@@ -185,8 +186,8 @@ export class CellRuns {
         );
     cell.model.outputs.fromJSON(outputs);
     if (!live) {
+      cell.model.executionState = 'idle';
       cell.model.executionCount = count;
-      cell.setPrompt(count === null ? '' : String(count));
     }
   }
 
@@ -204,7 +205,7 @@ export class CellRuns {
       this.host.states.set(blockId, status as BlockState, '', true);
       const widget = this.host.cellWidget(blockId) as CodeCell | undefined;
       if (widget?.model.type === 'code') {
-        widget.setPrompt('*');
+        widget.model.executionState = 'running';
         if (status === 'running' && !this._own.has(runId)) {
           widget.model.outputs.clear();
         }
@@ -232,7 +233,10 @@ export class CellRuns {
         true
       );
       const widget = this.host.cellWidget(blockId) as CodeCell | undefined;
-      widget?.setPrompt?.(' ');
+      if (widget?.model.type === 'code') {
+        widget.model.executionState = 'idle';
+        widget.setPrompt(' ');
+      }
     } else if (status === 'running') {
       this.host.states.set(blockId, 'running', '', true);
     }

@@ -23,6 +23,8 @@ export interface IDagNode {
   star_imports: string[];
   /** Why the code could not be analyzed, if so. */
   error: string | null;
+  /** Why a stale block is stale (the server says it; null unless stale). */
+  stale_reason?: string | null;
 }
 
 export interface IDagEdge {

@@ -5,7 +5,9 @@
  * the commands other parts and tests rely on.
  */
 import {
+  ILabShell,
   ILayoutRestorer,
+  IRouter,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
@@ -29,6 +31,7 @@ import { ArtifactLoader } from './outputs';
 import { ProjectAPI } from './projectapi';
 import { ProjectDocument } from './projectdoc';
 import { addProjectToolbar } from './toolbar';
+import { keepUrlOffDrive } from './treepath';
 import { ProjectsSidebar, aiNotebookIcon } from './sidebar';
 import { DAG_TRACKER_NAMESPACE, registerDagCommands } from './dag/commands';
 import type { DagView } from './dag/view';
@@ -52,15 +55,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
     'AI Notebook: projects of blocks opened as notebooks, with states, DAG and pipelines.',
   autoStart: true,
   requires: [IDocumentManager, INotebookTracker, IRenderMimeRegistry],
-  optional: [ICommandPalette, ILayoutRestorer],
+  optional: [ICommandPalette, ILayoutRestorer, ILabShell, IRouter],
   activate: (
     app: JupyterFrontEnd,
     docManager: IDocumentManager,
     tracker: INotebookTracker,
     rendermime: IRenderMimeRegistry,
     palette: ICommandPalette | null,
-    restorer: ILayoutRestorer | null
+    restorer: ILayoutRestorer | null,
+    labShell: ILabShell | null,
+    router: IRouter | null
   ): void => {
+    if (labShell && router) {
+      keepUrlOffDrive(labShell, router);
+    }
     const api = new AiNotebookAPI(app.serviceManager.serverSettings);
     const drive = new ProjectDrive(api, new ArtifactLoader(api));
     app.serviceManager.contents.addDrive(drive);

@@ -2,16 +2,17 @@
  * Block states shown on the cells of a project notebook: fresh, stale (and
  * why), never-run, queued, running, failed, skipped.
  *
- * The server's DAG states are the base (re-read when something may have
- * changed them); run and pipeline events set queued / running / skipped in
- * between. Every cell element carries `data-block-id` and `data-state`, and
- * a badge whose tooltip says why a block is stale.
+ * The server's DAG states and stale reasons are the base (re-read when
+ * something may have changed them); run and pipeline events set queued /
+ * running / skipped / failed in between. Every cell element carries
+ * `data-block-id` and `data-state`, and a badge whose tooltip says what the
+ * state means and why (stale, failed and skipped blocks).
  */
 import type { Cell } from '@jupyterlab/cells';
 import type { Notebook } from '@jupyterlab/notebook';
 
 import type { BlockSync } from './blocksync';
-import type { BlockState, IDag, IDagEdge } from './projectapi';
+import type { BlockState, IDag } from './projectapi';
 
 export interface IBlockState {
   state: BlockState;
@@ -28,47 +29,21 @@ const LABELS: Record<BlockState, string> = {
   skipped: 'skipped'
 };
 
+/** What a state means, when no more precise reason is known. */
+const MEANINGS: Record<BlockState, string> = {
+  fresh: 'its results in the kernel match its code and everything upstream',
+  stale: 'its results may no longer match its code or upstream; run it again',
+  'never-run': 'it has not run yet',
+  queued: 'it waits for the kernel',
+  running: 'it is running',
+  failed: 'its last run raised an error (see its output)',
+  skipped: 'the pipeline skipped it because an upstream block failed'
+};
+
 /** First non-empty line of a source, shortened. */
 export function firstLine(source: string, max = 40): string {
   const line = source.split('\n').find(l => l.trim() !== '') ?? '';
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
-}
-
-/** Why each stale block is stale, from the DAG's states and edges. */
-export function staleReasons(
-  dag: IDag,
-  sourceOf: (blockId: number) => string
-): Map<number, string> {
-  const state = new Map(dag.nodes.map(n => [n.block_id, n.state]));
-  const parents = new Map<number, IDagEdge[]>();
-  for (const edge of dag.edges) {
-    const list = parents.get(edge.target) ?? [];
-    list.push(edge);
-    parents.set(edge.target, list);
-  }
-  const reasons = new Map<number, string>();
-  for (const node of dag.nodes) {
-    if (node.state !== 'stale') {
-      continue;
-    }
-    const changed = (parents.get(node.block_id) ?? []).filter(
-      e => state.get(e.source) !== 'fresh'
-    );
-    if (changed.length === 0) {
-      reasons.set(
-        node.block_id,
-        'its code changed, or the kernel restarted, since it last ran'
-      );
-      continue;
-    }
-    const parts = changed.map(e => {
-      const what = e.names?.length ? `${e.names.join(', ')} from ` : '';
-      const upstream = state.get(e.source) ?? 'stale';
-      return `${what}block “${firstLine(sourceOf(e.source))}” (${upstream})`;
-    });
-    reasons.set(node.block_id, `upstream changed: ${parts.join('; ')}`);
-  }
-  return reasons;
 }
 
 export class StateView {
@@ -81,19 +56,17 @@ export class StateView {
     return this._states.get(blockId);
   }
 
-  /** Replace every state with the server's DAG. */
+  /** Replace every state with the server's DAG (its stale reasons too). */
   setDag(dag: IDag): void {
-    const reasons = staleReasons(
-      dag,
-      id => this.sync.cellOf(id)?.sharedModel.getSource() ?? ''
-    );
     this._states.clear();
     for (const node of dag.nodes) {
-      const live = this._live.get(node.block_id);
-      this._states.set(node.block_id, {
-        state: live ?? node.state,
-        reason: reasons.get(node.block_id) ?? ''
-      });
+      this._states.set(
+        node.block_id,
+        this._live.get(node.block_id) ?? {
+          state: node.state,
+          reason: node.stale_reason ?? ''
+        }
+      );
     }
     this.render();
   }
@@ -105,7 +78,7 @@ export class StateView {
   set(blockId: number, state: BlockState, reason = '', sticky = false): void {
     this._states.set(blockId, { state, reason });
     if (sticky) {
-      this._live.set(blockId, state);
+      this._live.set(blockId, { state, reason });
     } else {
       this._live.delete(blockId);
     }
@@ -179,10 +152,10 @@ export class StateView {
     if (badge.textContent !== label) {
       badge.textContent = label;
     }
-    badge.title = info.reason ? `${label}: ${info.reason}` : label;
+    badge.title = `${label}: ${info.reason || MEANINGS[info.state]}`;
     badge.dataset.state = info.state;
   }
 
   private _states = new Map<number, IBlockState>();
-  private _live = new Map<number, BlockState>();
+  private _live = new Map<number, IBlockState>();
 }

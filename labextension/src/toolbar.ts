@@ -1,8 +1,9 @@
 /**
- * Pipeline controls in a project notebook's toolbar: run all, stale,
- * upstream / downstream of the active block, the selected blocks; parallel
- * workers and retries; stop; live progress and a summary at the end; buttons
- * for the DAG view and the active block's run history.
+ * Pipeline controls in a project notebook's toolbar: run stale, the "Run ▾"
+ * menu (all, upstream / downstream of the active block, the selected blocks;
+ * parallel workers and retries: runmenu.ts), stop; live progress and a
+ * summary at the end; buttons for the DAG, datasets, schedules and the active
+ * block's run history. One pipeline at a time per view.
  */
 import type { JupyterFrontEnd } from '@jupyterlab/application';
 import { Notification, ToolbarButton } from '@jupyterlab/apputils';
@@ -16,48 +17,20 @@ import type {
 } from './projectapi';
 import type { IProjectEvent } from './projectevents';
 import type { ProjectDocument } from './projectdoc';
+import { IPipelineOptions, runMenuButton } from './runmenu';
 
 const DONE = new Set(['succeeded', 'failed', 'cancelled', 'interrupted']);
 
-function select(
-  className: string,
-  title: string,
-  values: number[],
-  label: (v: number) => string
-): HTMLSelectElement {
-  const node = document.createElement('select');
-  node.className = `${className} jp-mod-styled`;
-  node.title = title;
-  for (const v of values) {
-    const option = document.createElement('option');
-    option.value = String(v);
-    option.textContent = label(v);
-    node.appendChild(option);
-  }
-  return node;
-}
-
-/** Parallel and retries options plus the progress line. */
+/** The progress line of this view's pipeline. */
 class PipelineStatus extends Widget {
   constructor() {
     super();
     this.addClass('ainb-pipeline-status');
-    this.parallel = select('ainb-parallel', 'Parallel workers', [1, 2, 4], v =>
-      v === 1 ? 'sequential' : `${v} parallel`
-    );
-    this.retries = select(
-      'ainb-retries',
-      'Retries per failing block',
-      [0, 1, 2, 3],
-      v => (v === 0 ? 'no retries' : `${v} ${v === 1 ? 'retry' : 'retries'}`)
-    );
     this.progress = document.createElement('span');
     this.progress.className = 'ainb-pipeline-progress';
-    this.node.append(this.parallel, this.retries, this.progress);
+    this.node.append(this.progress);
   }
 
-  readonly parallel: HTMLSelectElement;
-  readonly retries: HTMLSelectElement;
   readonly progress: HTMLSpanElement;
 }
 
@@ -67,6 +40,7 @@ export function addProjectToolbar(
 ): void {
   const toolbar = doc.panel.toolbar;
   const status = new PipelineStatus();
+  const options: IPipelineOptions = { parallel: 1, retries: 0 };
   let pipeline: IPipelineRun | null = null;
   const counts = new Map<number, string>();
 
@@ -85,11 +59,44 @@ export function addProjectToolbar(
     status.progress.dataset.status = pipeline.status;
   };
 
+  /** Whether this view's pipeline still runs (asking the server when unsure). */
+  const running = async (): Promise<boolean> => {
+    if (!pipeline || DONE.has(pipeline.status)) {
+      return false;
+    }
+    const run = await doc.project.run(pipeline.id).catch(() => null);
+    if (run && DONE.has(run.status)) {
+      pipeline = run as IPipelineRun;
+      return false;
+    }
+    return true;
+  };
+
+  let starting = false;
   const start = async (target: PipelineTarget): Promise<void> => {
+    if (starting) {
+      return; // a double click: the first click's pipeline is on its way
+    }
+    starting = true;
+    try {
+      if (await running()) {
+        Notification.info(
+          'A pipeline is already running: wait for it, or press ■ Stop.',
+          { autoClose: 5000 }
+        );
+        return;
+      }
+      await startPipeline(target);
+    } finally {
+      starting = false;
+    }
+  };
+
+  const startPipeline = async (target: PipelineTarget): Promise<void> => {
     const request: IPipelineRequest = {
       target,
-      parallel: Number(status.parallel.value),
-      retries: Number(status.retries.value)
+      parallel: options.parallel,
+      retries: options.retries
     };
     const active = doc.panel.content.activeCell;
     const activeId = active ? doc.blockIdOf(active.model) : null;
@@ -131,7 +138,13 @@ export function addProjectToolbar(
     const summary =
       `Pipeline ${run.status}: ${tally('succeeded')} succeeded, ` +
       `${tally('failed')} failed, ${tally('skipped')} skipped`;
-    status.progress.textContent = summary;
+    // Short in the toolbar (it shares the row with JupyterLab's items); the
+    // whole summary in its tooltip and the notification.
+    status.progress.textContent =
+      `pipeline ${run.status}` +
+      (tally('failed') ? ` · ${tally('failed')} failed` : '') +
+      (tally('skipped') ? ` · ${tally('skipped')} skipped` : '');
+    status.progress.title = summary;
     status.progress.dataset.status = run.status;
     const notify =
       run.status === 'succeeded' ? Notification.success : Notification.warning;
@@ -177,42 +190,27 @@ export function addProjectToolbar(
       'Run stale blocks and what depends on them',
       () => void start('stale')
     );
-    button(
-      'run-all',
-      '▶ All',
-      'Run every block in DAG order',
-      () => void start('all')
+    toolbar.addItem(
+      'run-menu',
+      runMenuButton(options, target => void start(target))
     );
     button(
-      'run-upstream',
-      '↥ Upstream',
-      'Run the active block and what it needs',
-      () => void start('upstream')
-    );
-    button(
-      'run-downstream',
-      '↧ Downstream',
-      'Run the active block and its dependents',
-      () => void start('downstream')
-    );
-    button(
-      'run-selected',
-      '▶ Selected',
-      'Run the selected blocks',
-      () => void start('blocks')
-    );
-    button('stop', '■ Stop', 'Stop the pipeline', () => {
-      if (pipeline && !DONE.has(pipeline.status)) {
-        void doc.project
-          .cancel(pipeline.id)
-          .catch(err =>
-            Notification.error(errorMessage(err), { autoClose: 6000 })
-          );
-      } else {
-        void doc.project.interruptKernel();
+      'stop',
+      '■ Stop',
+      'Stop the pipeline (or interrupt the kernel)',
+      () => {
+        if (pipeline && !DONE.has(pipeline.status)) {
+          void doc.project
+            .cancel(pipeline.id)
+            .catch(err =>
+              Notification.error(errorMessage(err), { autoClose: 6000 })
+            );
+        } else {
+          void doc.project.interruptKernel();
+        }
       }
-    });
-    toolbar.addItem('pipeline-options', status);
+    );
+    toolbar.addItem('pipeline-progress', status);
   }
   const presence = new Widget();
   presence.addClass('ainb-presence');

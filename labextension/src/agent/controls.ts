@@ -113,6 +113,7 @@ export function buildControls(
   buttons.append(c.stop, c.send);
   footer.append(c.input, buttons);
 
-  root.append(header, chats, options, c.error, c.notice, c.scroll, footer);
+  // The error sits by the input: most are about what was just sent.
+  root.append(header, chats, options, c.notice, c.scroll, c.error, footer);
   return c;
 }

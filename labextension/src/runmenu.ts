@@ -1,0 +1,95 @@
+/**
+ * The "Run ▾" menu of a project notebook's toolbar: every pipeline target
+ * but "stale" (which has its own button), and the pipeline options (parallel
+ * workers, retries) as checkable items. One toolbar slot instead of seven, so
+ * the toolbar fits beside JupyterLab's own items with the sidebar open.
+ * The commands live in a registry private to the menu.
+ */
+import { ToolbarButton } from '@jupyterlab/apputils';
+import { checkIcon } from '@jupyterlab/ui-components';
+import { CommandRegistry } from '@lumino/commands';
+import { Menu } from '@lumino/widgets';
+
+import type { PipelineTarget } from './projectapi';
+
+/** Parallel workers and retries for the next pipeline. */
+export interface IPipelineOptions {
+  parallel: number;
+  retries: number;
+}
+
+const TARGETS: Array<[PipelineTarget, string, string]> = [
+  ['all', 'Run all blocks', 'Every block, in DAG order'],
+  ['upstream', 'Run upstream', 'The active block and what it needs'],
+  ['downstream', 'Run downstream', 'The active block and what depends on it'],
+  ['blocks', 'Run selected blocks', 'The selected blocks, in DAG order']
+];
+
+const PARALLEL = [1, 2, 4];
+const RETRIES = [0, 1, 2, 3];
+
+/** The menu's toolbar button; `start` runs a pipeline with the options. */
+export function runMenuButton(
+  options: IPipelineOptions,
+  start: (target: PipelineTarget) => void
+): ToolbarButton {
+  const commands = new CommandRegistry();
+  for (const [target, label, caption] of TARGETS) {
+    commands.addCommand(`run:${target}`, {
+      label,
+      caption,
+      execute: () => start(target)
+    });
+  }
+  for (const n of PARALLEL) {
+    commands.addCommand(`parallel:${n}`, {
+      label: n === 1 ? 'Sequential' : `${n} parallel workers`,
+      caption: 'Independent branches run in forks of the kernel',
+      isToggled: () => options.parallel === n,
+      icon: () => (options.parallel === n ? checkIcon : undefined),
+      execute: () => {
+        options.parallel = n;
+      }
+    });
+  }
+  for (const n of RETRIES) {
+    commands.addCommand(`retries:${n}`, {
+      label: n === 0 ? 'No retries' : `${n} ${n === 1 ? 'retry' : 'retries'}`,
+      caption: 'How often a failing block is tried again',
+      isToggled: () => options.retries === n,
+      icon: () => (options.retries === n ? checkIcon : undefined),
+      execute: () => {
+        options.retries = n;
+      }
+    });
+  }
+
+  const open = (anchor: HTMLElement): void => {
+    const menu = new Menu({ commands });
+    menu.addClass('ainb-run-menu');
+    for (const [target] of TARGETS) {
+      menu.addItem({ command: `run:${target}` });
+    }
+    menu.addItem({ type: 'separator' });
+    for (const n of PARALLEL) {
+      menu.addItem({ command: `parallel:${n}` });
+    }
+    menu.addItem({ type: 'separator' });
+    for (const n of RETRIES) {
+      menu.addItem({ command: `retries:${n}` });
+    }
+    menu.aboutToClose.connect(() =>
+      requestAnimationFrame(() => menu.dispose())
+    );
+    const box = anchor.getBoundingClientRect();
+    menu.open(box.left, box.bottom);
+  };
+
+  const button: ToolbarButton = new ToolbarButton({
+    label: '▶ Run ▾',
+    tooltip: 'Run all, upstream, downstream or selected blocks; options',
+    className: 'ainb-tb-run-menu',
+    onClick: () => open(button.node)
+  });
+  return button;
+}
