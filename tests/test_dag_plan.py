@@ -6,6 +6,11 @@ import pytest
 
 from ai_notebook_ext.dag.graph import build
 from ai_notebook_ext.dag.plan import make_plan
+from ai_notebook_ext.dag.state import fingerprints, states
+
+
+def make_states(graph):
+    return states(graph, fingerprints(graph), {})
 
 # a -> b -> c, a -> d (independent of b, c), e alone
 BLOCKS = [(1, "a = 1"), (2, "b = a"), (3, "c = b"), (4, "d = a"), (5, "e = 5")]
@@ -59,3 +64,15 @@ def test_order_respects_explicit_edges(graph):
 def test_unknown_target(graph):
     with pytest.raises(ValueError, match="unknown target"):
         make_plan(graph, {}, "everything")
+
+
+def test_blank_blocks_never_run_and_are_always_fresh():
+    graph = build([(1, "a = 1"), (2, "   \n"), (3, "b = a"), (4, "")])
+    known = make_states(graph)
+    assert known[2] == known[4] == "fresh"  # never ran, and nothing to hold
+    assert known[1] == "never-run"
+    assert make_plan(graph, known, "all").order == [1, 3]
+    assert make_plan(graph, known, "stale").order == [1, 3]
+    assert make_plan(graph, known, "blocks", [2, 4]).order == []
+    # A comment is code JupyterLab runs too: not blank.
+    assert make_plan(build([(1, "# load the data")]), {}, "all").order == [1]

@@ -231,3 +231,23 @@ async def test_starting_the_kernel(api, jp_fetch):
     bid = await add(api, pid, "import os\nprint(os.getpid())")
     r = await api("POST", f"projects/{pid}/blocks/{bid}/execute", params={"wait": "true"})
     assert r.body["kernel_generation"] == 1
+
+
+async def test_blank_blocks_hold_nothing_and_never_run(api):
+    """As in JupyterLab, where an empty cell is never sent to the kernel."""
+    pid = await make_project(api)
+    blank = await add(api, pid, "  \n")
+    r = await api(
+        "POST", f"projects/{pid}/runs", json_body={"target": "all"}, params={"wait": "true"}
+    )
+    assert r.status in (200, 201), r.body
+    assert r.body["status"] == "succeeded", r.body
+    assert r.body["results"] == []
+    a = await add(api, pid, "x = 1")
+    r = await api(
+        "POST", f"projects/{pid}/runs", json_body={"target": "stale"}, params={"wait": "true"}
+    )
+    assert [x["block_id"] for x in r.body["results"]] == [a]
+    blocks = by_id(await workspace(api, pid))
+    assert blocks[blank]["state"] == "fresh"
+    assert blocks[blank]["last_run"] is None

@@ -107,6 +107,8 @@ def test_author_run_and_staleness(tmp_path: Path) -> None:
         _, body = server.request("GET", "ai-notebook/api/projects")
         project_id = body["items"][0]["id"]
         expect(cells(page)).to_have_count(1)
+        # A blank cell holds nothing and never runs: no state badge
+        expect(cells(page).nth(0).locator(".ainb-state-badge")).to_have_count(0)
 
         # --- type three blocks, run each with Shift+Enter
         type_in_cell(page, 0, "a = 1")
@@ -166,11 +168,14 @@ def test_author_run_and_staleness(tmp_path: Path) -> None:
             expect(cells(page).nth(i)).to_have_attribute("data-state", "fresh")
             expect(cells(page).nth(i)).not_to_have_class(dirty)
         expect(page.locator(".ainb-pipeline-progress")).to_contain_text("succeeded")
+        expect(cells(page).nth(3).locator(".ainb-state-badge")).to_have_count(0)  # blank
         status, runs = server.request(
             "GET", f"ai-notebook/api/projects/{project_id}/runs?kind=pipeline"
         )
         assert status == 200, runs
         assert len(runs["items"]) == 1, runs
+        # the three blocks, not the blank fourth cell
+        assert len(runs["items"][0]["results"]) == 3, runs
 
         # --- completion comes from the project kernel (the notebook's session is on it)
         cells(page).nth(3).locator(".cm-content").click()

@@ -3,7 +3,8 @@
 Targets: ``all`` blocks; ``stale`` (every block that is not fresh); ``upstream`` of a block
 (the block and what it needs); ``downstream`` of a block (the block and everything that
 depends on it); ``blocks`` (a list). Targeted blocks always run; blocks they need run too
-unless they are fresh, since the kernel already holds their results.
+unless they are fresh, since the kernel already holds their results. Blank blocks never
+run (JupyterLab does not send an empty cell to the kernel either).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def make_plan(
         targeted = set(block_ids)
     else:
         raise ValueError(f"unknown target {target!r}; use one of {', '.join(TARGETS)}")
+    targeted = {b for b in targeted if graph.sources[b].strip()}
     reasons = {b: "targeted" if target != "stale" else states.get(b, "stale") for b in targeted}
     for block in sorted(targeted, key=graph.order.index):
         for needed in graph.upstream(block):

@@ -9,6 +9,7 @@ the kernel's current generation had its current fingerprint, everything upstream
 and no upstream block succeeded again after it: re-running an upstream block, even with
 the same code, rebuilds the values this block read (and undoes what it mutated in them),
 as marimo and ipyflow treat it. Otherwise it is stale (or never-run, running, failed).
+A blank block holds nothing and never runs in a pipeline: it is always fresh.
 Pure: no I/O.
 """
 
@@ -60,7 +61,9 @@ def states(
             result[p] == "fresh" and not _ran_after(facts.get(p), fact)
             for p in graph.parents(block)
         )
-        if fact.last_status in ("queued", "running"):
+        if not graph.sources[block].strip():
+            state = "fresh"
+        elif fact.last_status in ("queued", "running"):
             state = "running"
         elif fact.last_status == "failed":
             state = "failed"

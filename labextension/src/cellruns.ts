@@ -93,6 +93,11 @@ export class CellRuns {
 
   /** Run one cell's block and wait for its end; true when it succeeded. */
   async execute(cell: Cell): Promise<boolean> {
+    if (!cell.model.sharedModel.getSource().trim()) {
+      // As JupyterLab: a blank cell is not sent; its outputs and count go.
+      (cell as CodeCell).model.clearExecution();
+      return true;
+    }
     const blockId = await this.host.sync.flush(cell.model);
     if (blockId === null) {
       return false;

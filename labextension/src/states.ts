@@ -135,6 +135,12 @@ export class StateView {
       node.querySelector('.ainb-state-badge')?.remove();
       return;
     }
+    if (!cell.model.sharedModel.getSource().trim()) {
+      // A blank cell holds nothing and never runs (as in JupyterLab): no state.
+      delete node.dataset.state;
+      node.querySelector(':scope > .ainb-state-badge')?.remove();
+      return;
+    }
     const info = this._states.get(blockId) ?? {
       state: 'never-run' as BlockState,
       reason: ''

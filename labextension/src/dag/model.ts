@@ -125,7 +125,10 @@ export function buildModel(
       lastRuns.set(run.block_id, summarizeRun(run));
     }
   }
-  const nodes = [...dag.nodes].sort((a, b) => a.position - b.position);
+  // Blank blocks hold nothing and never run: no node for them.
+  const nodes = [...dag.nodes]
+    .filter(node => sources.get(node.block_id)?.trim() !== '')
+    .sort((a, b) => a.position - b.position);
   return {
     projectId,
     blocks: nodes.map(node => {
