@@ -12,6 +12,7 @@ from ai_notebook_ext.dag.state import fingerprints, states
 def make_states(graph):
     return states(graph, fingerprints(graph), {})
 
+
 # a -> b -> c, a -> d (independent of b, c), e alone
 BLOCKS = [(1, "a = 1"), (2, "b = a"), (3, "c = b"), (4, "d = a"), (5, "e = 5")]
 
