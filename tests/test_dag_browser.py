@@ -252,6 +252,10 @@ def dag_scenario(page: Any, expect: Any, server: ServerProcess) -> None:
     view.locator(".ainb-dag-refresh").click()
     for block_id in (a, b, c):
         expect(node(view, block_id)).to_have_attribute("data-state", "stale")
+    # Hovering a node says why it is stale, in the server's words
+    expect(node(view, b).locator("title")).to_contain_text(
+        f"Stale: upstream is not fresh: block {a} “a = 10” (a)"
+    )
     view.locator(".ainb-dag-run-stale").click()
     for block_id in (a, b, c):
         expect(node(view, block_id)).to_have_attribute("data-state", "fresh", timeout=RUN_TIMEOUT)

@@ -69,6 +69,8 @@ export interface IDagBlock {
   defines: string[];
   unresolved: string[];
   lastRun: IRunSummary | null;
+  /** Why a stale block is stale (the server's words), if so. */
+  staleReason: string | null;
 }
 
 /** An edge of the view. */
@@ -142,7 +144,8 @@ export function buildModel(
         error: node.error,
         defines: node.defines,
         unresolved: node.unresolved,
-        lastRun: lastRuns.get(node.block_id) ?? null
+        lastRun: lastRuns.get(node.block_id) ?? null,
+        staleReason: node.stale_reason ?? null
       };
     }),
     links: dag.edges.map(edge => ({

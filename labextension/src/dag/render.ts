@@ -96,6 +96,9 @@ function tooltip(block: IDagBlock): string {
   const lines = block.source.split('\n');
   const code = lines.slice(0, 12).join('\n') + (lines.length > 12 ? '\n…' : '');
   const extra: string[] = [];
+  if (block.staleReason) {
+    extra.push(`Stale: ${block.staleReason}`);
+  }
   if (block.error) {
     extra.push(`Cannot analyze: ${block.error}`);
   }
