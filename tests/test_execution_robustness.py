@@ -134,6 +134,34 @@ async def test_a_restart_from_jupyterlab_is_noticed(api, jp_fetch):
     assert kernel["reset_reason"] == "the kernel was restarted outside AI Notebook"
 
 
+async def test_a_shutdown_from_jupyterlab_is_noticed(api, jp_fetch):
+    """JupyterLab's running-kernels panel shuts the project kernel down: the blocks say at
+    once that no kernel holds their results, and the next run starts a new kernel."""
+    pid = await make_project(api)
+    (setx,) = await blocks(api, pid, "x = 1")
+    r = await api("POST", f"projects/{pid}/blocks/{setx}/execute", params={"wait": "true"})
+    assert r.body["status"] == "succeeded", r.body
+    kernel = (await api("GET", f"projects/{pid}/kernel")).body
+    r = await jp_fetch(
+        "api", "kernels", kernel["kernel_id"], method="DELETE", headers=auth("alice")
+    )
+    assert r.code == 204
+    for _ in range(100):
+        dag = (await api("GET", f"projects/{pid}/dag")).body
+        if dag["kernel_generation"] is None:
+            break
+        await asyncio.sleep(0.1)
+    assert dag["kernel_generation"] is None
+    (node,) = dag["nodes"]
+    assert node["state"] == "stale"
+    assert node["stale_reason"].startswith("no kernel is running")
+    kernel = (await api("GET", f"projects/{pid}/kernel")).body
+    assert kernel["state"] == "not_started"
+    assert kernel["reset_reason"] == "the kernel was shut down outside AI Notebook"
+    r = await api("POST", f"projects/{pid}/blocks/{setx}/execute", params={"wait": "true"})
+    assert r.body["status"] == "succeeded", r.body
+
+
 async def test_error_text_stays_off_a_shared_event_bus(api, jp_ws_fetch):
     ws = await jp_ws_fetch("api", "events", "subscribe", headers=auth("bob"))
     pid = await make_project(api)

@@ -267,11 +267,13 @@ class ProjectKernels:
         return handle
 
     async def _on_kernel_action(self, logger: Any, schema_id: str, data: dict[str, Any]) -> None:
-        """A project kernel restarted by someone else (JupyterLab's restart button, a
-        console) lost its state: count a new generation now, so blocks turn stale at once
-        rather than at the next run. Our own restarts end with the handle on the new
-        process, so they are recognised and left alone."""
-        if data.get("action") != "restart" or data.get("status") != "success":
+        """A project kernel restarted or shut down by someone else (JupyterLab's toolbar,
+        its running-kernels panel, a console) lost its state: say so now, so blocks turn
+        stale at once rather than at the next run. Our own restarts end with the handle on
+        the new process and our own shutdowns forget the handle first, so they are
+        recognised and left alone."""
+        action = data.get("action")
+        if data.get("status") != "success" or action not in ("restart", "shutdown"):
             return
         handle = next(
             (h for h in list(self._handles.values()) if h.kernel_id == data.get("kernel_id")),
@@ -279,17 +281,28 @@ class ProjectKernels:
         )
         if handle is None:
             return
-        async with self._locks.hold(handle.project_id):
-            if self._handles.get(handle.project_id) is not handle or handle.died.is_set():
+        project_id = handle.project_id
+        async with self._locks.hold(project_id):
+            if self._handles.get(project_id) is not handle or handle.died.is_set():
                 return
-            if await self.is_alive(handle):  # our own restart, or nothing changed
+            if action == "shutdown":
+                reason = "the kernel was shut down outside AI Notebook"
+                handle.stopping = handle.death_reason = reason
+                handle.died.set()  # a run in progress ends with this reason
+                retire(handle, stopping=True)
+                self._forget(handle)
+                await record_stop(self.db, project_id, reason)
+            elif await self.is_alive(handle):  # our own restart, or nothing changed
                 return
-            handle.death_reason = "the kernel was restarted outside AI Notebook"
-            handle.died.set()  # a run in progress ends with this reason
-            try:
-                await self._reconnect(handle)
-            except Exception:  # the next run's ``ensure`` starts afresh
-                log.exception("ai_notebook_ext: reconnecting to kernel %s", handle.kernel_id)
+            else:
+                handle.death_reason = "the kernel was restarted outside AI Notebook"
+                handle.died.set()
+                try:
+                    await self._reconnect(handle)
+                except Exception:  # the next run's ``ensure`` starts afresh
+                    log.exception("ai_notebook_ext: reconnecting to kernel %s", handle.kernel_id)
+                return
+        await self.on_state(project_id, "shutdown", handle.generation, reason)
 
     async def interrupt(self, project_id: int) -> bool:
         handle = self._handles.get(project_id)
