@@ -131,6 +131,20 @@ def test_a_huge_stream_keeps_head_and_tail_within_the_cap(monkeypatch):
     assert c._length <= 1000
 
 
+def test_a_stream_in_big_chunks_shows_the_head_and_the_latest_half_cap(monkeypatch):
+    """A loaded kernel sends many lines per stream message: whatever the chunk size and
+    where the last one ends, what is shown stays within the cap."""
+    monkeypatch.setattr(outputs, "STREAM_MEMORY_CAP", 1000)
+    for chunks in range(10, 30):
+        c = OutputCollector()
+        for i in range(chunks):
+            stream(c, "".join(f"{j:05d}\n" for j in range(i * 20, i * 20 + 20)))
+        (out,) = c.outputs
+        assert out["text"].startswith("00000\n")
+        assert out["text"].endswith(f"{chunks * 20 - 1:05d}\n")
+        assert len(out["text"]) < 1100, chunks
+
+
 def test_outputs_past_the_limit_are_counted_not_kept(monkeypatch):
     monkeypatch.setattr(outputs, "MAX_OUTPUTS", 3)
     c = OutputCollector()

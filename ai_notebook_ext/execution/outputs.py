@@ -172,6 +172,8 @@ class OutputCollector:
         if not self._outputs or (not self._parts and self._head is None):
             return
         last = self._outputs[-1]
+        if self._head is not None and self._length > STREAM_MEMORY_CAP // 2:
+            self._compact()  # what is shown: the head and the latest half-cap, always
         body = "".join(self._parts)
         self._parts, self._length = ([body], len(body)) if body else ([], 0)
         if self._head is None:
