@@ -165,6 +165,22 @@ def test_an_upstream_block_that_succeeded_again_makes_its_dependents_stale():
     assert states(graph, fps, later)[2] == "fresh"
 
 
+def test_a_run_stopped_part_way_leaves_its_block_stale():
+    graph = build([(1, "a = 1"), (2, "b = a")])
+    fps = fingerprints(graph)
+    ok = {b: RunFacts("succeeded", fps[b], fresh_run=b) for b in (1, 2)}
+    # cancelled in the kernel after an earlier success: what it changed may be half done
+    stopped = {**ok, 1: RunFacts("cancelled", fps[1], fresh_run=1, last_started=True)}
+    result = states(graph, fps, stopped)
+    assert result == {1: "stale", 2: "stale"}
+    assert stale_reason(graph, 1, result, stopped, None, True).startswith(
+        "its last run was stopped part way"
+    )
+    # cancelled before it reached the kernel: nothing changed
+    never_sent = {**ok, 1: RunFacts("cancelled", fps[1], fresh_run=1, last_started=False)}
+    assert states(graph, fps, never_sent) == {1: "fresh", 2: "fresh"}
+
+
 def test_stale_reasons_name_blocks_by_their_first_line():
     long = "total = " + " + ".join(["value"] * 20)
     graph = build([(1, "\n# load\nv = 1"), (2, long), (3, "print(v, total)")])

@@ -2,7 +2,7 @@
 on the panel uploads with a progress bar, then its profile shows with histograms; the
 full report opens in a tab after its progress; a range rule and a SQL rule with a
 parameter are added in the form and fail on a bad second version, with failing counts
-and sample rows; "Insert loading block" adds `df = ain.load(...)` to the project, whose
+and sample rows; "Insert loading block" adds `listings = ain.load("listings")` to the project, whose
 run then shows in the lineage graph, and the graph's run node jumps to the block."""
 
 from __future__ import annotations
@@ -294,7 +294,7 @@ def test_upload_profile_report_quality_and_lineage(tmp_path: Path) -> None:
 
         # --- 4. insert a loading block, run it, see it in the lineage graph
         panel.locator("button.ainb-ds-insert").click()
-        code = f'df = ain.load("{NAME}")'
+        code = f'{NAME} = ain.load("{NAME}")'  # named after the dataset, not df
         notebook = page.locator(".jp-NotebookPanel:visible .jp-Notebook")
         cells = notebook.locator(".jp-Cell")
         expect(cells).to_have_count(2)

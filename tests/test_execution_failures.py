@@ -664,3 +664,33 @@ def test_clean_stop_shuts_kernels_down(tmp_path, db_url):
     log = server.log()
     assert "Kernel shutdown" in log
     assert "Traceback" not in log, log
+
+
+async def test_a_failure_cancels_the_block_runs_queued_behind_it(api):
+    """As Jupyter's stop_on_error: cells queued behind a cell that raised (or was
+    interrupted) do not run; a run sent after the failure runs as usual."""
+    pid = await make_project(api)
+    fails = await add_block(api, pid, "import time\ntime.sleep(1)\nratio = 1 / 0")
+    needs = await add_block(api, pid, "print(ratio * 2)")
+    other = await add_block(api, pid, "unrelated = 'hello'")
+    first = await execute(api, pid, fails, wait=False)
+    queued = [await execute(api, pid, b, wait=False) for b in (needs, other)]
+    failed = await wait_run(api, pid, first["id"])
+    assert failed["status"] == "failed", failed
+    for run in queued:
+        done = await wait_run(api, pid, run["id"])
+        assert done["status"] == "cancelled", done
+        assert done["started_at"] is None
+        assert done["message"] == f"cancelled: block {fails} before it failed (run {first['id']})"
+    after = await execute(api, pid, other)
+    assert after["status"] == "succeeded", after
+
+    # An interrupt (JupyterLab's stop button) raises KeyboardInterrupt: the same
+    slow = await add_block(api, pid, "import time\ntime.sleep(30)")
+    running = await execute(api, pid, slow, wait=False)
+    behind = await execute(api, pid, other, wait=False)
+    await wait_run(api, pid, running["id"], {"running"})
+    assert (await api("POST", f"projects/{pid}/kernel/interrupt")).status == 200
+    stopped = await wait_run(api, pid, running["id"])
+    assert stopped["error"]["ename"] == "KeyboardInterrupt", stopped
+    assert (await wait_run(api, pid, behind["id"]))["status"] == "cancelled"

@@ -95,6 +95,18 @@ async def test_states_reasons_and_last_runs(api):
     assert blocks[e]["state"] == "failed"
     assert blocks[f]["state"] == "skipped"
     assert blocks[f]["last_run"] is None
+    # Once the failing block is fixed and run again, the skip is history: plain DAG state
+    r = await api(
+        "PATCH",
+        f"projects/{pid}/blocks/{e}",
+        json_body={"version": blocks[e]["version"], "source": "g_out = 1"},
+    )
+    assert r.status == 200, r.body
+    r = await api("POST", f"projects/{pid}/blocks/{e}/execute", params={"wait": "true"})
+    assert r.body["status"] == "succeeded", r.body
+    blocks = by_id(await workspace(api, pid))
+    assert blocks[e]["state"] == "fresh"
+    assert blocks[f]["state"] == "never-run"
 
     # running and queued
     slow = await add(api, pid, "import time\ntime.sleep(1.5)")

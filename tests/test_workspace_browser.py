@@ -35,11 +35,13 @@ PNG_1PX = (
 OUTPUT_SOURCES = [
     'print("hello from block")',
     "from IPython.display import HTML; HTML(\"<b id='ainb-html'>bold</b>\")",
-    "1/0",
     f"import base64; from IPython.display import Image\nImage(data=base64.b64decode({PNG_1PX!r}))",
     "import ipywidgets as w\nw.IntSlider(value=7, description='size')",
     "from tqdm.auto import tqdm\ntotal = sum(i for i in tqdm(range(50)))\nprint(total)",
+    "1/0",
+    'print("after the error")',
 ]
+FAILING = 5  # the cell that raises; run-all stops there, as JupyterLab's does
 
 
 def as_user(server: Any, user: str, method: str, path: str, body: Any = None) -> Any:
@@ -142,6 +144,10 @@ def test_author_run_and_staleness(tmp_path: Path) -> None:
         expect(cells(page).nth(1)).to_have_attribute("data-state", "stale")
         expect(cells(page).nth(2)).to_have_attribute("data-state", "stale")
         expect(cells(page).nth(0)).to_have_class(dirty)  # edited since it ran
+        # Ctrl+S: blocks save as they change, so no "File Changed: overwrite?" dialog
+        page.keyboard.press("Control+s")
+        page.wait_for_timeout(1000)
+        expect(page.locator(".jp-Dialog")).to_have_count(0)
         badge = cells(page).nth(2).locator(".ainb-state-badge")
         expect(badge).to_have_text("stale")
         # The server's reason, naming the upstream block by its first line
@@ -264,21 +270,32 @@ def test_outputs_widgets_and_history(tmp_path: Path) -> None:
         out = [cells(page).nth(i).locator(".jp-OutputArea") for i in range(len(OUTPUT_SOURCES))]
         expect(out[0]).to_have_text("hello from block", timeout=RUN_TIMEOUT)
         expect(out[1].locator("b")).to_have_text("bold")
-        # Errors keep their ANSI colours, rendered as in a notebook.
-        expect(out[2].locator(".jp-RenderedText span.ansi-red-fg").first).to_be_attached()
-        expect(out[2]).to_contain_text("ZeroDivisionError")
-        expect(cells(page).nth(2)).to_have_attribute("data-state", "failed")
-        expect(out[3].locator("img")).to_be_attached(timeout=RUN_TIMEOUT)
+        expect(out[2].locator("img")).to_be_attached(timeout=RUN_TIMEOUT)
         # Widgets render live: the notebook's session is on the project kernel, so the
         # comms the recorded run opens reach JupyterLab's widget manager.
-        expect(out[4].locator(".widget-slider")).to_be_visible(timeout=RUN_TIMEOUT)
-        expect(out[4].locator(".widget-readout")).to_have_text("7")
-        expect(out[5].locator(".widget-hprogress, .widget-progress").first).to_be_visible(
+        expect(out[3].locator(".widget-slider")).to_be_visible(timeout=RUN_TIMEOUT)
+        expect(out[3].locator(".widget-readout")).to_have_text("7")
+        expect(out[4].locator(".widget-hprogress, .widget-progress").first).to_be_visible(
             timeout=RUN_TIMEOUT
         )
-        expect(out[5]).to_contain_text("1225", timeout=RUN_TIMEOUT)
+        expect(out[4]).to_contain_text("1225", timeout=RUN_TIMEOUT)
+        # Errors keep their ANSI colours, rendered as in a notebook.
+        expect(out[FAILING].locator(".jp-RenderedText span.ansi-red-fg").first).to_be_attached(
+            timeout=RUN_TIMEOUT
+        )
+        expect(out[FAILING]).to_contain_text("ZeroDivisionError")
+        expect(cells(page).nth(FAILING)).to_have_attribute("data-state", "failed")
+        # The cell queued behind the error does not run (Jupyter's stop_on_error)
+        wait_for(lambda: blocks(server, pid)[FAILING + 1]["last_run_id"] is not None)
+        last = blocks(server, pid)[FAILING + 1]
+        assert last["source"] == 'print("after the error")'
+        _, run = server.request("GET", f"ai-notebook/api/projects/{pid}/runs/{last['last_run_id']}")
+        assert run["status"] == "cancelled", run
+        expect(out[FAILING + 1]).to_have_text("")
         # Cells ran in their order (the execution counts follow the cells).
-        prompts = [cells(page).nth(i).locator(".jp-InputPrompt").inner_text() for i in range(6)]
+        prompts = [
+            cells(page).nth(i).locator(".jp-InputPrompt").inner_text() for i in range(FAILING + 1)
+        ]
         counts = [int(p.strip("[]: ")) for p in prompts]
         assert counts == sorted(counts), prompts
         screenshot(page, "workspace-outputs", tmp_path)
@@ -310,7 +327,7 @@ def test_outputs_widgets_and_history(tmp_path: Path) -> None:
         # --- a reload restores the open project, attached to its kernel
         page.reload()
         expect(cells(page)).to_have_count(len(OUTPUT_SOURCES), timeout=LAB_LOAD_TIMEOUT)
-        expect(cells(page).nth(2)).to_have_attribute("data-state", "failed")
+        expect(cells(page).nth(FAILING)).to_have_attribute("data-state", "failed")
         page.wait_for_function(
             "() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.id"
         )
@@ -331,7 +348,14 @@ def test_outputs_widgets_and_history(tmp_path: Path) -> None:
         expect(agent.locator(".ainb-agent-empty")).to_be_visible()
         expect(agent.locator("textarea.ainb-agent-input")).to_be_in_viewport()
         expect(agent.locator("button.ainb-agent-send")).to_be_in_viewport()
+        expect(agent.locator("button.ainb-agent-send")).to_be_disabled()  # nothing to ask
         screenshot(page, "agent-no-provider", tmp_path)
+
+        # --- closing the project tab leaves no error behind
+        run_command(page, "ai-notebook:open-project", {"projectId": pid})
+        run_command(page, "application:close", {})
+        expect(cells(page)).to_have_count(0)
+        page.wait_for_timeout(500)
 
     ours = [e for e in browser.console_errors if mentions_us(e)]
     assert not ours, "console errors from the extension:\n" + "\n".join(ours)

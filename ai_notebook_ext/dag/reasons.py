@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from .analysis import code_hash
 from .graph import Graph
-from .state import RunFacts
+from .state import INTERRUPTED, RunFacts
 
 FIRST_LINE = 40  # characters of an upstream block's first line
 
@@ -46,6 +46,8 @@ def stale_reason(
     if not kernel_live:
         return "no kernel is running: the results of its last run are gone"
     fact = facts.get(block, RunFacts())
+    if fact.last_status in INTERRUPTED and fact.last_started:
+        return "its last run was stopped part way: what it changed may be half done"
     if fact.fresh_fingerprint is None:
         return "it has not run successfully since the kernel (re)started"
     if fact.outdated_reads:
@@ -64,4 +66,6 @@ def stale_reason(
         return "upstream ran again after it: " + _upstream(graph, block, again)
     if parents:
         return "upstream changed since it last ran: " + _upstream(graph, block, parents)
+    if last_source is not None:  # same code: what it depended on was moved or removed
+        return "the blocks it depends on changed (moved, edited or removed) since it last ran"
     return "its code changed since it last ran"

@@ -91,8 +91,10 @@ async def run_facts(session: Any, project_id: int, generation: int | None) -> di
         .group_by(Run.block_id)
     )
     last = {
-        r.block_id: r.status
-        for r in await session.execute(select(Run.block_id, Run.status).where(Run.id.in_(newest)))
+        r.block_id: (r.status, r.started_at is not None)
+        for r in await session.execute(
+            select(Run.block_id, Run.status, Run.started_at).where(Run.id.in_(newest))
+        )
     }
     fresh: dict[int, tuple[int, str | None]] = {}
     if generation is not None:
@@ -114,9 +116,9 @@ async def run_facts(session: Any, project_id: int, generation: int | None) -> di
         }
     outdated = await _outdated_reads(session, newest_ok) if generation is not None else set()
     facts = {}
-    for block, status in last.items():
+    for block, (status, started) in last.items():
         run_id, fingerprint = fresh.get(block, (None, None))
-        facts[block] = RunFacts(status, fingerprint, block in outdated, run_id)
+        facts[block] = RunFacts(status, fingerprint, block in outdated, run_id, started)
     return facts
 
 

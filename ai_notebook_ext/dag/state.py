@@ -9,7 +9,8 @@ the kernel's current generation had its current fingerprint, everything upstream
 and no upstream block succeeded again after it: re-running an upstream block, even with
 the same code, rebuilds the values this block read (and undoes what it mutated in them),
 as marimo and ipyflow treat it. Otherwise it is stale (or never-run, running, failed).
-A blank block holds nothing and never runs in a pipeline: it is always fresh.
+A run stopped part way (cancelled or interrupted in the kernel) leaves its block stale. A
+blank block holds nothing and never runs in a pipeline: it is always fresh.
 Pure: no I/O.
 """
 
@@ -23,6 +24,7 @@ from .analysis import code_hash
 from .graph import Graph
 
 STATES = ("never-run", "fresh", "stale", "running", "failed")
+INTERRUPTED = ("cancelled", "interrupted")  # run statuses of a run stopped part way
 
 
 def fingerprints(graph: Graph, inputs: Mapping[int, Iterable[str]] | None = None) -> dict[int, str]:
@@ -47,6 +49,7 @@ class RunFacts:
     fresh_fingerprint: str | None = None  # of its newest success in the current kernel
     outdated_reads: bool = False  # that success read a dataset that has a newer version
     fresh_run: int | None = None  # the id of that success (run ids grow in run order)
+    last_started: bool = False  # its newest run reached the kernel (an interrupted one did)
 
 
 def states(
@@ -69,6 +72,8 @@ def states(
             state = "failed"
         elif fact.last_status is None:
             state = "never-run"
+        elif fact.last_status in INTERRUPTED and fact.last_started:
+            state = "stale"  # stopped part way: what it changed may be half done
         elif fact.fresh_fingerprint == prints[block] and upstream_fresh and not fact.outdated_reads:
             state = "fresh"
         else:

@@ -76,6 +76,7 @@ class RunService:
         self.fast = FastPath(self.queues, self.kernels)
         self.records = RunRecords(db, self.fast, default_timeout, server_id)
         self.worker = RunWorker(self.kernels, self.records, self.ending, self.events)
+        self.worker.on_stopped = self._stopped_part_way
         self.control = KernelControl(
             db, self.kernels, self.queues, self.artifacts, self.cancel_queued
         )
@@ -245,9 +246,16 @@ class RunService:
         else:  # in the kernel already, or being started: the runner interrupts it
             live.cancel.set()
 
-    async def cancel_queued(self, project_id: int, why: str, block_id: int | None = None) -> None:
+    async def cancel_queued(
+        self,
+        project_id: int,
+        why: str,
+        block_id: int | None = None,
+        standalone: bool = False,
+    ) -> None:
         """Cancel every run of the project still waiting in its queue (not the running
-        one); ``block_id``: only that block's."""
+        one); ``block_id``: only that block's; ``standalone``: only block runs of no
+        pipeline (a pipeline decides for its own)."""
         # All out of the queue before any await: the worker must not start one meanwhile.
         doomed = []
         for run_id in self.queues.queued(project_id):
@@ -256,10 +264,23 @@ class RunService:
                 continue
             if block_id is not None and (live.run is None or live.run.block_id != block_id):
                 continue
+            if standalone and (live.run is None or live.run.parent_id is not None):
+                continue
             if self.queues.remove(project_id, run_id):
                 doomed.append(live)
         for live in doomed:
             await self.ending.end(live, "cancelled", message=why)
+
+    async def _stopped_part_way(self, live: LiveRun) -> None:
+        """A run failed in the kernel (an interrupt's KeyboardInterrupt included): the
+        block runs queued behind it are cancelled, as Jupyter's ``stop_on_error`` aborts
+        the cells queued after an error (what they would read may be missing or half
+        made)."""
+        run = live.run
+        if run is None:
+            return
+        why = f"cancelled: block {run.block_id} before it failed (run {run.id})"
+        await self.cancel_queued(run.project_id, why, standalone=True)
 
     async def block_deleted(self, project_id: int, block_id: int) -> None:
         """A deleted block's queued runs never run: the user removed that code. A run of

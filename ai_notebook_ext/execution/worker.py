@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from .. import logs
 from . import runner
@@ -42,6 +43,10 @@ class RunWorker:
         self.ending = ending
         self.events = events
         self._tasks: set[asyncio.Future[None]] = set()
+        # async (live): a run failed in the kernel, an interrupt's KeyboardInterrupt
+        # included (RunService aborts the block runs queued behind it, as Jupyter's
+        # stop_on_error does; a run cancelled on its own through the API does not)
+        self.on_stopped: Callable[[LiveRun], Awaitable[None]] | None = None
 
     async def process(self, live: LiveRun) -> None:
         """Work one run to its end (the queue's callback)."""
@@ -131,6 +136,8 @@ class RunWorker:
             fingerprint=await fingerprint,
             datasets=result.datasets,
         )
+        if status == "failed" and self.on_stopped is not None:
+            await self.on_stopped(live)
         if result.kernel_died:
             self._revive(live)
 

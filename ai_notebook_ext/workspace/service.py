@@ -22,7 +22,7 @@ from ..projects.users import Actor
 from ..store import Database
 from ..store.models import Block, ProjectKernel, Run
 from .schemas import WorkspaceBlock, WorkspaceOut
-from .states import block_state, pipeline_marks
+from .states import block_state, current_mark, pipeline_marks
 
 if TYPE_CHECKING:
     from ..execution.service import RunService
@@ -88,9 +88,8 @@ class WorkspaceService:
             state = reason = None
             if block.id in dag_states:
                 fact = facts.get(block.id, RunFacts())
-                state = block_state(
-                    dag_states[block.id], fact, newest.get(block.id), marks.get(block.id)
-                )
+                mark = current_mark(graph, block.id, newest, marks)
+                state = block_state(dag_states[block.id], fact, newest.get(block.id), mark)
                 if state == "stale":
                     ran = last.source if last is not None and last.status == "succeeded" else None
                     reason = stale_reason(

@@ -9,9 +9,11 @@ it, and it has not run since). Markdown blocks have no state.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..dag.graph import Graph
 from ..dag.state import RunFacts
 
 WorkspaceState = str  # fresh|stale|never-run|queued|running|failed|skipped
@@ -25,6 +27,7 @@ class PipelineMark:
     pipeline_status: str
     status: str  # the block's result: pending, running, succeeded, failed, skipped...
     reason: str
+    last_run: int = 0  # the newest run id of the pipeline (its own row or a block's)
 
 
 def pipeline_marks(pipelines: list[Any]) -> dict[int, PipelineMark]:
@@ -32,13 +35,32 @@ def pipeline_marks(pipelines: list[Any]) -> dict[int, PipelineMark]:
     newest first) that planned it."""
     marks: dict[int, PipelineMark] = {}
     for run in pipelines:
-        for result in run.results or ():
+        results = run.results or ()
+        last = max([run.id, *(r.get("run_id") or 0 for r in results)])
+        for result in results:
             block = result.get("block_id")
             if isinstance(block, int) and block not in marks:
                 marks[block] = PipelineMark(
-                    run.id, run.status, str(result.get("status")), str(result.get("reason", ""))
+                    run.id,
+                    run.status,
+                    str(result.get("status")),
+                    str(result.get("reason", "")),
+                    last,
                 )
     return marks
+
+
+def current_mark(
+    graph: Graph, block: int, newest: Mapping[int, int], marks: Mapping[int, PipelineMark]
+) -> PipelineMark | None:
+    """The block's pipeline mark unless something upstream ran since that pipeline (the
+    failure that skipped it was then fixed or is being worked on: plain DAG state again)."""
+    mark = marks.get(block)
+    if mark is None or block not in graph.sources:
+        return mark
+    if any(newest.get(up, 0) > mark.last_run for up in graph.upstream(block)):
+        return None
+    return mark
 
 
 def block_state(

@@ -94,7 +94,8 @@ export class BlockSync implements IDisposable {
       return;
     }
     this._disposed = true;
-    this.model.cells.changed.disconnect(this.onCellsChanged, this);
+    // The notebook model may be disposed first (closing the tab): its cells are gone.
+    this.model.cells?.changed.disconnect(this.onCellsChanged, this);
     for (const t of this._byCell.values()) {
       window.clearTimeout(t.timer);
     }
@@ -126,6 +127,11 @@ export class BlockSync implements IDisposable {
     }
     await this._chain;
     return t.blockId;
+  }
+
+  /** Whether an edit waits for its save (typed within the save delay). */
+  get pending(): boolean {
+    return [...this._byCell.values()].some(t => t.dirty && !t.cell.isDisposed);
   }
 
   /** Save every pending edit now and wait for every server call. */

@@ -201,6 +201,7 @@ export class CellRuns {
     const status = String(event.status);
     const runId = event.run_id as number;
     if (blockId === null || blockId === undefined) {
+      this.pipelineEnded(runId, status);
       return;
     }
     if (status === 'queued' || status === 'running') {
@@ -225,9 +226,30 @@ export class CellRuns {
     }
   }
 
+  /**
+   * A pipeline ended: the queued / skipped marks it set go, and the server's
+   * states (which know what ran, failed or never started) show again.
+   */
+  private pipelineEnded(pipelineId: number, status: string): void {
+    const marked = this._marked.get(pipelineId);
+    if (!FINAL.has(status) || !marked) {
+      return;
+    }
+    this._marked.delete(pipelineId);
+    for (const blockId of marked) {
+      this.host.states.clearLive(blockId); // the server says queued / running too
+    }
+    this.host.reloadDag();
+  }
+
   onPipelineBlock(event: IProjectEvent): void {
     const blockId = event.block_id as number;
     const status = String(event.status);
+    const pipelineId = event.run_id as number;
+    if (!this._marked.has(pipelineId)) {
+      this._marked.set(pipelineId, new Set());
+    }
+    this._marked.get(pipelineId)!.add(blockId);
     if (status === 'pending') {
       this.host.states.set(blockId, 'queued', String(event.reason ?? ''), true);
     } else if (status === 'skipped' || status === 'cancelled') {
@@ -250,6 +272,8 @@ export class CellRuns {
   private _sending: Promise<void> = Promise.resolve();
   private _waiting = new Map<number, PromiseDelegate<IRun>>();
   private _own = new Set<number>();
+  /** The blocks each running pipeline marked (queued, skipped, running). */
+  private _marked = new Map<number, Set<number>>();
   /** The run each cell shows (once this view has seen one of the block). */
   private _shown = new Map<number, number>();
 }

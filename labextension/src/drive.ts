@@ -128,6 +128,7 @@ export class ProjectDrive implements Contents.IDrive {
     this._workspaces.set(projectId, ws);
     let content: nbformat.INotebookContent | null = null;
     if (options?.content !== false) {
+      this._stamps.set(projectId, ws.project.updated_at);
       const cells = await Promise.all(
         ws.blocks.map(b => blockToCell(this.loader, projectId, b))
       );
@@ -250,7 +251,10 @@ export class ProjectDrive implements Contents.IDrive {
       format: content ? 'json' : null,
       content,
       created: ws.project.created_at,
-      last_modified: ws.project.updated_at,
+      // Blocks save as they change, so there is no "changed on disk": the time
+      // given with the content stays the document's (JupyterLab's save would
+      // otherwise ask "File Changed: overwrite?" after every block edit).
+      last_modified: this._stamps.get(projectId) ?? ws.project.updated_at,
       writable: ws.role !== 'viewer',
       mimetype: 'application/x-ipynb+json'
     } as Contents.IModel;
@@ -273,6 +277,8 @@ export class ProjectDrive implements Contents.IDrive {
 
   private _disposed = false;
   private _workspaces = new Map<number, IWorkspace>();
+  /** Per project: the last_modified given with its content (see `model`). */
+  private _stamps = new Map<number, string>();
   private _fileChanged = new Signal<Contents.IDrive, Contents.IChangedArgs>(
     this
   );

@@ -43,8 +43,21 @@ export class ProjectDocument implements IDisposable {
     this.project = new ProjectAPI(api, projectId);
     this.events = ProjectEvents.acquire(api.settings, projectId);
     panel.disposed.connect(() => this.dispose());
+    window.addEventListener('beforeunload', this.onUnload);
     void this.start();
   }
+
+  /**
+   * Leaving the page with an edit not yet saved (blocks save after a typing
+   * pause): save it now and let the browser ask before leaving.
+   */
+  private readonly onUnload = (event: BeforeUnloadEvent): void => {
+    if (this.sync?.pending) {
+      void this.sync.idle().catch(() => undefined);
+      event.preventDefault();
+      event.returnValue = '';
+    }
+  };
 
   readonly project: ProjectAPI;
   readonly events: ProjectEvents;
@@ -72,6 +85,7 @@ export class ProjectDocument implements IDisposable {
       return;
     }
     this._disposed = true;
+    window.removeEventListener('beforeunload', this.onUnload);
     for (const [model, doc] of ProjectDocument._byModel) {
       if (doc === this) {
         ProjectDocument._byModel.delete(model);
@@ -263,6 +277,7 @@ export class ProjectDocument implements IDisposable {
         if (!own) {
           sync.remoteMoved(event.order as number[]);
         }
+        this.reloadDag(); // a move changes what each block reads
         break;
       case 'run-status':
         this.runs?.onRunStatus(event);

@@ -20,6 +20,8 @@ import type { ProjectDocument } from './projectdoc';
 import { IPipelineOptions, runMenuButton } from './runmenu';
 
 const DONE = new Set(['succeeded', 'failed', 'cancelled', 'interrupted']);
+/** How long a pipeline's summary stays in the toolbar after its end. */
+const PROGRESS_LINGER_MS = 15000;
 
 /** The progress line of this view's pipeline. */
 class PipelineStatus extends Widget {
@@ -135,9 +137,14 @@ export function addProjectToolbar(
     pipeline = run as IPipelineRun;
     const results = pipeline.results ?? [];
     const tally = (s: string) => results.filter(r => r.status === s).length;
+    const notRun = (pipeline.plan?.length ?? results.length) - results.length;
     const summary =
       `Pipeline ${run.status}: ${tally('succeeded')} succeeded, ` +
-      `${tally('failed')} failed, ${tally('skipped')} skipped`;
+      `${tally('failed')} failed, ${tally('skipped')} skipped` +
+      (tally('cancelled') ? `, ${tally('cancelled')} cancelled` : '') +
+      (tally('pending') + notRun > 0
+        ? `, ${tally('pending') + notRun} not run`
+        : '');
     // Short in the toolbar (it shares the row with JupyterLab's items); the
     // whole summary in its tooltip and the notification.
     status.progress.textContent =
@@ -146,6 +153,13 @@ export function addProjectToolbar(
       (tally('skipped') ? ` · ${tally('skipped')} skipped` : '');
     status.progress.title = summary;
     status.progress.dataset.status = run.status;
+    // The cells show what happened; the line goes after a while so that it does
+    // not keep the toolbar's other items in its overflow.
+    window.setTimeout(() => {
+      if (pipeline?.id === runId) {
+        status.progress.textContent = '';
+      }
+    }, PROGRESS_LINGER_MS);
     const notify =
       run.status === 'succeeded' ? Notification.success : Notification.warning;
     notify(summary, { autoClose: 6000 });

@@ -178,6 +178,11 @@ export class AgentPanel extends Widget {
     if (!content || !client || this.streamingCid !== null) {
       return;
     }
+    if (this.c.send.disabled) {
+      // Enter with no reachable model: the notice above says what to set up.
+      this.c.notice.scrollIntoView?.({ block: 'nearest' });
+      return;
+    }
     try {
       const cid = this.cid ?? (await this.createConversation()).id;
       this.c.input.value = '';
@@ -346,7 +351,8 @@ export class AgentPanel extends Widget {
       this.streamingCid !== null ||
       (current !== undefined && current.state !== 'idle');
     this.c.stop.hidden = !running;
-    this.c.send.disabled = running || !hasProject;
+    // Nothing to send to without a reachable model (the notice says what to set).
+    this.c.send.disabled = running || !hasProject || models.length === 0;
     this.c.input.disabled = !hasProject;
     this.showNotice(hasProject, models.length > 0);
   }

@@ -17,6 +17,7 @@ import { LineageView } from './lineage';
 import { ProfileView } from './profile';
 import { QualityView } from './quality';
 import { VersionsView } from './versions';
+import { loadingCode } from './loading';
 
 export type DetailTab = 'profile' | 'versions' | 'quality' | 'lineage';
 
@@ -178,7 +179,7 @@ export class DatasetDetail {
     const insert = button(
       'ainb-ds-insert',
       'Insert loading block',
-      `Add df = ain.load(${JSON.stringify(d.name)}) to the project at the active cell`
+      `Add ${loadingCode(d.name)} to the project at the active cell`
     );
     insert.addEventListener('click', () => this.actions.insert(d.name));
     this.reportButton = button(

@@ -6,7 +6,7 @@
  * - `ai-notebook:open-dataset-report` `{projectId, datasetId, version, name?}`:
  *   a version's full report in a tab;
  * - `ai-notebook:insert-dataset-block` `{projectId, name}`: opens the project
- *   and adds a code cell `df = ain.load("name")` below the active cell, through
+ *   and adds a code cell `name = ain.load("name")` below the active cell, through
  *   the notebook model, so the project's block sync saves it as a block.
  */
 import type { ILayoutRestorer, JupyterFrontEnd } from '@jupyterlab/application';
@@ -19,6 +19,7 @@ import { datasetIcon } from './icons';
 import { DatasetsPanel } from './panel';
 import type { DetailTab } from './detail';
 import { ReportView } from './report';
+import { loadingCode } from './loading';
 
 export namespace DatasetCommandIDs {
   export const open = 'ai-notebook:open-datasets';
@@ -33,11 +34,6 @@ function positive(value: unknown, what: string, command: string): number {
     throw new Error(`${command} needs {${what}}: got ${String(value)}`);
   }
   return n;
-}
-
-/** The code of a block loading a dataset (a JSON string is a valid Python literal). */
-export function loadingCode(name: string): string {
-  return `df = ain.load(${JSON.stringify(name)})`;
 }
 
 export function registerDatasets(
