@@ -195,3 +195,37 @@ async def test_a_block_printing_without_end_keeps_server_memory_bounded(api, mon
     assert out["text"].endswith("line 199999\n")
     assert "characters left out" in out["text"]
     assert len(out["text"]) < 25_000  # of 2.4 million printed
+
+
+async def test_closing_another_session_on_the_project_kernel_keeps_it(api, jp_fetch):
+    """JupyterLab's notebook session (or a console) on the project kernel: deleting it
+    ("No Kernel" in the kernel switcher, closing the console) leaves the project's kernel
+    and its state alone; the project's own shutdown still stops it."""
+    pid = await make_project(api)
+    setx, usex = await blocks(api, pid, "x = 41", "print(x + 1)")
+    first = (
+        await api("POST", f"projects/{pid}/blocks/{setx}/execute", params={"wait": "true"})
+    ).body
+    kernel = (await api("GET", f"projects/{pid}/kernel")).body
+    body = {"path": "p.ipynb", "type": "notebook", "kernel": {"id": kernel["kernel_id"]}}
+    r = await jp_fetch(
+        "api", "sessions", method="POST", body=json.dumps(body), headers=auth("alice")
+    )
+    session = json.loads(r.body)
+    assert session["kernel"]["id"] == kernel["kernel_id"]
+    r = await jp_fetch("api", "sessions", session["id"], method="DELETE", headers=auth("alice"))
+    assert r.code == 204
+    r = await jp_fetch("api", "kernels", kernel["kernel_id"], headers=auth("alice"))
+    assert r.code == 200  # still there
+    second = (
+        await api("POST", f"projects/{pid}/blocks/{usex}/execute", params={"wait": "true"})
+    ).body
+    assert second["status"] == "succeeded", second
+    assert second["outputs"][0]["text"] == "42\n"
+    assert second["kernel_generation"] == first["kernel_generation"]
+    # The project's own session still takes its kernel down with it.
+    assert (await api("DELETE", f"projects/{pid}/kernel")).status in (200, 204)
+    r = await jp_fetch(
+        "api", "kernels", kernel["kernel_id"], headers=auth("alice"), raise_error=False
+    )
+    assert r.code == 404

@@ -336,6 +336,18 @@ def test_outputs_widgets_and_history(tmp_path: Path) -> None:
             "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.id"
         )
         assert attached == kernel["kernel_id"]
+        # "No Kernel" from JupyterLab's kernel switcher deletes the notebook's session:
+        # the project kernel keeps running, with its state, and the notebook re-attaches
+        page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+        page.wait_for_function(
+            "id => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.id"
+            " === id",
+            arg=kernel["kernel_id"],
+            timeout=RUN_TIMEOUT,
+        )
+        after = server.request("GET", f"ai-notebook/api/projects/{pid}/kernel")[1]
+        assert after["kernel_id"] == kernel["kernel_id"], after
+        assert after["generation"] == kernel["generation"], after
         # The URL stays off the project's path, so the reload opened nothing twice and
         # showed no "Cannot open" dialog.
         assert "/tree/" not in page.url, page.url

@@ -36,6 +36,7 @@ from .kernel_handle import KernelHandle, KernelStartError
 from .kernel_liveness import exit_reason, handle_alive, reader_open, usable_now
 from .kernel_rows import record_start, record_stop
 from .kernel_setup import place_spare, run_setup
+from .shared_sessions import protect_project_kernels
 
 if TYPE_CHECKING:
     from .spares import Spare, SparePool
@@ -72,9 +73,16 @@ class ProjectKernels:
         self._tasks: set[asyncio.Future[None]] = set()
         metrics.watch_kernels(self)
         self.spares: SparePool | None = None  # kernels started ahead (spares.py)
+        protect_project_kernels(self.sessions, self._keeps_kernel)
         event_logger = getattr(serverapp, "event_logger", None)
         if event_logger is not None:  # a restart from JupyterLab's toolbar, a console...
             event_logger.add_listener(schema_id=KERNEL_ACTIONS, listener=self._on_kernel_action)
+
+    def _keeps_kernel(self, kernel_id: str, session_id: str) -> bool:
+        """Whether deleting ``session_id`` must leave ``kernel_id`` running: it is a
+        project's kernel and the session is not the project's own (shared_sessions.py)."""
+        handle = next((h for h in list(self._handles.values()) if h.kernel_id == kernel_id), None)
+        return handle is not None and handle.session_id != session_id and not handle.stopping
 
     def handle(self, project_id: int) -> KernelHandle | None:
         return self._handles.get(project_id)

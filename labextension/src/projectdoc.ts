@@ -201,6 +201,17 @@ export class ProjectDocument implements IDisposable {
     this._ready.resolve();
     this.reloadDag();
     if (!readOnly) {
+      this.panel.sessionContext.kernelChanged.connect((_, change) => {
+        if (!change.newValue && !this._disposed) {
+          // "No Kernel" from the kernel switcher: the server keeps the project
+          // kernel running (only its own session stops it); attach again.
+          Notification.info(
+            "A project notebook always runs on its project's kernel: attached again.",
+            { autoClose: 5000 }
+          );
+          void this.attachKernel();
+        }
+      });
       await this.attachKernel();
     }
   }
@@ -217,7 +228,8 @@ export class ProjectDocument implements IDisposable {
   /**
    * Point the notebook's session at the project kernel (starting it). Calls
    * run one after the other: two sessions made at once would make JupyterLab
-   * delete one, and Jupyter shuts down the kernel of a deleted session.
+   * delete one (the server keeps a project kernel when another session on it
+   * is deleted, execution/shared_sessions.py, but the race is still noise).
    */
   attachKernel(): Promise<void> {
     this._attaching = this._attaching.then(() => this.attach());
