@@ -92,7 +92,12 @@ async def test_all_runs_every_block_in_dependency_order(api, jp_ws_fetch):
             if (c, "succeeded") in seen:
                 break
     ws.close()
-    assert [s for s in seen if s[0] == a] == [(a, "running"), (a, "running"), (a, "succeeded")]
+    assert [s for s in seen if s[0] == a] == [
+        (a, "pending"),  # announced with the plan: clients show it queued at once
+        (a, "running"),
+        (a, "running"),
+        (a, "succeeded"),
+    ]
     assert seen[-1] == (c, "succeeded")
 
 

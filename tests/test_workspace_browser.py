@@ -222,6 +222,14 @@ def test_author_run_and_staleness(tmp_path: Path) -> None:
         expect(stdout).to_have_text("22", timeout=RUN_TIMEOUT)
         for i in range(3):
             expect(cells(page).nth(i)).to_have_attribute("data-state", "fresh")
+        # The options chosen are kept (in this browser) for the next pipelines and visits
+        toolbar.locator(".ainb-tb-run-menu").click()
+        menu.locator(".lm-Menu-item", has_text="1 retry").click()
+        toolbar.locator(".ainb-tb-run-menu").click()
+        expect(menu.locator(".lm-Menu-item.lm-mod-toggled")).to_have_text(["Sequential", "1 retry"])
+        page.keyboard.press("Escape")
+        saved = page.evaluate("() => localStorage.getItem('ai-notebook:pipeline-options')")
+        assert json.loads(saved) == {"parallel": 1, "retries": 1}
 
         # --- command mode keys change blocks: m (markdown), move up, dd (delete)
         cells(page).nth(3).locator(".jp-InputPrompt").click()

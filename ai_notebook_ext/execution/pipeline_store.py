@@ -110,6 +110,8 @@ class PipelineStore:
             }
         )
         self.run_events.status(project_id, run.id, None, run.status, kind="pipeline")
+        for block in plan:  # what waits in the plan shows as queued at once, everywhere
+            self._announce(project_id, run.id, block, results[block])
         return run
 
     async def set(self, state: PipelineState, block: int, status: str, **changes: Any) -> None:
@@ -121,13 +123,17 @@ class PipelineStore:
         result.update(changes)
         if state.flush is None:
             state.flush = asyncio.ensure_future(self._persist_soon(state))
+        self._announce(state.run.project_id, state.run.id, block, result)
+
+    def _announce(self, project_id: int, run_id: int, block: int, result: dict[str, Any]) -> None:
+        """A block's result in the pipeline, to the project's members."""
         self.events.emit(
             PIPELINE_BLOCK,
             {
-                "project_id": state.run.project_id,
-                "run_id": state.run.id,
+                "project_id": project_id,
+                "run_id": run_id,
                 "block_id": block,
-                "status": status,
+                "status": result["status"],
                 "block_run_id": result["run_id"],
                 "attempt": result["attempts"],
                 "reason": str(result["reason"])[:500],

@@ -204,6 +204,13 @@ export class CellRuns {
       this.pipelineEnded(runId, status);
       return;
     }
+    if (status === 'running' && !event.pipeline_id && this._skipped.size) {
+      // Something runs again: the skips of the last pipeline are history.
+      for (const skipped of this._skipped) {
+        this.host.states.clearLive(skipped);
+      }
+      this._skipped.clear();
+    }
     if (status === 'queued' || status === 'running') {
       if (status === 'running') {
         this._shown.set(blockId, runId);
@@ -253,6 +260,12 @@ export class CellRuns {
     if (status === 'pending') {
       this.host.states.set(blockId, 'queued', String(event.reason ?? ''), true);
     } else if (status === 'skipped' || status === 'cancelled') {
+      if (status === 'skipped') {
+        // Kept after the pipeline: an upstream failure skipped it (until
+        // something runs again, see onRunStatus).
+        this._marked.get(pipelineId)!.delete(blockId);
+        this._skipped.add(blockId);
+      }
       this.host.states.set(
         blockId,
         'skipped',
@@ -266,14 +279,21 @@ export class CellRuns {
       }
     } else if (status === 'running') {
       this.host.states.set(blockId, 'running', '', true);
+    } else if (status === 'succeeded' || status === 'failed') {
+      // Its run ended (in a forked worker there may be no run event here):
+      // the server's state shows again.
+      this.host.states.clearLive(blockId);
+      this.host.reloadDag();
     }
   }
 
   private _sending: Promise<void> = Promise.resolve();
   private _waiting = new Map<number, PromiseDelegate<IRun>>();
   private _own = new Set<number>();
-  /** The blocks each running pipeline marked (queued, skipped, running). */
+  /** The blocks each running pipeline marked (queued, running, cancelled). */
   private _marked = new Map<number, Set<number>>();
+  /** Blocks a pipeline skipped (an upstream failure), shown so until a run. */
+  private _skipped = new Set<number>();
   /** The run each cell shows (once this view has seen one of the block). */
   private _shown = new Map<number, number>();
 }

@@ -27,6 +27,28 @@ const TARGETS: Array<[PipelineTarget, string, string]> = [
 
 const PARALLEL = [1, 2, 4];
 const RETRIES = [0, 1, 2, 3];
+const STORAGE_KEY = 'ai-notebook:pipeline-options';
+
+/** The options last chosen in this browser (sequential, no retries at first). */
+export function savedOptions(): IPipelineOptions {
+  try {
+    const saved = JSON.parse(window.localStorage.getItem(STORAGE_KEY) ?? '{}');
+    return {
+      parallel: PARALLEL.includes(saved.parallel) ? saved.parallel : 1,
+      retries: RETRIES.includes(saved.retries) ? saved.retries : 0
+    };
+  } catch {
+    return { parallel: 1, retries: 0 };
+  }
+}
+
+function save(options: IPipelineOptions): void {
+  try {
+    window.localStorage.setItem(STORAGE_KEY, JSON.stringify(options));
+  } catch {
+    // private mode or full storage: the choice lasts for this page only
+  }
+}
 
 /** The menu's toolbar button; `start` runs a pipeline with the options. */
 export function runMenuButton(
@@ -49,6 +71,7 @@ export function runMenuButton(
       icon: () => (options.parallel === n ? checkIcon : undefined),
       execute: () => {
         options.parallel = n;
+        save(options);
       }
     });
   }
@@ -60,6 +83,7 @@ export function runMenuButton(
       icon: () => (options.retries === n ? checkIcon : undefined),
       execute: () => {
         options.retries = n;
+        save(options);
       }
     });
   }

@@ -17,7 +17,7 @@ import type {
 } from './projectapi';
 import type { IProjectEvent } from './projectevents';
 import type { ProjectDocument } from './projectdoc';
-import { IPipelineOptions, runMenuButton } from './runmenu';
+import { IPipelineOptions, runMenuButton, savedOptions } from './runmenu';
 
 const DONE = new Set(['succeeded', 'failed', 'cancelled', 'interrupted']);
 /** How long a pipeline's summary stays in the toolbar after its end. */
@@ -42,7 +42,7 @@ export function addProjectToolbar(
 ): void {
   const toolbar = doc.panel.toolbar;
   const status = new PipelineStatus();
-  const options: IPipelineOptions = { parallel: 1, retries: 0 };
+  const options: IPipelineOptions = savedOptions();
   let pipeline: IPipelineRun | null = null;
   const counts = new Map<number, string>();
 
