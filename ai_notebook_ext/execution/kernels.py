@@ -81,8 +81,12 @@ class ProjectKernels:
     def _keeps_kernel(self, kernel_id: str, session_id: str) -> bool:
         """Whether deleting ``session_id`` must leave ``kernel_id`` running: it is a
         project's kernel and the session is not the project's own (shared_sessions.py)."""
-        handle = next((h for h in list(self._handles.values()) if h.kernel_id == kernel_id), None)
+        handle = self._by_kernel(kernel_id)
         return handle is not None and handle.session_id != session_id and not handle.stopping
+
+    def _by_kernel(self, kernel_id: str | None) -> KernelHandle | None:
+        """The project handle of a kernel id, if it is a project's kernel."""
+        return next((h for h in list(self._handles.values()) if h.kernel_id == kernel_id), None)
 
     def handle(self, project_id: int) -> KernelHandle | None:
         return self._handles.get(project_id)
@@ -283,10 +287,7 @@ class ProjectKernels:
         action = data.get("action")
         if data.get("status") != "success" or action not in ("restart", "shutdown"):
             return
-        handle = next(
-            (h for h in list(self._handles.values()) if h.kernel_id == data.get("kernel_id")),
-            None,
-        )
+        handle = self._by_kernel(data.get("kernel_id"))
         if handle is None:
             return
         project_id = handle.project_id

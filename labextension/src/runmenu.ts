@@ -63,29 +63,37 @@ export function runMenuButton(
       execute: () => start(target)
     });
   }
-  for (const n of PARALLEL) {
-    commands.addCommand(`parallel:${n}`, {
-      label: n === 1 ? 'Sequential' : `${n} parallel workers`,
-      caption: 'Independent branches run in forks of the kernel',
-      isToggled: () => options.parallel === n,
-      icon: () => (options.parallel === n ? checkIcon : undefined),
+  // One checkable command per value of an option.
+  const choice = (
+    key: keyof IPipelineOptions,
+    n: number,
+    label: string,
+    caption: string
+  ): void => {
+    commands.addCommand(`${key}:${n}`, {
+      label,
+      caption,
+      isToggled: () => options[key] === n,
+      icon: () => (options[key] === n ? checkIcon : undefined),
       execute: () => {
-        options.parallel = n;
+        options[key] = n;
         save(options);
       }
     });
+  };
+  for (const n of PARALLEL) {
+    const label = n === 1 ? 'Sequential' : `${n} parallel workers`;
+    choice(
+      'parallel',
+      n,
+      label,
+      'Independent branches run in forks of the kernel'
+    );
   }
   for (const n of RETRIES) {
-    commands.addCommand(`retries:${n}`, {
-      label: n === 0 ? 'No retries' : `${n} ${n === 1 ? 'retry' : 'retries'}`,
-      caption: 'How often a failing block is tried again',
-      isToggled: () => options.retries === n,
-      icon: () => (options.retries === n ? checkIcon : undefined),
-      execute: () => {
-        options.retries = n;
-        save(options);
-      }
-    });
+    const label =
+      n === 0 ? 'No retries' : `${n} ${n === 1 ? 'retry' : 'retries'}`;
+    choice('retries', n, label, 'How often a failing block is tried again');
   }
 
   const open = (anchor: HTMLElement): void => {
