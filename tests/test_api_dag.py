@@ -197,3 +197,36 @@ async def test_runs_record_the_fingerprint_they_ran_with(api):
     second = await run(api, pid, a)
     assert second["fingerprint"] != first["fingerprint"]
     assert node(await dag(api, pid), b)["state"] == "never-run"
+
+
+async def test_a_block_that_read_a_name_another_block_replaced_is_stale(api):
+    """Two blocks assign ``df``: a reader run after the second one read the second one's
+    value, so it is stale, and a stale pipeline runs the first one again before it."""
+    pid = await make_project(api)
+    first, reader, second = await add_blocks(api, pid, "df = 'a'", "n = len(df)", "df = 'bb'")
+    for bid in (first, reader, second):
+        assert (await run(api, pid, bid))["status"] == "succeeded"
+    assert set(states(await dag(api, pid)).values()) == {"fresh"}
+
+    await run(api, pid, reader)  # reads block 3's df now
+    body = await dag(api, pid)
+    assert states(body) == {first: "fresh", reader: "stale", second: "fresh"}
+    assert node(body, reader)["stale_reason"].startswith(
+        f"it read df after block {second} “df = 'bb'” replaced the value of block {first}"
+    )
+    r = await api("GET", f"projects/{pid}/workspace")
+    (block,) = [b for b in r.body["blocks"] if b["id"] == reader]
+    assert block["state"] == "stale"
+    assert block["stale_reason"] == node(body, reader)["stale_reason"]
+
+    r = await api(
+        "POST", f"projects/{pid}/runs", json_body={"target": "stale"}, params={"wait": "true"}
+    )
+    assert r.status == 200, r.body
+    assert [x["block_id"] for x in r.body["results"]] == [first, reader]
+    assert r.body["results"][0]["reason"] == (
+        f"needed by block {reader} (its df was replaced by block {second})"
+    )
+    assert set(states(await dag(api, pid)).values()) == {"fresh"}
+    check = (await add_blocks(api, pid, "print(n)"))[0]
+    assert (await run(api, pid, check))["outputs"][0]["text"] == "1\n"

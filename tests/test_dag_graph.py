@@ -7,8 +7,9 @@ import itertools
 import pytest
 
 from ai_notebook_ext.dag.graph import STAR, CycleError, Edge, build
+from ai_notebook_ext.dag.plan import make_plan
 from ai_notebook_ext.dag.reasons import first_line, stale_reason
-from ai_notebook_ext.dag.state import RunFacts, fingerprints, states
+from ai_notebook_ext.dag.state import Overwrite, RunFacts, fingerprints, overwritten, states
 
 
 def edges_of(graph, kind="inferred"):
@@ -213,3 +214,46 @@ def test_calls_on_modules_do_not_make_a_block_a_writer():
     # A name rebound to a value is no module any more: changing it is a write again.
     graph = build([(1, "import time"), (2, "time = []"), (3, "time.append(1)"), (4, "time")])
     assert edges_of(graph)[(3, 4)] == ("time",)
+
+
+def test_a_name_replaced_by_another_block_before_it_was_read_makes_the_reader_stale():
+    graph = build([(1, "df = 'a'"), (2, "n = len(df)"), (3, "df = 'bb'"), (4, "m = len(df)")])
+    fps = fingerprints(graph)
+    ran = {b: RunFacts("succeeded", fps[b], fresh_run=10 + b) for b in (1, 2, 3, 4)}
+    # In notebook order each reader read its own writer's df.
+    assert set(states(graph, fps, ran).values()) == {"fresh"}
+    assert overwritten(graph, ran) == {}
+    # Block 2 ran again after block 3 replaced df: it read block 3's value.
+    again = {**ran, 2: RunFacts("succeeded", fps[2], fresh_run=20)}
+    result = states(graph, fps, again)
+    assert result == {1: "fresh", 2: "stale", 3: "fresh", 4: "fresh"}
+    assert overwritten(graph, again) == {2: [Overwrite("df", 1, 3)]}
+    assert stale_reason(graph, 2, result, again, "n = len(df)", True) == (
+        "it read df after block 3 “df = 'bb'” replaced the value of block 1 “df = 'a'”: "
+        "that block runs again first (or rename one of the two)"
+    )
+    # A stale pipeline runs block 1 again before it, although block 1 is fresh.
+    plan = make_plan(graph, result, "stale", lost=overwritten(graph, again))
+    assert plan.order == [1, 2]
+    assert plan.reasons[1] == "needed by block 2 (its df was replaced by block 3)"
+    # Block 1 ran again, then block 4: block 4 read block 1's df, block 2 is fine again.
+    later = {**again, 1: RunFacts("succeeded", fps[1], fresh_run=21)}
+    later[2] = RunFacts("succeeded", fps[2], fresh_run=22)
+    later[4] = RunFacts("succeeded", fps[4], fresh_run=23)
+    result = states(graph, fps, later)
+    assert result == {1: "fresh", 2: "fresh", 3: "fresh", 4: "stale"}
+    assert overwritten(graph, later) == {4: [Overwrite("df", 3, 1)]}
+
+
+def test_a_block_changing_a_name_in_place_counts_as_replacing_it():
+    graph = build([(1, "df = [3, 1]"), (2, "print(df[0])"), (3, "df.sort()")])
+    fps = fingerprints(graph)
+    facts = {1: RunFacts("succeeded", fps[1], fresh_run=1)}
+    facts[3] = RunFacts("succeeded", fps[3], fresh_run=2)
+    facts[2] = RunFacts("succeeded", fps[2], fresh_run=3)  # printed the sorted list
+    assert states(graph, fps, facts)[2] == "stale"
+    # Its own writes do not count: a block reading and replacing a name is fine.
+    chain = build([(1, "df = [3, 1]"), (2, "df = sorted(df)")])
+    fps = fingerprints(chain)
+    facts = {b: RunFacts("succeeded", fps[b], fresh_run=b) for b in (1, 2)}
+    assert states(chain, fps, facts) == {1: "fresh", 2: "fresh"}

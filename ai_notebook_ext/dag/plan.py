@@ -4,7 +4,9 @@ Targets: ``all`` blocks; ``stale`` (every block that is not fresh); ``upstream``
 (the block and what it needs); ``downstream`` of a block (the block and everything that
 depends on it); ``blocks`` (a list). Targeted blocks always run; blocks they need run too
 unless they are fresh, since the kernel already holds their results. Blank blocks never
-run (JupyterLab does not send an empty cell to the kernel either).
+run (JupyterLab does not send an empty cell to the kernel either). A block that read a
+name after another block replaced it (``state.overwritten``) needs its writer again, fresh
+or not: the kernel holds the other block's value.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from .graph import Graph
+from .state import Overwrite
 
 TARGETS = ("all", "stale", "upstream", "downstream", "blocks")
 
@@ -30,9 +33,11 @@ def make_plan(
     states: Mapping[int, str],
     target: str,
     block_ids: Collection[int] = (),
+    lost: Mapping[int, Collection[Overwrite]] | None = None,
 ) -> Plan:
     """The plan for ``target`` (``block_ids``: the block of upstream/downstream, or the
-    list for ``blocks``; they must be nodes of the graph)."""
+    list for ``blocks``; they must be nodes of the graph). ``lost``: see
+    ``state.overwritten``."""
     if target == "all":
         targeted = set(graph.order)
     elif target == "stale":
@@ -53,4 +58,10 @@ def make_plan(
         for needed in graph.upstream(block):
             if needed not in reasons and states.get(needed) != "fresh":
                 reasons[needed] = f"needed by block {block} ({states.get(needed, 'stale')})"
+    for block in sorted(reasons, key=graph.order.index):
+        for loss in (lost or {}).get(block, ()):
+            if loss.writer not in reasons:
+                reasons[loss.writer] = (
+                    f"needed by block {block} (its {loss.name} was replaced by block {loss.by})"
+                )
     return Plan(graph.topological(reasons), reasons)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from .analysis import code_hash
 from .graph import Graph
-from .state import INTERRUPTED, RunFacts
+from .state import INTERRUPTED, RunFacts, overwritten
 
 FIRST_LINE = 40  # characters of an upstream block's first line
 
@@ -24,9 +24,12 @@ def first_line(source: str, limit: int = FIRST_LINE) -> str:
 
 def _name(graph: Graph, block: int, target: int) -> str:
     names = next((e.names for e in graph.edges if (e.source, e.target) == (block, target)), ())
-    why = ", ".join(names) or "explicit edge"
+    return f"{_block(graph, block)} ({', '.join(names) or 'explicit edge'})"
+
+
+def _block(graph: Graph, block: int) -> str:
     line = first_line(graph.sources.get(block, ""))
-    return f"block {block} “{line}” ({why})" if line else f"block {block} ({why})"
+    return f"block {block} “{line}”" if line else f"block {block}"
 
 
 def _upstream(graph: Graph, target: int, parents: list[int]) -> str:
@@ -59,6 +62,14 @@ def stale_reason(
     source = graph.sources[block]
     if last_source is not None and code_hash(last_source) != code_hash(source):
         return "its code changed since it last ran"
+    lost = overwritten(graph, facts, (block,)).get(block)
+    if lost:
+        first = lost[0]
+        return (
+            f"it read {first.name} after {_block(graph, first.by)} replaced the value of "
+            f"{_block(graph, first.writer)}: that block runs again first (or rename one of "
+            "the two)"
+        )
     again = [
         p for p in parents if (facts.get(p, RunFacts()).fresh_run or 0) > (fact.fresh_run or 0)
     ]

@@ -11,17 +11,22 @@ the same code, rebuilds the values this block read (and undoes what it mutated i
 as marimo and ipyflow treat it. Otherwise it is stale (or never-run, running, failed).
 A run stopped part way (cancelled or interrupted in the kernel) leaves its block stale. A
 blank block holds nothing and never runs in a pipeline: it is always fresh.
+
+A name two blocks write (``df = ...`` in two places) holds whichever ran last. A block
+that read it from its writer after the other one had replaced it read the wrong value
+(``overwritten``): it is stale, and a pipeline runs its writer again before it.
 Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from .analysis import code_hash
-from .graph import Graph
+from .graph import STAR, Graph
 
 STATES = ("never-run", "fresh", "stale", "running", "failed")
 INTERRUPTED = ("cancelled", "interrupted")  # run statuses of a run stopped part way
@@ -52,11 +57,48 @@ class RunFacts:
     last_started: bool = False  # its newest run reached the kernel (an interrupted one did)
 
 
+@dataclass(frozen=True)
+class Overwrite:
+    """A name a block read from ``writer`` after ``by`` (another block writing it) ran."""
+
+    name: str
+    writer: int
+    by: int
+
+
+def overwritten(
+    graph: Graph, facts: Mapping[int, RunFacts], blocks: Collection[int] | None = None
+) -> dict[int, list[Overwrite]]:
+    """Blocks (default: all) whose current success read a name after another block had
+    replaced its writer's value: the writer's success, then the other's, then the
+    block's, in the kernel's current generation."""
+    writers: dict[str, list[int]] = defaultdict(list)
+    for block, names in graph.writes.items():
+        for name in names:
+            writers[name].append(block)
+    result: dict[int, list[Overwrite]] = {}
+    for edge in graph.edges:
+        reader, writer = edge.target, edge.source
+        if blocks is not None and reader not in blocks:
+            continue
+        read_at = facts.get(reader, RunFacts()).fresh_run
+        written_at = facts.get(writer, RunFacts()).fresh_run
+        if read_at is None or written_at is None or written_at > read_at:
+            continue
+        for name in edge.names:
+            for other in writers.get(name, ()) if name != STAR else ():
+                at = facts.get(other, RunFacts()).fresh_run
+                if other not in (reader, writer) and at is not None and written_at < at < read_at:
+                    result.setdefault(reader, []).append(Overwrite(name, writer, other))
+    return result
+
+
 def states(
     graph: Graph, prints: Mapping[int, str], facts: Mapping[int, RunFacts]
 ) -> dict[int, str]:
     """The state of every block; callers pass facts computed for the kernel generation
     that is alive now (none if no kernel runs: then nothing is fresh)."""
+    lost = overwritten(graph, facts)
     result: dict[int, str] = {}
     for block in graph.topological():
         fact = facts.get(block, RunFacts())
@@ -74,7 +116,12 @@ def states(
             state = "never-run"
         elif fact.last_status in INTERRUPTED and fact.last_started:
             state = "stale"  # stopped part way: what it changed may be half done
-        elif fact.fresh_fingerprint == prints[block] and upstream_fresh and not fact.outdated_reads:
+        elif (
+            fact.fresh_fingerprint == prints[block]
+            and upstream_fresh
+            and not fact.outdated_reads
+            and block not in lost
+        ):
             state = "fresh"
         else:
             state = "stale"

@@ -21,7 +21,7 @@ import logging
 
 from ..dag.plan import make_plan
 from ..dag.service import load_graph, run_facts
-from ..dag.state import fingerprints, states
+from ..dag.state import fingerprints, overwritten, states
 from ..events import Events
 from ..projects.access import authorize
 from ..projects.service import working_dir_for
@@ -68,7 +68,13 @@ class PipelineService:
                 self.runs.warm_up(project_id, *where)
             facts = await run_facts(session, project_id, self.runs.live_generation(project_id))
         prints = fingerprints(graph)
-        plan = make_plan(graph, states(graph, prints, facts), options.target, wanted)
+        plan = make_plan(
+            graph,
+            states(graph, prints, facts),
+            options.target,
+            wanted,
+            lost=overwritten(graph, facts),
+        )
         results = initial_results(plan)
         run = await self.store.insert(actor, project_id, options, plan.order, results, schedule_id)
         if not plan.order:
