@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 
 import pytest
@@ -156,10 +157,13 @@ async def test_fallback_happens_within_one_request(api, upstreams):
         ({"temperature": 5, "model": "openai:m"}, 400, "temperature"),
     ],
 )
-async def test_bad_completion_requests(api, body, status, fragment):
+async def test_bad_completion_requests(api, body, status, fragment, caplog):
+    caplog.set_level(logging.INFO)
     r = await complete(api, **body)
     assert r.status == status, r.body
     assert fragment in json.dumps(r.error)
+    # An answer we give on purpose (no model configured yet) is not a server fault.
+    assert not [rec for rec in caplog.records if rec.levelno >= logging.ERROR], caplog.text
 
 
 async def test_the_rate_limit_answers_429_with_retry_after(api, upstreams, jp_serverapp):

@@ -21,7 +21,14 @@ from pydantic import BaseModel, ValidationError
 from tornado.web import HTTPError
 
 from .. import logs, metrics
-from ..errors import ApiError, BadRequest, NotFound, PayloadTooLarge, TooManyRequests
+from ..errors import (
+    ApiError,
+    BadRequest,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    TooManyRequests,
+)
 from ..events import origin
 from ..projects.schemas import INT_MAX, PAGE_MAX
 from ..projects.users import Actor, actor_for
@@ -236,6 +243,23 @@ class ApiHandler(CallerMixin, ExtensionHandlerMixin, APIHandler):
         logs.bind(request_id=self.request_id)
         await super().prepare()
         self.check_rate(self.route_class())
+
+    def _log(self) -> None:
+        """Jupyter's access log puts every 5xx at error level, with request headers. Our
+        own 503 (nothing configured yet, the server stopping) is an expected answer, not a
+        fault of the server: one info line (the metrics are recorded all the same)."""
+        if self.get_status() == 503 and self.error_code == ServiceUnavailable.code:
+            from jupyter_server.prometheus.log_functions import prometheus_log_method
+
+            prometheus_log_method(self)
+            self.log.info(
+                "503 %s %s (%.2fms)",
+                self.request.method,
+                self.request.path,
+                self.request.request_time() * 1000,
+            )
+            return
+        super()._log()
 
     def on_finish(self) -> None:
         """With JSON logs, one access line per request (path without the query: a token
