@@ -72,10 +72,7 @@ def overwritten(
     """Blocks (default: all) whose current success read a name after another block had
     replaced its writer's value: the writer's success, then the other's, then the
     block's, in the kernel's current generation."""
-    writers: dict[str, list[int]] = defaultdict(list)
-    for block, names in graph.writes.items():
-        for name in names:
-            writers[name].append(block)
+    writers: dict[str, list[int]] | None = None  # made when first needed
     result: dict[int, list[Overwrite]] = {}
     for edge in graph.edges:
         reader, writer = edge.target, edge.source
@@ -85,6 +82,11 @@ def overwritten(
         written_at = facts.get(writer, RunFacts()).fresh_run
         if read_at is None or written_at is None or written_at > read_at:
             continue
+        if writers is None:
+            writers = defaultdict(list)
+            for block, names in graph.writes.items():
+                for name in names:
+                    writers[name].append(block)
         for name in edge.names:
             for other in writers.get(name, ()) if name != STAR else ():
                 at = facts.get(other, RunFacts()).fresh_run
