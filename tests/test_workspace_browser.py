@@ -167,9 +167,34 @@ def test_author_run_and_staleness(tmp_path: Path) -> None:
             page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="Sales 2026")
         ).to_be_visible()
 
-        # --- run the stale ones from the toolbar (a double click starts one pipeline)
+        # --- run the stale ones from the toolbar (a double click starts one pipeline).
+        # Its answer is held back until the pipeline has ended: the events that came
+        # first still count (the progress line used to stay at "0/3").
+        held: list[int] = []
+
+        def answer_late(route: Any) -> None:
+            if route.request.method != "POST":
+                route.continue_()
+                return
+            response = route.fetch()
+            held.append(response.json()["id"])
+            deadline = time.monotonic() + RUN_TIMEOUT / 1000
+            while time.monotonic() < deadline:
+                _, run = server.request(
+                    "GET", f"ai-notebook/api/projects/{project_id}/runs/{held[0]}"
+                )
+                if run["status"] not in ("queued", "running"):
+                    break
+                time.sleep(0.1)
+            time.sleep(0.5)  # its last events reach the page
+            route.fulfill(response=response)
+
+        starts = re.compile(r"/ai-notebook/api/projects/\d+/runs(\?.*)?$")
+        page.route(starts, answer_late)
         page.locator(".ainb-tb-run-stale button, button.ainb-tb-run-stale").first.dblclick()
         expect(stdout).to_have_text("22", timeout=RUN_TIMEOUT)
+        page.unroute(starts)
+        assert len(held) == 1, held
         for i in range(3):
             expect(cells(page).nth(i)).to_have_attribute("data-state", "fresh")
             expect(cells(page).nth(i)).not_to_have_class(dirty)

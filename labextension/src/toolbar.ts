@@ -117,11 +117,13 @@ export function addProjectToolbar(
     try {
       await doc.sync?.idle();
       counts.clear();
+      early.length = 0;
       pipeline = await doc.project.pipeline(request);
       for (const id of pipeline.plan ?? []) {
         counts.set(id, 'pending');
       }
       render();
+      early.splice(0).forEach(handle);
     } catch (err) {
       Notification.error(`Pipeline not started: ${errorMessage(err)}`, {
         autoClose: 8000
@@ -165,7 +167,10 @@ export function addProjectToolbar(
     notify(summary, { autoClose: 6000 });
   };
 
-  doc.events.received.connect((_, event: IProjectEvent) => {
+  // Events of a pipeline that arrive before the answer that starts it (a short
+  // pipeline may end first): kept, then replayed once its id is known.
+  const early: IProjectEvent[] = [];
+  const handle = (event: IProjectEvent): void => {
     if (!pipeline) {
       return;
     }
@@ -179,6 +184,13 @@ export function addProjectToolbar(
     ) {
       void finish(pipeline.id);
     }
+  };
+  doc.events.received.connect((_, event: IProjectEvent) => {
+    const mine = event.type === 'pipeline-block' || event.type === 'run-status';
+    if (mine && starting && event.run_id !== pipeline?.id) {
+      early.push(event);
+    }
+    handle(event);
   });
 
   const button = (
