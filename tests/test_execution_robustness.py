@@ -8,6 +8,7 @@ import asyncio
 import json
 import time
 
+import pytest
 from conftest import make_project
 from identity import auth
 
@@ -97,6 +98,7 @@ async def test_kernel_text_no_database_accepts_is_stored_cleaned(api, jp_fetch):
     assert raw.headers["Content-Type"] == "application/octet-stream"
 
 
+@pytest.mark.gateway
 async def test_a_restart_from_jupyterlab_is_noticed(api, jp_fetch):
     pid = await make_project(api)
     setx, usex = await blocks(api, pid, "x = 1", "x")

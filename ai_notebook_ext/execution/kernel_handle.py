@@ -39,6 +39,9 @@ class KernelHandle:
     remote: bool = False  # no local process (a gateway's kernel): the reader reports death
     reader: IopubReader | None = None  # reads the client's iopub channel (iopub.py)
     stopping: str = ""  # why the kernel is being shut down (a run in progress reports it)
+    # Restarts of ours whose kernel_actions event is still to come (remote kernels have no
+    # process id to tell them from someone else's).
+    own_restarts: int = 0
     widgets: OutputWidgets = field(default_factory=OutputWidgets)  # of this process
 
 

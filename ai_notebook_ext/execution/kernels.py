@@ -301,7 +301,10 @@ class ProjectKernels:
                 retire(handle, stopping=True)
                 self._forget(handle)
                 await record_stop(self.db, project_id, reason)
-            elif await self.is_alive(handle):  # our own restart, or nothing changed
+            elif handle.remote and handle.own_restarts:  # the event of our own restart
+                handle.own_restarts -= 1
+                return
+            elif not handle.remote and await self.is_alive(handle):  # ours, or no change
                 return
             else:
                 handle.death_reason = "the kernel was restarted outside AI Notebook"
@@ -329,7 +332,12 @@ class ProjectKernels:
             handle.death_reason = reason  # a run in progress reports this
             handle.died.set()  # the restart callback must not count this as a crash
             retire(handle)
-            pending = await ensure_async(self.km.restart_kernel(handle.kernel_id, now=True))
+            handle.own_restarts += handle.remote
+            try:
+                pending = await ensure_async(self.km.restart_kernel(handle.kernel_id, now=True))
+            except BaseException:
+                handle.own_restarts -= handle.remote  # failed: no success event comes
+                raise
             if isinstance(pending, asyncio.Future):
                 # Jupyter Server's restart resolves when the new kernel answers it: only
                 # then is its activity tracker settled, to be taken over by our client.
