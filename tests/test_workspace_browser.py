@@ -150,9 +150,9 @@ def test_author_run_and_staleness(tmp_path: Path) -> None:
         expect(page.locator(".jp-Dialog")).to_have_count(0)
         badge = cells(page).nth(2).locator(".ainb-state-badge")
         expect(badge).to_have_text("stale")
-        # The server's reason, naming the upstream block by its first line
+        # The server's reason, naming the upstream block by its place and first line
         expect(badge).to_have_attribute(
-            "title", f"stale: upstream is not fresh: block {ids[1]} “b = a + 1” (b)"
+            "title", "stale: upstream is not fresh: cell 2 “b = a + 1” (b)"
         )
         screenshot(page, "workspace-stale", tmp_path)
 

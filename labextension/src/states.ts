@@ -158,8 +158,22 @@ export class StateView {
     if (badge.textContent !== label) {
       badge.textContent = label;
     }
-    badge.title = `${label}: ${info.reason || MEANINGS[info.state]}`;
+    badge.title = `${label}: ${this.inCells(info.reason) || MEANINGS[info.state]}`;
     badge.dataset.state = info.state;
+  }
+
+  /**
+   * The server names blocks by id ("block 7"), which a notebook does not show:
+   * here they are named by their place, "cell 3", as a user counts them.
+   */
+  private inCells(reason: string): string {
+    return reason.replace(/\bblock (\d+)\b/g, (text, id: string) => {
+      const model = this.sync.cellOf(Number(id));
+      const index = model
+        ? this.notebook.widgets.findIndex(w => w.model === model)
+        : -1;
+      return index < 0 ? text : `cell ${index + 1}`;
+    });
   }
 
   private _states = new Map<number, IBlockState>();
