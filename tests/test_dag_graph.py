@@ -257,3 +257,28 @@ def test_a_block_changing_a_name_in_place_counts_as_replacing_it():
     fps = fingerprints(chain)
     facts = {b: RunFacts("succeeded", fps[b], fresh_run=b) for b in (1, 2)}
     assert states(chain, fps, facts) == {1: "fresh", 2: "fresh"}
+
+
+def test_a_replaced_name_is_rebuilt_from_the_block_that_defined_it():
+    """The trial's case: A defines df, B changes it in place, C reads it, D replaces it;
+    C run again after D: the plan rebuilds df from A, through B, before C."""
+    graph = build(
+        [
+            (1, "df = {'a': list(range(10))}"),
+            (2, "df['b'] = df['a']"),
+            (3, "print(len(df['a']))"),
+            (4, "df = {'a': df['a'][:3]}"),
+        ]
+    )
+    assert graph.built_by(2, "df") == [2, 1]
+    assert graph.built_by(4, "df") == [4, 2, 1]
+    fps = fingerprints(graph)
+    facts = {b: RunFacts("succeeded", fps[b], fresh_run=b) for b in (1, 2, 3, 4)}
+    facts[3] = RunFacts("succeeded", fps[3], fresh_run=5)
+    result = states(graph, fps, facts)
+    assert result[3] == "stale"
+    plan = make_plan(graph, result, "stale", lost=overwritten(graph, facts))
+    assert plan.order == [1, 2, 3]
+    assert (
+        plan.reasons[1] == plan.reasons[2] == "needed by block 3 (its df was replaced by block 4)"
+    )

@@ -81,6 +81,20 @@ class Graph:
         """Every block that needs this one, directly or not (not itself)."""
         return self._reach(block_id, self._children)
 
+    def built_by(self, block_id: int, name: str) -> list[int]:
+        """The blocks whose runs build the value of ``name`` that ``block_id`` writes,
+        newest first: the block, and while a block reads the name too (``df["b"] = ...``,
+        ``df = df.head()``), the block it reads it from."""
+        chain = [block_id]
+        while name in (self.analyses[chain[-1]].references | self.analyses[chain[-1]].mutates):
+            source = next(
+                (e.source for e in self.edges if e.target == chain[-1] and name in e.names), None
+            )
+            if source is None or source in chain:
+                break
+            chain.append(source)
+        return chain
+
     @staticmethod
     def _reach(start: int, links: dict[int, set[int]]) -> set[int]:
         seen: set[int] = set()

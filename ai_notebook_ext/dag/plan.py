@@ -6,7 +6,8 @@ depends on it); ``blocks`` (a list). Targeted blocks always run; blocks they nee
 unless they are fresh, since the kernel already holds their results. Blank blocks never
 run (JupyterLab does not send an empty cell to the kernel either). A block that read a
 name after another block replaced it (``state.overwritten``) needs its writer again, fresh
-or not: the kernel holds the other block's value.
+or not, with the blocks that writer built the value from (``Graph.built_by``): the kernel
+holds the other block's value.
 """
 
 from __future__ import annotations
@@ -60,8 +61,9 @@ def make_plan(
                 reasons[needed] = f"needed by block {block} ({states.get(needed, 'stale')})"
     for block in sorted(reasons, key=graph.order.index):
         for loss in (lost or {}).get(block, ()):
-            if loss.writer not in reasons:
-                reasons[loss.writer] = (
-                    f"needed by block {block} (its {loss.name} was replaced by block {loss.by})"
-                )
+            for writer in graph.built_by(loss.writer, loss.name):
+                if writer not in reasons:
+                    reasons[writer] = (
+                        f"needed by block {block} (its {loss.name} was replaced by block {loss.by})"
+                    )
     return Plan(graph.topological(reasons), reasons)
