@@ -369,8 +369,11 @@ def test_outputs_widgets_and_history(tmp_path: Path) -> None:
             "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.id"
         )
         assert attached == kernel["kernel_id"]
-        # "No Kernel" from JupyterLab's kernel switcher deletes the notebook's session:
-        # the project kernel keeps running, with its state, and the notebook re-attaches
+        # Attaching on open says nothing (it used to show the detach notice).
+        toasts = page.locator(".Toastify__toast")
+        expect(toasts.filter(has_text="keeps running")).to_have_count(0)
+        # "No Kernel" or "Shut Down Kernel" deletes the notebook's session: the project
+        # kernel keeps running, with its state, and the notebook re-attaches
         page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
         page.wait_for_function(
             "id => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.id"
@@ -381,6 +384,17 @@ def test_outputs_widgets_and_history(tmp_path: Path) -> None:
         after = server.request("GET", f"ai-notebook/api/projects/{pid}/kernel")[1]
         assert after["kernel_id"] == kernel["kernel_id"], after
         assert after["generation"] == kernel["generation"], after
+        # ... and the notice offers to shut the project kernel down for real.
+        notice = toasts.filter(has_text="keeps running for the project")
+        expect(notice).to_have_count(1)
+        notice.get_by_role("button", name="Shut down the project kernel").click()
+        deadline = time.monotonic() + RUN_TIMEOUT / 1000
+        while time.monotonic() < deadline:
+            after = server.request("GET", f"ai-notebook/api/projects/{pid}/kernel")[1]
+            if after["kernel_id"] is None:
+                break
+            time.sleep(0.2)
+        assert after["kernel_id"] is None, after
         # The URL stays off the project's path, so the reload opened nothing twice and
         # showed no "Cannot open" dialog.
         assert "/tree/" not in page.url, page.url

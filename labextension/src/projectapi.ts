@@ -152,6 +152,11 @@ export class ProjectAPI {
     return this.call<IKernelStatus>(['kernel', 'restart'], { method: 'POST' });
   }
 
+  /** Shut the project kernel down (its state is lost; the next run starts one). */
+  shutdownKernel(): Promise<void> {
+    return this.call<void>(['kernel'], { method: 'DELETE' });
+  }
+
   interruptKernel(): Promise<IKernelStatus> {
     return this.call<IKernelStatus>(['kernel', 'interrupt'], {
       method: 'POST'

@@ -22,6 +22,7 @@ import { ProjectAPI } from './projectapi';
 import { ProjectEvents, isOwnEvent } from './projectevents';
 import type { IProjectEvent } from './projectevents';
 import { CellRuns } from './cellruns';
+import { errorMessage } from './dom';
 import { StateView } from './states';
 
 const DAG_RELOAD_MS = 250;
@@ -202,14 +203,8 @@ export class ProjectDocument implements IDisposable {
     this.reloadDag();
     if (!readOnly) {
       this.panel.sessionContext.kernelChanged.connect((_, change) => {
-        if (!change.newValue && !this._disposed) {
-          // "No Kernel" from the kernel switcher: the server keeps the project
-          // kernel running (only its own session stops it); attach again.
-          Notification.info(
-            "A project notebook always runs on its project's kernel: attached again.",
-            { autoClose: 5000 }
-          );
-          void this.attachKernel();
+        if (!change.newValue && !this._disposed && !this._inAttach) {
+          this.detached();
         }
       });
       await this.attachKernel();
@@ -236,8 +231,45 @@ export class ProjectDocument implements IDisposable {
     return this._attaching;
   }
 
+  /**
+   * JupyterLab's "Shut Down Kernel" or "No Kernel" ended the notebook's
+   * session: the server keeps the project kernel (pipelines and other members
+   * use it; only the project's own session stops it), so the notebook attaches
+   * again, and the notice offers to shut the project kernel down for real.
+   */
+  private detached(): void {
+    void this.attachKernel();
+    if (Date.now() - this._detachNoticeAt < 5000) {
+      return; // one notice for a burst of changes
+    }
+    this._detachNoticeAt = Date.now();
+    Notification.info(
+      'The project kernel keeps running for the project (its pipelines and ' +
+        'other members use it); this notebook attached to it again.',
+      {
+        autoClose: 8000,
+        actions: [
+          {
+            label: 'Shut down the project kernel',
+            callback: () => {
+              this.project
+                .shutdownKernel()
+                .catch(err =>
+                  Notification.error(
+                    `Could not shut the kernel down: ${errorMessage(err)}`,
+                    { autoClose: 8000 }
+                  )
+                );
+            }
+          }
+        ]
+      }
+    );
+  }
+
   private async attach(): Promise<void> {
     const session = this.panel.sessionContext;
+    this._inAttach = true;
     try {
       const kernel = await this.project.startKernel();
       await session.ready;
@@ -248,7 +280,11 @@ export class ProjectDocument implements IDisposable {
         await session.changeKernel({ id: kernel.kernel_id });
       }
     } catch (err) {
-      console.warn('ai-notebook: could not attach the project kernel', err);
+      if (!this._disposed) {
+        console.warn('ai-notebook: could not attach the project kernel', err);
+      }
+    } finally {
+      this._inAttach = false;
     }
   }
 
@@ -344,6 +380,8 @@ export class ProjectDocument implements IDisposable {
 
   private _disposed = false;
   private _attaching: Promise<void> = Promise.resolve();
+  private _inAttach = false;
+  private _detachNoticeAt = 0;
   private _ready = new PromiseDelegate<void>();
   private _changed = new Signal<this, void>(this);
   private _dagTimer = 0;
