@@ -282,3 +282,21 @@ def test_a_replaced_name_is_rebuilt_from_the_block_that_defined_it():
     assert (
         plan.reasons[1] == plan.reasons[2] == "needed by block 3 (its df was replaced by block 4)"
     )
+
+
+def test_the_reason_of_a_block_without_a_success_in_this_kernel():
+    graph = build([(1, "a = 1")])
+    fps = fingerprints(graph)
+    cases = {
+        "succeeded": "it has not run successfully since the kernel (re)started",
+        "cancelled": (
+            "it has not run successfully in the current kernel (its last run was cancelled "
+            "before it started)"
+        ),
+        "interrupted": "it has not run successfully in the current kernel",
+    }
+    for status, reason in cases.items():
+        facts = {1: RunFacts(status)}
+        result = states(graph, fps, facts)
+        assert result == {1: "stale"}
+        assert stale_reason(graph, 1, result, facts, None, True) == reason

@@ -52,7 +52,14 @@ def stale_reason(
     if fact.last_status in INTERRUPTED and fact.last_started:
         return "its last run was stopped part way: what it changed may be half done"
     if fact.fresh_fingerprint is None:
-        return "it has not run successfully since the kernel (re)started"
+        if fact.last_status == "succeeded":  # in an earlier kernel
+            return "it has not run successfully since the kernel (re)started"
+        if fact.last_status == "cancelled":  # never began (it began: stopped part way)
+            return (
+                "it has not run successfully in the current kernel (its last run was "
+                "cancelled before it started)"
+            )
+        return "it has not run successfully in the current kernel"
     if fact.outdated_reads:
         return "a dataset it read has a newer version"
     parents = sorted(graph.parents(block), key=graph.order.index)
