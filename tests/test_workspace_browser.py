@@ -191,7 +191,9 @@ def test_author_run_and_staleness(tmp_path: Path) -> None:
 
         starts = re.compile(r"/ai-notebook/api/projects/\d+/runs(\?.*)?$")
         page.route(starts, answer_late)
-        page.locator(".ainb-tb-run-stale button, button.ainb-tb-run-stale").first.dblclick()
+        run_stale = page.locator(".ainb-tb-run-stale button, button.ainb-tb-run-stale").first
+        stale_x = run_stale.bounding_box()["x"]
+        run_stale.dblclick()
         expect(stdout).to_have_text("22", timeout=RUN_TIMEOUT)
         page.unroute(starts)
         assert len(held) == 1, held
@@ -207,6 +209,12 @@ def test_author_run_and_staleness(tmp_path: Path) -> None:
         assert len(runs["items"]) == 1, runs
         # the three blocks, not the blank fourth cell
         assert len(runs["items"][0]["results"]) == 3, runs
+        # The progress text grew leftwards: the buttons stayed under the pointer.
+        assert run_stale.bounding_box()["x"] == stale_x
+        # Nothing is stale now: it says so rather than "0 succeeded".
+        run_stale.click()
+        expect(page.locator(".Toastify__toast", has_text="Nothing is stale")).to_be_visible()
+        expect(page.locator(".ainb-pipeline-progress")).to_have_text("")
 
         # --- completion comes from the project kernel (the notebook's session is on it)
         cells(page).nth(3).locator(".cm-content").click()
@@ -407,7 +415,9 @@ def test_outputs_widgets_and_history(tmp_path: Path) -> None:
         expect(agent.locator(".ainb-agent-empty")).to_be_visible()
         expect(agent.locator("textarea.ainb-agent-input")).to_be_in_viewport()
         expect(agent.locator("button.ainb-agent-send")).to_be_in_viewport()
-        expect(agent.locator("button.ainb-agent-send")).to_be_disabled()  # nothing to ask
+        send = agent.locator("button.ainb-agent-send")
+        expect(send).to_be_disabled()  # nothing to ask
+        assert float(send.evaluate("b => getComputedStyle(b).opacity")) < 0.6  # looks it
         screenshot(page, "agent-no-provider", tmp_path)
 
         # --- closing the project tab leaves no error behind

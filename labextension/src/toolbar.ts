@@ -119,6 +119,18 @@ export function addProjectToolbar(
       counts.clear();
       early.length = 0;
       pipeline = await doc.project.pipeline(request);
+      if (!pipeline.plan?.length) {
+        pipeline = null;
+        early.length = 0;
+        render();
+        Notification.info(
+          target === 'stale'
+            ? 'Nothing is stale: every block is fresh.'
+            : 'Nothing to run.',
+          { autoClose: 4000 }
+        );
+        return;
+      }
       for (const id of pipeline.plan ?? []) {
         counts.set(id, 'pending');
       }
@@ -210,6 +222,9 @@ export function addProjectToolbar(
     );
 
   if (doc.role !== 'viewer') {
+    // Before the buttons: the toolbar's right side grows leftwards, so the
+    // changing text does not move the buttons under the pointer.
+    toolbar.addItem('pipeline-progress', status);
     button(
       'run-stale',
       '▶ Stale',
@@ -236,7 +251,6 @@ export function addProjectToolbar(
         }
       }
     );
-    toolbar.addItem('pipeline-progress', status);
   }
   const presence = new Widget();
   presence.addClass('ainb-presence');
