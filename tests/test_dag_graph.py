@@ -53,6 +53,9 @@ def test_unresolved_names_and_parse_errors_are_reported_per_block():
     assert graph.unresolved == {1: ["undefined_thing"]}
     assert "SyntaxError" in graph.errors[2]
     assert edges_of(graph) == {(1, 3): ("x",)}
+    # What IPython puts in every namespace (the last results, display, In/Out) is known.
+    ipython = build([(1, "display(_, __, _i, In[1], Out)\nprint(_oh, get_ipython())")])
+    assert ipython.unresolved == {}
 
 
 def test_a_star_import_provides_unknown_names():

@@ -287,6 +287,20 @@ def test_author_run_and_staleness(tmp_path: Path) -> None:
             "print(b * 2)",
         ]
 
+        # --- a cell moved above the cell it reads from: its badge warns
+        cells(page).nth(1).locator(".jp-InputPrompt").click()
+        page.keyboard.press("Escape")
+        page.keyboard.press("Control+Shift+ArrowUp")
+        wait_for(lambda: blocks(server, project_id)[0]["source"] == "b = a + 1")
+        badge = cells(page).nth(0).locator(".ainb-state-badge")
+        expect(badge).to_have_attribute("data-unresolved", "a")
+        expect(badge).to_have_attribute(
+            "title", re.compile("\n⚠ it reads a, which no cell above defines")
+        )
+        expect(cells(page).nth(1).locator(".ainb-state-badge")).not_to_have_attribute(
+            "data-unresolved", re.compile(".*")
+        )
+
     ours = [e for e in browser.console_errors if mentions_us(e)]
     assert not ours, "console errors from the extension:\n" + "\n".join(ours)
 

@@ -9,7 +9,9 @@ import builtins
 from dataclasses import dataclass, field
 from typing import Any
 
-BUILTINS = frozenset(dir(builtins)) | {"get_ipython", "display", "In", "Out", "exit", "quit"}
+# Python's builtins and what IPython puts in every user namespace (output history too).
+IPYTHON_NAMES = {"get_ipython", "display", "In", "Out", "exit", "quit", "_oh", "_ih", "_dh"}
+BUILTINS = frozenset(dir(builtins)) | IPYTHON_NAMES | {"_", "__", "___", "_i", "_ii", "_iii"}
 
 
 def bound_in(body: list[ast.stmt] | list[ast.AST]) -> tuple[set[str], set[str], set[str]]:

@@ -59,7 +59,11 @@ export class StateView {
   /** Replace every state with the server's DAG (its stale reasons too). */
   setDag(dag: IDag): void {
     this._states.clear();
+    this._unresolved.clear();
     for (const node of dag.nodes) {
+      if (node.unresolved.length) {
+        this._unresolved.set(node.block_id, node.unresolved);
+      }
       this._states.set(
         node.block_id,
         this._live.get(node.block_id) ?? {
@@ -160,6 +164,16 @@ export class StateView {
     }
     badge.title = `${label}: ${this.inCells(info.reason) || MEANINGS[info.state]}`;
     badge.dataset.state = info.state;
+    // A name no cell above defines works only while the kernel still holds it.
+    const missing = this._unresolved.get(blockId);
+    if (missing) {
+      badge.title +=
+        `\n⚠ it reads ${missing.join(', ')}, which no cell above defines: ` +
+        'after a restart, running the cells in order fails here';
+      badge.dataset.unresolved = missing.join(' ');
+    } else {
+      delete badge.dataset.unresolved;
+    }
   }
 
   /**
@@ -177,5 +191,6 @@ export class StateView {
   }
 
   private _states = new Map<number, IBlockState>();
+  private _unresolved = new Map<number, string[]>();
   private _live = new Map<number, IBlockState>();
 }
