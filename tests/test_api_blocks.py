@@ -211,3 +211,48 @@ async def test_block_pages(api):
     r = await api("GET", f"projects/{pid}/blocks", params={"limit": 3, "offset": 3})
     assert r.body["total"] == 7
     assert [b["source"] for b in r.body["items"]] == ["3", "4", "5"]
+
+
+async def test_clear_outputs(api):
+    """As JupyterLab's Clear Outputs and a save: the blocks show no outputs until they run
+    again; their runs and states stay. Bad input changes nothing."""
+    pid = await make_project(api, bob="editor", carol="viewer")
+    printed = await add(api, pid, "print('hello')")
+    never = await add(api, pid, "y = 2")
+    other = await make_project(api, "other")
+    foreign = await add(api, other, "z = 3")
+    r = await api("POST", f"projects/{pid}/blocks/{printed['id']}/execute", params={"wait": "true"})
+    assert r.body["status"] == "succeeded", r.body
+    run_id = r.body["id"]
+    path = f"projects/{pid}/blocks/clear-outputs"
+
+    async def last_runs():
+        r = await api("GET", f"projects/{pid}/workspace")
+        return {b["id"]: b["last_run"] for b in r.body["blocks"]}
+
+    bad = [
+        ("carol", {"block_ids": [printed["id"]]}, 403),
+        ("dave", {"block_ids": [printed["id"]]}, 404),
+        ("bob", {"block_ids": []}, 400),
+        ("bob", {"block_ids": ["x"]}, 400),
+        ("bob", {"block_ids": [0]}, 400),
+        ("bob", {}, 400),
+        ("bob", {"block_ids": [printed["id"], foreign["id"]]}, 404),
+    ]
+    for user, body, status in bad:
+        r = await api("POST", path, user=user, json_body=body)
+        assert r.status == status, (user, body, r.body)
+    assert r.error["details"]["block_ids"] == [foreign["id"]]
+    assert (await last_runs())[printed["id"]]["id"] == run_id  # nothing changed
+
+    r = await api("POST", path, user="bob", json_body={"block_ids": [printed["id"], never["id"]]})
+    assert r.status == 200, r.body
+    assert r.body == {"block_ids": [printed["id"]]}  # the other showed nothing
+    assert (await last_runs())[printed["id"]] is None
+    r = await api("GET", f"projects/{pid}/dag")
+    assert {n["block_id"]: n["state"] for n in r.body["nodes"]}[printed["id"]] == "fresh"
+    r = await api("GET", f"projects/{pid}/runs", params={"block_id": printed["id"]})
+    assert [x["id"] for x in r.body["items"]] == [run_id]  # its history is kept
+    # Running it again shows its new outputs.
+    r = await api("POST", f"projects/{pid}/blocks/{printed['id']}/execute", params={"wait": "true"})
+    assert (await last_runs())[printed["id"]]["outputs"][0]["text"] == "hello\n"

@@ -51,6 +51,9 @@ class ProjectFeed:
     def blocks_moved(self, project_id: int, order: list[int], actor: str) -> None:
         self._change(project_id, "blocks-moved", actor, order=order)
 
+    def outputs_cleared(self, project_id: int, block_ids: list[int], actor: str) -> None:
+        self._change(project_id, "outputs-cleared", actor, block_ids=block_ids)
+
     def edge_added(self, project_id: int, edge: BaseModel, actor: str) -> None:
         self._change(project_id, "edge-added", actor, edge=_json(edge))
 

@@ -13,6 +13,8 @@ from ..projects.schemas import (
     BlockMoved,
     BlockOut,
     BlockUpdate,
+    OutputsClear,
+    OutputsCleared,
     Page,
 )
 from .base import MAX_ID, PAGING, ApiHandler, operation
@@ -79,6 +81,24 @@ class BlocksBulkHandler(ApiHandler):
         data = self.body(BlockBulkCreate)
         items = await self.services.blocks.create_many(await self.actor(), pid, data)
         self.reply(BlockList(items=items), 201)
+
+
+class OutputsClearHandler(ApiHandler):
+    auth_resource = "ai_notebook_ext:blocks"
+
+    @operation(
+        "Clear blocks' outputs (editor): they show none until they run again, as after "
+        "JupyterLab's Clear Outputs and a save. Runs and states are kept.",
+        body=OutputsClear,
+        response=OutputsCleared,
+        errors=(403, 404),
+    )
+    @tornado.web.authenticated
+    @authorized
+    async def post(self, project_id: str) -> None:
+        pid = self.path_id(project_id, "project")
+        data = self.body(OutputsClear)
+        self.reply(await self.services.blocks.clear_outputs(await self.actor(), pid, data))
 
 
 class BlockHandler(ApiHandler):

@@ -75,8 +75,9 @@ class ProjectEventsSocket(
         "A WebSocket (send Upgrade: websocket) of the project's live events for its members: "
         'first {"type": "hello", "project_id", "role", "username", "presence"}, then one JSON '
         "event per text frame: block-created, block-changed, block-deleted, blocks-moved, "
-        "edge-added, edge-removed (with actor and client, the X-AINB-Client header of the "
-        "request that caused them), run-status, run-output, kernel-status, pipeline-block, "
+        "outputs-cleared, edge-added, edge-removed (with actor and client, the "
+        "X-AINB-Client header of the request that caused them), run-status, run-output, "
+        "kernel-status, pipeline-block, "
         "dataset-version, dataset-report, dag-changed, presence, members-changed, "
         'project-changed, project-deleted. Send {"type": "ping"} for a pong. A member '
         "who is removed has their sockets closed (code 4403); a deleted project closes "

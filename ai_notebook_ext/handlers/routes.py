@@ -28,7 +28,13 @@ from .ai import (
 )
 from .artifacts import ArtifactHandler
 from .base import NotFoundHandler
-from .blocks import BlockHandler, BlockMoveHandler, BlocksBulkHandler, BlocksHandler
+from .blocks import (
+    BlockHandler,
+    BlockMoveHandler,
+    BlocksBulkHandler,
+    BlocksHandler,
+    OutputsClearHandler,
+)
 from .bundles import BundleExportHandler, BundleImportHandler
 from .dag import DagHandler, EdgeHandler, EdgesHandler
 from .dataset_upload import DatasetUploadHandler
@@ -84,6 +90,7 @@ ROUTES: list[tuple[str, type[RequestHandler]]] = [
     ("/projects/{project_id}/members/{username}", MemberHandler),
     ("/projects/{project_id}/blocks", BlocksHandler),
     ("/projects/{project_id}/blocks/bulk", BlocksBulkHandler),
+    ("/projects/{project_id}/blocks/clear-outputs", OutputsClearHandler),
     ("/projects/{project_id}/blocks/{block_id}", BlockHandler),
     ("/projects/{project_id}/blocks/{block_id}/move", BlockMoveHandler),
     ("/projects/{project_id}/blocks/{block_id}/execute", ExecuteHandler),

@@ -28,6 +28,8 @@ from .schemas import (
     BlockOut,
     BlockSpec,
     BlockUpdate,
+    OutputsClear,
+    OutputsCleared,
     Page,
 )
 from .users import Actor
@@ -224,6 +226,38 @@ class BlockService:
                 _check_version(await get_block(session, project_id, block_id), version)
             await _shift(session, project_id, block.position + 1, None, -1)
             _touch(project)
+
+    async def clear_outputs(
+        self, actor: Actor, project_id: int, data: OutputsClear
+    ) -> OutputsCleared:
+        """Blocks show no outputs until they run again, as a notebook saved after "Clear
+        Outputs" (their runs stay in the history, and their states do not change)."""
+        wanted = set(data.block_ids)
+        async with self.locks.hold(project_id):
+            async with self.db.session() as session:
+                await authorize(session, actor, project_id, "editor", "clearing outputs")
+                rows = (
+                    await session.execute(
+                        select(Block.id, Block.last_run_id).where(
+                            Block.project_id == project_id, Block.id.in_(wanted)
+                        )
+                    )
+                ).all()
+                missing = sorted(wanted - {row.id for row in rows})
+                if missing:
+                    raise NotFound(
+                        f"blocks {', '.join(map(str, missing))} are not in this project",
+                        details={"field": "block_ids", "block_ids": missing},
+                    )
+                cleared = sorted(row.id for row in rows if row.last_run_id is not None)
+                if cleared:
+                    await session.execute(
+                        update(Block).where(Block.id.in_(cleared)).values(last_run_id=None),
+                        execution_options={"synchronize_session": False},
+                    )
+            if cleared:
+                self.feed.outputs_cleared(project_id, cleared, actor.username)
+        return OutputsCleared(block_ids=cleared)
 
     async def move(
         self, actor: Actor, project_id: int, block_id: int, data: BlockMove

@@ -167,6 +167,19 @@ class BlockOut(Output):
     updated_at: datetime
 
 
+class OutputsClear(Input):
+    block_ids: Annotated[
+        list[Annotated[int, Field(ge=1, le=INT_MAX)]],
+        Field(min_length=1, max_length=BULK_MAX, description="Blocks of this project."),
+    ]
+
+
+class OutputsCleared(Output):
+    block_ids: list[int] = Field(
+        description="The blocks whose outputs were cleared (the others showed none)."
+    )
+
+
 class BlockMoved(Output):
     block: BlockOut
     order: list[int] = Field(description="Block ids of the project in their new order.")
