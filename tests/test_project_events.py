@@ -60,6 +60,26 @@ async def test_members_see_block_and_edge_changes_live(api, jp_ws_fetch):
     assert event["type"] == "blocks-moved"
     assert event["order"] == [third["id"], first["id"], second["id"]] == r.body["order"]
 
+    r = await api("POST", f"projects/{pid}/blocks/{first['id']}/execute", params={"wait": "true"})
+    assert r.body["status"] == "succeeded", r.body
+    r = await api(
+        "POST",
+        f"projects/{pid}/blocks/clear-outputs",
+        user="bob",
+        json_body={"block_ids": [first["id"], second["id"]]},
+    )
+    assert r.body == {"block_ids": [first["id"]]}
+    event = await next_event(ws)
+    while event["type"] != "outputs-cleared":  # the run's own events come first
+        assert event["type"] in ("run-status", "run-output", "kernel-status", "dag-changed")
+        event = await next_event(ws)
+    assert event == {
+        "type": "outputs-cleared",
+        "block_ids": [first["id"]],
+        "actor": "bob",
+        "client": None,
+    }
+
     r = await api(
         "POST",
         f"projects/{pid}/edges",

@@ -301,6 +301,29 @@ def test_author_run_and_staleness(tmp_path: Path) -> None:
             "data-unresolved", re.compile(".*")
         )
 
+        # --- Clear Outputs, then a save: a reload shows them cleared, as a saved notebook
+        printing = cells(page).nth(2)
+        expect(printing.locator(".jp-OutputArea-output")).to_have_count(1)
+        run_command(page, "notebook:clear-all-cell-outputs", {})
+        expect(printing.locator(".jp-OutputArea-output")).to_have_count(0)
+        page.keyboard.press("Control+s")
+
+        def shown() -> list[Any]:
+            _, ws = server.request("GET", f"ai-notebook/api/projects/{project_id}/workspace")
+            return [b["last_run"] for b in ws["blocks"]]
+
+        wait_for(lambda: shown() == [None, None, None])
+        # closed and opened again, it reads the project afresh
+        tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="Sales 2026")
+        tab.locator(".lm-TabBar-tabCloseIcon").click()
+        expect(cells(page)).to_have_count(0)
+        run_command(page, "ai-notebook:open-project", {"projectId": project_id})
+        expect(cells(page)).to_have_count(3, timeout=LAB_LOAD_TIMEOUT)
+        expect(cells(page).nth(2).locator(".jp-InputPrompt")).to_have_text("[ ]:")
+        expect(cells(page).nth(2).locator(".jp-OutputArea-output")).to_have_count(0)
+        # Its state still comes from its runs: "a = 10" is fresh without outputs.
+        expect(cells(page).nth(1)).to_have_attribute("data-state", "fresh")
+
     ours = [e for e in browser.console_errors if mentions_us(e)]
     assert not ours, "console errors from the extension:\n" + "\n".join(ours)
 

@@ -91,6 +91,20 @@ export class CellRuns {
     }
   }
 
+  /** Someone cleared these blocks' outputs: so do their cells here. */
+  outputsCleared(blockIds: number[]): void {
+    for (const blockId of blockIds) {
+      const widget = this.host.cellWidget(blockId);
+      if (widget?.model.type === 'code') {
+        const model = (widget as CodeCell).model;
+        if (model.executionState !== 'running') {
+          model.outputs.clear();
+          model.executionCount = null;
+        }
+      }
+    }
+  }
+
   /** Run one cell's block and wait for its end; true when it succeeded. */
   async execute(cell: Cell): Promise<boolean> {
     if (!cell.model.sharedModel.getSource().trim()) {

@@ -22,6 +22,7 @@ export const DRIVE_NAME = 'AINotebook';
 export const KERNEL_NAME = 'ai-notebook-python';
 /** The cell metadata key holding a cell's block id and version. */
 export const CELL_META = 'ai_notebook';
+const CLEAR_BATCH = 1000; // the API's limit per request
 
 /** A project name as the last part of a path (no separators). */
 function pathName(name: string): string {
@@ -150,17 +151,52 @@ export class ProjectDrive implements Contents.IDrive {
     return this.model(projectId, ws, content);
   }
 
-  /** Nothing to write: blocks were saved as they changed. */
+  /**
+   * Blocks were saved as they changed; what a save still writes is cleared
+   * outputs (JupyterLab's Clear Outputs), as a notebook file would keep them.
+   */
   async save(
     localPath: string,
-    _options?: Partial<Contents.IModel>
+    options?: Partial<Contents.IModel>
   ): Promise<Contents.IModel> {
     const projectId = projectIdOf(localPath);
     const ws = projectId === null ? undefined : this._workspaces.get(projectId);
     if (projectId === null || !ws) {
       throw new Error(`Not an open AI Notebook project: ${localPath}`);
     }
+    const content = options?.content as nbformat.INotebookContent | undefined;
+    if (content && ws.role !== 'viewer') {
+      await this.saveClearedOutputs(projectId, content);
+    }
     return this.model(projectId, ws, null);
+  }
+
+  /** Code cells without outputs or count: the server clears what they had. */
+  private async saveClearedOutputs(
+    projectId: number,
+    content: nbformat.INotebookContent
+  ): Promise<void> {
+    const ids: number[] = [];
+    for (const cell of content.cells ?? []) {
+      const meta = cell.metadata?.[CELL_META] as
+        { block_id?: number } | undefined;
+      const empty = !(cell.outputs as unknown[] | undefined)?.length;
+      if (
+        cell.cell_type === 'code' &&
+        empty &&
+        cell.execution_count === null &&
+        typeof meta?.block_id === 'number'
+      ) {
+        ids.push(meta.block_id);
+      }
+    }
+    const api = new ProjectAPI(this.api, projectId);
+    for (let i = 0; i < ids.length; i += CLEAR_BATCH) {
+      await api.clearOutputs(ids.slice(i, i + CLEAR_BATCH)).catch(err => {
+        // A block deleted meanwhile (404): the others are cleared on the next save.
+        console.warn('ai-notebook: clearing outputs', err);
+      });
+    }
   }
 
   async getDownloadUrl(localPath: string): Promise<string> {

@@ -152,6 +152,14 @@ export class ProjectAPI {
     return this.call<IKernelStatus>(['kernel', 'restart'], { method: 'POST' });
   }
 
+  /** Blocks show no outputs until they run again (Clear Outputs, then a save). */
+  clearOutputs(blockIds: number[]): Promise<{ block_ids: number[] }> {
+    return this.call<{ block_ids: number[] }>(['blocks', 'clear-outputs'], {
+      method: 'POST',
+      body: { block_ids: blockIds }
+    });
+  }
+
   /** Shut the project kernel down (its state is lost; the next run starts one). */
   shutdownKernel(): Promise<void> {
     return this.call<void>(['kernel'], { method: 'DELETE' });

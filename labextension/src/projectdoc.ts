@@ -321,6 +321,11 @@ export class ProjectDocument implements IDisposable {
         }
         this.reloadDag();
         break;
+      case 'outputs-cleared':
+        if (!own) {
+          this.runs?.outputsCleared(event.block_ids as number[]);
+        }
+        break;
       case 'blocks-moved':
         if (!own) {
           sync.remoteMoved(event.order as number[]);
