@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 
 import pytest
@@ -105,6 +106,15 @@ async def test_a_failure_in_a_forked_block_skips_its_descendants(api):
     failed = r.body["items"][0]
     assert failed["error"]["ename"] == "ZeroDivisionError"
     assert failed["outputs"][-1]["output_type"] == "error"
+    # Its traceback is IPython's, as in the kernel: the block's line, none of ours.
+    forked = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(failed["error"]["traceback"]))
+    assert "parallel.py" not in forked, forked
+    assert f"<block {b}>" in forked, forked
+    assert "bad = n / 0" in forked, forked
+    r = await api("POST", f"projects/{pid}/blocks/{b}/execute", params={"wait": "true"})
+    in_kernel = r.body["error"]["traceback"]
+    assert len(failed["error"]["traceback"]) == len(in_kernel), (forked, in_kernel)
+    assert failed["error"]["traceback"][0] == in_kernel[0]  # IPython's header line
 
 
 @pytest.mark.gateway

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ast
 import io
+import linecache
 import os
 import pickle
 import shutil
@@ -87,19 +88,38 @@ class _Task:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-def _exec_block(shell: Any, code: str) -> Any:
+def _exec_block(shell: Any, code: str, filename: str = "<block>") -> Any:
     """Run ``code`` like a cell (IPython syntax, value of a last expression) without the
-    kernel's display hook; returns that value (or None)."""
+    kernel's display hook; returns that value (or None). ``filename`` names its frames in
+    tracebacks; its source is put in ``linecache`` so that they show its lines."""
     source = shell.transform_cell(code)
-    module = ast.parse(source)
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    module = ast.parse(source, filename)
     last = None
     if module.body and isinstance(module.body[-1], ast.Expr):
         last = ast.Expression(module.body.pop().value)
     namespace = shell.user_ns
-    exec(compile(module, "<block>", "exec"), namespace)  # noqa: S102 - the user's own code
+    exec(compile(module, filename, "exec"), namespace)  # noqa: S102 - the user's own code
     if last is not None:
-        return eval(compile(last, "<block>", "eval"), namespace)  # noqa: S307
+        return eval(compile(last, filename, "eval"), namespace)  # noqa: S307
     return None
+
+
+def _error(shell: Any, exc: BaseException, filename: str) -> dict[str, Any]:
+    """The error as the kernel shows a cell's: IPython's traceback from the block's own
+    frames on (this module's frames are left out)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != filename:
+        tb = tb.tb_next
+    try:
+        lines = shell.InteractiveTB.structured_traceback(type(exc), exc, tb)
+    except Exception:  # a shell without IPython's formatter
+        lines = traceback.format_exception(type(exc), exc, tb)
+    return {
+        "ename": type(exc).__name__,
+        "evalue": str(exc),
+        "traceback": [line.rstrip("\n") for line in lines],
+    }
 
 
 def _child(shell: Any, task: _Task) -> None:
@@ -110,18 +130,14 @@ def _child(shell: Any, task: _Task) -> None:
     result: dict[str, Any] = {"outputs": [], "error": None, "values": {}, "deleted": []}
     unshippable: list[str] = []
     with capture_output(display=True) as captured:
+        filename = f"<block {task.block_id}>"
         try:
-            value = _exec_block(shell, task.code)
+            value = _exec_block(shell, task.code, filename)
             if value is not None:
                 data, metadata = shell.display_formatter.format(value)
                 result["result"] = {"data": data, "metadata": metadata}
         except BaseException as exc:
-            lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
-            result["error"] = {
-                "ename": type(exc).__name__,
-                "evalue": str(exc),
-                "traceback": [line.rstrip("\n") for line in lines],
-            }
+            result["error"] = _error(shell, exc, filename)
     outputs = []
     if captured.stdout:
         outputs.append({"output_type": "stream", "name": "stdout", "text": captured.stdout})
