@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -13,6 +14,15 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+TRACEBACK = re.compile(r"Traceback \(most recent call last\):\n(?:[ \t].*\n)*.*")
+
+
+def tracebacks(log: str) -> list[str]:
+    """The tracebacks in a server log, less a kernel's own noise while it stops: kernels
+    write to the server's stderr, and ipykernel may flush to a socket it already closed
+    (``ZMQError: Socket operation on non-socket``). A traceback through our code counts."""
+    return [t for t in TRACEBACK.findall(log) if "/ipykernel/" not in t or "ai_notebook_ext" in t]
 
 
 def free_port() -> int:

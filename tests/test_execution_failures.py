@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from conftest import Api, make_project
 from identity import auth
-from server_process import ServerProcess
+from server_process import ServerProcess, tracebacks
 from sqlalchemy import text
 from tornado.httpclient import HTTPClientError
 
@@ -556,19 +556,6 @@ def wait_gone(pid: int, timeout: float = 10) -> bool:
     return True
 
 
-def kernel_tracebacks_excluded(log: str) -> list[str]:
-    """The log lines heading tracebacks that the server logged. Kernel processes share the
-    server's stderr; a kernel shut down in the middle of a request may print one of its own
-    (ipykernel replying on an already closed socket), which is not the server's."""
-    headers, header = [], ""
-    for line in log.splitlines():
-        if line.startswith("["):
-            header = line
-        elif line.startswith("Traceback") and not header.startswith("[IPKernelApp]"):
-            headers.append(header)
-    return headers
-
-
 def read_run_row(db_url: str, run_id: int, block_id: int) -> tuple[Any, int | None]:
     """The run's status, message and finish time, and its block's last run, from the database."""
     engine = make_sync_engine(db_url)
@@ -646,7 +633,7 @@ def test_server_crash_and_stop_during_runs(tmp_path, db_url):
     assert row.message == "the server stopped before this run finished"
     assert row.finished_at is not None
     assert last == run["id"]
-    assert kernel_tracebacks_excluded(server.log()) == [], server.log()
+    assert tracebacks(server.log()) == [], server.log()
 
 
 def test_clean_stop_shuts_kernels_down(tmp_path, db_url):
@@ -663,7 +650,7 @@ def test_clean_stop_shuts_kernels_down(tmp_path, db_url):
     assert wait_gone(kpid), f"kernel {kpid} still running after the server stopped"
     log = server.log()
     assert "Kernel shutdown" in log
-    assert "Traceback" not in log, log
+    assert tracebacks(log) == [], log
 
 
 async def test_a_failure_cancels_the_block_runs_queued_behind_it(api):

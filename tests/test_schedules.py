@@ -312,7 +312,7 @@ def test_firings_missed_while_down_follow_the_policy(tmp_path, db_url, policy):
     the database), and the restarted server skips it or runs it once."""
     import time
 
-    from server_process import ServerProcess
+    from server_process import ServerProcess, tracebacks
 
     from ai_notebook_ext.store.database import make_sync_engine
 
@@ -377,7 +377,7 @@ def test_firings_missed_while_down_follow_the_policy(tmp_path, db_url, policy):
             assert out["outputs"][0]["text"] == "nightly job\n"
     finally:
         assert server.stop() == 0, server.log()
-    assert "Traceback" not in server.log()
+    assert tracebacks(server.log()) == [], server.log()
 
 
 async def test_a_creator_who_lost_the_editor_role_starts_nothing(api):

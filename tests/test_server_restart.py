@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server_process import ServerProcess
+from server_process import ServerProcess, tracebacks
 
 
 def test_restart_loses_nothing(tmp_path, db_url):
@@ -32,4 +32,4 @@ def test_restart_loses_nothing(tmp_path, db_url):
         ]
     finally:
         assert server.stop() == 0, server.log()
-    assert "Traceback" not in server.log()
+    assert tracebacks(server.log()) == [], server.log()

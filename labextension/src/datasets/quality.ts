@@ -99,6 +99,16 @@ export class QualityView {
     if (datasetId !== this.datasetId) {
       this.edit(null, false);
     }
+    const mine = this.version;
+    if (
+      version &&
+      mine?.quality &&
+      version.id === mine.id &&
+      (!version.quality || version.quality.created_at < mine.quality.created_at)
+    ) {
+      // A refresh read before our last check was stored: keep the newer result.
+      version = { ...version, quality: mine.quality };
+    }
     this.datasetId = datasetId;
     this.version = version;
     this.canEdit = canEdit;
