@@ -96,11 +96,16 @@ def overwritten(
 
 
 def states(
-    graph: Graph, prints: Mapping[int, str], facts: Mapping[int, RunFacts]
+    graph: Graph,
+    prints: Mapping[int, str],
+    facts: Mapping[int, RunFacts],
+    lost: Mapping[int, object] | None = None,
 ) -> dict[int, str]:
     """The state of every block; callers pass facts computed for the kernel generation
-    that is alive now (none if no kernel runs: then nothing is fresh)."""
-    lost = overwritten(graph, facts)
+    that is alive now (none if no kernel runs: then nothing is fresh). ``lost``: the
+    caller's ``overwritten(graph, facts)``, if it has it already."""
+    if lost is None:
+        lost = overwritten(graph, facts)
     result: dict[int, str] = {}
     for block in graph.topological():
         fact = facts.get(block, RunFacts())

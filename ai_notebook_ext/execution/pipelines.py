@@ -68,13 +68,8 @@ class PipelineService:
                 self.runs.warm_up(project_id, *where)
             facts = await run_facts(session, project_id, self.runs.live_generation(project_id))
         prints = fingerprints(graph)
-        plan = make_plan(
-            graph,
-            states(graph, prints, facts),
-            options.target,
-            wanted,
-            lost=overwritten(graph, facts),
-        )
+        lost = overwritten(graph, facts)
+        plan = make_plan(graph, states(graph, prints, facts, lost), options.target, wanted, lost)
         results = initial_results(plan)
         run = await self.store.insert(actor, project_id, options, plan.order, results, schedule_id)
         if not plan.order:

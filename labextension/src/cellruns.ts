@@ -98,8 +98,7 @@ export class CellRuns {
       if (widget?.model.type === 'code') {
         const model = (widget as CodeCell).model;
         if (model.executionState !== 'running') {
-          model.outputs.clear();
-          model.executionCount = null;
+          model.clearExecution(); // as JupyterLab's Clear Outputs
         }
       }
     }
