@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 import requests
-from server_process import ServerProcess
+from server_process import ServerProcess, tracebacks
 
 schemathesis = pytest.importorskip("schemathesis")
 # Bodies that are files (bundle imports: application/zip) are bytes like octet-stream.
@@ -176,22 +176,6 @@ def exercise(
 
     run()
     return [f"{mode} {op.label}: {text}" for text in found.values()]
-
-
-def tracebacks(log: str) -> list[str]:
-    """The server log's exceptions, each with the log record that reported it: a bug even
-    when the request got a 4xx (a background task, or an error turned into a 4xx late)."""
-    found, block = [], []
-    for line in log.splitlines():
-        if line.startswith("["):  # a new log record
-            if any("Traceback" in b for b in block):
-                found.append("\n".join(block))
-            block = [line]
-        else:
-            block.append(line)
-    if any("Traceback" in b for b in block):
-        found.append("\n".join(block))
-    return found
 
 
 @pytest.fixture
