@@ -36,6 +36,7 @@ import { ProjectsSidebar, aiNotebookIcon } from './sidebar';
 import { DAG_TRACKER_NAMESPACE, registerDagCommands } from './dag/commands';
 import type { DagView } from './dag/view';
 import { ProjectEvents, isOwnEvent } from './projectevents';
+import { followProject } from './projecttabs';
 import { registerAgent } from './agent/plugin';
 import { registerDatasets } from './datasets/plugin';
 
@@ -180,6 +181,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
           doc ? doc.role !== 'viewer' : false
         );
         const widget = historyWidget(history);
+        followProject(widget, api.settings, projectId);
         void histories.add(widget);
         app.shell.add(widget, 'main', { mode: 'split-right' });
       }
@@ -207,6 +209,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
           doc ? doc.role !== 'viewer' : false
         );
         const widget = schedulesWidget(view);
+        followProject(widget, api.settings, projectId, {
+          renamed: () => void view.refresh()
+        });
         void schedules.add(widget);
         app.shell.add(widget, 'main', { mode: 'split-right' });
       }
@@ -246,6 +251,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
     // DAG views follow the project's event stream: live run states, and a
     // fresh layout when blocks or edges change.
     dags.widgetAdded.connect((_, view) => {
+      followProject(view, api.settings, view.projectId, {
+        renamed: name => view.setProjectName(name)
+      });
       const events = ProjectEvents.acquire(api.settings, view.projectId);
       let timer = 0;
       events.received.connect((__, event) => {

@@ -20,6 +20,7 @@ import { BlockSync } from './blocksync';
 import type { ProjectDrive } from './drive';
 import { ProjectAPI } from './projectapi';
 import { ProjectEvents, isOwnEvent } from './projectevents';
+import { followProject } from './projecttabs';
 import type { IProjectEvent } from './projectevents';
 import { CellRuns } from './cellruns';
 import { errorMessage } from './dom';
@@ -43,6 +44,10 @@ export class ProjectDocument implements IDisposable {
   ) {
     this.project = new ProjectAPI(api, projectId);
     this.events = ProjectEvents.acquire(api.settings, projectId);
+    followProject(panel, api.settings, projectId, {
+      renamed: name => drive.renamed(projectId, name),
+      close: () => panel.close()
+    });
     panel.disposed.connect(() => this.dispose());
     window.addEventListener('beforeunload', this.onUnload);
     void this.start();
@@ -351,17 +356,6 @@ export class ProjectDocument implements IDisposable {
       case 'edge-removed':
       case 'dag-changed':
         this.reloadDag();
-        break;
-      case 'project-changed': {
-        const name = (event.project as { name?: string })?.name;
-        if (name) {
-          this.drive.renamed(this.projectId, name);
-        }
-        break;
-      }
-      case 'project-deleted':
-        Notification.warning('This project was deleted.', { autoClose: false });
-        this.panel.close();
         break;
     }
     this._changed.emit();

@@ -5,6 +5,9 @@
  * One connection per open project, shared by every view of it (workspace,
  * DAG, history) through `ProjectEvents.acquire`. It reconnects with backoff
  * and says so (`connectionChanged`), so views can reload what they missed.
+ * A socket refused before it opened (a browser hides the HTTP status) is
+ * checked through the REST API: a project that answers 404 or 403 is gone for
+ * this user, the state becomes `refused` and no retry follows.
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import type { ServerConnection } from '@jupyterlab/services';
@@ -12,7 +15,7 @@ import type { IDisposable } from '@lumino/disposable';
 import { Signal } from '@lumino/signaling';
 import type { ISignal } from '@lumino/signaling';
 
-import { API_PREFIX, CLIENT_ID } from './api';
+import { API_PREFIX, ApiError, CLIENT_ID, requestAPI } from './api';
 
 /** One event: `type` names it, the other fields depend on it. */
 export interface IProjectEvent {
@@ -139,7 +142,9 @@ export class ProjectEvents implements IDisposable {
     this.setState('connecting');
     const socket = new this.settings.WebSocket(this.url());
     this._socket = socket;
+    let opened = false;
     socket.onopen = () => {
+      opened = true;
       this._backoff = 500;
       this.setState('open');
     };
@@ -171,9 +176,34 @@ export class ProjectEvents implements IDisposable {
         return;
       }
       this.setState('closed');
-      this._retry = window.setTimeout(() => this.connect(), this._backoff);
-      this._backoff = Math.min(this._backoff * 2, MAX_BACKOFF_MS);
+      if (opened) {
+        this.retry();
+      } else {
+        void this.retryUnlessGone();
+      }
     };
+  }
+
+  private retry(): void {
+    this._retry = window.setTimeout(() => this.connect(), this._backoff);
+    this._backoff = Math.min(this._backoff * 2, MAX_BACKOFF_MS);
+  }
+
+  /** The upgrade failed: a 404 or 403 for the project itself means it is gone. */
+  private async retryUnlessGone(): Promise<void> {
+    try {
+      await requestAPI(this.settings, ['projects', this.projectId]);
+    } catch (err) {
+      if (err instanceof ApiError && [403, 404].includes(err.status)) {
+        if (!this._disposed) {
+          this.setState('refused');
+        }
+        return;
+      }
+    }
+    if (!this._disposed) {
+      this.retry();
+    }
   }
 
   private _users = 0;

@@ -64,7 +64,7 @@ export class DagView extends Panel {
     this.addClass('ainb-dag-view');
     this.title.icon = dagIcon;
     this.title.closable = true;
-    this._setTitle(options.projectName ?? `project ${options.projectId}`);
+    this.setProjectName(options.projectName ?? `project ${options.projectId}`);
 
     const { toolbar, status } = createDagToolbar({
       refresh: () => void this.refresh(),
@@ -159,7 +159,7 @@ export class DagView extends Panel {
       void this._api.getProject(this.projectId).then(
         p => {
           this._named = true;
-          this._setTitle(p.name);
+          this.setProjectName(p.name);
         },
         () => undefined
       );
@@ -281,7 +281,8 @@ export class DagView extends Panel {
     }
   }
 
-  private _setTitle(name: string): void {
+  /** The tab's title names the project. */
+  setProjectName(name: string): void {
     this.title.label = `DAG · ${name}`;
     this.title.caption = `Dependency graph of ${name}`;
   }

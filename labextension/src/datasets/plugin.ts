@@ -15,6 +15,7 @@ import { WidgetTracker } from '@jupyterlab/apputils';
 import type { INotebookTracker } from '@jupyterlab/notebook';
 
 import { projectIdOf } from '../drive';
+import { followProject } from '../projecttabs';
 import { datasetIcon } from './icons';
 import { DatasetsPanel } from './panel';
 import type { DetailTab } from './detail';
@@ -84,6 +85,10 @@ export function registerDatasets(
               datasetId
             })
         });
+        const added = panel;
+        followProject(panel, settings, projectId, {
+          renamed: name => (added.title.label = `Datasets · ${name}`)
+        });
         await panels.add(panel);
         app.shell.add(panel, 'main');
       }
@@ -132,6 +137,7 @@ export function registerDatasets(
           version,
           typeof args.name === 'string' ? args.name : ''
         );
+        followProject(view, settings, projectId);
         await reports.add(view);
         app.shell.add(view, 'main', { mode: 'split-right' });
       }
