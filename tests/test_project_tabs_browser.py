@@ -1,6 +1,7 @@
 """A project's tabs follow the project, in a real JupyterLab driven by Chromium.
 
-A rename by another member retitles the open tabs (notebook, datasets, schedules, DAG);
+A rename by another member retitles the open tabs (notebook, datasets, schedules, DAG),
+and a reload restores the notebook under its new name;
 removing a member closes that member's tabs; deleting the project closes every tab of
 it (notebook, datasets, block history, DAG) with one notice, and a reload does not bring
 back a tab of the deleted project that keeps reconnecting.
@@ -8,7 +9,10 @@ back a tab of the deleted project that keeps reconnecting.
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
+from typing import Any
 
 from browser import LAB_LOAD_TIMEOUT, chromium, lab_server, mentions_us, run_command
 from test_workspace_browser import as_user, blocks_as, cells, new_project
@@ -16,6 +20,18 @@ from test_workspace_browser import as_user, blocks_as, cells, new_project
 
 def tab(page, text: str):
     return page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text=text)
+
+
+def wait_for_saved_tab(server: Any, user: str, name: str) -> None:
+    """Until ``user``'s saved workspace (saved after a short delay) has tab ``name``."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        workspace = as_user(server, user, "GET", "lab/api/workspaces/default")
+        layout = workspace["data"].get("layout-restorer:data", {})
+        if name in json.dumps(layout.get("main", {})):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{name} is not in the saved layout: {layout}")
 
 
 def test_tabs_follow_rename_removal_and_deletion(tmp_path: Path) -> None:
@@ -32,11 +48,19 @@ def test_tabs_follow_rename_removal_and_deletion(tmp_path: Path) -> None:
                 {"username": user, "role": role},
             )
         block = blocks_as(server, "alice", pid)[0]["id"]
-        bob = browser.page("token-bob")
+
+        # Alice removes Carol: Carol's notebook closes, and she is told why.
         carol = browser.page("token-carol")
-        for page in (bob, carol):
-            run_command(page, "ai-notebook:open-project", {"projectId": pid})
-            expect(cells(page)).to_have_count(2)
+        run_command(carol, "ai-notebook:open-project", {"projectId": pid})
+        expect(cells(carol)).to_have_count(2)
+        as_user(server, "alice", "DELETE", f"ai-notebook/api/projects/{pid}/members/carol")
+        expect(cells(carol)).to_have_count(0)
+        expect(carol.locator(".Toastify__toast", has_text="you were removed")).to_have_count(1)
+        carol.context.close()  # users share the server's "default" workspace
+
+        bob = browser.page("token-bob")
+        run_command(bob, "ai-notebook:open-project", {"projectId": pid})
+        expect(cells(bob)).to_have_count(2)
         run_command(bob, "ai-notebook:open-datasets", {"projectId": pid})
         run_command(bob, "ai-notebook:open-schedules", {"projectId": pid})
         run_command(bob, "ai-notebook:open-dag", {"projectId": pid})
@@ -45,18 +69,24 @@ def test_tabs_follow_rename_removal_and_deletion(tmp_path: Path) -> None:
         expect(tab(bob, "Schedules · Shared")).to_have_count(1)
         expect(tab(bob, "DAG · Shared")).to_have_count(1)
         expect(tab(bob, "History · x = 1")).to_have_count(1)
+        wait_for_saved_tab(server, "bob", "ai-notebook-history:")
 
-        # Alice renames the project: Bob's tabs follow.
+        # Alice renames the project: Bob's tabs follow, and a reload brings the
+        # notebook back under its new name (its new path is in the saved layout).
         as_user(server, "alice", "PATCH", f"ai-notebook/api/projects/{pid}", {"name": "Sales"})
         expect(tab(bob, "Datasets · Sales")).to_have_count(1)
         expect(tab(bob, "Schedules · Sales")).to_have_count(1)
         expect(tab(bob, "DAG · Sales")).to_have_count(1)
-        expect(tab(bob, "Sales")).not_to_have_count(0)  # the notebook's tab too
-
-        # Alice removes Carol: Carol's notebook closes, and she is told why.
-        as_user(server, "alice", "DELETE", f"ai-notebook/api/projects/{pid}/members/carol")
-        expect(cells(carol)).to_have_count(0)
-        expect(carol.locator(".Toastify__toast", has_text="you were removed")).to_have_count(1)
+        wait_for_saved_tab(server, "bob", f"notebook:AINotebook:{pid}/Sales")
+        bob.reload(timeout=LAB_LOAD_TIMEOUT)
+        expect(tab(bob, "Datasets · Sales")).to_have_count(1, timeout=LAB_LOAD_TIMEOUT)
+        tab(bob, "Sales").first.click()
+        expect(cells(bob)).to_have_count(2)
+        expect(tab(bob, "DAG · Sales")).to_have_count(1)
+        expect(tab(bob, "Schedules · Sales")).to_have_count(1)
+        expect(tab(bob, "History · x = 1")).to_have_count(1)
+        # ... with what an editor may do (their role is asked of the server)
+        expect(bob.locator("form.ainb-schedule-form")).to_have_count(1)
 
         # Alice deletes the project: every tab of it closes in Bob's browser, one notice.
         as_user(server, "alice", "DELETE", f"ai-notebook/api/projects/{pid}")
@@ -77,7 +107,7 @@ def test_tabs_follow_rename_removal_and_deletion(tmp_path: Path) -> None:
         )
         run_command(bob, "ai-notebook:open-datasets", {"projectId": other})
         expect(tab(bob, "Datasets · Shared")).to_have_count(1)
-        bob.wait_for_timeout(1500)  # the workspace is saved after a short delay
+        wait_for_saved_tab(server, "bob", f"ai-notebook-datasets:{other}")
         bob.goto("about:blank")
         as_user(server, "alice", "DELETE", f"ai-notebook/api/projects/{other}")
         bob.goto(f"{server.url}lab", timeout=LAB_LOAD_TIMEOUT)

@@ -64,6 +64,10 @@ export class RunHistory extends Widget {
     void this.refresh();
   }
 
+  get projectId(): number {
+    return this.project.projectId;
+  }
+
   async refresh(): Promise<void> {
     try {
       const [block, runs] = await Promise.all([

@@ -36,7 +36,7 @@ import { ProjectsSidebar, aiNotebookIcon } from './sidebar';
 import { DAG_TRACKER_NAMESPACE, registerDagCommands } from './dag/commands';
 import type { DagView } from './dag/view';
 import { ProjectEvents, isOwnEvent } from './projectevents';
-import { followProject } from './projecttabs';
+import { followProject, saveLayoutOnRename } from './projecttabs';
 import { registerAgent } from './agent/plugin';
 import { registerDatasets } from './datasets/plugin';
 
@@ -69,6 +69,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
   ): void => {
     if (labShell && router) {
       keepUrlOffDrive(labShell, router);
+    }
+    if (labShell && restorer) {
+      saveLayoutOnRename(tracker, restorer, labShell);
     }
     const api = new AiNotebookAPI(app.serviceManager.serverSettings);
     const drive = new ProjectDrive(api, new ArtifactLoader(api));
@@ -153,32 +156,43 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
+    /** The caller's role, asked of the server (a restored tab has no open notebook). */
+    const canEdit = (projectId: number): Promise<boolean> =>
+      api
+        .getProject(projectId)
+        .then(p => p.role !== 'viewer')
+        .catch(() => false);
+
     const histories = new WidgetTracker<MainAreaWidget<RunHistory>>({
       namespace: 'ai-notebook-history'
     });
     app.commands.addCommand(CommandIDs.openHistory, {
       label: 'Block run history',
-      execute: args => {
+      execute: async args => {
         const projectId = Number(args.projectId);
         const blockId = Number(args.blockId);
         if (!Number.isInteger(blockId) || blockId <= 0) {
           throw new Error('Select a block to see its run history.');
         }
-        const existing = histories.find(w => w.content.blockId === blockId);
+        const open = () => histories.find(w => w.content.blockId === blockId);
+        let existing = open();
         if (existing) {
           app.shell.activateById(existing.id);
           void existing.content.refresh();
           return;
         }
-        const doc = [...documents.values()].find(
-          d => d.projectId === projectId
-        );
+        const editable = await canEdit(projectId);
+        existing = open(); // opened meanwhile
+        if (existing) {
+          app.shell.activateById(existing.id);
+          return;
+        }
         const history = new RunHistory(
           new ProjectAPI(api, projectId),
           blockId,
           rendermime,
           drive.loader,
-          doc ? doc.role !== 'viewer' : false
+          editable
         );
         const widget = historyWidget(history);
         followProject(widget, api.settings, projectId);
@@ -192,22 +206,23 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     app.commands.addCommand(CommandIDs.openSchedules, {
       label: 'Project schedules',
-      execute: args => {
+      execute: async args => {
         const projectId = Number(args.projectId);
-        const existing = schedules.find(w => w.content.projectId === projectId);
+        const open = () =>
+          schedules.find(w => w.content.projectId === projectId);
+        let existing = open();
         if (existing) {
           app.shell.activateById(existing.id);
           void existing.content.refresh();
           return;
         }
-        const doc = [...documents.values()].find(
-          d => d.projectId === projectId
-        );
-        const view = new ScheduleView(
-          api,
-          projectId,
-          doc ? doc.role !== 'viewer' : false
-        );
+        const editable = await canEdit(projectId);
+        existing = open(); // opened meanwhile
+        if (existing) {
+          app.shell.activateById(existing.id);
+          return;
+        }
+        const view = new ScheduleView(api, projectId, editable);
         const widget = schedulesWidget(view);
         followProject(widget, api.settings, projectId, {
           renamed: () => void view.refresh()
@@ -216,6 +231,23 @@ const plugin: JupyterFrontEndPlugin<void> = {
         app.shell.add(widget, 'main', { mode: 'split-right' });
       }
     });
+
+    if (restorer) {
+      // Open tabs come back after a reload, like the notebook, DAG and datasets.
+      void restorer.restore(histories, {
+        command: CommandIDs.openHistory,
+        args: w => ({
+          projectId: w.content.projectId,
+          blockId: w.content.blockId
+        }),
+        name: w => `${w.content.projectId}-${w.content.blockId}`
+      });
+      void restorer.restore(schedules, {
+        command: CommandIDs.openSchedules,
+        args: w => ({ projectId: w.content.projectId }),
+        name: w => String(w.content.projectId)
+      });
+    }
 
     const sidebar = new ProjectsSidebar(
       api,

@@ -2,12 +2,20 @@
  * Tabs that belong to one project (its notebook, datasets, reports, block
  * histories, schedules, DAG) follow the project: a rename retitles them, and
  * a deletion, or the user's removal from the project, closes them. The user
- * hears of it once per project, whichever tabs were open.
+ * hears of it once per project, whichever tabs were open. A renamed project's
+ * notebook is restored under its new path after a reload.
  */
+import type {
+  ILabShell,
+  ILayoutRestorer,
+  LayoutRestorer
+} from '@jupyterlab/application';
 import { Notification } from '@jupyterlab/apputils';
+import type { INotebookTracker } from '@jupyterlab/notebook';
 import type { ServerConnection } from '@jupyterlab/services';
 import type { Widget } from '@lumino/widgets';
 
+import { projectIdOf } from './drive';
 import { ProjectEvents } from './projectevents';
 import type { ConnectionState, IProjectEvent } from './projectevents';
 
@@ -80,5 +88,28 @@ export function followProject(
     events.received.disconnect(onEvent);
     events.connectionChanged.disconnect(onState);
     events.release();
+  });
+}
+
+/**
+ * A renamed project's notebook has a new path. The notebook tracker saves it
+ * under its new name at once, but the saved layout still names the old one
+ * until the layout changes, so a reload would restore no tab. Save the layout
+ * when a project notebook's restore data changes.
+ */
+export function saveLayoutOnRename(
+  tracker: INotebookTracker,
+  restorer: ILayoutRestorer,
+  shell: ILabShell
+): void {
+  const saver = restorer as Partial<Pick<LayoutRestorer, 'save'>>;
+  if (typeof saver.save !== 'function') {
+    return;
+  }
+  const save = saver.save.bind(restorer);
+  tracker.widgetUpdated.connect((_, panel) => {
+    if (projectIdOf(panel.context.path) !== null) {
+      void restorer.restored.then(() => save(shell.saveLayout()));
+    }
   });
 }
