@@ -171,6 +171,7 @@ def test_author_run_and_staleness(tmp_path: Path) -> None:
         # Its answer is held back until the pipeline has ended: the events that came
         # first still count (the progress line used to stay at "0/3").
         held: list[int] = []
+        answered: list[int] = []
 
         def answer_late(route: Any) -> None:
             if route.request.method != "POST":
@@ -188,6 +189,7 @@ def test_author_run_and_staleness(tmp_path: Path) -> None:
                 time.sleep(0.1)
             time.sleep(0.5)  # its last events reach the page
             route.fulfill(response=response)
+            answered.append(held[-1])
 
         starts = re.compile(r"/ai-notebook/api/projects/\d+/runs(\?.*)?$")
         page.route(starts, answer_late)
@@ -195,6 +197,10 @@ def test_author_run_and_staleness(tmp_path: Path) -> None:
         stale_x = run_stale.bounding_box()["x"]
         run_stale.dblclick()
         expect(stdout).to_have_text("22", timeout=RUN_TIMEOUT)
+        # The held answer is sent before the route goes (else it is sent twice).
+        deadline = time.monotonic() + RUN_TIMEOUT / 1000
+        while not answered and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
         page.unroute(starts)
         assert len(held) == 1, held
         for i in range(3):

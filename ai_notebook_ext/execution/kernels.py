@@ -358,8 +358,13 @@ class ProjectKernels:
             handle = self._handles.get(project_id)
             if handle is None:
                 return False
-            await self._shutdown_handle(handle, reason)
-            await record_stop(self.db, project_id, reason)
+            await self._stop_handle(handle, reason)
+            # Recorded before the handle goes: the API never shows "not started" with
+            # the previous reason.
+            try:
+                await record_stop(self.db, project_id, reason)
+            finally:
+                self._forget(handle)
         await self.on_state(project_id, "shutdown", handle.generation, reason)
         return True
 
@@ -373,6 +378,11 @@ class ProjectKernels:
                 log.exception("ai_notebook_ext: stopping the kernel of project %s", project_id)
 
     async def _shutdown_handle(self, handle: KernelHandle, reason: str = "shut down") -> None:
+        await self._stop_handle(handle, reason)
+        self._forget(handle)
+
+    async def _stop_handle(self, handle: KernelHandle, reason: str) -> None:
+        """Stop the kernel (interrupting a busy one first); its handle stays known."""
         handle.stopping = reason
         if self.state(handle.project_id)["state"] == "busy":
             # Interrupt first: a kernel shut down mid-request logs socket errors on exit.
@@ -393,7 +403,6 @@ class ProjectKernels:
                 await ensure_async(self.km.shutdown_kernel(handle.kernel_id, now=True))
         except Exception as exc:  # already gone: nothing left to stop
             log.info("ai_notebook_ext: kernel %s already gone: %s", handle.kernel_id, exc)
-        self._forget(handle)
 
     def _forget(self, handle: KernelHandle) -> None:
         if handle.kernel_id in self.km and handle.callback is not None:

@@ -140,25 +140,27 @@ class GeminiProvider(Provider):
                     ]
                 }
             ]
-        models = self.client(request_timeout).aio.models
         try:
-            if not stream:
-                response = await models.generate_content(
+            # Closed here, not left to the garbage collector (whose close is a task that
+            # may outlive the event loop).
+            async with self.client(request_timeout).aio as aio:
+                if not stream:
+                    response = await aio.models.generate_content(
+                        model=model, contents=contents, config=config or None
+                    )
+                    for piece in self._pieces(response, final=True):
+                        yield piece
+                    return
+                last: Any = None
+                async for part in await aio.models.generate_content_stream(
                     model=model, contents=contents, config=config or None
-                )
-                for piece in self._pieces(response, final=True):
-                    yield piece
-                return
-            last: Any = None
-            async for part in await models.generate_content_stream(
-                model=model, contents=contents, config=config or None
-            ):
-                for piece in self._pieces(part, final=False):
-                    yield piece
-                last = part
-            if last is not None and last.usage_metadata is not None:
-                usage = last.usage_metadata
-                yield Usage(usage.prompt_token_count, usage.candidates_token_count)
+                ):
+                    for piece in self._pieces(part, final=False):
+                        yield piece
+                    last = part
+                if last is not None and last.usage_metadata is not None:
+                    usage = last.usage_metadata
+                    yield Usage(usage.prompt_token_count, usage.candidates_token_count)
         except ProviderError:
             raise
         except Exception as exc:  # the client's and its HTTP layer's, normalized
@@ -188,8 +190,9 @@ class GeminiProvider(Provider):
     async def list_models(self, request_timeout: float = 10.0) -> list[str]:
         self.require_configured()
         try:
-            pager = await self.client(request_timeout).aio.models.list()
-            names = [m.name async for m in pager if m.name]
+            async with self.client(request_timeout).aio as aio:
+                pager = await aio.models.list()
+                names = [m.name async for m in pager if m.name]
         except Exception as exc:  # the client's and its HTTP layer's, normalized
             raise self.error(exc) from exc
         return sorted(n.removeprefix("models/") for n in names)
