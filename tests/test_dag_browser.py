@@ -239,6 +239,20 @@ def dag_scenario(page: Any, expect: Any, server: ServerProcess) -> None:
     assert viewport.get_attribute("transform") == moved
     view.locator(".ainb-dag-fit").click()
     expect(viewport).not_to_have_attribute("transform", moved)
+    # A fitted view fits again when resized; a zoomed one keeps the user's zoom.
+    fitted = viewport.get_attribute("transform")
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"] - 300, "height": size["height"]})
+    expect(viewport).not_to_have_attribute("transform", fitted)
+    canvas = view.locator(".ainb-dag-canvas").bounding_box()
+    page.mouse.move(canvas["x"] + 40, canvas["y"] + 40)
+    page.mouse.wheel(0, -300)
+    expect(viewport).not_to_have_attribute("transform", fitted)
+    page.wait_for_timeout(200)
+    zoomed = viewport.get_attribute("transform")
+    page.set_viewport_size(size)
+    page.wait_for_timeout(500)
+    assert viewport.get_attribute("transform") == zoomed
 
     # --- edit an upstream block: dependents turn stale after a refresh
     status, block = server.request("GET", f"ai-notebook/api/projects/{pid}/blocks/{a}")

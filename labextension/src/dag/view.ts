@@ -182,6 +182,7 @@ export class DagView extends Panel {
 
   /** Show the whole graph (`readable`: not below a legible scale). */
   fit(readable = false): void {
+    this._fitReadable = readable;
     if (this._graphLayout) {
       const min = readable ? READABLE_SCALE : undefined;
       const first = this._model?.blocks[0];
@@ -236,10 +237,11 @@ export class DagView extends Panel {
     }
   }
 
+  /** A resized view fits its graph again, unless the user zoomed or panned it. */
   protected onResize(msg: Widget.ResizeMessage): void {
     super.onResize(msg);
-    if (this._needsFit) {
-      this.fit(true);
+    if (this._needsFit || !this._viewport.moved) {
+      this.fit(this._fitReadable);
     }
   }
 
@@ -401,6 +403,7 @@ export class DagView extends Panel {
   private _ticket = 0;
   private _named = false;
   private _needsFit = false;
+  private _fitReadable = true;
 }
 
 namespace Private {

@@ -23,6 +23,11 @@ export class Viewport {
     return this._scale;
   }
 
+  /** True once the user zoomed or panned since the last fit. */
+  get moved(): boolean {
+    return this._moved;
+  }
+
   /** Client (page) coordinates to graph coordinates. */
   toGraph(clientX: number, clientY: number): IPoint {
     const rect = this.svg.getBoundingClientRect();
@@ -42,6 +47,7 @@ export class Viewport {
     this._x = cx - (cx - this._x) * ratio;
     this._y = cy - (cy - this._y) * ratio;
     this._scale = scale;
+    this._moved = true;
     this._apply();
   }
 
@@ -78,6 +84,7 @@ export class Viewport {
     }
     // Graphs start at the top, as documents do.
     this._y = 0;
+    this._moved = false;
     this._apply();
     return true;
   }
@@ -92,6 +99,7 @@ export class Viewport {
     const move = (e: PointerEvent): void => {
       this._x = origin.x + e.clientX - start.x;
       this._y = origin.y + e.clientY - start.y;
+      this._moved = true;
       this._apply();
     };
     const up = (): void => {
@@ -125,6 +133,7 @@ export class Viewport {
   }
 
   private _scale = 1;
+  private _moved = false;
   private _x = 0;
   private _y = 0;
 }
