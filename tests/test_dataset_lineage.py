@@ -3,6 +3,8 @@ ways, errors that say what to do, and staleness when a read dataset gets a new v
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 from conftest import make_project
@@ -28,15 +30,19 @@ async def test_blocks_read_and_write_datasets_with_lineage(api):
     pid = await make_project(api)
     r = await upload(api, pid, "sales", as_bytes("csv", SALES), filename="sales.csv")
     sales_id = r.body["dataset"]["id"]
-    clean, report, missing = await blocks(
+    clean, report, missing, swapped = await blocks(
         api,
         pid,
         'df = ain.load("sales")\nkept = df[df.amount > 0]\nain.save(kept, "clean_sales")',
         'print(len(ain.load("clean_sales")), ain.list())',
         'ain.load("nope")',
+        'import pandas as pd\nain.save("clean_sales", pd.DataFrame({"a": [1]}))',
     )
     first = await run(api, pid, clean)
     assert first["status"] == "succeeded", first
+    # The block's value reads as what was saved (a str: the version's sha256).
+    shown = first["outputs"][0]["data"]["text/plain"]
+    assert re.fullmatch(r"<saved 'clean_sales': 2 rows, 2 columns, sha256 [0-9a-f]{12}…>", shown)
     datasets = await by_name(api, pid)
     written = datasets["clean_sales"]["latest"]
     assert (written["number"], written["source"], written["format"]) == (1, "kernel", "parquet")
@@ -50,6 +56,11 @@ async def test_blocks_read_and_write_datasets_with_lineage(api):
     failed = await run(api, pid, missing)
     assert failed["status"] == "failed"
     assert "no dataset named 'nope'" in failed["message"]
+    failed = await run(api, pid, swapped)  # pandas' to_parquet(path) order, by habit
+    assert failed["status"] == "failed"
+    assert (
+        "needs a pandas DataFrame as frame, not str (the frame comes first)" in (failed["message"])
+    )
 
     r = await api("GET", f"projects/{pid}/datasets/{sales_id}/lineage")
     assert r.status == 200, r.body

@@ -27,6 +27,20 @@ class DatasetError(Exception):
     """A dataset that cannot be loaded or saved; the message says what to do."""
 
 
+class Saved(str):
+    """What ``ain.save`` returns: the version's sha256, shown as what was saved (a cell
+    ending with ``ain.save(...)`` should not print a bare hash)."""
+
+    rows: int
+    columns: int
+    name: str
+
+    def __repr__(self) -> str:
+        return (
+            f"<saved {self.name!r}: {self.rows} rows, {self.columns} columns, sha256 {self[:12]}…>"
+        )
+
+
 class Datasets:
     """The ``ain`` object of project kernels."""
 
@@ -77,13 +91,17 @@ class Datasets:
         self._publish({"op": "read", "name": name, "version": number, "blob": blob})
         return frame
 
-    def save(self, frame: Any, name: str) -> str:
+    def save(self, frame: Any, name: str) -> Saved:
         """Store ``frame`` as a new version of ``name`` (Parquet); returns its sha256."""
         from ..datasets.storage import file_digest
 
         self._need_config()
         if not hasattr(frame, "to_parquet"):
-            raise DatasetError("ain.save needs a pandas DataFrame")
+            hint = " (the frame comes first)" if hasattr(name, "to_parquet") else ""
+            raise DatasetError(
+                f"ain.save(frame, name) needs a pandas DataFrame as frame, "
+                f"not {type(frame).__name__}{hint}"
+            )
         if not isinstance(name, str) or not name.strip() or "/" in name or "\\" in name:
             raise DatasetError("the name must be non-empty text without '/' or '\\'")
         fd, path = tempfile.mkstemp(suffix=".parquet", prefix="ain-save-")
@@ -99,7 +117,10 @@ class Datasets:
         self._publish(
             {"op": "write", "name": name.strip(), "blob": digest, "size": size, "format": "parquet"}
         )
-        return digest
+        saved = Saved(digest)
+        saved.name = name.strip()
+        saved.rows, saved.columns = (int(n) for n in getattr(frame, "shape", (0, 0))[:2])
+        return saved
 
     # --- internals ----------------------------------------------------------------------
 
