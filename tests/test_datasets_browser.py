@@ -185,6 +185,16 @@ def test_upload_profile_report_quality_and_lineage(tmp_path: Path) -> None:
         panel.locator("textarea.ainb-ds-description").blur()
         expect(item.locator(".ainb-ds-tag")).to_have_text(["housing", "public"])
         screenshot(page, "datasets-profile", tmp_path)
+        # In a narrow tab (a split view) nothing is cut off: no sideways overflow.
+        page.set_viewport_size({"width": 900, "height": 950})
+        expect(panel.locator(".ainb-ds-detail")).to_be_visible()
+        page.wait_for_timeout(300)
+        overflow = panel.evaluate(
+            """node => [node, ...node.querySelectorAll('.ainb-ds-detail, .ainb-ds-col')]
+                .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.className)"""
+        )
+        assert overflow == [], overflow
+        page.set_viewport_size({"width": 1500, "height": 950})
         did = int(item.get_attribute("data-dataset-id"))
         status, stored = server.request("GET", f"ai-notebook/api/projects/{pid}/datasets/{did}")
         assert (stored["description"], stored["tags"]) == (
