@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -198,6 +199,20 @@ def chromium(server: ServerProcess) -> Iterator[Browser]:
 def run_command(page: Any, command: str, args: dict[str, Any]) -> Any:
     """Execute a JupyterLab command in the page and return its result."""
     return page.evaluate("([c, a]) => window.jupyterapp.commands.execute(c, a)", [command, args])
+
+
+def wait_for_saved_tab(server: ServerProcess, name: str) -> None:
+    """Until the saved JupyterLab workspace (saved a moment after a change, and shared
+    by the server's users) has the main-area tab ``name``, e.g. ``ai-notebook-dag:3``."""
+    deadline = time.monotonic() + 30
+    layout: Any = {}
+    while time.monotonic() < deadline:
+        status, workspace = server.request("GET", "lab/api/workspaces/default")
+        layout = workspace.get("data", {}).get("layout-restorer:data", {}) if status == 200 else {}
+        if name in json.dumps(layout.get("main", {})):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{name} is not in the saved layout: {layout}")
 
 
 def screenshot(page: Any, name: str, tmp_path: Path) -> Path:

@@ -9,29 +9,21 @@ back a tab of the deleted project that keeps reconnecting.
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
-from typing import Any
 
-from browser import LAB_LOAD_TIMEOUT, chromium, lab_server, mentions_us, run_command
+from browser import (
+    LAB_LOAD_TIMEOUT,
+    chromium,
+    lab_server,
+    mentions_us,
+    run_command,
+    wait_for_saved_tab,
+)
 from test_workspace_browser import as_user, blocks_as, cells, new_project
 
 
 def tab(page, text: str):
     return page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text=text)
-
-
-def wait_for_saved_tab(server: Any, user: str, name: str) -> None:
-    """Until ``user``'s saved workspace (saved after a short delay) has tab ``name``."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        workspace = as_user(server, user, "GET", "lab/api/workspaces/default")
-        layout = workspace["data"].get("layout-restorer:data", {})
-        if name in json.dumps(layout.get("main", {})):
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{name} is not in the saved layout: {layout}")
 
 
 def test_tabs_follow_rename_removal_and_deletion(tmp_path: Path) -> None:
@@ -69,7 +61,7 @@ def test_tabs_follow_rename_removal_and_deletion(tmp_path: Path) -> None:
         expect(tab(bob, "Schedules · Shared")).to_have_count(1)
         expect(tab(bob, "DAG · Shared")).to_have_count(1)
         expect(tab(bob, "History · x = 1")).to_have_count(1)
-        wait_for_saved_tab(server, "bob", "ai-notebook-history:")
+        wait_for_saved_tab(server, "ai-notebook-history:")
 
         # Alice renames the project: Bob's tabs follow, and a reload brings the
         # notebook back under its new name (its new path is in the saved layout).
@@ -77,7 +69,7 @@ def test_tabs_follow_rename_removal_and_deletion(tmp_path: Path) -> None:
         expect(tab(bob, "Datasets · Sales")).to_have_count(1)
         expect(tab(bob, "Schedules · Sales")).to_have_count(1)
         expect(tab(bob, "DAG · Sales")).to_have_count(1)
-        wait_for_saved_tab(server, "bob", f"notebook:AINotebook:{pid}/Sales")
+        wait_for_saved_tab(server, f"notebook:AINotebook:{pid}/Sales")
         bob.reload(timeout=LAB_LOAD_TIMEOUT)
         expect(tab(bob, "Datasets · Sales")).to_have_count(1, timeout=LAB_LOAD_TIMEOUT)
         tab(bob, "Sales").first.click()
@@ -107,7 +99,7 @@ def test_tabs_follow_rename_removal_and_deletion(tmp_path: Path) -> None:
         )
         run_command(bob, "ai-notebook:open-datasets", {"projectId": other})
         expect(tab(bob, "Datasets · Shared")).to_have_count(1)
-        wait_for_saved_tab(server, "bob", f"ai-notebook-datasets:{other}")
+        wait_for_saved_tab(server, f"ai-notebook-datasets:{other}")
         bob.goto("about:blank")
         as_user(server, "alice", "DELETE", f"ai-notebook/api/projects/{other}")
         bob.goto(f"{server.url}lab", timeout=LAB_LOAD_TIMEOUT)

@@ -25,6 +25,7 @@ from browser import (
     mentions_us,
     run_command,
     screenshot,
+    wait_for_saved_tab,
 )
 
 # A 1x1 PNG.
@@ -408,8 +409,13 @@ def test_outputs_widgets_and_history(tmp_path: Path) -> None:
         expect(cells(page).nth(0).locator(".cm-content")).to_have_text('print("hello from block")')
         assert blocks(server, pid)[0]["source"] == 'print("hello from block")'
 
-        # --- a reload restores the open project, attached to its kernel
+        # --- a reload restores the open project, attached to its kernel, and the history
+        # tab (the current one: the notebook's tab is activated)
+        wait_for_saved_tab(server, f"ai-notebook-history:{pid}-")
         page.reload()
+        history = page.locator(".ainb-history .ainb-history-run")
+        expect(history).not_to_have_count(0, timeout=LAB_LOAD_TIMEOUT)
+        run_command(page, "ai-notebook:open-project", {"projectId": pid})
         expect(cells(page)).to_have_count(len(OUTPUT_SOURCES), timeout=LAB_LOAD_TIMEOUT)
         expect(cells(page).nth(FAILING)).to_have_attribute("data-state", "failed")
         page.wait_for_function(
