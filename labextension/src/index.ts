@@ -14,6 +14,7 @@ import {
 import { ICommandPalette, WidgetTracker } from '@jupyterlab/apputils';
 import type { ISessionContext } from '@jupyterlab/apputils';
 import type { MainAreaWidget } from '@jupyterlab/apputils';
+import type { Widget } from '@lumino/widgets';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import {
@@ -156,12 +157,55 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
-    /** The caller's role, asked of the server (a restored tab has no open notebook). */
-    const canEdit = (projectId: number): Promise<boolean> =>
-      api
+    /**
+     * The caller's right to edit a project: the open notebook's role, else the
+     * server's answer (a tab restored after a reload has no notebook yet).
+     */
+    const canEdit = async (projectId: number): Promise<boolean> => {
+      const doc = [...documents.values()].find(d => d.projectId === projectId);
+      if (doc) {
+        return doc.role !== 'viewer';
+      }
+      return api
         .getProject(projectId)
         .then(p => p.role !== 'viewer')
         .catch(() => false);
+    };
+
+    type RefreshingTab = MainAreaWidget<Widget & { refresh(): Promise<void> }>;
+    /**
+     * Show the tab of `tracker` that `match` picks (activated, refreshed), or
+     * add the one `create` makes, split right, following its project
+     * (`refreshOnRename`: its content shows the project's name).
+     */
+    const showTab = async <W extends RefreshingTab>(
+      tracker: WidgetTracker<W>,
+      match: (widget: W) => boolean,
+      projectId: number,
+      create: (editable: boolean) => W,
+      refreshOnRename = false
+    ): Promise<void> => {
+      const existing = tracker.find(match);
+      if (existing) {
+        app.shell.activateById(existing.id);
+        void existing.content.refresh();
+        return;
+      }
+      const editable = await canEdit(projectId);
+      const opened = tracker.find(match); // while the role was asked
+      if (opened) {
+        app.shell.activateById(opened.id);
+        return;
+      }
+      const widget = create(editable);
+      followProject(widget, api.settings, projectId, {
+        renamed: refreshOnRename
+          ? () => void widget.content.refresh()
+          : undefined
+      });
+      void tracker.add(widget);
+      app.shell.add(widget, 'main', { mode: 'split-right' });
+    };
 
     const histories = new WidgetTracker<MainAreaWidget<RunHistory>>({
       namespace: 'ai-notebook-history'
@@ -174,30 +218,21 @@ const plugin: JupyterFrontEndPlugin<void> = {
         if (!Number.isInteger(blockId) || blockId <= 0) {
           throw new Error('Select a block to see its run history.');
         }
-        const open = () => histories.find(w => w.content.blockId === blockId);
-        let existing = open();
-        if (existing) {
-          app.shell.activateById(existing.id);
-          void existing.content.refresh();
-          return;
-        }
-        const editable = await canEdit(projectId);
-        existing = open(); // opened meanwhile
-        if (existing) {
-          app.shell.activateById(existing.id);
-          return;
-        }
-        const history = new RunHistory(
-          new ProjectAPI(api, projectId),
-          blockId,
-          rendermime,
-          drive.loader,
-          editable
+        await showTab(
+          histories,
+          w => w.content.blockId === blockId,
+          projectId,
+          editable =>
+            historyWidget(
+              new RunHistory(
+                new ProjectAPI(api, projectId),
+                blockId,
+                rendermime,
+                drive.loader,
+                editable
+              )
+            )
         );
-        const widget = historyWidget(history);
-        followProject(widget, api.settings, projectId);
-        void histories.add(widget);
-        app.shell.add(widget, 'main', { mode: 'split-right' });
       }
     });
 
@@ -208,27 +243,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
       label: 'Project schedules',
       execute: async args => {
         const projectId = Number(args.projectId);
-        const open = () =>
-          schedules.find(w => w.content.projectId === projectId);
-        let existing = open();
-        if (existing) {
-          app.shell.activateById(existing.id);
-          void existing.content.refresh();
-          return;
-        }
-        const editable = await canEdit(projectId);
-        existing = open(); // opened meanwhile
-        if (existing) {
-          app.shell.activateById(existing.id);
-          return;
-        }
-        const view = new ScheduleView(api, projectId, editable);
-        const widget = schedulesWidget(view);
-        followProject(widget, api.settings, projectId, {
-          renamed: () => void view.refresh()
-        });
-        void schedules.add(widget);
-        app.shell.add(widget, 'main', { mode: 'split-right' });
+        await showTab(
+          schedules,
+          w => w.content.projectId === projectId,
+          projectId,
+          editable =>
+            schedulesWidget(new ScheduleView(api, projectId, editable)),
+          true
+        );
       }
     });
 

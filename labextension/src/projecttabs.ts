@@ -81,7 +81,8 @@ export function followProject(
   events.received.connect(onEvent);
   events.connectionChanged.connect(onState);
   if (events.state === 'refused') {
-    // Signals are emitted asynchronously to a new follower only by events.
+    // A refused stream says nothing more: tell this follower now, once its
+    // caller has added the tab.
     window.setTimeout(() => onState(events, 'refused'), 0);
   }
   widget.disposed.connect(() => {
